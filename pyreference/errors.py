@@ -1,0 +1,27 @@
+"""Typed errors: everything pyreference raises on purpose derives from PyreferenceError."""
+
+from __future__ import annotations
+
+
+class PyreferenceError(Exception):
+    """Base class of every error pyreference raises on purpose."""
+
+
+class ConnectionNotFound(PyreferenceError, LookupError):
+    """No connection (or no single connection of a connector) matches the id."""
+
+
+class InvalidCursor(PyreferenceError, ValueError):
+    """A page cursor is malformed, tampered with, or belongs to another owner or filter."""
+
+
+class SchemaNotReady(PyreferenceError):
+    """The database has not been migrated; run `pyreference migrate`."""
+
+
+class InvalidInput(PyreferenceError, ValueError):
+    """An argument or a row to write is malformed; nothing was written."""
+
+
+class DatabaseUnavailable(PyreferenceError):
+    """The database cannot be reached (the message names the host, never a password)."""

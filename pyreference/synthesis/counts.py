@@ -1,0 +1,69 @@
+"""R20: honest record counts: never show 0 for a stream nobody has observed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyreference.evidence import Evidence, StreamFacts, StreamStats
+from pyreference.synthesis.model import StreamRecords
+
+
+@dataclass(frozen=True)
+class Counts:
+    streams: tuple[str, ...]
+    stream_records: tuple[StreamRecords, ...]
+    total_records: int | None
+    total_records_state: str
+
+
+def _count(
+    stats: StreamStats | None, facts: StreamFacts | None, reliable: bool
+) -> tuple[int | None, str]:
+    live = stats.live_count if stats is not None else 0
+    if live > 0:
+        count, state = live, "known"
+    elif (stats is not None and stats.row_count > 0) or (
+        facts is not None and facts.checkpoint == "committed"
+    ):
+        count, state = 0, "known_zero"  # proven empty: it once held records, or a run said so
+    else:
+        return None, "unobserved"
+    # Evidence that could not be made current keeps its last number, flagged.
+    return count, state if reliable else "stale"
+
+
+def synthesize_counts(evidence: Evidence) -> Counts:
+    stats = {s.stream: s for s in evidence.streams}
+    facts = {f.stream: f for f in evidence.stream_facts}
+    # Unavailable evidence carries no stats, so only a failed-but-present row goes stale.
+    reliable = evidence.reliable or not evidence.available
+    observed = sorted(stats.keys() | facts.keys())
+
+    def row(name: str, declaration: str) -> StreamRecords:
+        count, state = _count(stats.get(name), facts.get(name), reliable)
+        return StreamRecords(name, count, state, declaration)
+
+    if not evidence.profile.manifest_usable:
+        records = tuple(row(name, "unavailable") for name in observed)
+        return Counts((), records, None, "unobserved")
+
+    declared = tuple(s.name for s in evidence.profile.declared_streams)
+    declared_rows = tuple(row(name, "declared") for name in declared)
+    dormant_rows = tuple(row(name, "dormant") for name in observed if name not in declared)
+    total, total_state = _total(declared_rows)
+    return Counts(declared, declared_rows + dormant_rows, total, total_state)
+
+
+def _total(rows: tuple[StreamRecords, ...]) -> tuple[int | None, str]:
+    counted = [r.record_count for r in rows if r.record_count is not None]
+    if not counted:
+        return None, "unobserved"
+    total = sum(counted)
+    states = {r.count_state for r in rows}
+    if "stale" in states:
+        return total, "stale"
+    if total > 0:
+        return total, "known"
+    if states == {"known_zero"}:
+        return total, "known_zero"
+    return total, "unobserved"  # some streams proven empty, the rest never observed

@@ -1,0 +1,61 @@
+"""R16: freshness, and whether a source refreshes by itself or waits for its owner."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+from pyreference.evidence import Evidence
+from pyreference.synthesis._time import at_or_after, parse_ts
+from pyreference.synthesis.model import Freshness
+from pyreference.synthesis.runs import classifying_run, run_time
+
+
+def is_manual_only(evidence: Evidence) -> bool:
+    policy = evidence.profile.refresh_policy
+    manual = policy.background_safe is False or policy.recommended_mode in ("manual", "paused")
+    schedule = evidence.schedule
+    if manual and schedule is not None and schedule.enabled and policy.background_safe is True:
+        return False  # the owner opted a background-safe source into a schedule
+    return manual
+
+
+def staleness_window(evidence: Evidence) -> float | None:
+    """The manifest's maximum staleness, only when it is a positive finite number."""
+    window = evidence.profile.refresh_policy.maximum_staleness_seconds
+    if window is None or isinstance(window, bool):
+        return None
+    window = float(window)
+    return window if math.isfinite(window) and window > 0 else None
+
+
+def synthesize_freshness(evidence: Evidence, now: datetime) -> Freshness:
+    success = evidence.latest_successful_run
+    captured_at = (success.finished_at if success else None) or evidence.last_record_at
+    latest = evidence.latest_run
+    attempted_at = run_time(latest) if latest is not None else None
+    return Freshness(
+        status=_status(evidence, now, captured_at),
+        captured_at=captured_at,
+        last_attempted_at=attempted_at,
+    )
+
+
+def _status(evidence: Evidence, now: datetime, captured_at: str | None) -> str:
+    run = classifying_run(evidence)
+    if run is not None and run.status in ("failed", "cancelled"):
+        success = evidence.latest_successful_run
+        success_at = success.finished_at if success else None
+        # A failure we cannot place in time is not proof the data is current.
+        failed_at = run_time(run)
+        if success_at is None or failed_at is None or at_or_after(failed_at, success_at):
+            return "stale"
+    window = staleness_window(evidence)
+    if window is not None:
+        if captured_at is None:
+            return "stale" if evidence.latest_run is not None else "unknown"
+        # Compare timedeltas, not floats: the boundary is inclusive to the microsecond.
+        age = now - parse_ts(captured_at)
+        return "current" if age <= timedelta(seconds=window) else "stale"
+    manual = evidence.profile.refresh_policy.recommended_mode == "manual"
+    return "current" if manual and captured_at is not None else "unknown"

@@ -1,0 +1,368 @@
+"""Output dataclasses of synthesis (R21): frozen, typed, with JSON-ready ``to_dict()``.
+
+Fields are nested frozen dataclasses and tuples so results are hashable and
+comparable; ``to_dict()`` converts them to plain dicts and lists, never JSON text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RunView:
+    """A run as shown (R15): status after liveness, failure reason after surface fallback."""
+
+    run_id: str
+    status: str
+    started_at: str | None
+    finished_at: str | None
+    failure_reason: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "failure_reason": self.failure_reason,
+        }
+
+
+@dataclass(frozen=True)
+class BrowserSurfaceView:
+    profile_key: str | None
+    status: str | None
+    wait_reason: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "profile_key": self.profile_key,
+            "status": self.status,
+            "wait_reason": self.wait_reason,
+        }
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """A run in diagnostics: the shown run plus why it ended and its browser surface."""
+
+    run: RunView
+    terminal_reason: str | None
+    browser_surface: BrowserSurfaceView | None
+
+    def to_dict(self) -> dict[str, Any]:
+        surface = self.browser_surface
+        return {
+            **self.run.to_dict(),
+            "terminal_reason": self.terminal_reason,
+            "browser_surface": surface.to_dict() if surface is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class StreamRecords:
+    stream: str
+    record_count: int | None
+    count_state: str  # known|known_zero|unobserved|stale
+    declaration_state: str  # declared|dormant|unavailable
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream,
+            "record_count": self.record_count,
+            "count_state": self.count_state,
+            "declaration_state": self.declaration_state,
+        }
+
+
+@dataclass(frozen=True)
+class Freshness:
+    status: str  # current|stale|unknown
+    captured_at: str | None
+    last_attempted_at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "captured_at": self.captured_at,
+            "last_attempted_at": self.last_attempted_at,
+        }
+
+
+@dataclass(frozen=True)
+class HealthCondition:
+    type: str
+    status: str  # "True": a condition is listed only when it holds
+    severity: str  # info|warning|error
+    reason_code: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "status": self.status,
+            "severity": self.severity,
+            "reason_code": self.reason_code,
+        }
+
+
+@dataclass(frozen=True)
+class ConnectionHealth:
+    state: str  # unknown|needs_attention|idle|blocked|cooling_off|degraded|healthy
+    conditions: tuple[HealthCondition, ...]
+    unknown_reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "conditions": [c.to_dict() for c in self.conditions],
+            "unknown_reasons": list(self.unknown_reasons),
+        }
+
+
+@dataclass(frozen=True)
+class RenderedVerdict:
+    tone: str  # green|grey|amber|red
+    label: str
+    channel: str  # calm|advisory|attention
+    required_actions: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tone": self.tone,
+            "label": self.label,
+            "channel": self.channel,
+            "required_actions": list(self.required_actions),
+        }
+
+
+@dataclass(frozen=True)
+class NextAction:
+    action: str
+    reason_code: str
+    attention_id: str
+    owner_action: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "reason_code": self.reason_code,
+            "attention_id": self.attention_id,
+            "owner_action": self.owner_action,
+        }
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    interval_seconds: int | None
+    enabled: bool
+    consecutive_failures: int
+    next_run_at: str | None
+    backoff_active: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "interval_seconds": self.interval_seconds,
+            "enabled": self.enabled,
+            "consecutive_failures": self.consecutive_failures,
+            "next_run_at": self.next_run_at,
+            "backoff_active": self.backoff_active,
+        }
+
+
+@dataclass(frozen=True)
+class EvidenceView:
+    state: str  # ok|pending|failed|unavailable
+    dirty: bool
+    computed_at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "dirty": self.dirty, "computed_at": self.computed_at}
+
+
+@dataclass(frozen=True)
+class ConnectionSummary:
+    connection_id: str
+    connector_id: str
+    display_name: str | None
+    status: str
+    source_kind: str
+    revoked_at: str | None
+    streams: tuple[str, ...]
+    stream_records: tuple[StreamRecords, ...]
+    total_records: int | None
+    total_records_state: str
+    retained_bytes: int | None
+    freshness: Freshness
+    connection_health: ConnectionHealth
+    rendered_verdict: RenderedVerdict
+    next_action: NextAction | None
+    last_run: RunView | None
+    last_successful_run: RunView | None
+    schedule: ScheduleView | None
+    evidence: EvidenceView
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "connection_id": self.connection_id,
+            "connector_id": self.connector_id,
+            "display_name": self.display_name,
+            "status": self.status,
+            "source_kind": self.source_kind,
+            "revoked_at": self.revoked_at,
+            "streams": list(self.streams),
+            "stream_records": [s.to_dict() for s in self.stream_records],
+            "total_records": self.total_records,
+            "total_records_state": self.total_records_state,
+            "retained_bytes": self.retained_bytes,
+            "freshness": self.freshness.to_dict(),
+            "connection_health": self.connection_health.to_dict(),
+            "rendered_verdict": self.rendered_verdict.to_dict(),
+            "next_action": _opt(self.next_action),
+            "last_run": _opt(self.last_run),
+            "last_successful_run": _opt(self.last_successful_run),
+            "schedule": _opt(self.schedule),
+            "evidence": self.evidence.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class StreamCoverage:
+    stream: str
+    state: str  # complete|partial|retryable_gap|terminal_gap|unknown
+    required: bool
+    checkpoint: str | None
+    collected: int | None
+    considered: int | None
+    pending_gaps: int
+    terminal_gaps: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream,
+            "state": self.state,
+            "required": self.required,
+            "checkpoint": self.checkpoint,
+            "collected": self.collected,
+            "considered": self.considered,
+            "pending_gaps": self.pending_gaps,
+            "terminal_gaps": self.terminal_gaps,
+        }
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """The connection coverage axis (over required streams) and every declared stream."""
+
+    state: str
+    streams: tuple[StreamCoverage, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"state": self.state, "streams": [s.to_dict() for s in self.streams]}
+
+
+@dataclass(frozen=True)
+class SurfaceEvent:
+    run_id: str
+    profile_key: str | None
+    status: str | None
+    wait_reason: str | None
+    at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "profile_key": self.profile_key,
+            "status": self.status,
+            "wait_reason": self.wait_reason,
+            "at": self.at,
+        }
+
+
+@dataclass(frozen=True)
+class GapView:
+    gap_id: str
+    stream: str
+    status: str
+    reason: str | None
+    next_attempt_after: str | None
+    updated_at: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "gap_id": self.gap_id,
+            "stream": self.stream,
+            "status": self.status,
+            "reason": self.reason,
+            "next_attempt_after": self.next_attempt_after,
+            "updated_at": self.updated_at,
+        }
+
+
+@dataclass(frozen=True)
+class AttentionView:
+    attention_id: str
+    reason_code: str
+    owner_action: str | None
+    lifecycle: str
+    response_required: bool
+    expires_at: str | None
+    created_at: str | None
+    active: bool  # counts for health: live lifecycle and not expired at `now`
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "attention_id": self.attention_id,
+            "reason_code": self.reason_code,
+            "owner_action": self.owner_action,
+            "lifecycle": self.lifecycle,
+            "response_required": self.response_required,
+            "expires_at": self.expires_at,
+            "created_at": self.created_at,
+            "active": self.active,
+        }
+
+
+@dataclass(frozen=True)
+class EvidenceDetail:
+    state: str
+    dirty: bool
+    recomputed: bool
+    computed_at: str | None
+    last_error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "dirty": self.dirty,
+            "recomputed": self.recomputed,
+            "computed_at": self.computed_at,
+            "last_error": self.last_error,
+        }
+
+
+@dataclass(frozen=True)
+class ConnectionDiagnostics:
+    summary: ConnectionSummary
+    coverage: Coverage
+    recent_runs: tuple[RunDetail, ...]
+    browser_surface_history: tuple[SurfaceEvent, ...]
+    pending_gaps: tuple[GapView, ...]
+    attention: tuple[AttentionView, ...]
+    evidence: EvidenceDetail
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "summary": self.summary.to_dict(),
+            "coverage": self.coverage.to_dict(),
+            "recent_runs": [r.to_dict() for r in self.recent_runs],
+            "browser_surface_history": [s.to_dict() for s in self.browser_surface_history],
+            "pending_gaps": [g.to_dict() for g in self.pending_gaps],
+            "attention": [a.to_dict() for a in self.attention],
+            "evidence": self.evidence.to_dict(),
+        }
+
+
+def _opt(value: NextAction | RunView | ScheduleView | None) -> dict[str, Any] | None:
+    return value.to_dict() if value is not None else None

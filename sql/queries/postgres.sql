@@ -1,0 +1,167 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- name: cursor_secret
+SELECT value FROM pyref_meta WHERE key = 'cursor_secret';
+
+-- name: list_page
+-- R10/R12: one page in keyset order; one statement whatever the fleet size.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
+       g.streams AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
+       e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
+       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = %(owner)s
+   AND ci.status <> 'draft'
+   AND (%(connector_id)s::text IS NULL OR ci.connector_id = %(connector_id)s)
+   AND (%(after_connector)s::text IS NULL
+        OR (ci.connector_id, ci.created_at, ci.connector_instance_id)
+           > (%(after_connector)s, %(after_created)s::timestamptz, %(after_id)s::text))
+ ORDER BY ci.connector_id, ci.created_at, ci.connector_instance_id
+ LIMIT %(fetch)s;
+
+-- name: scoped_summary
+-- R11: one connection by id, or by connector id when exactly one connection has
+-- it, with the deep evidence the overview never hydrates.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
+       g.streams AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
+       e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
+       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('run_id', r.run_id, 'status', r.status,
+  'started_at', pyref_iso(r.started_at), 'finished_at', pyref_iso(r.completed_at),
+  'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
+  'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
+  'surface_wait_reason', r.surface_wait_reason,
+  'collection_facts', r.collection_facts) ORDER BY r.order_at DESC, r.run_id DESC), '[]'::jsonb)
+          FROM (SELECT * FROM pyref_runs x
+                 WHERE x.connector_instance_id = ci.connector_instance_id
+                 ORDER BY x.order_at DESC, x.run_id DESC LIMIT 20) r) AS recent_runs,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('gap_id', gp.gap_id, 'stream', gp.stream, 'status', gp.status, 'reason', gp.reason, 'next_attempt_after', gp.next_attempt_after, 'updated_at', gp.updated_at) ORDER BY gp.updated_at DESC, gp.gap_id), '[]'::jsonb)
+          FROM (SELECT x.gap_id, x.stream, x.status, x.reason,
+                       pyref_iso(x.next_attempt_after) AS next_attempt_after, pyref_iso(x.updated_at) AS updated_at
+                  FROM connector_detail_gaps x
+                 WHERE x.connector_instance_id = ci.connector_instance_id AND x.status IN ('pending', 'terminal')
+                 ORDER BY x.updated_at DESC, x.gap_id LIMIT 50) gp) AS open_gaps,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('attention_id', a.attention_id, 'reason_code', a.reason_code, 'owner_action', a.owner_action, 'lifecycle', a.lifecycle, 'response_required', a.response_required, 'expires_at', a.expires_at, 'created_at', a.created_at) ORDER BY a.created_at DESC, a.attention_id), '[]'::jsonb)
+          FROM (SELECT x.attention_id, x.reason_code, x.owner_action, x.lifecycle, x.response_required,
+                       pyref_iso(x.expires_at) AS expires_at, pyref_iso(x.created_at) AS created_at
+                  FROM connector_attention_records x
+                 WHERE x.connector_instance_id = ci.connector_instance_id
+                 ORDER BY x.created_at DESC, x.attention_id LIMIT 20) a) AS attention_history
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = %(owner)s
+   AND ci.connector_instance_id = coalesce(
+         (SELECT x.connector_instance_id FROM connector_instances x
+           WHERE x.connector_instance_id = %(id)s AND x.owner_subject_id = %(owner)s),
+         (SELECT CASE WHEN count(*) = 1 THEN max(x.connector_instance_id) END FROM connector_instances x
+           WHERE x.connector_id = %(id)s AND x.owner_subject_id = %(owner)s));
+
+-- name: recompute_evidence
+-- R6: dirty rows of a page, recomputed from canonical tables without a write.
+SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention
+  FROM pyref_evidence_source s
+ WHERE s.connector_instance_id = ANY(%(ids)s);
+
+-- name: reconcile
+SELECT reconciled, failed FROM pyref_reconcile_v1(%(limit)s::integer);
+
+-- name: rebuild
+SELECT pyref_rebuild_v1();
+
+-- name: verify
+SELECT connector_instance_id, differing FROM pyref_verify_v1();
+
+-- name: dirty_backlog
+SELECT count(DISTINCT connector_instance_id) AS connections, count(*) AS marks,
+       pyref_iso(min(marked_at)) AS oldest_mark
+  FROM pyref_dirty;
+
+-- name: insert_connector
+INSERT INTO connectors (connector_id, manifest) VALUES (%(connector_id)s, %(manifest)s)
+ON CONFLICT (connector_id) DO UPDATE SET manifest = excluded.manifest, updated_at = now()
+ WHERE connectors.manifest IS DISTINCT FROM excluded.manifest;
+
+-- name: insert_connection
+INSERT INTO connector_instances (connector_instance_id, owner_subject_id, connector_id, display_name,
+                                 status, source_kind, created_at, updated_at, revoked_at)
+VALUES (%(id)s, %(owner)s, %(connector_id)s, %(display_name)s, %(status)s,
+        %(source_kind)s, %(created_at)s, %(created_at)s,
+        CASE WHEN %(status)s::text = 'revoked' THEN %(created_at)s::timestamptz END);
+
+-- name: update_connection
+UPDATE connector_instances
+   SET display_name = coalesce(%(display_name)s::text, display_name),
+       status = coalesce(%(status)s::text, status),
+       revoked_at = CASE WHEN %(status)s::text = 'revoked' AND status <> 'revoked' THEN %(now)s::timestamptz
+                         WHEN %(status)s::text IS NOT NULL AND %(status)s::text <> 'revoked' THEN NULL
+                         ELSE revoked_at END,
+       updated_at = %(now)s
+ WHERE connector_instance_id = %(id)s;
+
+-- name: connection_exists
+SELECT connector_instance_id FROM connector_instances WHERE connector_instance_id = ANY(%(ids)s);
+
+-- name: upsert_record
+-- A live record with the same JSON is a no-op (emitted_at alone is no change);
+-- a deleted one is revived.
+INSERT INTO records (connector_instance_id, stream, record_key, record_json, emitted_at)
+VALUES (%(id)s, %(stream)s, %(key)s, %(data)s, %(emitted_at)s)
+ON CONFLICT (connector_instance_id, stream, record_key) DO UPDATE
+   SET record_json = excluded.record_json, emitted_at = excluded.emitted_at,
+       deleted = false, deleted_at = NULL
+ WHERE records.deleted OR records.record_json IS DISTINCT FROM excluded.record_json;
+
+-- name: delete_record
+UPDATE records SET deleted = true, deleted_at = %(now)s
+ WHERE connector_instance_id = %(id)s AND stream = %(stream)s AND record_key = %(key)s
+   AND NOT deleted;
+
+-- name: insert_event
+INSERT INTO spine_events (event_id, event_type, occurred_at, recorded_at, status, run_id, connector_id,
+                          connector_instance_id, source_kind, source_id, data_json)
+VALUES (%(event_id)s, %(event_type)s, %(occurred_at)s, %(recorded_at)s, %(status)s,
+        %(run_id)s, %(connector_id)s, %(connection_id)s, %(source_kind)s,
+        %(source_id)s, %(data)s)
+ON CONFLICT (event_id) DO NOTHING;
+
+-- name: events_by_id
+SELECT event_id, event_type, pyref_iso(occurred_at) AS occurred_at, status, run_id, connector_id,
+       connector_instance_id, source_kind, source_id, data_json
+  FROM spine_events WHERE event_id = ANY(%(ids)s);
+
+-- name: upsert_schedule
+INSERT INTO connector_schedules (connector_instance_id, interval_seconds, enabled, consecutive_failures,
+                                 next_run_at, updated_at)
+VALUES (%(id)s, %(interval_seconds)s, %(enabled)s, %(consecutive_failures)s,
+        %(next_run_at)s, %(now)s)
+ON CONFLICT (connector_instance_id) DO UPDATE
+   SET interval_seconds = excluded.interval_seconds, enabled = excluded.enabled,
+       consecutive_failures = excluded.consecutive_failures, next_run_at = excluded.next_run_at,
+       updated_at = excluded.updated_at;
+
+-- name: insert_gap
+INSERT INTO connector_detail_gaps (gap_id, connector_instance_id, stream, status, reason, next_attempt_after, updated_at)
+VALUES (%(gap_id)s, %(id)s, %(stream)s, %(status)s, %(reason)s,
+        %(next_attempt_after)s, %(now)s);
+
+-- name: update_gap
+UPDATE connector_detail_gaps SET status = %(status)s, updated_at = %(now)s
+ WHERE gap_id = %(gap_id)s;
+
+-- name: insert_attention
+INSERT INTO connector_attention_records (attention_id, connector_instance_id, reason_code, owner_action,
+                                         response_required, expires_at, created_at, updated_at)
+VALUES (%(attention_id)s, %(id)s, %(reason_code)s, %(owner_action)s,
+        %(response_required)s, %(expires_at)s, %(now)s, %(now)s);
+
+-- name: update_attention
+UPDATE connector_attention_records SET lifecycle = %(lifecycle)s, updated_at = %(now)s
+ WHERE attention_id = %(attention_id)s;

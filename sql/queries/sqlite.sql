@@ -1,0 +1,236 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- name: cursor_secret
+SELECT value FROM pyref_meta WHERE key = 'cursor_secret';
+
+-- name: list_page
+-- R10/R12: one page in keyset order; one statement whatever the fleet size.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
+       g.streams AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
+       e.state, e.computed_at AS computed_at, e.last_error,
+       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = :owner
+   AND ci.status <> 'draft'
+   AND (:connector_id IS NULL OR ci.connector_id = :connector_id)
+   AND (:after_connector IS NULL
+        OR (ci.connector_id, ci.created_at, ci.connector_instance_id)
+           > (:after_connector, :after_created, :after_id))
+ ORDER BY ci.connector_id, ci.created_at, ci.connector_instance_id
+ LIMIT :fetch;
+
+-- name: scoped_summary
+-- R11: one connection by id, or by connector id when exactly one connection has
+-- it, with the deep evidence the overview never hydrates.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
+       g.streams AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
+       e.state, e.computed_at AS computed_at, e.last_error,
+       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       (SELECT coalesce(json_group_array(json(json_object('run_id', r.run_id, 'status', r.status,
+  'started_at', r.started_at, 'finished_at', r.completed_at,
+  'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
+  'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
+  'surface_wait_reason', r.surface_wait_reason,
+  'collection_facts', json(r.collection_facts)))), '[]')
+          FROM (SELECT * FROM pyref_runs x
+                 WHERE x.connector_instance_id = ci.connector_instance_id
+                 ORDER BY x.order_at DESC, x.run_id DESC LIMIT 20) r) AS recent_runs,
+       (SELECT coalesce(json_group_array(json(json_object('gap_id', gp.gap_id, 'stream', gp.stream, 'status', gp.status, 'reason', gp.reason, 'next_attempt_after', gp.next_attempt_after, 'updated_at', gp.updated_at))), '[]')
+          FROM (SELECT x.gap_id, x.stream, x.status, x.reason,
+                       x.next_attempt_after AS next_attempt_after, x.updated_at AS updated_at
+                  FROM connector_detail_gaps x
+                 WHERE x.connector_instance_id = ci.connector_instance_id AND x.status IN ('pending', 'terminal')
+                 ORDER BY x.updated_at DESC, x.gap_id LIMIT 50) gp) AS open_gaps,
+       (SELECT coalesce(json_group_array(json(json_object('attention_id', a.attention_id, 'reason_code', a.reason_code, 'owner_action', a.owner_action, 'lifecycle', a.lifecycle, 'response_required', a.response_required, 'expires_at', a.expires_at, 'created_at', a.created_at))), '[]')
+          FROM (SELECT x.attention_id, x.reason_code, x.owner_action, x.lifecycle, x.response_required,
+                       x.expires_at AS expires_at, x.created_at AS created_at
+                  FROM connector_attention_records x
+                 WHERE x.connector_instance_id = ci.connector_instance_id
+                 ORDER BY x.created_at DESC, x.attention_id LIMIT 20) a) AS attention_history
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = :owner
+   AND ci.connector_instance_id = coalesce(
+         (SELECT x.connector_instance_id FROM connector_instances x
+           WHERE x.connector_instance_id = :id AND x.owner_subject_id = :owner),
+         (SELECT CASE WHEN count(*) = 1 THEN max(x.connector_instance_id) END FROM connector_instances x
+           WHERE x.connector_id = :id AND x.owner_subject_id = :owner));
+
+-- name: recompute_evidence
+-- R6: dirty rows of a page, recomputed from canonical tables without a write.
+SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention
+  FROM pyref_evidence_source s
+ WHERE s.connector_instance_id IN (SELECT value FROM json_each(:ids));
+
+-- name: reconcile_claim
+SELECT q.connector_instance_id
+  FROM pyref_dirty q
+  JOIN pyref_evidence ev ON ev.connector_instance_id = q.connector_instance_id
+ GROUP BY q.connector_instance_id
+ ORDER BY min(q.dirty_seq)
+ LIMIT :limit;
+
+-- name: dirty_seqs
+SELECT dirty_seq FROM pyref_dirty WHERE connector_instance_id IN (SELECT value FROM json_each(:ids));
+
+-- name: refresh_evidence
+INSERT INTO pyref_evidence AS e (connector_instance_id, expected_profile_key, stream_stats, latest_run, latest_successful_run, latest_settled_run, failures_since_success, stream_facts, gap_counts, schedule, open_attention,
+                                 state, computed_at, revision, last_error)
+SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention, 'ok', strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'), 1, NULL
+  FROM pyref_evidence_source s
+ WHERE s.connector_instance_id IN (SELECT value FROM json_each(:ids))
+ON CONFLICT (connector_instance_id) DO UPDATE SET
+  expected_profile_key = excluded.expected_profile_key,
+  stream_stats = excluded.stream_stats,
+  latest_run = excluded.latest_run,
+  latest_successful_run = excluded.latest_successful_run,
+  latest_settled_run = excluded.latest_settled_run,
+  failures_since_success = excluded.failures_since_success,
+  stream_facts = excluded.stream_facts,
+  gap_counts = excluded.gap_counts,
+  schedule = excluded.schedule,
+  open_attention = excluded.open_attention,
+  state = 'ok', computed_at = excluded.computed_at, revision = e.revision + 1, last_error = NULL;
+
+-- name: release_dirty
+DELETE FROM pyref_dirty WHERE dirty_seq IN (SELECT value FROM json_each(:seqs));
+
+-- name: mark_failed
+UPDATE pyref_evidence SET state = 'failed', last_error = substr(:error, 1, 240)
+ WHERE connector_instance_id IN (SELECT value FROM json_each(:ids));
+
+-- name: all_dirty_seqs
+SELECT dirty_seq FROM pyref_dirty;
+
+-- name: all_connection_ids
+SELECT connector_instance_id FROM connector_instances ORDER BY connector_instance_id;
+
+-- name: refresh_digests
+INSERT INTO pyref_connector_digest (connector_id, display_name, streams, refresh_policy, profile_base)
+SELECT c.connector_id,
+       c.manifest->>'display_name',
+       CASE WHEN json_type(c.manifest->'streams') = 'array'
+            THEN json(c.manifest->'streams') END,
+       json(c.manifest->'capabilities'->'refresh_policy'),
+       coalesce(nullif(c.manifest->'capabilities'->'browser_surface'->>'profile_key', ''), c.connector_id) FROM connectors c
+WHERE true
+ON CONFLICT (connector_id) DO UPDATE SET display_name = excluded.display_name,
+    streams = excluded.streams, refresh_policy = excluded.refresh_policy,
+    profile_base = excluded.profile_base;
+
+-- name: verify
+SELECT v.connector_instance_id, v.differing FROM (
+  SELECT s.connector_instance_id,
+         CASE WHEN e.connector_instance_id IS NULL THEN 'missing,' ELSE '' END
+         || CASE WHEN e.expected_profile_key IS DISTINCT FROM s.expected_profile_key THEN 'expected_profile_key,' ELSE '' END
+         || CASE WHEN e.stream_stats IS DISTINCT FROM s.stream_stats THEN 'stream_stats,' ELSE '' END
+         || CASE WHEN e.latest_run IS DISTINCT FROM s.latest_run THEN 'latest_run,' ELSE '' END
+         || CASE WHEN e.latest_successful_run IS DISTINCT FROM s.latest_successful_run THEN 'latest_successful_run,' ELSE '' END
+         || CASE WHEN e.latest_settled_run IS DISTINCT FROM s.latest_settled_run THEN 'latest_settled_run,' ELSE '' END
+         || CASE WHEN e.failures_since_success IS DISTINCT FROM s.failures_since_success THEN 'failures_since_success,' ELSE '' END
+         || CASE WHEN e.stream_facts IS DISTINCT FROM s.stream_facts THEN 'stream_facts,' ELSE '' END
+         || CASE WHEN e.gap_counts IS DISTINCT FROM s.gap_counts THEN 'gap_counts,' ELSE '' END
+         || CASE WHEN e.schedule IS DISTINCT FROM s.schedule THEN 'schedule,' ELSE '' END
+         || CASE WHEN e.open_attention IS DISTINCT FROM s.open_attention THEN 'open_attention,' ELSE '' END
+         AS differing
+    FROM pyref_evidence_source s
+    LEFT JOIN pyref_evidence e ON e.connector_instance_id = s.connector_instance_id
+   WHERE NOT EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = s.connector_instance_id)
+) v
+WHERE v.differing <> ''
+ORDER BY v.connector_instance_id;
+
+-- name: dirty_backlog
+SELECT count(DISTINCT connector_instance_id) AS connections, count(*) AS marks,
+       min(marked_at) AS oldest_mark
+  FROM pyref_dirty;
+
+-- name: insert_connector
+INSERT INTO connectors (connector_id, manifest) VALUES (:connector_id, :manifest)
+ON CONFLICT (connector_id) DO UPDATE SET manifest = excluded.manifest, updated_at = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
+ WHERE connectors.manifest IS DISTINCT FROM excluded.manifest;
+
+-- name: insert_connection
+INSERT INTO connector_instances (connector_instance_id, owner_subject_id, connector_id, display_name,
+                                 status, source_kind, created_at, updated_at, revoked_at)
+VALUES (:id, :owner, :connector_id, :display_name, :status,
+        :source_kind, :created_at, :created_at,
+        CASE WHEN :status = 'revoked' THEN :created_at END);
+
+-- name: update_connection
+UPDATE connector_instances
+   SET display_name = coalesce(:display_name, display_name),
+       status = coalesce(:status, status),
+       revoked_at = CASE WHEN :status = 'revoked' AND status <> 'revoked' THEN :now
+                         WHEN :status IS NOT NULL AND :status <> 'revoked' THEN NULL
+                         ELSE revoked_at END,
+       updated_at = :now
+ WHERE connector_instance_id = :id;
+
+-- name: connection_exists
+SELECT connector_instance_id FROM connector_instances WHERE connector_instance_id IN (SELECT value FROM json_each(:ids));
+
+-- name: upsert_record
+-- A live record with the same JSON is a no-op (emitted_at alone is no change);
+-- a deleted one is revived.
+INSERT INTO records (connector_instance_id, stream, record_key, record_json, emitted_at)
+VALUES (:id, :stream, :key, :data, :emitted_at)
+ON CONFLICT (connector_instance_id, stream, record_key) DO UPDATE
+   SET record_json = excluded.record_json, emitted_at = excluded.emitted_at,
+       deleted = 0, deleted_at = NULL
+ WHERE records.deleted OR records.record_json IS DISTINCT FROM excluded.record_json;
+
+-- name: delete_record
+UPDATE records SET deleted = 1, deleted_at = :now
+ WHERE connector_instance_id = :id AND stream = :stream AND record_key = :key
+   AND NOT deleted;
+
+-- name: insert_event
+INSERT INTO spine_events (event_id, event_type, occurred_at, recorded_at, status, run_id, connector_id,
+                          connector_instance_id, source_kind, source_id, data_json)
+VALUES (:event_id, :event_type, :occurred_at, :recorded_at, :status,
+        :run_id, :connector_id, :connection_id, :source_kind,
+        :source_id, :data)
+ON CONFLICT (event_id) DO NOTHING;
+
+-- name: events_by_id
+SELECT event_id, event_type, occurred_at AS occurred_at, status, run_id, connector_id,
+       connector_instance_id, source_kind, source_id, data_json
+  FROM spine_events WHERE event_id IN (SELECT value FROM json_each(:ids));
+
+-- name: upsert_schedule
+INSERT INTO connector_schedules (connector_instance_id, interval_seconds, enabled, consecutive_failures,
+                                 next_run_at, updated_at)
+VALUES (:id, :interval_seconds, :enabled, :consecutive_failures,
+        :next_run_at, :now)
+ON CONFLICT (connector_instance_id) DO UPDATE
+   SET interval_seconds = excluded.interval_seconds, enabled = excluded.enabled,
+       consecutive_failures = excluded.consecutive_failures, next_run_at = excluded.next_run_at,
+       updated_at = excluded.updated_at;
+
+-- name: insert_gap
+INSERT INTO connector_detail_gaps (gap_id, connector_instance_id, stream, status, reason, next_attempt_after, updated_at)
+VALUES (:gap_id, :id, :stream, :status, :reason,
+        :next_attempt_after, :now);
+
+-- name: update_gap
+UPDATE connector_detail_gaps SET status = :status, updated_at = :now
+ WHERE gap_id = :gap_id;
+
+-- name: insert_attention
+INSERT INTO connector_attention_records (attention_id, connector_instance_id, reason_code, owner_action,
+                                         response_required, expires_at, created_at, updated_at)
+VALUES (:attention_id, :id, :reason_code, :owner_action,
+        :response_required, :expires_at, :now, :now);
+
+-- name: update_attention
+UPDATE connector_attention_records SET lifecycle = :lifecycle, updated_at = :now
+ WHERE attention_id = :attention_id;
