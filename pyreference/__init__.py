@@ -1,0 +1,29 @@
+"""pyreference: a maintained, SQL-first connection-summary read model for Postgres and SQLite."""
+
+from .errors import (
+    ConnectionNotFound,
+    DatabaseUnavailable,
+    InvalidCursor,
+    InvalidInput,
+    PyreferenceError,
+    SchemaNotReady,
+)
+from .store import Page, Store, connect
+from .synthesis import ConnectionDiagnostics, ConnectionSummary, Runtime, synthesize
+
+__all__ = [
+    "ConnectionDiagnostics",
+    "ConnectionNotFound",
+    "ConnectionSummary",
+    "DatabaseUnavailable",
+    "InvalidCursor",
+    "InvalidInput",
+    "Page",
+    "PyreferenceError",
+    "Runtime",
+    "SchemaNotReady",
+    "Store",
+    "connect",
+    "synthesize",
+]
+__version__ = "0.1.0"

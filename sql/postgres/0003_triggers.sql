@@ -326,11 +326,20 @@ SELECT ci.connector_instance_id, CASE WHEN ci.connector_instance_id = ci.connect
      ELSE g.profile_base || ':' || ci.connector_instance_id END
   FROM connector_instances ci JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
 ON CONFLICT (connector_instance_id) DO NOTHING;
-SELECT count(pyref_project_run_event_v1(e)) FROM (
-    SELECT * FROM spine_events e
-     WHERE e.event_type LIKE 'run.%' AND e.run_id IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM pyref_runs r WHERE r.run_id = e.run_id)
-     ORDER BY e.event_seq) e;
+DO $$
+DECLARE
+    ev spine_events;
+BEGIN
+    FOR ev IN
+        SELECT * FROM spine_events e
+         WHERE e.event_type LIKE 'run.%' AND e.run_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM pyref_runs r WHERE r.run_id = e.run_id)
+         ORDER BY e.event_seq
+    LOOP
+        PERFORM pyref_project_run_event_v1(ev);
+    END LOOP;
+END
+$$;
 INSERT INTO pyref_dirty (connector_instance_id)
 SELECT e.connector_instance_id FROM pyref_evidence e WHERE e.state = 'pending'
    AND NOT EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = e.connector_instance_id);

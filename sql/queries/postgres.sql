@@ -109,28 +109,11 @@ UPDATE connector_instances
 -- name: connection_exists
 SELECT connector_instance_id FROM connector_instances WHERE connector_instance_id = ANY(%(ids)s);
 
--- name: upsert_record
--- A live record with the same JSON is a no-op (emitted_at alone is no change);
--- a deleted one is revived.
-INSERT INTO records (connector_instance_id, stream, record_key, record_json, emitted_at)
-VALUES (%(id)s, %(stream)s, %(key)s, %(data)s, %(emitted_at)s)
-ON CONFLICT (connector_instance_id, stream, record_key) DO UPDATE
-   SET record_json = excluded.record_json, emitted_at = excluded.emitted_at,
-       deleted = false, deleted_at = NULL
- WHERE records.deleted OR records.record_json IS DISTINCT FROM excluded.record_json;
-
 -- name: delete_record
 UPDATE records SET deleted = true, deleted_at = %(now)s
  WHERE connector_instance_id = %(id)s AND stream = %(stream)s AND record_key = %(key)s
-   AND NOT deleted;
-
--- name: insert_event
-INSERT INTO spine_events (event_id, event_type, occurred_at, recorded_at, status, run_id, connector_id,
-                          connector_instance_id, source_kind, source_id, data_json)
-VALUES (%(event_id)s, %(event_type)s, %(occurred_at)s, %(recorded_at)s, %(status)s,
-        %(run_id)s, %(connector_id)s, %(connection_id)s, %(source_kind)s,
-        %(source_id)s, %(data)s)
-ON CONFLICT (event_id) DO NOTHING;
+   AND NOT deleted
+RETURNING 1 AS changed;
 
 -- name: events_by_id
 SELECT event_id, event_type, pyref_iso(occurred_at) AS occurred_at, status, run_id, connector_id,
@@ -154,7 +137,8 @@ VALUES (%(gap_id)s, %(id)s, %(stream)s, %(status)s, %(reason)s,
 
 -- name: update_gap
 UPDATE connector_detail_gaps SET status = %(status)s, updated_at = %(now)s
- WHERE gap_id = %(gap_id)s;
+ WHERE gap_id = %(gap_id)s
+RETURNING 1 AS changed;
 
 -- name: insert_attention
 INSERT INTO connector_attention_records (attention_id, connector_instance_id, reason_code, owner_action,
@@ -164,4 +148,32 @@ VALUES (%(attention_id)s, %(id)s, %(reason_code)s, %(owner_action)s,
 
 -- name: update_attention
 UPDATE connector_attention_records SET lifecycle = %(lifecycle)s, updated_at = %(now)s
- WHERE attention_id = %(attention_id)s;
+ WHERE attention_id = %(attention_id)s
+RETURNING 1 AS changed;
+
+-- name: ingest_records
+-- One statement per batch, so a statement-level trigger fires once per batch.
+-- A live record with the same JSON is a no-op (emitted_at alone is no change);
+-- a deleted one is revived.
+INSERT INTO records (connector_instance_id, stream, record_key, record_json, emitted_at)
+SELECT %(id)s, %(stream)s, x.key, x.data, x.emitted_at
+  FROM jsonb_to_recordset(%(rows)s) AS x(key text, data jsonb, emitted_at timestamptz)
+ WHERE true
+ON CONFLICT (connector_instance_id, stream, record_key) DO UPDATE
+   SET record_json = excluded.record_json, emitted_at = excluded.emitted_at,
+       deleted = false, deleted_at = NULL
+ WHERE records.deleted OR records.record_json IS DISTINCT FROM excluded.record_json
+RETURNING 1 AS changed;
+
+-- name: insert_events
+-- In the given order, so event_seq follows it; run events fold into pyref_runs
+-- by trigger.
+INSERT INTO spine_events (event_id, event_type, occurred_at, recorded_at, status, run_id, connector_id,
+                          connector_instance_id, source_kind, source_id, data_json)
+SELECT x.v->>'event_id', x.v->>'event_type', (x.v->>'occurred_at')::timestamptz,
+       (x.v->>'recorded_at')::timestamptz, x.v->>'status', x.v->>'run_id', x.v->>'connector_id',
+       x.v->>'connection_id', x.v->>'source_kind', x.v->>'source_id',
+       CASE WHEN jsonb_typeof(x.v->'data') = 'object' THEN x.v->'data' END
+  FROM jsonb_array_elements(%(events)s) WITH ORDINALITY AS x(v, ord)
+ ORDER BY x.ord
+ON CONFLICT (event_id) DO NOTHING;

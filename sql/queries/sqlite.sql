@@ -178,28 +178,11 @@ UPDATE connector_instances
 -- name: connection_exists
 SELECT connector_instance_id FROM connector_instances WHERE connector_instance_id IN (SELECT value FROM json_each(:ids));
 
--- name: upsert_record
--- A live record with the same JSON is a no-op (emitted_at alone is no change);
--- a deleted one is revived.
-INSERT INTO records (connector_instance_id, stream, record_key, record_json, emitted_at)
-VALUES (:id, :stream, :key, :data, :emitted_at)
-ON CONFLICT (connector_instance_id, stream, record_key) DO UPDATE
-   SET record_json = excluded.record_json, emitted_at = excluded.emitted_at,
-       deleted = 0, deleted_at = NULL
- WHERE records.deleted OR records.record_json IS DISTINCT FROM excluded.record_json;
-
 -- name: delete_record
 UPDATE records SET deleted = 1, deleted_at = :now
  WHERE connector_instance_id = :id AND stream = :stream AND record_key = :key
-   AND NOT deleted;
-
--- name: insert_event
-INSERT INTO spine_events (event_id, event_type, occurred_at, recorded_at, status, run_id, connector_id,
-                          connector_instance_id, source_kind, source_id, data_json)
-VALUES (:event_id, :event_type, :occurred_at, :recorded_at, :status,
-        :run_id, :connector_id, :connection_id, :source_kind,
-        :source_id, :data)
-ON CONFLICT (event_id) DO NOTHING;
+   AND NOT deleted
+RETURNING 1 AS changed;
 
 -- name: events_by_id
 SELECT event_id, event_type, occurred_at AS occurred_at, status, run_id, connector_id,
@@ -223,7 +206,8 @@ VALUES (:gap_id, :id, :stream, :status, :reason,
 
 -- name: update_gap
 UPDATE connector_detail_gaps SET status = :status, updated_at = :now
- WHERE gap_id = :gap_id;
+ WHERE gap_id = :gap_id
+RETURNING 1 AS changed;
 
 -- name: insert_attention
 INSERT INTO connector_attention_records (attention_id, connector_instance_id, reason_code, owner_action,
@@ -233,4 +217,33 @@ VALUES (:attention_id, :id, :reason_code, :owner_action,
 
 -- name: update_attention
 UPDATE connector_attention_records SET lifecycle = :lifecycle, updated_at = :now
- WHERE attention_id = :attention_id;
+ WHERE attention_id = :attention_id
+RETURNING 1 AS changed;
+
+-- name: ingest_records
+-- One statement per batch, so a statement-level trigger fires once per batch.
+-- A live record with the same JSON is a no-op (emitted_at alone is no change);
+-- a deleted one is revived.
+INSERT INTO records (connector_instance_id, stream, record_key, record_json, emitted_at)
+SELECT :id, :stream, x.value->>'key', x.value->>'$.data', x.value->>'emitted_at'
+  FROM json_each(:rows) AS x
+ WHERE true
+ON CONFLICT (connector_instance_id, stream, record_key) DO UPDATE
+   SET record_json = excluded.record_json, emitted_at = excluded.emitted_at,
+       deleted = 0, deleted_at = NULL
+ WHERE records.deleted OR records.record_json IS DISTINCT FROM excluded.record_json
+RETURNING 1 AS changed;
+
+-- name: insert_events
+-- In the given order, so event_seq follows it; run events fold into pyref_runs
+-- by trigger.
+INSERT INTO spine_events (event_id, event_type, occurred_at, recorded_at, status, run_id, connector_id,
+                          connector_instance_id, source_kind, source_id, data_json)
+SELECT x.value->>'event_id', x.value->>'event_type', x.value->>'occurred_at', x.value->>'recorded_at',
+       x.value->>'status', x.value->>'run_id', x.value->>'connector_id', x.value->>'connection_id',
+       x.value->>'source_kind', x.value->>'source_id',
+       CASE WHEN json_type(x.value, '$.data') = 'object' THEN x.value->>'$.data' END
+  FROM json_each(:events) AS x
+ WHERE true
+ ORDER BY x.key
+ON CONFLICT (event_id) DO NOTHING;

@@ -1,0 +1,378 @@
+"""Database access: the one place in Python that knows Postgres from SQLite.
+
+Every statement the store sends goes through `Session.execute`, which adapts
+parameters to the dialect, counts the statement for `statement_counter()`,
+and turns driver errors into pyreference's typed errors.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from . import sqlfiles
+from .errors import DatabaseUnavailable, InvalidInput, SchemaNotReady
+from .timeutil import iso
+
+
+@dataclass(frozen=True)
+class Json:
+    """A JSON document parameter (jsonb on Postgres, canonical text on SQLite)."""
+
+    value: Any
+
+
+@dataclass(frozen=True)
+class Ids:
+    """A list-of-ids parameter (an array on Postgres, JSON text on SQLite)."""
+
+    values: Sequence[Any]
+
+
+def canonical_json(value: Any) -> str:
+    # Sorted keys so that the same document is the same text (SQLite compares text).
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass
+class StatementCounter:
+    """Statements sent through the store while active (transaction control excluded)."""
+
+    statements: int = 0
+    writes: int = 0
+    names: list[str] = field(default_factory=list)
+
+
+_TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "COPY", "MERGE")
+_WRITE_FUNCTIONS = re.compile(r"pyref_(reconcile|rebuild|refresh)\w*\(")
+
+
+def is_write(sql: str) -> bool:
+    head = sql.lstrip().split(None, 1)[0].upper() if sql.strip() else ""
+    return head in _WRITE_VERBS or bool(_WRITE_FUNCTIONS.search(sql))
+
+
+class Session:
+    """One connection, optionally inside a transaction."""
+
+    def __init__(self, db: Database, raw: Any) -> None:
+        self._db = db
+        self._raw = raw
+
+    def execute(self, name: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a named query (or literal SQL for tests/bench) and return its rows as dicts."""
+        sql = self._db.queries.get(name, name)
+        self._db._count(name, sql)
+        adapted = {k: self._db.adapt(v) for k, v in (params or {}).items()}
+        with self._db.translate_errors():
+            return self._db._run(self._raw, sql, adapted)
+
+    def executemany(self, name: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """One statement, many parameter rows (pipelined on Postgres)."""
+        if not rows:
+            return
+        sql = self._db.queries.get(name, name)
+        self._db._count(name, sql)
+        adapted = [{k: self._db.adapt(v) for k, v in row.items()} for row in rows]
+        with self._db.translate_errors():
+            self._db._run_many(self._raw, sql, adapted)
+
+    @property
+    def raw(self) -> Any:
+        return self._raw
+
+
+class Database:
+    dialect: str = ""
+
+    def __init__(self) -> None:
+        self.queries = sqlfiles.queries(self.dialect)
+        self._counters: list[StatementCounter] = []
+        self._counter_lock = threading.Lock()
+
+    # -- counting -------------------------------------------------------
+    @contextmanager
+    def statement_counter(self) -> Iterator[StatementCounter]:
+        counter = StatementCounter()
+        with self._counter_lock:
+            self._counters.append(counter)
+        try:
+            yield counter
+        finally:
+            with self._counter_lock:
+                self._counters.remove(counter)
+
+    def _count(self, name: str, sql: str) -> None:
+        if not self._counters or _TRANSACTION_CONTROL.match(sql):
+            return
+        write = is_write(sql)
+        with self._counter_lock:
+            for counter in self._counters:
+                counter.statements += 1
+                counter.writes += int(write)
+                counter.names.append(name)
+
+    # -- dialect hooks ----------------------------------------------------
+    def adapt(self, value: Any) -> Any:
+        raise NotImplementedError
+
+    def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _run_many(self, raw: Any, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        raise NotImplementedError
+
+    @contextmanager
+    def session(self, transaction: bool = False) -> Iterator[Session]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    @contextmanager
+    def translate_errors(self) -> Iterator[None]:
+        raise NotImplementedError
+        yield  # pragma: no cover
+
+    def loads(self, value: Any) -> Any:
+        """A JSON column's value as Python data (SQLite returns text)."""
+        return json.loads(value) if isinstance(value, str | bytes) else value
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def description(self) -> str:
+        raise NotImplementedError
+
+
+# -- Postgres ------------------------------------------------------------------
+
+
+class PostgresDatabase(Database):
+    dialect = "postgres"
+
+    def __init__(self, target: Any, *, dsn: str | None = None) -> None:
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        super().__init__()
+        self._psycopg = psycopg
+        self._lock = threading.RLock()
+        self._pool: Any = None
+        self._conn: Any = None
+        self.dsn = dsn
+        if isinstance(target, ConnectionPool):
+            self._pool = target
+        elif isinstance(target, psycopg.Connection):
+            self._conn = target
+        else:
+            self._pool = _open_pool(str(target))
+            self._owns_pool = True
+
+    @property
+    def description(self) -> str:
+        if self.dsn:
+            return redact_dsn(self.dsn)
+        raw = self._conn if self._conn is not None else None
+        return f"postgresql://{raw.info.host}/{raw.info.dbname}" if raw else "postgresql (pool)"
+
+    def adapt(self, value: Any) -> Any:
+        if isinstance(value, Json):
+            from psycopg.types.json import Jsonb
+
+            return Jsonb(value.value)
+        if isinstance(value, Ids):
+            return list(value.values)
+        return value
+
+    @contextmanager
+    def session(self, transaction: bool = False) -> Iterator[Session]:
+        with self._connection() as conn:
+            if transaction:
+                with self.translate_errors(), conn.transaction():
+                    yield Session(self, conn)
+            else:
+                yield Session(self, conn)
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        if self._conn is not None:
+            with self._lock:
+                if not self._conn.autocommit and self._conn.info.transaction_status == 0:
+                    self._conn.autocommit = True
+                yield self._conn
+            return
+        with self.translate_errors(), self._pool.connection() as conn:
+            yield conn
+
+    def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        from psycopg.rows import dict_row
+
+        with raw.cursor(row_factory=dict_row) as cur:
+            cur.execute(sql, params or None)
+            return list(cur.fetchall()) if cur.description else []
+
+    def _run_many(self, raw: Any, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        with raw.cursor() as cur:
+            cur.executemany(sql, rows)
+
+    @contextmanager
+    def translate_errors(self) -> Iterator[None]:
+        errors = self._psycopg.errors
+        try:
+            yield
+        except (errors.UndefinedTable, errors.UndefinedFunction) as exc:
+            raise SchemaNotReady(
+                "the pyreference schema is missing or outdated: run `pyreference migrate`"
+            ) from exc
+        except (errors.IntegrityError, errors.DataError) as exc:
+            raise InvalidInput(_integrity_message(exc.diag.sqlstate, exc.diag.constraint_name)) from exc
+        except self._psycopg.OperationalError as exc:
+            if isinstance(exc, errors.QueryCanceled | errors.LockNotAvailable):
+                raise
+            raise DatabaseUnavailable(f"cannot reach PostgreSQL at {self.description}") from exc
+        except Exception as exc:
+            if type(exc).__name__ == "PoolTimeout":
+                raise DatabaseUnavailable(f"cannot reach PostgreSQL at {self.description}") from exc
+            raise
+
+    def close(self) -> None:
+        if self._pool is not None and getattr(self, "_owns_pool", False):
+            self._pool.close()
+
+
+def _open_pool(dsn: str) -> Any:
+    import psycopg
+    from psycopg_pool import ConnectionPool
+
+    try:
+        # Probe first: a pool retries silently, a probe fails with a reason.
+        psycopg.connect(dsn, connect_timeout=10).close()
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(f"cannot reach PostgreSQL at {redact_dsn(dsn)}") from exc
+    return ConnectionPool(
+        dsn, min_size=1, max_size=8, kwargs={"autocommit": True}, open=True, timeout=30
+    )
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN with any password removed, for messages."""
+    parts = urlsplit(dsn)
+    if parts.scheme and parts.hostname:
+        port = f":{parts.port}" if parts.port else ""
+        user = f"{parts.username}@" if parts.username else ""
+        return f"{parts.scheme}://{user}{parts.hostname}{port}{parts.path}"
+    return re.sub(r"password\s*=\s*\S+", "password=***", dsn)
+
+
+def _integrity_message(sqlstate: str | None, constraint: str | None) -> str:
+    what = {
+        "23505": "duplicate key",
+        "23503": "reference to a row that does not exist",
+        "23514": "value outside the allowed set",
+        "23502": "missing required value",
+    }.get(sqlstate or "", "rejected value")
+    return f"{what}{f' ({constraint})' if constraint else ''}"
+
+
+# -- SQLite --------------------------------------------------------------------
+
+
+class SQLiteDatabase(Database):
+    dialect = "sqlite"
+
+    def __init__(self, target: sqlite3.Connection | str) -> None:
+        super().__init__()
+        self._lock = threading.RLock()
+        if isinstance(target, sqlite3.Connection):
+            self.conn = target
+            self.path = "(connection)"
+        else:
+            self.path = target
+            self.conn = sqlite3.connect(target, check_same_thread=False, timeout=30)
+        self.conn.isolation_level = None  # explicit BEGIN/COMMIT, as yoyo expects
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.conn.execute("PRAGMA busy_timeout = 30000")
+        if self.path not in (":memory:", "(connection)", ""):
+            self.conn.execute("PRAGMA journal_mode = WAL")
+
+    @property
+    def description(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    def adapt(self, value: Any) -> Any:
+        if isinstance(value, Json):
+            return None if value.value is None else canonical_json(value.value)
+        if isinstance(value, Ids):
+            return json.dumps(list(value.values))
+        if isinstance(value, datetime):
+            return iso(value)
+        if isinstance(value, bool):
+            return int(value)
+        return value
+
+    @contextmanager
+    def session(self, transaction: bool = False) -> Iterator[Session]:
+        with self._lock:
+            if not transaction:
+                yield Session(self, self.conn)
+                return
+            with self.translate_errors():
+                self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield Session(self, self.conn)
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            else:
+                with self.translate_errors():
+                    self.conn.execute("COMMIT")
+
+    def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        cur = raw.execute(sql, dict(params))
+        if cur.description is None:
+            return []
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def _run_many(self, raw: Any, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        raw.executemany(sql, [dict(r) for r in rows])
+
+    @contextmanager
+    def translate_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.IntegrityError as exc:
+            raise InvalidInput(_sqlite_integrity_message(str(exc))) from exc
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "no such table" in text or "no such view" in text:
+                raise SchemaNotReady(
+                    "the pyreference schema is missing or outdated: run `pyreference migrate`"
+                ) from exc
+            if "unable to open" in text:
+                raise DatabaseUnavailable(f"cannot open SQLite database {self.path}") from exc
+            raise
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def _sqlite_integrity_message(text: str) -> str:
+    if "UNIQUE" in text:
+        return "duplicate key"
+    if "FOREIGN KEY" in text:
+        return "reference to a row that does not exist"
+    if "CHECK" in text:
+        return "value outside the allowed set (or malformed timestamp or JSON)"
+    if "NOT NULL" in text:
+        return "missing required value"
+    return "rejected value"

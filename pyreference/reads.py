@@ -1,0 +1,253 @@
+"""Turn database rows into evidence, and page cursors into keyset positions."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .errors import InvalidCursor
+from .evidence import (
+    Attention,
+    BrowserSurface,
+    ConnectorProfile,
+    DeclaredStream,
+    DeepEvidence,
+    Evidence,
+    GapCounts,
+    GapDetail,
+    Identity,
+    RefreshPolicy,
+    RunEvidence,
+    Schedule,
+    StreamFacts,
+    StreamStats,
+)
+
+Loads = Callable[[Any], Any]
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _facts(item: Mapping[str, Any], run_id: str | None = None) -> StreamFacts:
+    return StreamFacts(
+        stream=str(item.get("stream")),
+        checkpoint=_str(item.get("checkpoint")),
+        collected=_int(item.get("collected")),
+        considered=_int(item.get("considered")),
+        pending_detail_gaps=_int(item.get("pending_detail_gaps")),
+        run_id=_str(item.get("run_id", run_id)),
+    )
+
+
+def run_from_json(data: Mapping[str, Any] | None) -> RunEvidence | None:
+    if not data:
+        return None
+    surface = None
+    if any(data.get(k) for k in ("surface_profile_key", "surface_status", "surface_wait_reason")):
+        surface = BrowserSurface(
+            profile_key=_str(data.get("surface_profile_key")),
+            status=_str(data.get("surface_status")),
+            wait_reason=_str(data.get("surface_wait_reason")),
+        )
+    facts = data.get("collection_facts") or []
+    return RunEvidence(
+        run_id=str(data["run_id"]),
+        status=str(data["status"]),
+        started_at=_str(data.get("started_at")),
+        finished_at=_str(data.get("finished_at")),
+        failure_reason=_str(data.get("failure_reason")),
+        terminal_reason=_str(data.get("terminal_reason")),
+        browser_surface=surface,
+        collection_facts=tuple(
+            _facts(f, str(data["run_id"])) for f in facts if isinstance(f, Mapping) and f.get("stream")
+        ),
+    )
+
+
+def _attention(item: Mapping[str, Any]) -> Attention:
+    return Attention(
+        attention_id=str(item["attention_id"]),
+        reason_code=str(item["reason_code"]),
+        owner_action=_str(item.get("owner_action")),
+        lifecycle=str(item.get("lifecycle") or "open"),
+        response_required=bool(item.get("response_required")),
+        expires_at=_str(item.get("expires_at")),
+        created_at=_str(item.get("created_at")),
+    )
+
+
+def profile_from_row(row: Mapping[str, Any], loads: Loads) -> ConnectorProfile:
+    streams = loads(row.get("declared_streams"))
+    declared: list[DeclaredStream] = []
+    seen: set[str] = set()
+    for item in streams if isinstance(streams, list) else []:
+        name = item.get("name") if isinstance(item, Mapping) else None
+        if isinstance(name, str) and name and name not in seen:
+            seen.add(name)
+            declared.append(DeclaredStream(name=name, required=item.get("required") is not False))
+    policy = loads(row.get("refresh_policy"))
+    policy = policy if isinstance(policy, Mapping) else {}
+    window = policy.get("maximum_staleness_seconds")
+    if isinstance(window, bool) or not isinstance(window, int | float) or not (
+        math.isfinite(window) and window > 0
+    ):
+        window = None
+    safe = policy.get("background_safe")
+    return ConnectorProfile(
+        connector_id=str(row["connector_id"]),
+        display_name=_str(row.get("connector_display_name")),
+        declared_streams=tuple(declared),
+        manifest_usable=bool(declared),
+        refresh_policy=RefreshPolicy(
+            recommended_mode=_str(policy.get("recommended_mode")),
+            maximum_staleness_seconds=float(window) if window is not None else None,
+            background_safe=safe if isinstance(safe, bool) else None,
+        ),
+    )
+
+
+def identity_from_row(row: Mapping[str, Any]) -> Identity:
+    return Identity(
+        connection_id=str(row["connector_instance_id"]),
+        connector_id=str(row["connector_id"]),
+        display_name=_str(row.get("display_name")),
+        status=str(row["status"]),
+        source_kind=str(row["source_kind"]),
+        created_at=_str(row.get("created_at")),
+        revoked_at=_str(row.get("revoked_at")),
+        owner_subject_id=str(row.get("owner_subject_id") or "owner_local"),
+    )
+
+
+def evidence_from_row(
+    row: Mapping[str, Any], loads: Loads, recomputed: Mapping[str, Any] | None = None
+) -> Evidence:
+    """Evidence of one summary row; `recomputed` replaces the stored evidence columns."""
+    identity = identity_from_row(row)
+    profile = profile_from_row(row, loads)
+    if not row.get("has_evidence") and recomputed is None:
+        return Evidence(identity=identity, profile=profile, available=False, dirty=bool(row["dirty"]))
+    source = recomputed if recomputed is not None else row
+    stats = tuple(
+        StreamStats(
+            stream=str(s["stream"]),
+            live_count=_int(s.get("live")) or 0,
+            row_count=_int(s.get("rows")) or 0,
+            retained_bytes=_int(s.get("bytes")) or 0,
+            last_record_at=_str(s.get("last_record_at")),
+        )
+        for s in loads(source.get("stream_stats")) or []
+    )
+    last_times = [s.last_record_at for s in stats if s.last_record_at and s.live_count]
+    schedule = loads(source.get("schedule"))
+    return Evidence(
+        identity=identity,
+        profile=profile,
+        available=True,
+        state=str(row.get("state") or "pending"),
+        dirty=bool(row["dirty"]),
+        recomputed=recomputed is not None,
+        computed_at=_str(row.get("computed_at")),
+        last_error=_str(row.get("last_error")),
+        streams=stats,
+        retained_bytes=sum(s.retained_bytes for s in stats),
+        last_record_at=max(last_times) if last_times else None,
+        latest_run=run_from_json(loads(source.get("latest_run"))),
+        latest_successful_run=run_from_json(loads(source.get("latest_successful_run"))),
+        latest_settled_run=run_from_json(loads(source.get("latest_settled_run"))),
+        failures_since_success=_int(source.get("failures_since_success")) or 0,
+        stream_facts=tuple(_facts(f) for f in loads(source.get("stream_facts")) or []),
+        gaps=tuple(
+            GapCounts(
+                stream=str(g["stream"]),
+                pending=_int(g.get("pending")) or 0,
+                terminal=_int(g.get("terminal")) or 0,
+            )
+            for g in loads(source.get("gap_counts")) or []
+        ),
+        schedule=Schedule(
+            interval_seconds=_int(schedule.get("interval_seconds")),
+            enabled=bool(schedule.get("enabled")),
+            consecutive_failures=_int(schedule.get("consecutive_failures")) or 0,
+            next_run_at=_str(schedule.get("next_run_at")),
+        )
+        if isinstance(schedule, Mapping)
+        else None,
+        open_attention=tuple(_attention(a) for a in loads(source.get("open_attention")) or []),
+    )
+
+
+def deep_from_row(row: Mapping[str, Any], loads: Loads) -> DeepEvidence:
+    runs = [run_from_json(r) for r in loads(row.get("recent_runs")) or []]
+    return DeepEvidence(
+        recent_runs=tuple(r for r in runs if r is not None),
+        pending_gaps=tuple(
+            GapDetail(
+                gap_id=str(g["gap_id"]),
+                stream=str(g["stream"]),
+                status=str(g["status"]),
+                reason=_str(g.get("reason")),
+                next_attempt_after=_str(g.get("next_attempt_after")),
+                updated_at=_str(g.get("updated_at")),
+            )
+            for g in loads(row.get("open_gaps")) or []
+        ),
+        attention=tuple(_attention(a) for a in loads(row.get("attention_history")) or []),
+    )
+
+
+# -- cursors -------------------------------------------------------------------
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def encode_cursor(secret: str, owner: str, connector_id: str | None, key: list[str]) -> str:
+    """An opaque cursor: the keyset position, bound to owner and filter, HMAC-signed."""
+    payload = json.dumps({"o": owner, "f": connector_id, "k": key}, separators=(",", ":")).encode()
+    mac = hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:16]
+    return f"{_b64(payload)}.{_b64(mac)}"
+
+
+def decode_cursor(secret: str, cursor: str, owner: str, connector_id: str | None) -> list[str]:
+    if not isinstance(cursor, str) or cursor.count(".") != 1 or len(cursor) > 4096:
+        raise InvalidCursor("cursor is malformed")
+    body, mac = cursor.split(".")
+    try:
+        payload, given = _unb64(body), _unb64(mac)
+    except (ValueError, TypeError):
+        raise InvalidCursor("cursor is malformed") from None
+    expected = hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:16]
+    if not hmac.compare_digest(given, expected):
+        raise InvalidCursor("cursor signature does not match (tampered, or from another database)")
+    data = json.loads(payload)
+    if data.get("o") != owner or data.get("f") != connector_id:
+        raise InvalidCursor("cursor belongs to another owner or filter")
+    key = data.get("k")
+    if not (isinstance(key, list) and len(key) == 3 and all(isinstance(k, str) for k in key)):
+        raise InvalidCursor("cursor is malformed")
+    return key

@@ -1,0 +1,266 @@
+"""The store: `pyreference.connect(...)` returns one. Reads, writes and maintenance."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from . import maintenance, migrate
+from .db import Database, Ids, PostgresDatabase, SQLiteDatabase, StatementCounter
+from .errors import ConnectionNotFound, InvalidInput
+from .reads import decode_cursor, deep_from_row, encode_cursor, evidence_from_row
+from .synthesis import ConnectionDiagnostics, ConnectionSummary, Runtime, diagnose, synthesize
+from .timeutil import now_utc, to_utc
+from .writes import WriteHelpers
+
+DEFAULT_DSN = "sqlite:///pyreference.db"
+
+
+@dataclass(frozen=True)
+class Page:
+    items: tuple[ConnectionSummary, ...]
+    next_cursor: str | None
+    has_more: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "items": [item.to_dict() for item in self.items],
+            "next_cursor": self.next_cursor,
+            "has_more": self.has_more,
+        }
+
+
+class Store(WriteHelpers):
+    """A pyreference store over one database (Postgres or SQLite)."""
+
+    def __init__(self, db: Database, owner: str = "owner_local") -> None:
+        if not isinstance(owner, str) or not owner:
+            raise InvalidInput("owner must be a non-empty string")
+        self._db = db
+        self.owner = owner
+        self._secret: str | None = None
+        self._inflight: dict[tuple[Any, ...], Future[Page]] = {}
+        self._inflight_lock = threading.Lock()
+
+    @property
+    def dialect(self) -> str:
+        return self._db.dialect
+
+    @property
+    def database(self) -> Database:
+        return self._db
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ----------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        """Apply pending migrations (idempotent); returns the ids applied."""
+        return migrate.migrate(self._db)
+
+    def pending_migrations(self) -> list[str]:
+        return migrate.pending(self._db)
+
+    def statement_counter(self) -> AbstractContextManager[StatementCounter]:
+        return self._db.statement_counter()
+
+    # -- list path (R10, R12, R13) -------------------------------------------------
+    def list_connection_summaries(
+        self,
+        limit: int = 100,
+        cursor: str | None = None,
+        connector_id: str | None = None,
+        now: datetime | str | None = None,
+        *,
+        live_run_ids: frozenset[str] | None = None,
+    ) -> Page:
+        """One keyset page of summaries: a fixed number of statements whatever the fleet."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+            raise InvalidInput(f"limit must be an int from 1 to 1000, not {limit!r}")
+        if connector_id is not None and not isinstance(connector_id, str):
+            raise InvalidInput("connector_id must be text")
+        at = now_utc() if now is None else to_utc(now, "now")
+        runtime = Runtime(live_run_ids=None if live_run_ids is None else frozenset(live_run_ids))
+        key = (limit, cursor, connector_id, None if now is None else at, runtime.live_run_ids)
+        return self._single_flight(key, lambda: self._list_page(limit, cursor, connector_id, at, runtime))
+
+    def _single_flight(self, key: tuple[Any, ...], compute: Callable[[], Page]) -> Page:
+        # Identical concurrent reads share one computation; nothing outlives it.
+        with self._inflight_lock:
+            future = self._inflight.get(key)
+            leader = future is None
+            if leader:
+                future = Future()
+                self._inflight[key] = future
+        assert future is not None
+        if not leader:
+            return future.result()
+        try:
+            future.set_result(compute())
+        except BaseException as exc:
+            future.set_exception(exc)
+        finally:
+            with self._inflight_lock:
+                del self._inflight[key]
+        return future.result()
+
+    def _list_page(
+        self, limit: int, cursor: str | None, connector_id: str | None, now: datetime, runtime: Runtime
+    ) -> Page:
+        after: list[str | None] = [None, None, None]
+        with self._db.session() as s:
+            if cursor is not None:
+                after = list(decode_cursor(self._cursor_secret(s), cursor, self.owner, connector_id))
+            rows = s.execute(
+                "list_page",
+                {
+                    "owner": self.owner,
+                    "connector_id": connector_id,
+                    "after_connector": after[0],
+                    "after_created": after[1],
+                    "after_id": after[2],
+                    "fetch": limit + 1,
+                },
+            )
+            has_more = len(rows) > limit
+            rows = rows[:limit]
+            evidence = self._evidence(s, rows)
+            next_cursor = None
+            if has_more:
+                last = rows[-1]
+                next_cursor = encode_cursor(
+                    self._cursor_secret(s),
+                    self.owner,
+                    connector_id,
+                    [last["connector_id"], last["created_at"], last["connector_instance_id"]],
+                )
+        items = tuple(synthesize(e, now, runtime) for e in evidence)
+        return Page(items=items, next_cursor=next_cursor, has_more=has_more)
+
+    def iter_connection_summaries(
+        self,
+        now: datetime | str | None = None,
+        *,
+        connector_id: str | None = None,
+        page_size: int = 500,
+    ) -> Iterator[ConnectionSummary]:
+        """Every summary, following pages (one `now` for the whole walk)."""
+        at = now_utc() if now is None else to_utc(now, "now")
+        cursor = None
+        while True:
+            page = self.list_connection_summaries(page_size, cursor, connector_id, at)
+            yield from page.items
+            if not page.has_more:
+                return
+            cursor = page.next_cursor
+
+    def _cursor_secret(self, session: Any) -> str:
+        # Immutable once migrated, so one read per store is enough.
+        if self._secret is None:
+            self._secret = str(session.execute("cursor_secret")[0]["value"])
+        return self._secret
+
+    def _evidence(self, session: Any, rows: list[dict[str, Any]]) -> list[Any]:
+        """Evidence for summary rows; dirty rows recomputed in one extra statement (R6)."""
+        dirty = [r["connector_instance_id"] for r in rows if r["dirty"]]
+        recomputed: dict[str, Mapping[str, Any]] = {}
+        if dirty:
+            try:
+                for r in session.execute("recompute_evidence", {"ids": Ids(dirty)}):
+                    recomputed[r["connector_instance_id"]] = r
+            except Exception:  # noqa: BLE001 - an unreadable recomputation reports `unknown`
+                if self._db.dialect == "postgres" and not session.raw.autocommit:
+                    raise
+                recomputed = {}
+        loads = self._db.loads
+        return [evidence_from_row(r, loads, recomputed.get(r["connector_instance_id"])) for r in rows]
+
+    # -- scoped path (R11) -----------------------------------------------------------
+    def _scoped(self, connection_id: str, now: datetime | str | None) -> tuple[Any, Any, datetime]:
+        if not isinstance(connection_id, str) or not connection_id:
+            raise InvalidInput("connection id must be a non-empty string")
+        at = now_utc() if now is None else to_utc(now, "now")
+        with self._db.session() as s:
+            rows = s.execute("scoped_summary", {"owner": self.owner, "id": connection_id})
+            if not rows:
+                return None, None, at
+            evidence = self._evidence(s, rows)[0]
+        return evidence, deep_from_row(rows[0], self._db.loads), at
+
+    def get_connection_summary(
+        self,
+        connection_id: str,
+        now: datetime | str | None = None,
+        *,
+        live_run_ids: frozenset[str] | None = None,
+    ) -> ConnectionSummary | None:
+        """One connection's summary (by id, or by a connector id with exactly one connection)."""
+        evidence, _, at = self._scoped(connection_id, now)
+        if evidence is None:
+            return None
+        return synthesize(evidence, at, Runtime(live_run_ids=live_run_ids))
+
+    def connection_diagnostics(
+        self,
+        connection_id: str,
+        now: datetime | str | None = None,
+        *,
+        live_run_ids: frozenset[str] | None = None,
+    ) -> ConnectionDiagnostics:
+        evidence, deep, at = self._scoped(connection_id, now)
+        if evidence is None:
+            raise ConnectionNotFound(f"no connection {connection_id!r} for owner {self.owner!r}")
+        return diagnose(evidence, deep, at, Runtime(live_run_ids=live_run_ids))
+
+    # -- maintenance (R7) ---------------------------------------------------------------
+    def reconcile(self, limit: int | None = None) -> int:
+        """Persist recomputations of dirty rows, oldest first; returns how many."""
+        return maintenance.reconcile(self._db, limit).reconciled
+
+    def reconcile_report(self, limit: int | None = None) -> maintenance.ReconcileResult:
+        return maintenance.reconcile(self._db, limit)
+
+    def rebuild(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Recompute every evidence row in one transaction; returns how many."""
+        return maintenance.rebuild(self._db, progress)
+
+    def verify(self) -> list[dict[str, Any]]:
+        """Clean evidence rows that differ from a recomputation (empty when right)."""
+        return maintenance.verify(self._db)
+
+    def dirty_backlog(self) -> dict[str, Any]:
+        return maintenance.backlog(self._db)
+
+
+def connect(target: Any = None, *, owner: str = "owner_local") -> Store:
+    """A store over a DSN (`postgresql://…`, `sqlite:///path`, `sqlite:///:memory:`),
+    a psycopg connection or pool, or a `sqlite3.Connection`."""
+    if target is None:
+        target = DEFAULT_DSN
+    if isinstance(target, sqlite3.Connection):
+        return Store(SQLiteDatabase(target), owner)
+    if isinstance(target, str):
+        if target.startswith("sqlite://"):
+            path = target.removeprefix("sqlite://")
+            path = path[1:] if path.startswith("/") else path
+            return Store(SQLiteDatabase(path or ":memory:"), owner)
+        if target.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+            dsn = target.replace("postgresql+psycopg://", "postgresql://", 1)
+            return Store(PostgresDatabase(dsn, dsn=dsn), owner)
+        raise InvalidInput("unsupported database URL: use postgresql://… or sqlite:///path")
+    module = type(target).__module__
+    if module.startswith(("psycopg", "psycopg_pool")):
+        return Store(PostgresDatabase(target), owner)
+    raise InvalidInput(f"cannot connect to a {type(target).__name__}")
