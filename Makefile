@@ -1,0 +1,37 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint render bench bench-quick clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+demo: $(VENV)/.installed  ## the demo fleet on embedded SQLite
+	$(BIN)/pyreference demo
+
+test: $(VENV)/.installed  ## lint, rendering check, then every test on SQLite and Postgres
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pyreference render --check
+	$(BIN)/pytest
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+render: $(VENV)/.installed
+	$(BIN)/pyreference render
+
+bench-quick: $(VENV)/.installed
+	$(BIN)/pyreference bench --quick
+
+bench: $(VENV)/.installed
+	$(BIN)/pyreference bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache pyreference.db

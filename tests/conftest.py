@@ -1,0 +1,166 @@
+"""Real databases for every test: SQLite in memory, and a fresh Postgres database per test.
+
+Postgres comes from PYREFERENCE_TEST_DSN; else the local server on
+127.0.0.1:5432 if it answers; else a throwaway server started by
+pytest-postgresql (not as root); else testcontainers when Docker runs.
+With PYREFERENCE_REQUIRE_POSTGRES=1 (CI) a missing server fails the run
+instead of skipping the Postgres tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import pyreference
+from pyreference.store import Store
+
+LOCAL_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+REQUIRE_POSTGRES = os.environ.get("PYREFERENCE_REQUIRE_POSTGRES") == "1"
+
+
+def _answers(dsn: str) -> bool:
+    import psycopg
+
+    try:
+        psycopg.connect(dsn, connect_timeout=3).close()
+    except psycopg.Error:
+        return False
+    return True
+
+
+def _with_db(dsn: str, name: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(dsn)
+    params["dbname"] = name
+    return make_conninfo(**params)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A DSN with rights to create databases, from the first source that works."""
+    env = os.environ.get("PYREFERENCE_TEST_DSN")
+    if env:
+        if not _answers(env):
+            pytest.fail(f"PYREFERENCE_TEST_DSN does not answer: {env}")
+        yield env
+        return
+    if _answers(LOCAL_DSN):
+        yield LOCAL_DSN
+        return
+    if shutil.which("pg_ctl") and os.geteuid() != 0:
+        from pytest_postgresql.executor import PostgreSQLExecutor
+
+        executor = PostgreSQLExecutor(
+            executable=shutil.which("pg_ctl"),
+            host="127.0.0.1",
+            port=55432,
+            datadir=str(tmp_path_factory.mktemp("pgdata")),
+            unixsocketdir=str(tmp_path_factory.mktemp("pgsock")),
+            logfile=str(tmp_path_factory.mktemp("pglog") / "pg.log"),
+            startparams="-w",
+            dbname="postgres",
+            user="postgres",
+            password="",
+        )
+        with executor:
+            yield "postgresql://postgres@127.0.0.1:55432/postgres"
+        return
+    try:
+        import docker  # type: ignore[import-untyped]
+        from testcontainers.postgres import PostgresContainer
+
+        docker.from_env().ping()
+    except Exception:  # noqa: BLE001 - no Docker engine here
+        message = "no PostgreSQL for tests: set PYREFERENCE_TEST_DSN"
+        if REQUIRE_POSTGRES:
+            pytest.fail(message)
+        pytest.skip(message)
+    with PostgresContainer("postgres:16", driver=None) as container:
+        yield container.get_connection_url()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_admin_dsn: str) -> Iterator[str]:
+    """A migrated template database; each test clones it (fast and fresh)."""
+    import psycopg
+
+    name = f"pyref_tpl_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    store = pyreference.connect(_with_db(pg_admin_dsn, name))
+    store.migrate()
+    store.close()
+    yield name
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_dsn(pg_admin_dsn: str, pg_template: str) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    import psycopg
+
+    name = f"pyref_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
+    yield _with_db(pg_admin_dsn, name)
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite") / "template.db"
+    store = pyreference.connect(f"sqlite:///{path}")
+    store.migrate()
+    store.close()
+    return path
+
+
+@pytest.fixture
+def sqlite_conn(sqlite_template: Path) -> Iterator[sqlite3.Connection]:
+    """A fresh in-memory copy of the migrated template."""
+    source = sqlite3.connect(sqlite_template)
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    source.backup(conn)
+    source.close()
+    yield conn
+    conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def store(backend: str, request: pytest.FixtureRequest) -> Iterator[Store]:
+    """A migrated, empty store on the parametrized backend."""
+    if backend == "sqlite":
+        s = pyreference.connect(request.getfixturevalue("sqlite_conn"))
+    else:
+        s = pyreference.connect(request.getfixturevalue("pg_dsn"))
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def pg_store(pg_dsn: str) -> Iterator[Store]:
+    s = pyreference.connect(pg_dsn)
+    yield s
+    s.close()
+
+
+def make_store(backend: str, request: pytest.FixtureRequest) -> Store:
+    """A second store on the same backend kind (for tests needing two)."""
+    if backend == "sqlite":
+        return pyreference.connect(request.getfixturevalue("sqlite_conn"))
+    return pyreference.connect(request.getfixturevalue("pg_dsn"))
