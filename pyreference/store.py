@@ -259,6 +259,8 @@ def connect(target: Any = None, *, owner: str = "owner_local") -> Store:
         if target.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
             dsn = target.replace("postgresql+psycopg://", "postgresql://", 1)
             return Store(PostgresDatabase(dsn, dsn=dsn), owner)
+        if "=" in target and "://" not in target:  # libpq keyword form: "host=… dbname=…"
+            return Store(PostgresDatabase(target, dsn=target), owner)
         raise InvalidInput("unsupported database URL: use postgresql://… or sqlite:///path")
     module = type(target).__module__
     if module.startswith(("psycopg", "psycopg_pool")):

@@ -36,11 +36,11 @@ def _answers(dsn: str) -> bool:
 
 
 def _with_db(dsn: str, name: str) -> str:
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+    """The same server URL with another database name."""
+    from urllib.parse import urlsplit, urlunsplit
 
-    params = conninfo_to_dict(dsn)
-    params["dbname"] = name
-    return make_conninfo(**params)
+    parts = urlsplit(dsn)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
 @pytest.fixture(scope="session")

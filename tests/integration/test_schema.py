@@ -1,0 +1,145 @@
+"""Migrations, renderings and schema shape (R1, R14, R31; SPEC §1)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import psycopg
+import pytest
+from yoyo import read_migrations
+from yoyo.connections import get_backend
+
+import pyreference
+from pyreference import sqlfiles
+
+SYNTHESIZED = ("freshness", "health", "verdict", "next_action", "label", "tone", "captured")
+
+
+def test_committed_renderings_match_templates() -> None:
+    assert sqlfiles.check() == []
+
+
+def test_render_check_detects_drift(tmp_path) -> None:
+    import shutil
+
+    root = tmp_path / "sql"
+    shutil.copytree(sqlfiles.sql_dir(), root)
+    target = root / "postgres" / "0001_canonical.sql"
+    target.write_text(target.read_text() + "\n-- hand edit\n")
+    assert sqlfiles.check(root) == [target.relative_to(root)]
+
+
+@pytest.mark.parametrize("dialect", sqlfiles.DIALECTS)
+def test_yoyo_splits_every_file_into_whole_statements(dialect: str) -> None:
+    for migration in read_migrations(str(sqlfiles.migrations_dir(dialect))):
+        migration.load()
+        texts = []
+        for step in migration.steps:
+            inner = getattr(step, "step", step)
+            texts += [t for t in (inner._apply, inner._rollback) if isinstance(t, str)]
+        assert texts, migration.id
+        for text in (t.strip() for t in texts):
+            assert text, migration.id
+            assert text.count("$$") % 2 == 0, f"{migration.id}: a $$ body was split"
+            if dialect == "sqlite" and text.upper().startswith("CREATE TRIGGER"):
+                assert text.rstrip(";").upper().endswith("END"), f"{migration.id}: trigger split"
+
+
+def test_migrate_twice_is_a_no_op(store) -> None:
+    assert store.migrate() == []
+    assert store.pending_migrations() == []
+
+
+def _pg_schema(dsn: str) -> dict[str, object]:
+    with psycopg.connect(dsn) as conn:
+        columns = conn.execute(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns"
+            " WHERE table_schema = 'public' AND table_name NOT LIKE '%yoyo%'"
+            " ORDER BY 1, 2"
+        ).fetchall()
+        indexes = conn.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public' ORDER BY 1"
+        ).fetchall()
+        triggers = conn.execute(
+            "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1"
+        ).fetchall()
+        functions = conn.execute(
+            "SELECT proname FROM pg_proc WHERE proname LIKE 'pyref%' ORDER BY 1"
+        ).fetchall()
+    return {"columns": columns, "indexes": indexes, "triggers": triggers, "functions": functions}
+
+
+@pytest.mark.postgres
+def test_plain_yoyo_apply_gives_the_same_schema_as_migrate(pg_admin_dsn, pg_dsn) -> None:
+    """A DBA's `yoyo apply sql/postgres` and `pyreference migrate` agree."""
+    from tests.conftest import _with_db
+
+    name = "pyref_t_yoyo_plain"
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    dsn = _with_db(pg_admin_dsn, name)
+    try:
+        backend = get_backend(dsn.replace("postgresql://", "postgresql+psycopg://", 1))
+        with backend.lock():
+            backend.apply_migrations(backend.to_apply(read_migrations(str(sqlfiles.migrations_dir("postgres")))))
+        backend.connection.close()
+        assert _pg_schema(dsn) == _pg_schema(pg_dsn)
+        store = pyreference.connect(dsn)
+        assert store.pending_migrations() == []
+        store.close()
+    finally:
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.postgres
+def test_sqlite_and_postgres_schemas_agree(pg_dsn, sqlite_conn: sqlite3.Connection) -> None:
+    pg = _pg_schema(pg_dsn)
+    pg_columns: dict[str, set[str]] = {}
+    for table, column, _ in pg["columns"]:  # type: ignore[misc]
+        pg_columns.setdefault(table, set()).add(column)
+    lite_columns: dict[str, set[str]] = {}
+    tables = sqlite_conn.execute(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"
+        " AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '%yoyo%'"
+    ).fetchall()
+    for (table,) in tables:
+        lite_columns[table] = {r[1] for r in sqlite_conn.execute(f'PRAGMA table_xinfo("{table}")')}
+    assert lite_columns == pg_columns
+    lite_indexes = {
+        r[0]
+        for r in sqlite_conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+        )
+    }
+    pg_indexes = {name for name, definition in pg["indexes"] if "UNIQUE" not in definition and not name.endswith("_pkey")}  # type: ignore[misc]
+    assert lite_indexes == pg_indexes
+
+
+@pytest.mark.parametrize("column_word", SYNTHESIZED)
+def test_evidence_holds_no_synthesized_column(store, column_word: str) -> None:
+    """R1: freshness, health, verdict, next action and copy are computed at read time."""
+    with store.database.session() as s:
+        if store.dialect == "postgres":
+            rows = s.execute(
+                "SELECT table_name AS t, column_name AS c FROM information_schema.columns"
+                " WHERE table_schema = 'public' AND table_name LIKE 'pyref%'"
+            )
+        else:
+            rows = []
+            for t in ("pyref_evidence", "pyref_runs", "pyref_connector_digest", "pyref_dirty"):
+                rows += [{"t": t, "c": r["name"]} for r in s.execute(f"PRAGMA table_info({t})")]
+    assert rows
+    offending = [f"{r['t']}.{r['c']}" for r in rows if column_word in r["c"]]
+    assert offending == []
+
+
+@pytest.mark.postgres
+def test_spine_indexes_are_provisioned(pg_dsn) -> None:
+    """R14: the spine indexes exist by migration, never by hand."""
+    indexes = dict(_pg_schema(pg_dsn)["indexes"])  # type: ignore[arg-type]
+    source = indexes["spine_events_source_run_idx"]
+    assert "(source_kind, source_id, run_id, occurred_at DESC)" in source
+    assert "WHERE (run_id IS NOT NULL)" in source
+    assert "(connector_instance_id, event_seq)" in indexes["spine_events_instance_seq_idx"]
