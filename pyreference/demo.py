@@ -1,0 +1,447 @@
+"""The demo fleet: real manifests, a dozen-plus connections, every state a summary can show.
+
+`build_demo_fleet(store, now)` writes only through the store's public write helpers, so the
+triggers maintain the read model exactly as they would for any other writer. Everything is
+relative to `now` and every id is fixed: the same `now` gives the same summaries on SQLite
+and on Postgres (tested).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .manifests import real_manifests
+from .store import Store
+from .timeutil import iso, to_utc
+
+# Connection id -> what its summary should show (health state, verdict tone).
+# The draft is never listed, so it has no expected row.
+EXPECTED: dict[str, tuple[str, str]] = {
+    "cin_gmail_work": ("healthy", "green"),
+    "cin_github": ("degraded", "amber"),
+    "cin_slack": ("idle", "grey"),
+    "cin_amazon_personal": ("healthy", "green"),
+    "cin_amazon_household": ("healthy", "green"),
+    "cin_heb": ("degraded", "amber"),
+    "cin_chase": ("degraded", "amber"),
+    "cin_google_calendar": ("degraded", "amber"),
+    "cin_ynab": ("degraded", "red"),
+    "cin_google_contacts": ("needs_attention", "amber"),
+    "cin_claude_code": ("idle", "amber"),
+    "cin_chatgpt": ("blocked", "red"),
+    "cin_codex": ("cooling_off", "amber"),
+    "cin_usaa": ("idle", "amber"),
+    "cin_spotify_old": ("idle", "amber"),
+}
+DRAFT_ID = "cin_notion_draft"
+LEGEND = (
+    "15 listed connections (a draft is hidden) built from real manifests: healthy, stale, "
+    "never run, sibling browser profiles, surface failure, failed run, gaps, attention, "
+    "paused schedule, backoff, refresh due, revoked."
+)
+
+
+@dataclass(frozen=True)
+class _Demo:
+    """Writes bound to one store and one `now`, so each connection reads as a short story."""
+
+    store: Store
+    now: datetime
+
+    def ago(self, **delta: float) -> str:
+        return iso(self.now - timedelta(**delta))
+
+    def later(self, **delta: float) -> str:
+        return iso(self.now + timedelta(**delta))
+
+    def connection(
+        self, cid: str, connector: str, name: str, *, days_old: int = 60, **kw: Any
+    ) -> None:
+        self.store.create_connection(
+            cid, connector, display_name=name, created_at=self.ago(days=days_old), **kw
+        )
+
+    def records(self, cid: str, stream: str, count: int, *, hours_ago: float = 1.0) -> None:
+        at = self.now - timedelta(hours=hours_ago)
+        self.store.ingest_records(
+            cid,
+            stream,
+            (
+                {
+                    "key": f"{stream}-{n:04d}",
+                    "data": {"stream": stream, "n": n, "title": f"{stream} item {n}"},
+                    "emitted_at": iso(at - timedelta(minutes=n)),
+                }
+                for n in range(count)
+            ),
+        )
+
+    def run(
+        self,
+        cid: str | None,
+        connector: str,
+        run_id: str,
+        *,
+        started_hours_ago: float,
+        minutes: float = 4.0,
+        end: str | None = "run.completed",
+        status: str | None = None,
+        facts: Mapping[str, int] | None = None,
+        failure_reason: str | None = None,
+        surface: Mapping[str, str] | None = None,
+    ) -> None:
+        """One run: `run.started` then (unless `end` is None) its terminal event.
+
+        `cid` None leaves identity to the browser-surface profile key (R3 rule 1).
+        """
+        started = self.now - timedelta(hours=started_hours_ago)
+        base: dict[str, Any] = {"run_id": run_id, "connector_id": connector}
+        if cid is not None:
+            base["connection_id"] = cid
+        start_data = {"browser_surface": dict(surface)} if surface else None
+        events: list[dict[str, Any]] = [
+            {
+                **base,
+                "event_id": f"evt_{run_id}_start",
+                "event_type": "run.started",
+                "occurred_at": iso(started),
+                "data": start_data,
+            }
+        ]
+        if end is not None:
+            data: dict[str, Any] = {}
+            if surface:
+                data["browser_surface"] = dict(surface)
+            if facts is not None:
+                data["collection_facts"] = {
+                    "streams": [
+                        {"stream": s, "checkpoint": "committed", "collected": n, "considered": n}
+                        for s, n in facts.items()
+                    ]
+                }
+            if failure_reason is not None:
+                data["failure_reason"] = failure_reason
+            events.append(
+                {
+                    **base,
+                    "event_id": f"evt_{run_id}_end",
+                    "event_type": end,
+                    "occurred_at": iso(started + timedelta(minutes=minutes)),
+                    "status": status,
+                    "data": data or None,
+                }
+            )
+        self.store.append_events(events)
+
+
+def _streams(connector: str) -> list[str]:
+    """The required streams a manifest declares (manifest `required` absent means required)."""
+    manifest = real_manifests()[connector]
+    return [s["name"] for s in manifest.get("streams", []) if s.get("required", True)]
+
+
+def _full_run_facts(d: _Demo, cid: str, connector: str, per_stream: int, hours_ago: float) -> dict:
+    """Records for every required stream, and the facts a run reports for them."""
+    facts = {}
+    for stream in _streams(connector):
+        d.records(cid, stream, per_stream, hours_ago=hours_ago)
+        facts[stream] = per_stream
+    return facts
+
+
+def _healthy_gmail(d: _Demo) -> str:
+    cid = "cin_gmail_work"
+    d.connection(cid, "gmail", "Work mail")
+    facts = _full_run_facts(d, cid, "gmail", 12, 0.3)
+    d.run(cid, "gmail", "run_gmail_1", started_hours_ago=1.3, facts=facts)
+    d.run(cid, "gmail", "run_gmail_2", started_hours_ago=0.3, facts=facts)
+    d.store.set_schedule(cid, interval_seconds=900)
+    return cid
+
+
+def _stale_github(d: _Demo) -> str:
+    # Automatic source, last success 9 h ago against a 6 h staleness window.
+    cid = "cin_github"
+    d.connection(cid, "github", "GitHub")
+    facts = _full_run_facts(d, cid, "github", 5, 9)
+    d.run(cid, "github", "run_github_1", started_hours_ago=9, facts=facts)
+    d.store.set_schedule(cid, interval_seconds=3600)
+    return cid
+
+
+def _never_run_slack(d: _Demo) -> str:
+    cid = "cin_slack"
+    d.connection(cid, "slack", "Team Slack", days_old=1)
+    return cid
+
+
+def _amazon_siblings(d: _Demo) -> list[str]:
+    """Two connections of one browser connector; runs carry only a profile key (R3 rule 1)."""
+    personal, household = "cin_amazon_personal", "cin_amazon_household"
+    d.connection(personal, "amazon", "Amazon (personal)", source_kind="browser_collector")
+    d.connection(household, "amazon", "Amazon (household)", source_kind="browser_collector")
+    facts_p = _full_run_facts(d, personal, "amazon", 8, 2)
+    facts_h = _full_run_facts(d, household, "amazon", 3, 5)
+    d.run(
+        None,
+        "amazon",
+        "run_amz_p1",
+        started_hours_ago=2,
+        facts=facts_p,
+        surface={"profile_key": f"amazon:{personal}", "status": "ready"},
+    )
+    d.run(
+        None,
+        "amazon",
+        "run_amz_h1",
+        started_hours_ago=5,
+        facts=facts_h,
+        surface={"profile_key": f"amazon:{household}", "status": "ready"},
+    )
+    # Still running on the household profile: must never show on the personal sibling.
+    d.run(
+        None,
+        "amazon",
+        "run_amz_h2",
+        started_hours_ago=0.05,
+        end=None,
+        surface={"profile_key": f"amazon:{household}", "status": "ready"},
+    )
+    return [personal, household]
+
+
+def _surface_failed_heb(d: _Demo) -> str:
+    cid = "cin_heb"
+    d.connection(cid, "heb", "H-E-B", source_kind="browser_collector")
+    facts = _full_run_facts(d, cid, "heb", 4, 20)
+    surface = {"profile_key": f"heb:{cid}", "status": "ready"}
+    d.run(cid, "heb", "run_heb_1", started_hours_ago=20, facts=facts, surface=surface)
+    waiting = {"profile_key": f"heb:{cid}", "status": "waiting", "wait_reason": "otp_required"}
+    d.run(
+        cid,
+        "heb",
+        "run_heb_2",
+        started_hours_ago=1,
+        end="run.browser_surface_failed",
+        surface=waiting,
+    )
+    return cid
+
+
+def _failed_chase(d: _Demo) -> str:
+    cid = "cin_chase"
+    d.connection(cid, "chase", "Chase checking")
+    facts = _full_run_facts(d, cid, "chase", 6, 30)
+    d.run(cid, "chase", "run_chase_1", started_hours_ago=30, facts=facts)
+    d.run(
+        cid,
+        "chase",
+        "run_chase_2",
+        started_hours_ago=1.5,
+        end="run.failed",
+        failure_reason="login_rejected",
+    )
+    return cid
+
+
+def _retryable_gap_calendar(d: _Demo) -> str:
+    cid = "cin_google_calendar"
+    d.connection(cid, "google-calendar", "Calendar")
+    facts = _full_run_facts(d, cid, "google-calendar", 10, 0.5)
+    d.run(cid, "google-calendar", "run_gcal_1", started_hours_ago=0.5, facts=facts)
+    d.store.set_schedule(cid, interval_seconds=3600)
+    d.store.add_detail_gap(
+        cid,
+        "events",
+        gap_id="gap_gcal_events_1",
+        reason="rate_limited",
+        next_attempt_after=d.later(minutes=20),
+    )
+    return cid
+
+
+def _terminal_gap_ynab(d: _Demo) -> str:
+    cid = "cin_ynab"
+    d.connection(cid, "ynab", "Budget")
+    facts = _full_run_facts(d, cid, "ynab", 3, 0.5)
+    d.run(cid, "ynab", "run_ynab_1", started_hours_ago=0.5, facts=facts)
+    d.store.set_schedule(cid, interval_seconds=3600)
+    d.store.add_detail_gap(
+        cid, "payees", gap_id="gap_ynab_payees_1", status="terminal", reason="schema_changed"
+    )
+    return cid
+
+
+def _attention_contacts(d: _Demo) -> str:
+    cid = "cin_google_contacts"
+    d.connection(cid, "google-contacts", "Contacts")
+    facts = _full_run_facts(d, cid, "google-contacts", 7, 3)
+    d.run(cid, "google-contacts", "run_gcontacts_1", started_hours_ago=3, facts=facts)
+    d.store.open_attention(
+        cid,
+        reason_code="oauth_grant_expired",
+        attention_id="att_gcontacts_1",
+        owner_action="reauthorize",
+        response_required=True,
+    )
+    return cid
+
+
+def _paused_claude_code(d: _Demo) -> str:
+    cid = "cin_claude_code"
+    d.connection(cid, "claude-code", "Claude Code (laptop)", source_kind="local_device")
+    facts = _full_run_facts(d, cid, "claude-code", 2, 1)
+    d.run(cid, "claude-code", "run_cc_1", started_hours_ago=1, facts=facts)
+    d.store.set_schedule(cid, interval_seconds=3600)
+    d.store.set_schedule(cid, interval_seconds=3600, enabled=False)  # the owner paused it
+    return cid
+
+
+def _blocked_chatgpt(d: _Demo) -> str:
+    cid = "cin_chatgpt"
+    d.connection(cid, "chatgpt", "ChatGPT", source_kind="browser_collector")
+    facts = _full_run_facts(d, cid, "chatgpt", 4, 50)
+    d.run(cid, "chatgpt", "run_chatgpt_0", started_hours_ago=50, facts=facts)
+    for n in range(1, 8):
+        d.run(
+            cid,
+            "chatgpt",
+            f"run_chatgpt_{n}",
+            started_hours_ago=8 - n,
+            end="run.failed",
+            failure_reason="session_expired",
+        )
+    d.store.set_schedule(
+        cid, interval_seconds=3600, consecutive_failures=7, next_run_at=d.later(hours=6)
+    )
+    return cid
+
+
+def _cooling_off_codex(d: _Demo) -> str:
+    # A rate-limited attempt was skipped (counts as no run); backoff waits it out.
+    cid = "cin_codex"
+    d.connection(cid, "codex", "Codex CLI", source_kind="local_device")
+    facts = _full_run_facts(d, cid, "codex", 3, 1)
+    d.run(cid, "codex", "run_codex_1", started_hours_ago=1, facts=facts)
+    d.run(cid, "codex", "run_codex_2", started_hours_ago=0.2, status="skipped")
+    d.store.set_schedule(
+        cid, interval_seconds=3600, consecutive_failures=2, next_run_at=d.later(minutes=40)
+    )
+    return cid
+
+
+def _refresh_due_usaa(d: _Demo) -> str:
+    # Manual-only bank: three days since the owner last ran it, window one day.
+    cid = "cin_usaa"
+    d.connection(cid, "usaa", "USAA")
+    facts = _full_run_facts(d, cid, "usaa", 5, 72)
+    d.run(cid, "usaa", "run_usaa_1", started_hours_ago=72, facts=facts)
+    return cid
+
+
+def _revoked_spotify(d: _Demo) -> str:
+    # Created revoked so revoked_at is `created_at`, not the wall clock (determinism).
+    cid = "cin_spotify_old"
+    d.connection(cid, "spotify", "Old Spotify", status="revoked", days_old=90)
+    d.store.update_connection(cid, display_name="Spotify (revoked)")
+    facts = _full_run_facts(d, cid, "spotify", 6, 24 * 100)
+    d.run(cid, "spotify", "run_spotify_1", started_hours_ago=24 * 100, facts=facts)
+    return cid
+
+
+def _draft_notion(d: _Demo) -> str:
+    d.connection(DRAFT_ID, "notion", "Notion (setting up)", status="draft", days_old=0)
+    return DRAFT_ID
+
+
+_STEPS: tuple[Callable[[_Demo], str | list[str]], ...] = (
+    _healthy_gmail,
+    _stale_github,
+    _never_run_slack,
+    _amazon_siblings,
+    _surface_failed_heb,
+    _failed_chase,
+    _retryable_gap_calendar,
+    _terminal_gap_ynab,
+    _attention_contacts,
+    _paused_claude_code,
+    _blocked_chatgpt,
+    _cooling_off_codex,
+    _refresh_due_usaa,
+    _revoked_spotify,
+    _draft_notion,
+)
+
+
+def build_demo_fleet(
+    store: Store,
+    now: datetime,
+    *,
+    on_step: Callable[[int, int, str], None] | None = None,
+) -> list[str]:
+    """Seed the demo fleet into a migrated, empty store; returns every connection id created.
+
+    `on_step(done, total, label)` reports progress after each step (for a progress bar).
+    """
+    now = to_utc(now, "now")
+    for manifest in real_manifests().values():
+        store.register_connector(manifest)
+    demo = _Demo(store, now)
+    created: list[str] = []
+    for n, step in enumerate(_STEPS, start=1):
+        made = step(demo)
+        created.extend([made] if isinstance(made, str) else made)
+        if on_step is not None:
+            on_step(n, len(_STEPS), created[-1])
+    return created
+
+
+def run_demo(dsn: str, as_json: bool = False, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Migrate, seed with progress on stderr, reconcile, then print the table (or JSON)."""
+    import json
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from . import connect
+    from .render_table import print_summaries
+    from .timeutil import now_utc
+
+    at = now or now_utc()
+    err = Console(stderr=True)
+    with connect(dsn) as store:
+        store.migrate()
+        columns = (
+            TextColumn("seeding demo fleet"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.description}"),
+        )
+        with Progress(*columns, console=err, transient=True) as progress:
+            task = progress.add_task("", total=len(_STEPS))
+
+            def step(done: int, total: int, label: str) -> None:
+                progress.update(task, completed=done, description=label)
+
+            build_demo_fleet(store, at, on_step=step)
+        reconciled = store.reconcile()
+        items = list(store.iter_connection_summaries(at))
+    rows = [item.to_dict() for item in items]
+    if as_json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        print_summaries(items)
+        Console().print(f"[dim]{LEGEND} Reconciled {reconciled} evidence row(s).[/dim]")
+    return rows
+
+
+def tones(rows: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:
+    """(health state, verdict tone) per connection id, as `EXPECTED` states them."""
+    return {
+        r["connection_id"]: (r["connection_health"]["state"], r["rendered_verdict"]["tone"])
+        for r in rows
+    }
