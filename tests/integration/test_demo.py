@@ -1,0 +1,133 @@
+"""The demo fleet shows every promised state, identically on SQLite and Postgres."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+import pyreference
+from pyreference.demo import DRAFT_ID, EXPECTED, build_demo_fleet, run_demo
+from pyreference.store import Store
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+PROMISED_STATES = {"healthy", "idle", "degraded", "blocked", "needs_attention", "cooling_off"}
+PROMISED_TONES = {"green", "amber", "red", "grey"}
+
+
+def _rows(store: Store) -> dict[str, dict[str, Any]]:
+    return {s.connection_id: s.to_dict() for s in store.iter_connection_summaries(NOW)}
+
+
+@pytest.fixture
+def fleet(store: Store) -> dict[str, dict[str, Any]]:
+    created = build_demo_fleet(store, NOW)
+    assert len(created) >= 12 and DRAFT_ID in created
+    store.reconcile()
+    return _rows(store)
+
+
+def test_every_promised_state_and_tone(fleet: dict[str, dict[str, Any]]) -> None:
+    got = {
+        cid: (r["connection_health"]["state"], r["rendered_verdict"]["tone"])
+        for cid, r in fleet.items()
+    }
+    assert got == EXPECTED
+    assert {state for state, _ in got.values()} >= PROMISED_STATES
+    assert {tone for _, tone in got.values()} == PROMISED_TONES
+
+
+def test_draft_is_not_listed_but_scoped_read_finds_it(store: Store, fleet: dict) -> None:
+    assert DRAFT_ID not in fleet
+    summary = store.get_connection_summary(DRAFT_ID, NOW)
+    assert summary is not None and summary.status == "draft"
+
+
+def test_siblings_show_only_their_own_runs(fleet: dict[str, dict[str, Any]]) -> None:
+    personal, household = fleet["cin_amazon_personal"], fleet["cin_amazon_household"]
+    assert personal["last_run"]["run_id"] == "run_amz_p1"
+    assert personal["last_successful_run"]["run_id"] == "run_amz_p1"
+    assert household["last_run"]["run_id"] == "run_amz_h2"
+    assert household["last_run"]["status"] == "running"
+    assert household["last_successful_run"]["run_id"] == "run_amz_h1"
+    assert personal["total_records"] == 16 and household["total_records"] == 6
+
+
+def test_surface_failure_shows_its_wait_reason(fleet: dict[str, dict[str, Any]]) -> None:
+    run = fleet["cin_heb"]["last_run"]
+    assert run["status"] == "surface_failed"
+    assert run["failure_reason"] == "otp_required"
+    conditions = {c["reason_code"] for c in fleet["cin_heb"]["connection_health"]["conditions"]}
+    assert "browser_surface_failed" in conditions
+
+
+def test_story_details(fleet: dict[str, dict[str, Any]]) -> None:
+    assert fleet["cin_github"]["freshness"]["status"] == "stale"
+    assert fleet["cin_chase"]["last_run"]["failure_reason"] == "login_rejected"
+    assert fleet["cin_slack"]["last_run"] is None
+    assert fleet["cin_slack"]["total_records"] is None  # unobserved, never shown as 0
+    assert fleet["cin_google_calendar"]["rendered_verdict"]["required_actions"] == ["retry_gap"]
+    assert fleet["cin_ynab"]["rendered_verdict"]["required_actions"] == ["code_fix"]
+    contacts = fleet["cin_google_contacts"]
+    assert contacts["next_action"]["owner_action"] == "reauthorize"
+    assert contacts["rendered_verdict"]["channel"] == "attention"
+    assert fleet["cin_claude_code"]["rendered_verdict"]["required_actions"] == ["reattach_schedule"]
+    assert fleet["cin_usaa"]["rendered_verdict"]["required_actions"] == ["refresh_now"]
+    assert fleet["cin_chatgpt"]["schedule"]["consecutive_failures"] >= 7
+    assert fleet["cin_spotify_old"]["status"] == "revoked"
+    assert fleet["cin_spotify_old"]["revoked_at"] is not None
+
+
+def test_reads_before_reconcile_agree_with_reads_after(store: Store) -> None:
+    build_demo_fleet(store, NOW)
+    before = _rows(store)
+    store.reconcile()
+    after = _rows(store)
+    assert store.verify() == []
+    for rows in (before, after):
+        for row in rows.values():
+            row.pop("evidence")
+            row.pop("retained_bytes")
+    assert before == after
+
+
+def _comparable(store: Store) -> list[dict[str, Any]]:
+    rows = [s.to_dict() for s in store.iter_connection_summaries(NOW)]
+    for row in rows:
+        row["evidence"].pop("computed_at")
+        row.pop("retained_bytes")
+    return rows
+
+
+def test_parity_sqlite_and_postgres(request: pytest.FixtureRequest) -> None:
+    sqlite_store = pyreference.connect(request.getfixturevalue("sqlite_conn"))
+    pg_store = pyreference.connect(request.getfixturevalue("pg_dsn"))
+    try:
+        for s in (sqlite_store, pg_store):
+            build_demo_fleet(s, NOW)
+            s.reconcile()
+        lite, pg = _comparable(sqlite_store), _comparable(pg_store)
+        assert len(lite) == len(EXPECTED)
+        assert lite == pg
+        assert sqlite_store.verify() == pg_store.verify() == []
+    finally:
+        sqlite_store.close()
+        pg_store.close()
+
+
+def test_same_now_same_fleet(request: pytest.FixtureRequest) -> None:
+    a = pyreference.connect(request.getfixturevalue("sqlite_conn"))
+    b = pyreference.connect("sqlite:///:memory:")
+    b.migrate()
+    for s in (a, b):
+        build_demo_fleet(s, NOW)
+    assert _comparable(a) == _comparable(b)
+
+
+def test_run_demo_json_is_pure_json(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = run_demo(f"sqlite:///{tmp_path / 'demo.db'}", as_json=True, now=NOW)
+    out = capsys.readouterr().out
+    assert json.loads(out) == rows
+    assert {r["connection_id"] for r in rows} == set(EXPECTED)
