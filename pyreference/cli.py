@@ -1,10 +1,17 @@
-"""The `pyreference` command line."""
+"""The `pyreference` command line.
+
+Exit codes scripts can rely on: 0 ok, 1 error (one `error: …` line on stderr, no
+traceback), 2 usage error (click's convention), 3 drift (`verify` found differing
+evidence, `render --check` found stale renderings). Data goes to stdout (`--json`
+gives pure JSON); progress and messages go to stderr.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +24,7 @@ from .store import DEFAULT_DSN, Store, connect
 
 EXIT_ERROR = 1
 EXIT_DRIFT = 3  # verify found differing rows / render --check found stale files
+NOTIFY_CHANNEL = "pyref_dirty"  # `reconcile --watch` wakes early on NOTIFY pyref_dirty
 
 dsn_option = click.option(
     "--dsn",
@@ -25,6 +33,37 @@ dsn_option = click.option(
     show_default=True,
     help="Database URL (postgresql://… or sqlite:///path); env PYREFERENCE_DSN.",
 )
+json_option = click.option("--json", "as_json", is_flag=True, help="Print pure JSON on stdout.")
+
+
+class Failure(click.ClickException):
+    """One readable line on stderr and exit 1: how every expected error ends."""
+
+    exit_code = EXIT_ERROR
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+class _Group(click.Group):
+    """Turns pyreference's typed errors (and surprises) into `Failure` for every command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PyreferenceError as exc:
+            raise Failure(str(exc)) from exc
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise click.exceptions.Abort() from None
+        except Exception as exc:
+            if os.environ.get("PYREFERENCE_DEBUG"):
+                raise
+            first = (str(exc).splitlines() or [""])[0][:240]
+            raise Failure(
+                f"unexpected {type(exc).__name__}: {first} (PYREFERENCE_DEBUG=1 shows a traceback)"
+            ) from exc
 
 
 @contextmanager
@@ -37,40 +76,69 @@ def _store(dsn: str) -> Iterator[Store]:
 
 
 def _emit(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, sort_keys=False))
+    click.echo(json.dumps(data, indent=2))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Exit codes: 0 ok, 1 error, 2 usage error, 3 drift (verify, render --check).",
+)
 @click.version_option(package_name="pyreference")
 def cli() -> None:
-    """Maintained connection summaries for Postgres and embedded SQLite."""
+    """Maintained connection summaries for Postgres and embedded SQLite.
+
+    \b
+    Examples:
+      pyreference demo
+      PYREFERENCE_DSN=postgresql://postgres@127.0.0.1/pdpp pyreference migrate
+      pyreference summaries --json
+    """
 
 
 @cli.command()
 @dsn_option
-def migrate(dsn: str) -> None:
-    """Apply pending migrations (idempotent).
+@json_option
+def migrate(dsn: str, as_json: bool) -> None:
+    """Apply pending migrations (idempotent: a second run applies nothing).
 
-    Example: pyreference migrate --dsn postgresql://postgres@127.0.0.1/pdpp
+    \b
+    Example:
+      pyreference migrate --dsn postgresql://postgres@127.0.0.1/pdpp
     """
     with _store(dsn) as store:
         applied = store.migrate()
-    click.echo(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
+    if as_json:
+        _emit({"applied": applied})
+    else:
+        click.echo(
+            f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else "")
+        )
 
 
 @cli.command()
-@click.option("--check", is_flag=True, help="Fail (exit 3) if a committed rendering is stale.")
-def render(check: bool) -> None:
+@click.option("--check", is_flag=True, help="Change nothing; exit 3 if a rendering is stale.")
+@click.pass_context
+def render(ctx: click.Context, check: bool) -> None:
     """Render sql/templates into sql/postgres, sql/sqlite and sql/queries.
 
-    Example: pyreference render --check
+    \b
+    Examples:
+      pyreference render           # after editing a template
+      pyreference render --check   # in CI: exit 3 when a committed file is stale
     """
     if check:
         stale = sqlfiles.check()
         if stale:
             for path in stale:
                 click.echo(f"stale: sql/{path}", err=True)
-            sys.exit(EXIT_DRIFT)
+            ctx.exit(EXIT_DRIFT)
         click.echo("renderings match their templates")
         return
     changed = sqlfiles.write()
@@ -79,37 +147,144 @@ def render(check: bool) -> None:
 
 @cli.command()
 @dsn_option
-@click.option("--limit", type=int, default=None, help="Reconcile at most this many connections.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def reconcile(dsn: str, limit: int | None, as_json: bool) -> None:
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="At most this many per pass."
+)
+@click.option("--watch", is_flag=True, help="Keep reconciling until Ctrl-C.")
+@click.option(
+    "--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
+    help="Seconds between passes with --watch (Postgres wakes early on NOTIFY pyref_dirty).",
+)  # fmt: skip
+@click.option(
+    "--passes", type=click.IntRange(min=1), default=None, help="Stop --watch after N passes."
+)
+@json_option
+@click.pass_context
+def reconcile(
+    ctx: click.Context,
+    dsn: str,
+    limit: int | None,
+    watch: bool,
+    interval: float,
+    passes: int | None,
+    as_json: bool,
+) -> None:
     """Persist recomputations of dirty evidence rows, oldest first.
 
-    Example (cron, every minute): pyreference reconcile --limit 5000
+    Exits 1 if a row failed to reconcile (it stays dirty with a sanitized last_error).
+    With --watch, --json prints one JSON object per pass that did work.
+
+    \b
+    Examples:
+      pyreference reconcile --limit 5000                # from cron, every minute
+      pyreference reconcile --watch --interval 2        # a long-running worker
     """
     with _store(dsn) as store:
-        result = store.reconcile_report(limit)
+        if not watch:
+            result = store.reconcile_report(limit)
+            if as_json:
+                _emit({"reconciled": result.reconciled, "failed": result.failed})
+            else:
+                click.echo(f"reconciled {result.reconciled} connection(s), {result.failed} failed")
+            if result.failed:
+                ctx.exit(EXIT_ERROR)
+            return
+        _watch(store, limit, interval, passes, as_json)
+
+
+def _watch(
+    store: Store, limit: int | None, interval: float, passes: int | None, as_json: bool
+) -> None:
+    """Reconcile in bounded passes until Ctrl-C (or `passes`), sleeping between idle passes."""
+    waiter = _Waiter(store)
+    done = 0
+    try:
+        while passes is None or done < passes:
+            result = store.reconcile_report(limit)
+            done += 1
+            if result.reconciled or result.failed:
+                if as_json:
+                    click.echo(
+                        json.dumps({"reconciled": result.reconciled, "failed": result.failed})
+                    )
+                else:
+                    click.echo(
+                        f"reconciled {result.reconciled} connection(s), {result.failed} failed"
+                    )
+            # A full pass may have left more behind: go again at once.
+            full = limit is not None and result.reconciled + result.failed >= limit
+            if not full and (passes is None or done < passes):
+                waiter.wait(interval)
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+    finally:
+        waiter.close()
+
+
+class _Waiter:
+    """Sleeps between passes; on Postgres LISTENs so a `NOTIFY pyref_dirty` ends the wait early.
+
+    The triggers do not notify (that would add work to every write); a writer that wants
+    prompt reconciles may `NOTIFY pyref_dirty` itself. Everything else is polling.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self._conn: Any = None
+        dsn = getattr(store.database, "dsn", None)
+        if store.dialect == "postgres" and dsn:
+            import psycopg
+
+            try:
+                self._conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+                self._conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+            except psycopg.Error:
+                self._conn = None  # polling still works
+
+    def wait(self, seconds: float) -> None:
+        if self._conn is None:
+            time.sleep(seconds)
+            return
+        for _ in self._conn.notifies(timeout=seconds, stop_after=1):
+            pass
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+
+
+@cli.command()
+@dsn_option
+@json_option
+def rebuild(dsn: str, as_json: bool) -> None:
+    """Recompute every evidence row from the canonical tables, in one transaction.
+
+    \b
+    Example:
+      pyreference rebuild --dsn postgresql://postgres@127.0.0.1/pdpp
+    """
+    with _store(dsn) as store, _stderr_console().status("rebuilding evidence…") as status:
+
+        def progress(done: int, total: int) -> None:
+            status.update(f"rebuilding evidence: {done}/{total} connections")
+
+        n = store.rebuild(progress)
     if as_json:
-        _emit({"reconciled": result.reconciled, "failed": result.failed})
+        _emit({"rebuilt": n})
     else:
-        click.echo(f"reconciled {result.reconciled} connection(s), {result.failed} failed")
-    if result.failed:
-        sys.exit(EXIT_ERROR)
+        click.echo(f"rebuilt evidence for {n} connection(s)")
 
 
 @cli.command()
 @dsn_option
-def rebuild(dsn: str) -> None:
-    """Recompute every evidence row from the canonical tables, in one transaction."""
-    with _store(dsn) as store:
-        n = store.rebuild()
-    click.echo(f"rebuilt evidence for {n} connection(s)")
+@json_option
+@click.pass_context
+def verify(ctx: click.Context, dsn: str, as_json: bool) -> None:
+    """Compare maintained evidence with a recomputation; exit 3 when any row differs.
 
-
-@cli.command()
-@dsn_option
-@click.option("--json", "as_json", is_flag=True, help="Print the differing rows as JSON.")
-def verify(dsn: str, as_json: bool) -> None:
-    """Compare maintained evidence with a recomputation; exit 3 when any row differs."""
+    \b
+    Example (monitoring):
+      pyreference verify --json || alert "pyreference evidence drift"
+    """
     with _store(dsn) as store:
         rows = store.verify()
     if as_json:
@@ -120,34 +295,61 @@ def verify(dsn: str, as_json: bool) -> None:
     else:
         click.echo("evidence verified: no differences")
     if rows:
-        sys.exit(EXIT_DRIFT)
+        ctx.exit(EXIT_DRIFT)
+
+
+@cli.command()
+@dsn_option
+@json_option
+def backlog(dsn: str, as_json: bool) -> None:
+    """Show the dirty backlog: connections waiting for reconcile, and the oldest mark.
+
+    \b
+    Example:
+      pyreference backlog --json
+    """
+    with _store(dsn) as store:
+        info = store.dirty_backlog()
+    if as_json:
+        _emit(info)
+    else:
+        click.echo(
+            f"{info['dirty_connections']} dirty connection(s), {info['dirty_marks']} mark(s), "
+            f"oldest {info['oldest_mark'] or '—'}"
+        )
 
 
 @cli.command()
 @dsn_option
 @click.option("--connection", "connection_id", default=None, help="One connection (deep read).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option
 @click.option("--now", default=None, help="Evaluate at this ISO-8601 time (default: now).")
 def summaries(dsn: str, connection_id: str | None, as_json: bool, now: str | None) -> None:
     """Print connection summaries (all, or one with --connection).
 
-    Example: pyreference summaries --connection cin_work --json
+    \b
+    Examples:
+      pyreference summaries
+      pyreference summaries --connection cin_work --json
+      pyreference summaries --now 2026-11-23T12:00:00Z --json
     """
     from .render_table import print_summaries
+    from .timeutil import now_utc, to_utc
 
+    at = now_utc() if now is None else to_utc(now, "--now")
     with _store(dsn) as store:
         if connection_id:
-            diag = store.connection_diagnostics(connection_id, now)
+            diag = store.connection_diagnostics(connection_id, at)
             if as_json:
                 _emit(diag.to_dict())
             else:
-                print_summaries([diag.summary])
+                print_summaries([diag.summary], now=at)
             return
-        items = list(store.iter_connection_summaries(now))
+        items = list(store.iter_connection_summaries(at))
     if as_json:
         _emit([item.to_dict() for item in items])
     else:
-        print_summaries(items)
+        print_summaries(items, now=at)
 
 
 @cli.command()
@@ -156,41 +358,48 @@ def summaries(dsn: str, connection_id: str | None, as_json: bool, now: str | Non
     envvar="PYREFERENCE_DEMO_DSN",
     default="sqlite:///:memory:",
     show_default=True,
-    help="Where to build the demo fleet.",
+    help="Where to build the demo fleet (an empty database); env PYREFERENCE_DEMO_DSN.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summaries as JSON.")
-def demo(dsn: str, as_json: bool) -> None:
-    """Build a demo fleet from the real manifests and print its summaries."""
-    from .demo import run_demo
+@json_option
+@click.option("--now", default=None, help="Build and evaluate at this ISO-8601 time.")
+def demo(dsn: str, as_json: bool, now: str | None) -> None:
+    """Build a demo fleet from the real manifests and print its summaries.
 
-    run_demo(dsn, as_json=as_json)
+    \b
+    Examples:
+      pyreference demo
+      pyreference demo --json | jq '.[] | {connection_id, state: .connection_health.state}'
+    """
+    from .demo import run_demo
+    from .timeutil import to_utc
+
+    run_demo(dsn, as_json=as_json, now=None if now is None else to_utc(now, "--now"))
 
 
 @cli.command()
 @click.option("--quick", is_flag=True, help="Small scales: finishes in about two minutes.")
 @click.option("--dsn", envvar="PYREFERENCE_BENCH_DSN", default=None, help="Postgres to measure.")
 def bench(quick: bool, dsn: str | None) -> None:
-    """Run the benchmarks in bench/ and write the report."""
+    """Run the benchmarks in bench/ and write the report.
+
+    \b
+    Example:
+      pyreference bench --quick --dsn postgresql://postgres@127.0.0.1/postgres
+    """
     root = sqlfiles.sql_dir().parent
     runner = root / "bench" / "run.py"
     if not runner.exists():
-        raise click.ClickException("bench/ is not present: run from a source checkout")
-    args = [sys.executable, str(runner)] + (["--quick"] if quick else []) + (["--dsn", dsn] if dsn else [])
+        raise Failure("bench/ is not present: run from a source checkout")
+    args = (
+        [sys.executable, str(runner)]
+        + (["--quick"] if quick else [])
+        + (["--dsn", dsn] if dsn else [])
+    )
     os.execv(sys.executable, args)
 
 
 def main() -> None:
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_ERROR)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except PyreferenceError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_ERROR)
+    cli(prog_name="pyreference")
 
 
 if __name__ == "__main__":

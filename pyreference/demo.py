@@ -39,9 +39,9 @@ EXPECTED: dict[str, tuple[str, str]] = {
 }
 DRAFT_ID = "cin_notion_draft"
 LEGEND = (
-    "15 listed connections (a draft is hidden) built from real manifests: healthy, stale, "
-    "never run, sibling browser profiles, surface failure, failed run, gaps, attention, "
-    "paused schedule, backoff, refresh due, revoked."
+    "[green]green[/] healthy · [yellow]amber[/] needs refresh or degraded · [red]red[/] can't "
+    "collect · [dim]grey[/] checking — {listed} connections from real manifests (a draft is "
+    "hidden), evaluated at {now}; {reconciled} evidence row(s) reconciled."
 )
 
 
@@ -347,7 +347,7 @@ def _revoked_spotify(d: _Demo) -> str:
     # Created revoked so revoked_at is `created_at`, not the wall clock (determinism).
     cid = "cin_spotify_old"
     d.connection(cid, "spotify", "Old Spotify", status="revoked", days_old=90)
-    d.store.update_connection(cid, display_name="Spotify (revoked)")
+    d.store.update_connection(cid, display_name="Spotify (old account)")
     facts = _full_run_facts(d, cid, "spotify", 6, 24 * 100)
     d.run(cid, "spotify", "run_spotify_1", started_hours_ago=24 * 100, facts=facts)
     return cid
@@ -434,8 +434,9 @@ def run_demo(dsn: str, as_json: bool = False, now: datetime | None = None) -> li
     if as_json:
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
     else:
-        print_summaries(items)
-        Console().print(f"[dim]{LEGEND} Reconciled {reconciled} evidence row(s).[/dim]")
+        print_summaries(items, now=at)
+        legend = LEGEND.format(listed=len(rows), now=iso(at)[:19] + "Z", reconciled=reconciled)
+        Console().print(legend)
     return rows
 
 

@@ -2,37 +2,87 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from .synthesis import ConnectionSummary
+from .timeutil import to_utc
 
 TONE_STYLE = {"green": "green", "amber": "yellow", "red": "red", "grey": "dim"}
+STATE_STYLE = {
+    "healthy": "green",
+    "idle": "cyan",
+    "cooling_off": "yellow",
+    "degraded": "yellow",
+    "needs_attention": "yellow",
+    "blocked": "red",
+    "unknown": "dim",
+}
 
 
-def print_summaries(items: Iterable[ConnectionSummary], console: Console | None = None) -> None:
-    console = console or Console()
-    table = Table(show_lines=False, header_style="bold")
-    for column in ("connection", "connector", "status", "records", "freshness", "health", "verdict", "last run"):
+def age(at: str | None, now: datetime | None) -> str:
+    """`5m ago`-style age of an ISO timestamp; the timestamp itself when `now` is unknown."""
+    if at is None:
+        return ""
+    if now is None:
+        return at[:16].replace("T", " ")
+    seconds = int((now - to_utc(at)).total_seconds())
+    if seconds < 0:
+        return "in the future"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit} ago"
+    return f"{seconds}s ago"
+
+
+def _last_run(run: Mapping[str, Any] | None, now: datetime | None) -> str:
+    if not run:
+        return "[dim]never[/dim]"
+    text = f"{run['status']} {age(run['finished_at'] or run['started_at'], now)}".strip()
+    if run.get("failure_reason"):
+        text += f"\n[dim]{escape(run['failure_reason'])}[/dim]"
+    return text
+
+
+def _row(d: Mapping[str, Any], now: datetime | None) -> list[str]:
+    verdict = d["rendered_verdict"]
+    state = d["connection_health"]["state"]
+    status = "" if d["status"] == "active" else f" [bold]{d['status']}[/bold]"
+    records = "—" if d["total_records"] is None else str(d["total_records"])
+    actions = ", ".join(verdict["required_actions"])
+    return [
+        f"{escape(d['display_name'] or d['connection_id'])}{status}\n"
+        f"[dim]{escape(d['connection_id'])} · {escape(d['connector_id'])}[/dim]",
+        records,
+        d["freshness"]["status"],
+        f"[{STATE_STYLE.get(state, '')}]{state}[/]",
+        f"[{TONE_STYLE.get(verdict['tone'], '')}]{verdict['label']}[/]"
+        + (f"\n[dim]{actions}[/dim]" if actions else ""),
+        _last_run(d["last_run"], now),
+    ]
+
+
+def summaries_table(items: Iterable[ConnectionSummary], now: datetime | None = None) -> Table:
+    table = Table(header_style="bold", row_styles=["", "on grey7"], expand=False)
+    table.add_column("connection", no_wrap=True)
+    table.add_column("records", justify="right")
+    for column in ("freshness", "health", "verdict"):
         table.add_column(column)
+    table.add_column("last run", no_wrap=True)
     for item in items:
-        d = item.to_dict()
-        verdict = d["rendered_verdict"]
-        run = d["last_run"]
-        last_run = f"{run['status']} {run['finished_at'] or run['started_at'] or ''}".strip() if run else "never"
-        if run and run.get("failure_reason"):
-            last_run += f" ({run['failure_reason']})"
-        records = "—" if d["total_records"] is None else str(d["total_records"])
-        table.add_row(
-            f"{d['display_name'] or d['connection_id']}\n[dim]{d['connection_id']}[/dim]",
-            d["connector_id"],
-            d["status"],
-            f"{records} [dim]{d['total_records_state']}[/dim]",
-            d["freshness"]["status"],
-            d["connection_health"]["state"],
-            f"[{TONE_STYLE.get(verdict['tone'], '')}]{verdict['label']}[/]",
-            last_run,
-        )
-    console.print(table)
+        table.add_row(*_row(item.to_dict(), now))
+    return table
+
+
+def print_summaries(
+    items: Iterable[ConnectionSummary],
+    console: Console | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Print the table; `now` (the time the summaries were evaluated at) shows run ages."""
+    (console or Console()).print(summaries_table(items, now))
