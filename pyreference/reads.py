@@ -233,21 +233,36 @@ def encode_cursor(secret: str, owner: str, connector_id: str | None, key: list[s
     return f"{_b64(payload)}.{_b64(mac)}"
 
 
-def decode_cursor(secret: str, cursor: str, owner: str, connector_id: str | None) -> list[str]:
-    if not isinstance(cursor, str) or cursor.count(".") != 1 or len(cursor) > 4096:
-        raise InvalidCursor("cursor is malformed")
-    body, mac = cursor.split(".")
+def cursor_position(cursor: str, owner: str, connector_id: str | None) -> list[str]:
+    """The keyset position a cursor claims, bound to owner and filter; not yet verified."""
+    payload, _ = _split(cursor)
     try:
-        payload, given = _unb64(body), _unb64(mac)
-    except (ValueError, TypeError):
+        data = json.loads(payload)
+    except ValueError:
         raise InvalidCursor("cursor is malformed") from None
-    expected = hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:16]
-    if not hmac.compare_digest(given, expected):
-        raise InvalidCursor("cursor signature does not match (tampered, or from another database)")
-    data = json.loads(payload)
+    if not isinstance(data, dict):
+        raise InvalidCursor("cursor is malformed")
     if data.get("o") != owner or data.get("f") != connector_id:
         raise InvalidCursor("cursor belongs to another owner or filter")
     key = data.get("k")
     if not (isinstance(key, list) and len(key) == 3 and all(isinstance(k, str) for k in key)):
         raise InvalidCursor("cursor is malformed")
     return key
+
+
+def verify_cursor(secret: str, cursor: str) -> None:
+    """Raise InvalidCursor unless the cursor was signed with this database's secret."""
+    payload, given = _split(cursor)
+    expected = hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:16]
+    if not hmac.compare_digest(given, expected):
+        raise InvalidCursor("cursor signature does not match (tampered, or from another database)")
+
+
+def _split(cursor: str) -> tuple[bytes, bytes]:
+    if not isinstance(cursor, str) or cursor.count(".") != 1 or len(cursor) > 4096:
+        raise InvalidCursor("cursor is malformed")
+    body, mac = cursor.split(".")
+    try:
+        return _unb64(body), _unb64(mac)
+    except (ValueError, TypeError):
+        raise InvalidCursor("cursor is malformed") from None

@@ -14,7 +14,13 @@ from typing import Any
 from . import maintenance, migrate
 from .db import Database, Ids, PostgresDatabase, SQLiteDatabase, StatementCounter
 from .errors import ConnectionNotFound, InvalidInput
-from .reads import decode_cursor, deep_from_row, encode_cursor, evidence_from_row
+from .reads import (
+    cursor_position,
+    deep_from_row,
+    encode_cursor,
+    evidence_from_row,
+    verify_cursor,
+)
 from .synthesis import ConnectionDiagnostics, ConnectionSummary, Runtime, diagnose, synthesize
 from .timeutil import now_utc, to_utc
 from .writes import WriteHelpers
@@ -44,7 +50,6 @@ class Store(WriteHelpers):
             raise InvalidInput("owner must be a non-empty string")
         self._db = db
         self.owner = owner
-        self._secret: str | None = None
         self._inflight: dict[tuple[Any, ...], Future[Page]] = {}
         self._inflight_lock = threading.Lock()
 
@@ -120,9 +125,9 @@ class Store(WriteHelpers):
         self, limit: int, cursor: str | None, connector_id: str | None, now: datetime, runtime: Runtime
     ) -> Page:
         after: list[str | None] = [None, None, None]
+        if cursor is not None:
+            after = list(cursor_position(cursor, self.owner, connector_id))
         with self._db.session() as s:
-            if cursor is not None:
-                after = list(decode_cursor(self._cursor_secret(s), cursor, self.owner, connector_id))
             rows = s.execute(
                 "list_page",
                 {
@@ -134,6 +139,10 @@ class Store(WriteHelpers):
                     "fetch": limit + 1,
                 },
             )
+            # The page query carries the secret; only an empty page needs a lookup.
+            secret = str(rows[0]["cursor_secret"]) if rows else self._cursor_secret(s)
+            if cursor is not None:
+                verify_cursor(secret, cursor)
             has_more = len(rows) > limit
             rows = rows[:limit]
             evidence = self._evidence(s, rows)
@@ -141,7 +150,7 @@ class Store(WriteHelpers):
             if has_more:
                 last = rows[-1]
                 next_cursor = encode_cursor(
-                    self._cursor_secret(s),
+                    secret,
                     self.owner,
                     connector_id,
                     [last["connector_id"], last["created_at"], last["connector_instance_id"]],
@@ -167,10 +176,7 @@ class Store(WriteHelpers):
             cursor = page.next_cursor
 
     def _cursor_secret(self, session: Any) -> str:
-        # Immutable once migrated, so one read per store is enough.
-        if self._secret is None:
-            self._secret = str(session.execute("cursor_secret")[0]["value"])
-        return self._secret
+        return str(session.execute("cursor_secret")[0]["value"])
 
     def _evidence(self, session: Any, rows: list[dict[str, Any]]) -> list[Any]:
         """Evidence for summary rows; dirty rows recomputed in one extra statement (R6)."""

@@ -4,13 +4,15 @@ SELECT value FROM pyref_meta WHERE key = 'cursor_secret';
 
 -- name: list_page
 -- R10/R12: one page in keyset order; one statement whatever the fleet size.
+-- The cursor secret rides along (evaluated once) so signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
        g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
        g.streams AS declared_streams, g.refresh_policy,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
-       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty
+       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       (SELECT value FROM pyref_meta WHERE key = 'cursor_secret') AS cursor_secret
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
   LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id

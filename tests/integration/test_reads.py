@@ -1,0 +1,330 @@
+"""Reads: bounded list pages, keyset cursors, single-flight, deep scoped reads (R6, R10–R13)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+import pyreference
+from pyreference.errors import ConnectionNotFound, InvalidCursor, InvalidInput
+from tests.support.scenario import NOW, at, comparable, records, register, run, small_fleet
+
+MAX_PAGE_STATEMENTS = 4
+
+
+def seed_fleet(store, n: int, records_each: int = 0) -> None:
+    register(store, "gmail")
+    for i in range(n):
+        cid = f"cin_{i:05d}"
+        store.create_connection(cid, "gmail", created_at=at(10_000 - i))
+        if records_each:
+            store.ingest_records(cid, "messages", records(records_each))
+
+
+def page_cost(store, **kwargs) -> tuple[int, int]:
+    with store.statement_counter() as counter:
+        store.list_connection_summaries(now=NOW, **kwargs)
+    return counter.statements, counter.writes
+
+
+@pytest.mark.parametrize("dirty", [False, True])
+def test_page_cost_is_constant_in_fleet_size(store, dirty) -> None:
+    seed_fleet(store, 10)
+    if not dirty:
+        store.reconcile()
+    small = page_cost(store, limit=100)
+    seed_fleet_more = [f"cin_x{i:04d}" for i in range(490)]
+    for cid in seed_fleet_more:
+        store.create_connection(cid, "gmail", created_at=at(5))
+    if not dirty:
+        store.reconcile()
+    large = page_cost(store, limit=100)
+    assert small == large
+    assert large[1] == 0  # R6: reads never write
+    assert large[0] <= (2 if dirty else 1) <= MAX_PAGE_STATEMENTS
+
+
+def test_page_cost_is_constant_in_records_per_connection(store) -> None:
+    register(store, "gmail")
+    for cid, n in (("cin_few", 10), ("cin_many", 10_000)):
+        store.create_connection(cid, "gmail")
+        store.ingest_records(cid, "messages", records(n))
+    store.reconcile()
+    clean = page_cost(store, limit=1)
+    assert clean == page_cost(store, limit=1, cursor=store.list_connection_summaries(limit=1).next_cursor)
+    store.ingest_records("cin_many", "messages", records(1, prefix="new"))
+    store.ingest_records("cin_few", "messages", records(1, prefix="new"))
+    assert page_cost(store, limit=100) == (2, 0)
+    totals = {s.connection_id: s.total_records for s in store.list_connection_summaries(now=NOW).items}
+    assert totals == {"cin_few": 11, "cin_many": 10_001}
+
+
+def test_reads_issue_no_writes(store) -> None:
+    small_fleet(store)
+    with store.statement_counter() as counter:
+        store.list_connection_summaries(now=NOW)
+        store.get_connection_summary("cin_mail", now=NOW)
+        store.connection_diagnostics("cin_chase", now=NOW)
+        list(store.iter_connection_summaries(now=NOW))
+    assert counter.writes == 0
+    assert counter.statements > 0
+
+
+def test_keyset_pages_walk_the_fleet_in_order(store) -> None:
+    small_fleet(store)
+    seen, cursor = [], None
+    while True:
+        page = store.list_connection_summaries(limit=2, cursor=cursor, now=NOW)
+        seen += [s.connection_id for s in page.items]
+        if not page.has_more:
+            assert page.next_cursor is None
+            break
+        cursor = page.next_cursor
+    # order (connector_id, created_at, id); drafts never listed
+    assert seen == ["cin_amz_a", "cin_amz_b", "cin_chase", "cin_mail", "cin_slack"]
+    assert [s.connection_id for s in store.iter_connection_summaries(now=NOW)] == seen
+
+
+def test_connector_filter_and_revoked_connections(store) -> None:
+    small_fleet(store)
+    store.update_connection("cin_amz_b", status="revoked")
+    page = store.list_connection_summaries(connector_id="amazon", now=NOW)
+    assert [(s.connection_id, s.status) for s in page.items] == [
+        ("cin_amz_a", "active"),
+        ("cin_amz_b", "revoked"),
+    ]
+    assert page.items[1].to_dict()["revoked_at"] is not None
+
+
+def test_cursor_is_bound_to_owner_and_filter_and_tamper_evident(store) -> None:
+    small_fleet(store)
+    cursor = store.list_connection_summaries(limit=1).next_cursor
+    assert cursor
+    with pytest.raises(InvalidCursor):
+        store.list_connection_summaries(limit=1, cursor=cursor, connector_id="amazon")
+    body, mac = cursor.split(".")
+    tampered = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1] + "." + mac
+    for bad in (tampered, cursor[:-3], "garbage", cursor + "x"):
+        with pytest.raises(InvalidCursor):
+            store.list_connection_summaries(limit=1, cursor=bad)
+    other = pyreference.store.Store(store.database, owner="someone_else")
+    with pytest.raises(InvalidCursor):
+        other.list_connection_summaries(limit=1, cursor=cursor)
+
+
+@pytest.mark.parametrize("limit", [0, 1001, -1, "10", 10.0, True, None])
+def test_bad_limits_are_refused(store, limit) -> None:
+    with pytest.raises(InvalidInput):
+        store.list_connection_summaries(limit=limit)
+
+
+def test_other_owners_see_nothing(store) -> None:
+    small_fleet(store)
+    other = pyreference.store.Store(store.database, owner="someone_else")
+    assert other.list_connection_summaries().items == ()
+    assert other.get_connection_summary("cin_mail") is None
+
+
+def test_single_flight_shares_one_computation_and_caches_nothing(store) -> None:
+    small_fleet(store)
+    store.reconcile()
+    entered = threading.Event()
+    release = threading.Event()
+    original = store._list_page
+    calls = []
+
+    def slow_list_page(*args, **kwargs):
+        calls.append(1)
+        entered.set()
+        release.wait(5)
+        return original(*args, **kwargs)
+
+    store._list_page = slow_list_page  # type: ignore[method-assign]
+    results: list = []
+
+    def read() -> None:
+        results.append(store.list_connection_summaries(limit=10, now=NOW))
+
+    with store.statement_counter() as counter:
+        threads = [threading.Thread(target=read) for _ in range(6)]
+        threads[0].start()
+        assert entered.wait(5)
+        for t in threads[1:]:
+            t.start()
+        while len(store._inflight) != 1 or sum(t.is_alive() for t in threads) < 6:
+            pass
+        release.set()
+        for t in threads:
+            t.join(5)
+    assert len(calls) == 1
+    assert counter.names.count("list_page") == 1
+    assert len(results) == 6 and all(r == results[0] for r in results)
+    assert store._inflight == {}
+    store.list_connection_summaries(limit=10, now=NOW)  # settled: computed again, not cached
+    assert len(calls) == 2
+
+
+class TestScoped:
+    def test_scoped_summary_equals_its_list_row(self, store) -> None:
+        small_fleet(store)
+        for dirty in (True, False):
+            rows = {s.connection_id: s.to_dict() for s in store.list_connection_summaries(now=NOW).items}
+            for cid, row in rows.items():
+                assert store.get_connection_summary(cid, now=NOW).to_dict() == row
+                assert store.connection_diagnostics(cid, now=NOW).to_dict()["summary"] == row
+            if dirty:
+                store.reconcile()
+
+    def test_resolution_by_connector_id_only_when_unique(self, store) -> None:
+        small_fleet(store)
+        assert store.get_connection_summary("gmail", now=NOW).connection_id == "cin_mail"
+        assert store.get_connection_summary("amazon", now=NOW) is None
+        with pytest.raises(ConnectionNotFound):
+            store.connection_diagnostics("nobody", now=NOW)
+
+    def test_drafts_are_readable_when_scoped(self, store) -> None:
+        small_fleet(store)
+        assert store.get_connection_summary("cin_draft", now=NOW).status == "draft"
+
+    def test_scoped_cost_is_constant_in_fleet_size(self, store) -> None:
+        small_fleet(store)
+        store.reconcile()
+        with store.statement_counter() as small:
+            store.connection_diagnostics("cin_mail", now=NOW)
+        seed_fleet(store, 300)
+        store.reconcile()
+        with store.statement_counter() as large:
+            store.connection_diagnostics("cin_mail", now=NOW)
+        assert small.statements == large.statements == 1
+        assert large.writes == 0
+
+    def test_diagnostics_carry_deep_evidence(self, store) -> None:
+        small_fleet(store)
+        diag = store.connection_diagnostics("cin_chase", now=NOW).to_dict()
+        assert [r["run_id"] for r in diag["recent_runs"]] == ["r_chase"]
+        assert diag["browser_surface_history"][0]["wait_reason"] == "login_required"
+        assert [g["gap_id"] for g in diag["pending_gaps"]] == ["gap_1"]
+
+
+class TestReferenceScenarios:
+    """End-to-end scenarios from the original reference's bug reports."""
+
+    def test_sibling_browser_connections_show_only_their_own_runs(self, store) -> None:
+        small_fleet(store)
+        a = store.get_connection_summary("cin_amz_a", now=NOW).to_dict()
+        b = store.get_connection_summary("cin_amz_b", now=NOW).to_dict()
+        assert a["last_run"]["run_id"] == "r_amz_a" and a["last_run"]["status"] == "succeeded"
+        assert b["last_run"]["run_id"] == "r_amz_b" and b["last_run"]["failure_reason"] == "captcha"
+        assert b["last_successful_run"] is None
+
+    def test_browser_surface_failure_shows_its_wait_reason(self, store) -> None:
+        small_fleet(store)
+        last = store.get_connection_summary("cin_chase", now=NOW).to_dict()["last_run"]
+        assert last["status"] == "surface_failed"
+        assert last["failure_reason"] == "login_required"
+
+    def test_crossing_the_freshness_threshold_needs_no_write(self, store) -> None:
+        register(store, "gmail")  # maximum_staleness_seconds 3600
+        store.create_connection("cin_mail", "gmail")
+        store.append_events(run("r1", connection_id="cin_mail", started=40, finished=30))
+        store.reconcile()
+        with store.statement_counter() as counter:
+            before = store.get_connection_summary("cin_mail", now=NOW).to_dict()
+            later = NOW + timedelta(minutes=31)
+            after = store.get_connection_summary("cin_mail", now=later).to_dict()
+        assert counter.writes == 0
+        assert before["freshness"]["status"] == "current"
+        assert after["freshness"]["status"] == "stale"
+        assert before["rendered_verdict"] != after["rendered_verdict"]
+
+    def test_ingest_on_one_connection_changes_only_its_summary(self, store) -> None:
+        small_fleet(store)
+        store.reconcile()
+        before = {s.connection_id: s.to_dict() for s in store.list_connection_summaries(now=NOW).items}
+        store.ingest_records("cin_slack", "messages", records(4))
+        after = {s.connection_id: s.to_dict() for s in store.list_connection_summaries(now=NOW).items}
+        changed = {cid for cid in before if before[cid] != after[cid]}
+        assert changed == {"cin_slack"}
+        assert after["cin_slack"]["stream_records"] != before["cin_slack"]["stream_records"]
+
+    def test_a_connection_read_right_after_its_first_write_is_not_unknown(self, store) -> None:
+        register(store, "gmail")
+        store.create_connection("cin_new", "gmail")
+        store.ingest_records("cin_new", "messages", records(1, minutes_ago=1))
+        got = store.get_connection_summary("cin_new", now=NOW).to_dict()
+        assert got["evidence"]["dirty"] is True
+        assert got["connection_health"]["state"] != "unknown"
+        assert got["freshness"]["status"] == "current"
+        assert got["total_records"] == 1
+
+
+@pytest.mark.postgres
+def test_parity_between_sqlite_and_postgres(request) -> None:
+    """R31: one scenario, both backends, identical summaries, verify and statement counts."""
+    stores = {
+        "sqlite": pyreference.connect(request.getfixturevalue("sqlite_conn")),
+        "postgres": pyreference.connect(request.getfixturevalue("pg_dsn")),
+    }
+    outputs = {}
+    for name, store in stores.items():
+        small_fleet(store)
+        with store.statement_counter() as dirty_counter:
+            dirty = [comparable(s.to_dict()) for s in store.list_connection_summaries(now=NOW).items]
+        diag = store.connection_diagnostics("cin_chase", now=NOW).to_dict()
+        diag["summary"] = comparable(diag["summary"])
+        diag["evidence"].pop("computed_at", None)
+        for gap in diag["pending_gaps"]:
+            gap.pop("updated_at")  # a clock reading of the write, like computed_at
+        reconciled = store.reconcile()
+        with store.statement_counter() as clean_counter:
+            clean = [comparable(s.to_dict()) for s in store.list_connection_summaries(now=NOW).items]
+        outputs[name] = (dirty, diag, reconciled, clean, store.verify(),
+                         dirty_counter.statements, clean_counter.statements)
+        store.close()
+    assert outputs["sqlite"] == outputs["postgres"]
+
+
+@pytest.mark.postgres
+def test_hot_paths_use_indexes(pg_store) -> None:
+    """R14: no sequential scan of records or spine_events on the hot paths."""
+    store = pg_store
+    seed_fleet(store, 200, records_each=20)
+    register(store, "amazon")
+    events = []
+    for i in range(200):
+        for j in range(5):  # 40 sources, so one source is a small slice of the spine
+            source = "gmail" if i % 40 == 0 else f"src{i % 40}"
+            events += run(f"r{i}_{j}", connector_id=source, connection_id=f"cin_{i:05d}")
+    store.append_events(events)
+    store.reconcile()
+    store.ingest_records("cin_00007", "messages", records(1, prefix="z"))
+    plans = {}
+    with store.database.session() as s:
+        s.execute("ANALYZE")
+        q = store.database.queries
+        params = {
+            "list_page": {"owner": "owner_local", "connector_id": None, "after_connector": None,
+                          "after_created": None, "after_id": None, "fetch": 101},
+            "scoped_summary": {"owner": "owner_local", "id": "cin_00007"},
+            "recompute_evidence": {"ids": ["cin_00007"]},
+        }
+        for name, p in params.items():
+            rows = s.execute("EXPLAIN " + q[name], p)
+            plans[name] = "\n".join(next(iter(r.values())) for r in rows)
+        for name, sql in {
+            # the latest event of each run of one source (the original reference's lookup)
+            "runs_by_source": "EXPLAIN SELECT DISTINCT ON (run_id) * FROM spine_events"
+            " WHERE source_kind = 'connector' AND source_id = 'gmail' AND run_id IS NOT NULL"
+            " ORDER BY run_id, occurred_at DESC",
+            "runs_by_connection": "EXPLAIN SELECT * FROM spine_events WHERE connector_instance_id = 'cin_00007'"
+            " AND event_type LIKE 'run.%' ORDER BY event_seq",
+        }.items():
+            plans[name] = "\n".join(next(iter(r.values())) for r in s.execute(sql))
+    for name, plan in plans.items():
+        assert "Seq Scan on records" not in plan, (name, plan)
+        assert "Seq Scan on spine_events" not in plan, (name, plan)
+    assert "spine_events_source_run_idx" in plans["runs_by_source"]
+    assert "spine_events_instance_seq_idx" in plans["runs_by_connection"]
+    assert "records_pkey" in plans["recompute_evidence"]
