@@ -53,7 +53,9 @@ def _status(evidence: Evidence, now: datetime, captured_at: str | None) -> str:
     window = staleness_window(evidence)
     if window is not None:
         if captured_at is None:
-            return "stale" if evidence.latest_run is not None else "unknown"
+            # Nothing captured yet: only a settled attempt proves the data is missing;
+            # a first run still in progress is not yet stale.
+            return "stale" if evidence.latest_settled_run is not None else "unknown"
         # Compare timedeltas, not floats: the boundary is inclusive to the microsecond.
         age = now - parse_ts(captured_at)
         return "current" if age <= timedelta(seconds=window) else "stale"

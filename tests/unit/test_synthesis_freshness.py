@@ -164,3 +164,10 @@ def test_manual_only_sources(
 ) -> None:
     evidence = bare(profile=profile(mode=mode, background_safe=background_safe), schedule=sched)
     assert is_manual_only(evidence) is manual
+
+
+def test_first_run_in_progress_with_nothing_captured_is_not_yet_stale() -> None:
+    first = run("run_1", "running", started=20, finished=None)
+    evidence = replace(bare(), latest_run=first)
+    assert freshness(evidence) == "unknown"
+    assert synthesize(evidence, NOW).connection_health.state == "unknown"
