@@ -259,6 +259,8 @@ DECLARE
     v_seqs bigint[];
     v_n integer;
 BEGIN
+    -- Lock in id order, as reconcile does, so the two never deadlock.
+    PERFORM 1 FROM pyref_evidence ORDER BY connector_instance_id FOR UPDATE;
     SELECT array_agg(dirty_seq) INTO v_seqs FROM pyref_dirty;
     INSERT INTO pyref_connector_digest (connector_id, display_name, streams, refresh_policy, profile_base)
     SELECT c.connector_id,

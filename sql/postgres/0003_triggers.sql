@@ -248,7 +248,8 @@ BEGIN
      ELSE g.profile_base || ':' || ci.connector_instance_id END
       FROM connector_instances ci JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
      WHERE ci.connector_instance_id = NEW.connector_instance_id
-    ON CONFLICT (connector_instance_id) DO UPDATE SET expected_profile_key = excluded.expected_profile_key;
+    ON CONFLICT (connector_instance_id) DO UPDATE SET expected_profile_key = excluded.expected_profile_key
+     WHERE e.expected_profile_key IS DISTINCT FROM excluded.expected_profile_key;  -- no needless row lock
     INSERT INTO pyref_dirty (connector_instance_id) VALUES (NEW.connector_instance_id);
     RETURN NULL;
 END
