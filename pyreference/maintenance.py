@@ -50,18 +50,35 @@ def _reconcile_batch(db: Database, batch: int) -> ReconcileResult:
         if not ids:
             return ReconcileResult(0, 0)
         seqs = [r["dirty_seq"] for r in s.execute("dirty_seqs", {"ids": Ids(ids)})]
-        s.execute("SAVEPOINT pyref_reconcile")
-        try:
-            s.execute("refresh_evidence", {"ids": Ids(ids)})
-            s.execute("release_dirty", {"seqs": Ids(seqs)})
-        except Exception as exc:  # noqa: BLE001 - the rows stay dirty, marked failed
-            s.execute("ROLLBACK TO SAVEPOINT pyref_reconcile")
-            error = f"reconcile failed ({type(exc).__name__})"
-            s.execute("mark_failed", {"ids": Ids(ids), "error": error})
-            return ReconcileResult(0, len(ids))
-        finally:
-            s.execute("RELEASE SAVEPOINT pyref_reconcile")
-        return ReconcileResult(len(ids), 0)
+        if _refresh_or_rollback(s, ids, seqs) is None:
+            return ReconcileResult(len(ids), 0)
+        # Like pyref_reconcile_v1: retry one connection at a time, so one failing
+        # connection (claimed first, as its mark is oldest) cannot starve the rest.
+        done = 0
+        consumed = set(seqs)
+        for cid in ids:
+            own = [r["dirty_seq"] for r in s.execute("dirty_seqs", {"ids": Ids([cid])})]
+            own = [q for q in own if q in consumed]
+            exc = _refresh_or_rollback(s, [cid], own)
+            if exc is None:
+                done += 1
+            else:  # the row stays dirty, marked failed with a sanitized reason
+                s.execute("mark_failed", {"ids": Ids([cid]), "error": f"reconcile failed ({type(exc).__name__})"})
+        return ReconcileResult(done, len(ids) - done)
+
+
+def _refresh_or_rollback(s: Any, ids: list[Any], seqs: list[Any]) -> Exception | None:
+    """Persist a recomputation of `ids` and consume `seqs`, or undo both and return why."""
+    s.execute("SAVEPOINT pyref_reconcile")
+    try:
+        s.execute("refresh_evidence", {"ids": Ids(ids)})
+        s.execute("release_dirty", {"seqs": Ids(seqs)})
+    except Exception as exc:  # noqa: BLE001 - reported as a failed row, never re-raised
+        s.execute("ROLLBACK TO SAVEPOINT pyref_reconcile")
+        return exc
+    finally:
+        s.execute("RELEASE SAVEPOINT pyref_reconcile")
+    return None
 
 
 def rebuild(db: Database, progress: Callable[[int, int], None] | None = None) -> int:
