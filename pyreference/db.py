@@ -297,7 +297,10 @@ class SQLiteDatabase(Database):
             self.path = "(connection)"
         else:
             self.path = target
-            self.conn = sqlite3.connect(target, check_same_thread=False, timeout=30)
+            try:
+                self.conn = sqlite3.connect(target, check_same_thread=False, timeout=30)
+            except sqlite3.OperationalError as exc:
+                raise DatabaseUnavailable(f"cannot open SQLite database {target}") from exc
         self.conn.isolation_level = None  # explicit BEGIN/COMMIT, as yoyo expects
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.conn.execute("PRAGMA busy_timeout = 30000")

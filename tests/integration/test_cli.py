@@ -195,3 +195,9 @@ def test_postgres_migrate_verify_and_summaries(runner: CliRunner, pg_dsn: str) -
     }
     watch = ["reconcile", "--dsn", pg_dsn, "--watch", "--interval", "0.05", "--passes", "2"]
     assert runner.invoke(cli, watch).exit_code == 0
+
+
+def test_unopenable_sqlite_is_database_unavailable(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["verify", "--dsn", f"sqlite:///{tmp_path}/missing/dir/x.db"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: cannot open SQLite database")
