@@ -234,7 +234,9 @@ class PostgresDatabase(Database):
                 "the pyreference schema is missing or outdated: run `pyreference migrate`"
             ) from exc
         except (errors.IntegrityError, errors.DataError) as exc:
-            raise InvalidInput(_integrity_message(exc.diag.sqlstate, exc.diag.constraint_name)) from exc
+            raise InvalidInput(
+                _integrity_message(exc.diag.sqlstate, exc.diag.constraint_name)
+            ) from exc
         except self._psycopg.OperationalError as exc:
             if isinstance(exc, errors.QueryCanceled | errors.LockNotAvailable):
                 raise

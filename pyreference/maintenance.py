@@ -63,7 +63,10 @@ def _reconcile_batch(db: Database, batch: int) -> ReconcileResult:
             if exc is None:
                 done += 1
             else:  # the row stays dirty, marked failed with a sanitized reason
-                s.execute("mark_failed", {"ids": Ids([cid]), "error": f"reconcile failed ({type(exc).__name__})"})
+                s.execute(
+                    "mark_failed",
+                    {"ids": Ids([cid]), "error": f"reconcile failed ({type(exc).__name__})"},
+                )
         return ReconcileResult(done, len(ids) - done)
 
 
@@ -73,7 +76,7 @@ def _refresh_or_rollback(s: Any, ids: list[Any], seqs: list[Any]) -> Exception |
     try:
         s.execute("refresh_evidence", {"ids": Ids(ids)})
         s.execute("release_dirty", {"seqs": Ids(seqs)})
-    except Exception as exc:  # noqa: BLE001 - reported as a failed row, never re-raised
+    except Exception as exc:
         s.execute("ROLLBACK TO SAVEPOINT pyref_reconcile")
         return exc
     finally:

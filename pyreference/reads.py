@@ -78,7 +78,9 @@ def run_from_json(data: Mapping[str, Any] | None) -> RunEvidence | None:
         terminal_reason=_str(data.get("terminal_reason")),
         browser_surface=surface,
         collection_facts=tuple(
-            _facts(f, str(data["run_id"])) for f in facts if isinstance(f, Mapping) and f.get("stream")
+            _facts(f, str(data["run_id"]))
+            for f in facts
+            if isinstance(f, Mapping) and f.get("stream")
         ),
     )
 
@@ -107,8 +109,10 @@ def profile_from_row(row: Mapping[str, Any], loads: Loads) -> ConnectorProfile:
     policy = loads(row.get("refresh_policy"))
     policy = policy if isinstance(policy, Mapping) else {}
     window = policy.get("maximum_staleness_seconds")
-    if isinstance(window, bool) or not isinstance(window, int | float) or not (
-        math.isfinite(window) and window > 0
+    if (
+        isinstance(window, bool)
+        or not isinstance(window, int | float)
+        or not (math.isfinite(window) and window > 0)
     ):
         window = None
     safe = policy.get("background_safe")
@@ -145,7 +149,9 @@ def evidence_from_row(
     identity = identity_from_row(row)
     profile = profile_from_row(row, loads)
     if not row.get("has_evidence") and recomputed is None:
-        return Evidence(identity=identity, profile=profile, available=False, dirty=bool(row["dirty"]))
+        return Evidence(
+            identity=identity, profile=profile, available=False, dirty=bool(row["dirty"])
+        )
     source = recomputed if recomputed is not None else row
     stats = tuple(
         StreamStats(

@@ -16,12 +16,17 @@ from pathlib import Path
 import jinja2
 
 DIALECTS = ("postgres", "sqlite")
-HEADER = "-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.\n"
+HEADER = (
+    "-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.\n"
+)
 
 
 def sql_dir() -> Path:
     """The `sql/` folder: beside the package in a checkout, inside it when installed."""
-    for candidate in (Path(__file__).resolve().parent.parent / "sql", Path(__file__).parent / "sql"):
+    for candidate in (
+        Path(__file__).resolve().parent.parent / "sql",
+        Path(__file__).parent / "sql",
+    ):
         if (candidate / "templates").is_dir():
             return candidate
     raise FileNotFoundError("pyreference cannot find its sql/ folder")

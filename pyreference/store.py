@@ -99,7 +99,9 @@ class Store(WriteHelpers):
         at = now_utc() if now is None else to_utc(now, "now")
         runtime = Runtime(live_run_ids=None if live_run_ids is None else frozenset(live_run_ids))
         key = (limit, cursor, connector_id, None if now is None else at, runtime.live_run_ids)
-        return self._single_flight(key, lambda: self._list_page(limit, cursor, connector_id, at, runtime))
+        return self._single_flight(
+            key, lambda: self._list_page(limit, cursor, connector_id, at, runtime)
+        )
 
     def _single_flight(self, key: tuple[Any, ...], compute: Callable[[], Page]) -> Page:
         # Identical concurrent reads share one computation; nothing outlives it.
@@ -122,7 +124,12 @@ class Store(WriteHelpers):
         return future.result()
 
     def _list_page(
-        self, limit: int, cursor: str | None, connector_id: str | None, now: datetime, runtime: Runtime
+        self,
+        limit: int,
+        cursor: str | None,
+        connector_id: str | None,
+        now: datetime,
+        runtime: Runtime,
     ) -> Page:
         after: list[str | None] = [None, None, None]
         if cursor is not None:
@@ -186,12 +193,14 @@ class Store(WriteHelpers):
             try:
                 for r in session.execute("recompute_evidence", {"ids": Ids(dirty)}):
                     recomputed[r["connector_instance_id"]] = r
-            except Exception:  # noqa: BLE001 - an unreadable recomputation reports `unknown`
+            except Exception:
                 if self._db.dialect == "postgres" and not session.raw.autocommit:
                     raise
                 recomputed = {}
         loads = self._db.loads
-        return [evidence_from_row(r, loads, recomputed.get(r["connector_instance_id"])) for r in rows]
+        return [
+            evidence_from_row(r, loads, recomputed.get(r["connector_instance_id"])) for r in rows
+        ]
 
     # -- scoped path (R11) -----------------------------------------------------------
     def _scoped(self, connection_id: str, now: datetime | str | None) -> tuple[Any, Any, datetime]:

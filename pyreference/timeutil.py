@@ -18,7 +18,9 @@ def to_utc(value: datetime | str, what: str = "timestamp") -> datetime:
         except ValueError:
             raise InvalidInput(f"{what} is not ISO-8601: {value[:64]!r}") from None
     if not isinstance(value, datetime):
-        raise InvalidInput(f"{what} must be a datetime or ISO-8601 text, not {type(value).__name__}")
+        raise InvalidInput(
+            f"{what} must be a datetime or ISO-8601 text, not {type(value).__name__}"
+        )
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(f"{what} must be timezone-aware: {value.isoformat()!r}")
     return value.astimezone(UTC)

@@ -122,7 +122,10 @@ class WriteHelpers:
 
     def _require_connections(self, session: Any, ids: Iterable[str]) -> None:
         wanted = sorted(set(ids))
-        found = {r["connector_instance_id"] for r in session.execute("connection_exists", {"ids": Ids(wanted)})}
+        found = {
+            r["connector_instance_id"]
+            for r in session.execute("connection_exists", {"ids": Ids(wanted)})
+        }
         missing = [i for i in wanted if i not in found]
         if missing:
             raise ConnectionNotFound(f"no connection {missing[0]!r}")
@@ -141,7 +144,9 @@ class WriteHelpers:
             key = _id(record.get("key"), f"record #{n} key")
             data = _json_object(record.get("data"), f"record #{n} data")
             emitted = record.get("emitted_at")
-            emitted_at = now_utc() if emitted is None else to_utc(emitted, f"record #{n} emitted_at")
+            emitted_at = (
+                now_utc() if emitted is None else to_utc(emitted, f"record #{n} emitted_at")
+            )
             rows[key] = {"key": key, "data": data, "emitted_at": iso(emitted_at)}
         if not rows:
             return 0
@@ -151,7 +156,9 @@ class WriteHelpers:
             try:
                 self._require_connections(s, [cid])
             except ConnectionNotFound:
-                raise InvalidInput(f"records for a connection that does not exist: {cid!r}") from None
+                raise InvalidInput(
+                    f"records for a connection that does not exist: {cid!r}"
+                ) from None
             for start in range(0, len(batch), BATCH):
                 chunk = batch[start : start + BATCH]
                 params = {"id": cid, "stream": stream, "rows": Json(chunk)}
@@ -186,7 +193,9 @@ class WriteHelpers:
                 if old is None:
                     fresh.append(row)
                 elif not _same_event(old, row, self._db.loads):
-                    raise InvalidInput(f"event_id {row['event_id']!r} was already used for another event")
+                    raise InvalidInput(
+                        f"event_id {row['event_id']!r} was already used for another event"
+                    )
             if fresh:
                 s.execute("insert_events", {"events": Json(fresh)})
         return ids
@@ -206,20 +215,27 @@ class WriteHelpers:
         data = event.get("data")
         connector_id = event.get("connector_id")
         return {
-            "event_id": _id(event.get("event_id") or f"evt_{uuid.uuid4().hex}", f"event #{n} event_id"),
+            "event_id": _id(
+                event.get("event_id") or f"evt_{uuid.uuid4().hex}", f"event #{n} event_id"
+            ),
             "event_type": event_type,
             "occurred_at": iso(occurred),
             "recorded_at": iso(now_utc()),
             "status": _optional_text(event.get("status"), f"event #{n} status"),
             "run_id": None if run_id is None else _id(run_id, f"event #{n} run_id"),
-            "connector_id": None if connector_id is None else _id(connector_id, f"event #{n} connector_id"),
+            "connector_id": None
+            if connector_id is None
+            else _id(connector_id, f"event #{n} connector_id"),
             "connection_id": None
             if event.get("connection_id") is None
             else _id(event["connection_id"], f"event #{n} connection_id"),
             "source_kind": _optional_text(
-                event.get("source_kind", "connector" if connector_id else None), f"event #{n} source_kind"
+                event.get("source_kind", "connector" if connector_id else None),
+                f"event #{n} source_kind",
             ),
-            "source_id": _optional_text(event.get("source_id", connector_id), f"event #{n} source_id"),
+            "source_id": _optional_text(
+                event.get("source_id", connector_id), f"event #{n} source_id"
+            ),
             "data": None if data is None else _json_object(data, f"event #{n} data"),
         }
 
@@ -233,9 +249,17 @@ class WriteHelpers:
         consecutive_failures: int = 0,
         next_run_at: datetime | str | None = None,
     ) -> None:
-        if isinstance(interval_seconds, bool) or not isinstance(interval_seconds, int) or interval_seconds <= 0:
+        if (
+            isinstance(interval_seconds, bool)
+            or not isinstance(interval_seconds, int)
+            or interval_seconds <= 0
+        ):
             raise InvalidInput("interval_seconds must be a positive integer")
-        if isinstance(consecutive_failures, bool) or not isinstance(consecutive_failures, int) or consecutive_failures < 0:
+        if (
+            isinstance(consecutive_failures, bool)
+            or not isinstance(consecutive_failures, int)
+            or consecutive_failures < 0
+        ):
             raise InvalidInput("consecutive_failures must be a non-negative integer")
         params = {
             "id": _id(connection_id, "connection_id"),

@@ -74,11 +74,12 @@ def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield "postgresql://postgres@127.0.0.1:55432/postgres"
         return
     try:
-        import docker  # type: ignore[import-untyped]
         from testcontainers.postgres import PostgresContainer
 
+        import docker  # type: ignore[import-untyped]
+
         docker.from_env().ping()
-    except Exception:  # noqa: BLE001 - no Docker engine here
+    except Exception:
         message = "no PostgreSQL for tests: set PYREFERENCE_TEST_DSN"
         if REQUIRE_POSTGRES:
             pytest.fail(message)

@@ -12,7 +12,10 @@ from tests.support.scenario import NOW, at, records, register, run, small_fleet
 
 def dirty_ids(store) -> set[str]:
     with store.database.session() as s:
-        return {r["connector_instance_id"] for r in s.execute("SELECT connector_instance_id FROM pyref_dirty")}
+        return {
+            r["connector_instance_id"]
+            for r in s.execute("SELECT connector_instance_id FROM pyref_dirty")
+        }
 
 
 def summary(store, cid: str):
@@ -110,7 +113,12 @@ EVENT_STATUS = [
 @pytest.mark.parametrize(("event_type", "explicit", "expected"), EVENT_STATUS)
 def test_every_run_bearing_event_updates_run_evidence(two, event_type, explicit, expected) -> None:
     store = two
-    event = {"event_type": event_type, "occurred_at": at(5), "run_id": "r1", "connection_id": "cin_a"}
+    event = {
+        "event_type": event_type,
+        "occurred_at": at(5),
+        "run_id": "r1",
+        "connection_id": "cin_a",
+    }
     if explicit:
         event["status"] = explicit
     store.append_events([event])
@@ -127,7 +135,12 @@ def test_waiting_and_progress_events_keep_status_and_record_surface(two) -> None
     store = two
     store.append_events(
         [
-            {"event_type": "run.started", "occurred_at": at(9), "run_id": "r1", "connection_id": "cin_a"},
+            {
+                "event_type": "run.started",
+                "occurred_at": at(9),
+                "run_id": "r1",
+                "connection_id": "cin_a",
+            },
             {
                 "event_type": "run.browser_surface_waiting",
                 "occurred_at": at(8),
@@ -155,19 +168,29 @@ class TestAttribution:
 
     def test_profile_key_wins_over_a_named_sibling(self, fleet) -> None:
         fleet.append_events(
-            run("r1", connector_id="amazon", connection_id="cin_a",
-                data={"browser_surface": {"profile_key": "amazon:cin_b"}})
+            run(
+                "r1",
+                connector_id="amazon",
+                connection_id="cin_a",
+                data={"browser_surface": {"profile_key": "amazon:cin_b"}},
+            )
         )
         assert run_row(fleet, "r1") == [{"connector_instance_id": "cin_b", "status": "succeeded"}]
         assert summary(fleet, "cin_a")["last_run"] is None
 
     def test_profile_key_of_a_connection_named_like_its_connector_is_the_base(self, fleet) -> None:
-        fleet.append_events(run("r1", connector_id="chase", data={"browser_surface": {"profile_key": "chase"}}))
+        fleet.append_events(
+            run("r1", connector_id="chase", data={"browser_surface": {"profile_key": "chase"}})
+        )
         assert run_row(fleet, "r1")[0]["connector_instance_id"] == "chase"
 
     def test_unknown_profile_key_leaves_the_run_unattributed(self, fleet) -> None:
         fleet.append_events(
-            run("r1", connector_id="chase", data={"browser_surface": {"profile_key": "amazon:nobody"}})
+            run(
+                "r1",
+                connector_id="chase",
+                data={"browser_surface": {"profile_key": "amazon:nobody"}},
+            )
         )
         assert run_row(fleet, "r1") == []
         assert summary(fleet, "chase")["last_run"] is None
@@ -199,12 +222,26 @@ class TestAttribution:
 
     def test_later_events_inherit_the_runs_attribution(self, fleet) -> None:
         fleet.append_events(
-            [{"event_type": "run.started", "occurred_at": at(10), "run_id": "r1", "connector_id": "amazon",
-              "data": {"browser_surface": {"profile_key": "amazon:cin_a"}}}]
+            [
+                {
+                    "event_type": "run.started",
+                    "occurred_at": at(10),
+                    "run_id": "r1",
+                    "connector_id": "amazon",
+                    "data": {"browser_surface": {"profile_key": "amazon:cin_a"}},
+                }
+            ]
         )
         fleet.append_events(
-            [{"event_type": "run.failed", "occurred_at": at(5), "run_id": "r1", "connector_id": "amazon",
-              "data": {"failure_reason": "timeout"}}]
+            [
+                {
+                    "event_type": "run.failed",
+                    "occurred_at": at(5),
+                    "run_id": "r1",
+                    "connector_id": "amazon",
+                    "data": {"failure_reason": "timeout"},
+                }
+            ]
         )
         assert run_row(fleet, "r1") == [{"connector_instance_id": "cin_a", "status": "failed"}]
         assert summary(fleet, "cin_a")["last_run"]["failure_reason"] == "timeout"
@@ -218,7 +255,9 @@ class TestAttribution:
         assert fleet.verify() == []
 
     def test_event_naming_unknown_connection_is_stored_unattributed(self, fleet) -> None:
-        fleet.append_events([{"event_type": "note.added", "occurred_at": at(1), "connection_id": "ghost"}])
+        fleet.append_events(
+            [{"event_type": "note.added", "occurred_at": at(1), "connection_id": "ghost"}]
+        )
         with fleet.database.session() as s:
             assert s.execute("SELECT count(*) AS n FROM spine_events")[0]["n"] == 1
 
@@ -261,28 +300,63 @@ def test_verify_is_empty_after_a_randomized_workload_and_after_rebuild(store) ->
         roll = rng.random()
         if roll < 0.45:
             batch = [
-                {"key": f"k{rng.randrange(60)}", "data": {"v": rng.randrange(4)}, "emitted_at": at(rng.randrange(500))}
+                {
+                    "key": f"k{rng.randrange(60)}",
+                    "data": {"v": rng.randrange(4)},
+                    "emitted_at": at(rng.randrange(500)),
+                }
                 for _ in range(rng.randrange(1, 20))
             ]
             store.ingest_records(cid, rng.choice(["messages", "orders", "threads"]), batch)
             writes += len(batch)
         elif roll < 0.65:
-            store.delete_record(cid, rng.choice(["messages", "orders", "threads"]), f"k{rng.randrange(60)}")
+            store.delete_record(
+                cid, rng.choice(["messages", "orders", "threads"]), f"k{rng.randrange(60)}"
+            )
             writes += 1
         elif roll < 0.85:
             rid = f"r{rng.randrange(200)}"
-            kind = rng.choice(["run.started", "run.completed", "run.failed", "run.cancelled",
-                               "run.browser_surface_failed", "run.progress_reported"])
-            identity = rng.choice([{"connection_id": cid}, {"connector_id": connector},
-                                   {"data": {"browser_surface": {"profile_key": f"{connector}:{cid}"}}}, {}])
-            store.append_events([{"event_type": kind, "occurred_at": at(rng.randrange(500)), "run_id": rid, **identity}])
+            kind = rng.choice(
+                [
+                    "run.started",
+                    "run.completed",
+                    "run.failed",
+                    "run.cancelled",
+                    "run.browser_surface_failed",
+                    "run.progress_reported",
+                ]
+            )
+            identity = rng.choice(
+                [
+                    {"connection_id": cid},
+                    {"connector_id": connector},
+                    {"data": {"browser_surface": {"profile_key": f"{connector}:{cid}"}}},
+                    {},
+                ]
+            )
+            store.append_events(
+                [
+                    {
+                        "event_type": kind,
+                        "occurred_at": at(rng.randrange(500)),
+                        "run_id": rid,
+                        **identity,
+                    }
+                ]
+            )
             writes += 1
         elif roll < 0.9:
-            store.add_detail_gap(cid, "messages", status=rng.choice(["pending", "terminal", "recovered"]))
+            store.add_detail_gap(
+                cid, "messages", status=rng.choice(["pending", "terminal", "recovered"])
+            )
             writes += 1
         elif roll < 0.95:
-            store.set_schedule(cid, interval_seconds=600, enabled=rng.random() < 0.7,
-                               consecutive_failures=rng.randrange(9))
+            store.set_schedule(
+                cid,
+                interval_seconds=600,
+                enabled=rng.random() < 0.7,
+                consecutive_failures=rng.randrange(9),
+            )
             writes += 1
         else:
             store.open_attention(cid, reason_code="reauth", owner_action="sign_in")
@@ -310,7 +384,9 @@ def test_verify_names_a_corrupted_clean_row(two) -> None:
     two.ingest_records("cin_a", "messages", records(2))
     two.reconcile()
     with two.database.session(transaction=True) as s:
-        s.execute("UPDATE pyref_evidence SET stream_stats = '[]' WHERE connector_instance_id = 'cin_a'")
+        s.execute(
+            "UPDATE pyref_evidence SET stream_stats = '[]' WHERE connector_instance_id = 'cin_a'"
+        )
     assert two.verify() == [{"connection_id": "cin_a", "differing": ["stream_stats"]}]
     two.rebuild()
     assert two.verify() == []

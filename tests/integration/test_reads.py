@@ -53,11 +53,15 @@ def test_page_cost_is_constant_in_records_per_connection(store) -> None:
         store.ingest_records(cid, "messages", records(n))
     store.reconcile()
     clean = page_cost(store, limit=1)
-    assert clean == page_cost(store, limit=1, cursor=store.list_connection_summaries(limit=1).next_cursor)
+    assert clean == page_cost(
+        store, limit=1, cursor=store.list_connection_summaries(limit=1).next_cursor
+    )
     store.ingest_records("cin_many", "messages", records(1, prefix="new"))
     store.ingest_records("cin_few", "messages", records(1, prefix="new"))
     assert page_cost(store, limit=100) == (2, 0)
-    totals = {s.connection_id: s.total_records for s in store.list_connection_summaries(now=NOW).items}
+    totals = {
+        s.connection_id: s.total_records for s in store.list_connection_summaries(now=NOW).items
+    }
     assert totals == {"cin_few": 11, "cin_many": 10_001}
 
 
@@ -170,7 +174,9 @@ class TestScoped:
     def test_scoped_summary_equals_its_list_row(self, store) -> None:
         small_fleet(store)
         for dirty in (True, False):
-            rows = {s.connection_id: s.to_dict() for s in store.list_connection_summaries(now=NOW).items}
+            rows = {
+                s.connection_id: s.to_dict() for s in store.list_connection_summaries(now=NOW).items
+            }
             for cid, row in rows.items():
                 assert store.get_connection_summary(cid, now=NOW).to_dict() == row
                 assert store.connection_diagnostics(cid, now=NOW).to_dict()["summary"] == row
@@ -242,9 +248,13 @@ class TestReferenceScenarios:
     def test_ingest_on_one_connection_changes_only_its_summary(self, store) -> None:
         small_fleet(store)
         store.reconcile()
-        before = {s.connection_id: s.to_dict() for s in store.list_connection_summaries(now=NOW).items}
+        before = {
+            s.connection_id: s.to_dict() for s in store.list_connection_summaries(now=NOW).items
+        }
         store.ingest_records("cin_slack", "messages", records(4))
-        after = {s.connection_id: s.to_dict() for s in store.list_connection_summaries(now=NOW).items}
+        after = {
+            s.connection_id: s.to_dict() for s in store.list_connection_summaries(now=NOW).items
+        }
         changed = {cid for cid in before if before[cid] != after[cid]}
         assert changed == {"cin_slack"}
         assert after["cin_slack"]["stream_records"] != before["cin_slack"]["stream_records"]
@@ -271,7 +281,9 @@ def test_parity_between_sqlite_and_postgres(request) -> None:
     for name, store in stores.items():
         small_fleet(store)
         with store.statement_counter() as dirty_counter:
-            dirty = [comparable(s.to_dict()) for s in store.list_connection_summaries(now=NOW).items]
+            dirty = [
+                comparable(s.to_dict()) for s in store.list_connection_summaries(now=NOW).items
+            ]
         diag = store.connection_diagnostics("cin_chase", now=NOW).to_dict()
         diag["summary"] = comparable(diag["summary"])
         diag["evidence"].pop("computed_at", None)
@@ -279,9 +291,18 @@ def test_parity_between_sqlite_and_postgres(request) -> None:
             gap.pop("updated_at")  # a clock reading of the write, like computed_at
         reconciled = store.reconcile()
         with store.statement_counter() as clean_counter:
-            clean = [comparable(s.to_dict()) for s in store.list_connection_summaries(now=NOW).items]
-        outputs[name] = (dirty, diag, reconciled, clean, store.verify(),
-                         dirty_counter.statements, clean_counter.statements)
+            clean = [
+                comparable(s.to_dict()) for s in store.list_connection_summaries(now=NOW).items
+            ]
+        outputs[name] = (
+            dirty,
+            diag,
+            reconciled,
+            clean,
+            store.verify(),
+            dirty_counter.statements,
+            clean_counter.statements,
+        )
         store.close()
     assert outputs["sqlite"] == outputs["postgres"]
 
@@ -305,8 +326,14 @@ def test_hot_paths_use_indexes(pg_store) -> None:
         s.execute("ANALYZE")
         q = store.database.queries
         params = {
-            "list_page": {"owner": "owner_local", "connector_id": None, "after_connector": None,
-                          "after_created": None, "after_id": None, "fetch": 101},
+            "list_page": {
+                "owner": "owner_local",
+                "connector_id": None,
+                "after_connector": None,
+                "after_created": None,
+                "after_id": None,
+                "fetch": 101,
+            },
             "scoped_summary": {"owner": "owner_local", "id": "cin_00007"},
             "recompute_evidence": {"ids": ["cin_00007"]},
         }
@@ -318,8 +345,9 @@ def test_hot_paths_use_indexes(pg_store) -> None:
             "runs_by_source": "EXPLAIN SELECT DISTINCT ON (run_id) * FROM spine_events"
             " WHERE source_kind = 'connector' AND source_id = 'gmail' AND run_id IS NOT NULL"
             " ORDER BY run_id, occurred_at DESC",
-            "runs_by_connection": "EXPLAIN SELECT * FROM spine_events WHERE connector_instance_id = 'cin_00007'"
-            " AND event_type LIKE 'run.%' ORDER BY event_seq",
+            "runs_by_connection": "EXPLAIN SELECT * FROM spine_events"
+            " WHERE connector_instance_id = 'cin_00007' AND event_type LIKE 'run.%'"
+            " ORDER BY event_seq",
         }.items():
             plans[name] = "\n".join(next(iter(r.values())) for r in s.execute(sql))
     for name, plan in plans.items():

@@ -82,7 +82,9 @@ def test_plain_yoyo_apply_gives_the_same_schema_as_migrate(pg_admin_dsn, pg_dsn)
     try:
         backend = get_backend(dsn.replace("postgresql://", "postgresql+psycopg://", 1))
         with backend.lock():
-            backend.apply_migrations(backend.to_apply(read_migrations(str(sqlfiles.migrations_dir("postgres")))))
+            backend.apply_migrations(
+                backend.to_apply(read_migrations(str(sqlfiles.migrations_dir("postgres"))))
+            )
         backend.connection.close()
         assert _pg_schema(dsn) == _pg_schema(pg_dsn)
         store = pyreference.connect(dsn)
@@ -113,7 +115,11 @@ def test_sqlite_and_postgres_schemas_agree(pg_dsn, sqlite_conn: sqlite3.Connecti
             "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
         )
     }
-    pg_indexes = {name for name, definition in pg["indexes"] if "UNIQUE" not in definition and not name.endswith("_pkey")}  # type: ignore[misc]
+    pg_indexes = {
+        name
+        for name, definition in pg["indexes"]
+        if "UNIQUE" not in definition and not name.endswith("_pkey")
+    }  # type: ignore[misc]
     assert lite_indexes == pg_indexes
 
 

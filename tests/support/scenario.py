@@ -23,7 +23,9 @@ def register(store: Store, *keys: str) -> None:
 
 
 def records(n: int, *, prefix: str = "k", minutes_ago: float = 5) -> list[dict[str, Any]]:
-    return [{"key": f"{prefix}{i}", "data": {"n": i}, "emitted_at": at(minutes_ago)} for i in range(n)]
+    return [
+        {"key": f"{prefix}{i}", "data": {"n": i}, "emitted_at": at(minutes_ago)} for i in range(n)
+    ]
 
 
 def run(
@@ -66,20 +68,36 @@ def small_fleet(store: Store) -> None:
     }
     store.append_events(run("r_mail", connector_id="gmail", connection_id="cin_mail", data=facts))
     store.append_events(
-        run("r_amz_a", connector_id="amazon", data={"browser_surface": {"profile_key": "amazon:cin_amz_a"}})
+        run(
+            "r_amz_a",
+            connector_id="amazon",
+            data={"browser_surface": {"profile_key": "amazon:cin_amz_a"}},
+        )
         + run(
             "r_amz_b",
             connector_id="amazon",
             end="run.failed",
             started=15,
             finished=10,
-            data={"browser_surface": {"profile_key": "amazon:cin_amz_b"}, "failure_reason": "captcha"},
+            data={
+                "browser_surface": {"profile_key": "amazon:cin_amz_b"},
+                "failure_reason": "captcha",
+            },
         )
     )
     store.append_events(
-        run("r_chase", connector_id="chase", end="run.browser_surface_failed", data={
-            "browser_surface": {"profile_key": "chase:cin_chase", "status": "failed", "wait_reason": "login_required"}
-        })
+        run(
+            "r_chase",
+            connector_id="chase",
+            end="run.browser_surface_failed",
+            data={
+                "browser_surface": {
+                    "profile_key": "chase:cin_chase",
+                    "status": "failed",
+                    "wait_reason": "login_required",
+                }
+            },
+        )
     )
     store.add_detail_gap("cin_chase", "transactions", gap_id="gap_1", reason="rate_limited")
     store.set_schedule("cin_slack", interval_seconds=1800, enabled=True)
