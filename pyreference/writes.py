@@ -103,8 +103,17 @@ class WriteHelpers:
             "owner": _id(owner_subject_id, "owner_subject_id"),
             "created_at": optional_utc(created_at, "created_at") or now_utc(),
         }
-        with self._db.session(transaction=True) as s:
-            s.execute("insert_connection", params)
+        try:
+            with self._db.session(transaction=True) as s:
+                s.execute("insert_connection", params)
+        except InvalidInput as exc:
+            if "does not exist" in str(exc):
+                raise InvalidInput(
+                    f"no connector {connector_id!r}: register its manifest first"
+                ) from exc
+            if "duplicate" in str(exc):
+                raise InvalidInput(f"connection {connection_id!r} already exists") from exc
+            raise
         return connection_id
 
     def update_connection(

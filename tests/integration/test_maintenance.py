@@ -398,3 +398,32 @@ def test_small_fleet_reconciles_and_verifies(store) -> None:
     assert store.reconcile() == 6
     assert store.verify() == []
     assert store.reconcile() == 0
+
+
+def test_connection_errors_name_what_is_wrong(two) -> None:
+    with pytest.raises(InvalidInput, match="no connector 'nope'"):
+        two.create_connection("cin_x", "nope")
+    with pytest.raises(InvalidInput, match="'cin_a' already exists"):
+        two.create_connection("cin_a", "gmail")
+    with pytest.raises(InvalidInput, match="status"):
+        two.create_connection("cin_y", "gmail", status="sleeping")
+
+
+def test_unmigrated_database_says_to_migrate(backend, request) -> None:
+    import sqlite3
+
+    import pyreference
+    from pyreference.errors import SchemaNotReady
+
+    if backend == "sqlite":
+        fresh = pyreference.connect(sqlite3.connect(":memory:", check_same_thread=False))
+    else:
+        import psycopg
+
+        fresh = pyreference.connect(request.getfixturevalue("pg_dsn"))
+        with psycopg.connect(request.getfixturevalue("pg_dsn"), autocommit=True) as conn:
+            conn.execute("DROP VIEW pyref_evidence_source CASCADE")
+            conn.execute("DROP TABLE pyref_evidence CASCADE")
+    with pytest.raises(SchemaNotReady, match="pyreference migrate"):
+        fresh.list_connection_summaries()
+    fresh.close()
