@@ -16,7 +16,7 @@ def to_utc(value: datetime | str, what: str = "timestamp") -> datetime:
         try:
             value = datetime.fromisoformat(text)
         except ValueError:
-            raise InvalidInput(f"{what} is not ISO-8601: {value[:64]!r}") from None
+            raise InvalidInput(f"{what} is not ISO-8601: {str(value)[:64]!r}") from None
     if not isinstance(value, datetime):
         raise InvalidInput(
             f"{what} must be a datetime or ISO-8601 text, not {type(value).__name__}"
