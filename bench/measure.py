@@ -1,0 +1,287 @@
+"""Measurements: timed reads, statement counts, write overhead, reconcile/rebuild, staleness."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import baselines, fleet
+
+NOW = "2026-03-01T00:00:00Z"  # a fixed `now`, so every synthesis sees the same clock
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def timed(
+    fn: Callable[[], Any], reps: int, budget_s: float = 20.0, warmup: int = 1
+) -> dict[str, Any]:
+    """p50/p95/mean in ms over up to `reps` runs (at least 3, fewer once `budget_s` is spent)."""
+    for _ in range(warmup):
+        fn()
+    samples: list[float] = []
+    started = time.perf_counter()
+    while len(samples) < reps:
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+        if len(samples) >= 3 and time.perf_counter() - started > budget_s:
+            break
+    return {
+        "p50_ms": percentile(samples, 0.5),
+        "p95_ms": percentile(samples, 0.95),
+        "mean_ms": statistics.fmean(samples),
+        "n": len(samples),
+        "samples_ms": [round(s, 3) for s in samples],
+    }
+
+
+# -- reads ---------------------------------------------------------------------------
+
+
+def pyref_page_sql(store: Any, limit: int = 100) -> int:
+    """Only the list-page statement pyreference sends (no decoding, no synthesis)."""
+    params = {
+        "owner": "owner_local",
+        "connector_id": None,
+        "after_connector": None,
+        "after_created": None,
+        "after_id": None,
+        "fetch": limit + 1,
+    }
+    with store.database.session() as s:
+        return len(s.execute("list_page", params))
+
+
+def pyref_statements(store: Any, limit: int = 100) -> dict[str, int]:
+    store.list_connection_summaries(limit=limit, now=NOW)  # warm the cursor secret
+    with store.statement_counter() as counter:
+        store.list_connection_summaries(limit=limit, now=NOW)
+    return {"statements": counter.statements, "writes": counter.writes}
+
+
+def read_point(
+    store: Any, conn: Any, reps: int, *, dialect: str, views: bool, budget_s: float = 15.0
+) -> dict[str, Any]:
+    """Every read kind at the current fleet: pyreference list and scoped, and the baselines."""
+    out: dict[str, Any] = {}
+    page = store.list_connection_summaries(limit=100, now=NOW)
+    ids = [item.connection_id for item in page.items]
+    out["pyreference"] = timed(
+        lambda: store.list_connection_summaries(limit=100, now=NOW), reps, budget_s
+    )
+    out["pyreference"].update(pyref_statements(store))
+    # The same page's SQL alone: the rest of a pyreference page is Python (decode + synthesis).
+    out["pyreference_sql"] = timed(lambda: pyref_page_sql(store), reps, budget_s)
+    out["pyreference_sql"]["statements"] = 1
+    cycle = iter(ids * (3 * reps + 2))
+    out["scoped"] = timed(
+        lambda: store.get_connection_summary(next(cycle), now=NOW), 3 * reps, budget_s
+    )
+    fan = baselines.pg_fanout_page if dialect == "postgres" else baselines.sqlite_fanout_page
+    out["fanout"] = timed(lambda: fan(conn), reps, budget_s)
+    out["fanout"]["statements"] = fan(conn)[1]
+    if views:
+        out["plain_view"] = timed(lambda: baselines.pg_view_page(conn), reps, budget_s)
+        out["plain_view"]["statements"] = 1
+        t0 = time.perf_counter()
+        baselines.pg_refresh_matview(conn)
+        out["matview_refresh_ms"] = (time.perf_counter() - t0) * 1000
+        out["matview"] = timed(
+            lambda: baselines.pg_view_page(conn, materialized=True), reps, budget_s
+        )
+        out["matview"]["statements"] = 1
+    return out
+
+
+def pre_vacuum(store: Any, conn: Any, reps: int) -> dict[str, Any]:
+    """Reads right after a bulk load and reconcile, before VACUUM: the dirty queue's dead rows."""
+    row = conn.execute(
+        "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'pyref_dirty'"
+    ).fetchone()
+    ids = [i.connection_id for i in store.list_connection_summaries(limit=100, now=NOW).items]
+    cycle = iter(ids * (3 * reps + 2))
+    return {
+        "pyref_dirty_dead_tuples": None if row is None else int(row[0]),
+        "pyreference": timed(
+            lambda: store.list_connection_summaries(limit=100, now=NOW), reps, 5.0
+        ),
+        "scoped": timed(lambda: store.get_connection_summary(next(cycle), now=NOW), 3 * reps, 5.0),
+    }
+
+
+def statements_vs_page_size(
+    store: Any, conn: Any, dialect: str, sizes: tuple[int, ...] = (10, 50, 100)
+) -> dict[str, dict[int, int]]:
+    fan = baselines.pg_fanout_page if dialect == "postgres" else baselines.sqlite_fanout_page
+    return {
+        "pyreference": {s: pyref_statements(store, s)["statements"] for s in sizes},
+        "fanout": {s: fan(conn, s)[1] for s in sizes},
+    }
+
+
+# -- writes (Postgres) ---------------------------------------------------------------
+
+
+def ensure_plain_table(conn: Any) -> None:
+    """`records_plain`: records without the triggers, same columns, indexes and FK."""
+    conn.execute("CREATE TABLE IF NOT EXISTS records_plain (LIKE records INCLUDING ALL)")
+    conn.execute(
+        "DO $$ BEGIN ALTER TABLE records_plain ADD CONSTRAINT records_plain_fk "
+        "FOREIGN KEY (connector_instance_id) REFERENCES connector_instances; "
+        "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+    )
+
+
+def _write_rows(n: int, tag: str, ids: list[str]) -> list[tuple[str, str, str, str, str]]:
+    return [
+        (
+            ids[k % len(ids)],
+            "bench_writes",
+            f"{tag}_{k:06d}",
+            f'{{"n": {k}, "tag": "{tag}"}}',
+            "2026-02-01T00:00:00Z",
+        )
+        for k in range(n)
+    ]
+
+
+def write_overhead(
+    conn: Any,
+    ids: list[str],
+    reps: int = 5,
+    row_count: int = 2000,
+    bulk_count: int = 10000,
+    tick: Callable[[], None] | None = None,
+) -> dict[str, Any]:
+    """Triggered `records` vs `records_plain`: row-at-a-time and bulk, alternating, median."""
+    ensure_plain_table(conn)
+    cols = "(connector_instance_id, stream, record_key, record_json, emitted_at)"
+    samples: dict[str, dict[str, list[float]]] = {
+        "row": {"records": [], "records_plain": []},
+        "bulk": {"records": [], "records_plain": []},
+    }
+    for rep in range(reps):
+        order = ["records", "records_plain"] if rep % 2 == 0 else ["records_plain", "records"]
+        for table in order:
+            rows = _write_rows(row_count, f"row{rep}_{time.monotonic_ns()}", ids)
+            t0 = time.perf_counter()
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(f"INSERT INTO {table} {cols} VALUES (%s, %s, %s, %s, %s)", rows)
+            samples["row"][table].append(time.perf_counter() - t0)
+        for table in order:
+            rows = _write_rows(bulk_count, f"bulk{rep}_{time.monotonic_ns()}", ids)
+            t0 = time.perf_counter()
+            with (
+                conn.transaction(),
+                conn.cursor() as cur,
+                cur.copy(f"COPY {table} {cols} FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            samples["bulk"][table].append(time.perf_counter() - t0)
+        if tick:
+            tick()
+    out: dict[str, Any] = {"reps": reps, "row_count": row_count, "bulk_count": bulk_count}
+    for shape, by_table in samples.items():
+        trig = statistics.median(by_table["records"])
+        plain = statistics.median(by_table["records_plain"])
+        out[shape] = {
+            "triggered_ms": trig * 1000,
+            "plain_ms": plain * 1000,
+            "ratio": trig / plain,
+            "samples_ms": {t: [round(s * 1000, 3) for s in v] for t, v in by_table.items()},
+        }
+    return out
+
+
+def reconcile_vs_dirty(
+    conn: Any, n: int, fractions: tuple[float, ...], reps: int = 3
+) -> dict[str, Any]:
+    """Mark a fraction of connections dirty, then time `pyref_reconcile_v1(NULL)`."""
+    fleet.pg_settle(conn)
+    out: dict[str, Any] = {}
+    for frac in fractions:
+        k = max(1, round(n * frac))
+        times = []
+        for rep in range(reps):
+            conn.execute(
+                "INSERT INTO pyref_dirty (connector_instance_id) SELECT connector_instance_id "
+                "FROM connector_instances ORDER BY md5(connector_instance_id || %s) LIMIT %s",
+                (str(rep), k),
+            )
+            times.append(fleet.pg_settle(conn) * 1000)
+        out[f"{frac:g}"] = {"dirty_rows": k, "ms": statistics.median(times), "samples_ms": times}
+    return out
+
+
+def rebuild_cost(conn: Any, reps: int = 3) -> dict[str, Any]:
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        conn.execute("SELECT pyref_rebuild_v1()")
+        times.append((time.perf_counter() - t0) * 1000)
+    return {"ms": statistics.median(times), "samples_ms": times}
+
+
+def staleness(store: Any, conn: Any, views: bool) -> dict[str, Any]:
+    """Write one record to a listed connection, then read at once: who reflects it?"""
+    first = store.list_connection_summaries(limit=100, now=NOW).items[0]
+    target = first.connection_id
+    stream = (first.streams or ["bench_stale"])[0]
+    fan = baselines.pg_fanout_page if store.dialect == "postgres" else baselines.sqlite_fanout_page
+
+    def pyref_total() -> int:
+        items = store.list_connection_summaries(limit=100, now=NOW).items
+        return next(i.total_records or 0 for i in items if i.connection_id == target)
+
+    def fan_total() -> int:
+        return next(r["total_records"] for r in fan(conn)[0] if r["connection_id"] == target)
+
+    def view_total(materialized: bool) -> int:
+        rows = baselines.pg_view_page(conn, materialized=materialized)[0]
+        return next(int(r[8]) for r in rows if r[0] == target)
+
+    readers: dict[str, Callable[[], int]] = {"pyreference": pyref_total, "fanout": fan_total}
+    if views:
+        readers["plain_view"] = lambda: view_total(False)
+        readers["matview"] = lambda: view_total(True)
+    before = {name: read() for name, read in readers.items()}
+    store.ingest_records(
+        target,
+        stream,
+        [{"key": f"stale_{time.monotonic_ns()}", "data": {"fresh": True}, "emitted_at": NOW}],
+    )
+    out: dict[str, Any] = {"connection_id": target}
+    for name, read in readers.items():
+        with store.statement_counter() as counter:
+            reflects = read() == before[name] + 1
+        entry: dict[str, Any] = {
+            "reflects_immediately": reflects,
+            "staleness_s": 0.0 if reflects else None,
+        }
+        if name == "pyreference":
+            entry["statements_with_dirty_row"] = counter.statements
+        out[name] = entry
+    if views:
+        t0 = time.perf_counter()
+        baselines.pg_refresh_matview(conn)
+        refresh = time.perf_counter() - t0
+        fixed = view_total(True) == before["matview"] + 1
+        out["matview"].update(
+            {
+                "refresh_s": refresh,
+                "reflects_after_refresh": fixed,
+                # stale from the commit until a refresh finishes, at best:
+                "staleness_s": 0.0 if out["matview"]["reflects_immediately"] else refresh,
+            }
+        )
+    return out

@@ -1,0 +1,376 @@
+"""Report: raw JSON, a markdown table with R40 targets (PASS/MISS), and a PNG plot."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+LIST_KINDS = ("pyreference", "pyreference_sql", "fanout", "plain_view", "matview")
+
+
+def machine_info(dsn: str) -> dict[str, Any]:
+    import psycopg
+
+    info: dict[str, Any] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "psycopg": psycopg.__version__,
+    }
+    try:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        info["memory_gb"] = round(pages / 2**30, 1)
+    except (ValueError, OSError):
+        pass
+    try:
+        with psycopg.connect(dsn, connect_timeout=5) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+            info["postgres"] = row[0] if row else None
+            for setting in ("shared_buffers", "work_mem", "synchronous_commit"):
+                row = conn.execute(f"SHOW {setting}").fetchone()
+                info[f"pg_{setting}"] = row[0] if row else None
+    except psycopg.Error:
+        info["postgres"] = None
+    import sqlite3
+
+    info["sqlite"] = sqlite3.sqlite_version
+    return info
+
+
+def _p50(point: dict[str, Any], kind: str) -> float | None:
+    entry = point.get(kind)
+    return None if entry is None else float(entry["p50_ms"])
+
+
+def _target(
+    name: str, value: float | None, limit: float, better: str, scale: str, why: str = ""
+) -> dict[str, Any]:
+    ok = value is not None and (value >= limit if better == "higher" else value <= limit)
+    return {
+        "target": name,
+        "measured": value,
+        "limit": limit,
+        "better": better,
+        "status": "PASS" if ok else "MISS",
+        "scale": scale,
+        "why": "" if ok else why,
+    }
+
+
+def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """R40 targets, computed from numbers measured in this run."""
+    n_series = results["postgres_n"]
+    points = n_series["points"]
+    ns = sorted(int(n) for n in points)
+    top, low = str(ns[-1]), str(100 if 100 in ns else ns[0])
+    r = n_series["records_per_connection"]
+    top_pt = points[top]
+    scale = f"N={top}, R={r}" + ("" if top == "10000" else " (target is at N=10,000)")
+    out = []
+    pyref = _p50(top_pt, "pyreference")
+    fan, view = _p50(top_pt, "fanout"), _p50(top_pt, "plain_view")
+    out.append(
+        _target(
+            "list page ≥ 20× faster than fan-out",
+            fan / pyref if fan and pyref else None,
+            20,
+            "higher",
+            scale,
+        )
+    )
+    out.append(
+        _target(
+            "list page ≥ 5× faster than plain view",
+            view / pyref if view and pyref else None,
+            5,
+            "higher",
+            scale,
+            "see EXPLAIN ANALYZE of the plain view below",
+        )
+    )
+    grow = _p50(top_pt, "pyreference")
+    base = _p50(points[low], "pyreference")
+    out.append(
+        _target(
+            f"list latency growth N={low}→{top} ≤ 1.5×",
+            grow / base if grow and base else None,
+            1.5,
+            "lower",
+            f"R={r}",
+            "see the pyreference list-page plan below",
+        )
+    )
+    r_pts = results["postgres_r"]["points"]
+    rs = sorted(int(x) for x in r_pts)
+    r_lo, r_hi = _p50(r_pts[str(rs[0])], "pyreference"), _p50(r_pts[str(rs[-1])], "pyreference")
+    out.append(
+        _target(
+            f"list latency growth R={rs[0]}→{rs[-1]} ≤ 1.2×",
+            r_hi / r_lo if r_hi and r_lo else None,
+            1.2,
+            "lower",
+            f"N={results['postgres_r']['n']}",
+        )
+    )
+    s_hi, s_lo = _p50(top_pt, "scoped"), _p50(points[low], "scoped")
+    out.append(
+        _target(
+            f"scoped read growth N={low}→{top} ≤ 1.2×",
+            s_hi / s_lo if s_hi and s_lo else None,
+            1.2,
+            "lower",
+            f"R={r}",
+        )
+    )
+    w = n_series["write_overhead"]
+    out.append(
+        _target(
+            "bulk ingest (COPY 10,000) with triggers ≤ 1.3× untriggered",
+            w["bulk"]["ratio"],
+            1.3,
+            "lower",
+            scale,
+        )
+    )
+    out.append(
+        _target(
+            "row-at-a-time ingest (2,000 INSERTs) with triggers ≤ 2×",
+            w["row"]["ratio"],
+            2.0,
+            "lower",
+            scale,
+            "each single-row INSERT fires the statement trigger once, which appends "
+            "one pyref_dirty row: one extra insert per insert",
+        )
+    )
+    rec = n_series["reconcile_vs_dirty"]
+    out.append(
+        _target(
+            "reconcile 1 % dirty ≤ 5 % of a rebuild",
+            rec["0.01"]["ms"] / rec["rebuild_ms"],
+            0.05,
+            "lower",
+            scale,
+        )
+    )
+    stmts = top_pt["pyreference"]["statements"]
+    out.append(_target("statements per list page ≤ 3 (R10)", stmts, 3, "lower", scale))
+    return out
+
+
+def _fmt(v: Any, digits: int = 2) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def markdown(results: dict[str, Any], name: str) -> str:
+    m = results["machine"]
+    lines = [
+        f"# pyreference bench — {name}",
+        "",
+        f"Machine: {m.get('cpus')} CPUs, {m.get('memory_gb')} GB RAM, PostgreSQL "
+        f"{m.get('postgres')}, SQLite {m.get('sqlite')}, Python {m.get('python')}, "
+        f"psycopg {m.get('psycopg')}. Total run time {results['elapsed_s']:.0f} s.",
+        "All numbers below were measured in this one run, on the same data.",
+        "",
+        "## R40 targets",
+        "",
+        "| target | measured | limit | scale | result |",
+        "|---|---|---|---|---|",
+    ]
+    targets = evaluate_targets(results)
+    for t in targets:
+        measured = _fmt(t["measured"], 3)
+        unit = "" if "statements" in t["target"] else "×"
+        lines.append(
+            f"| {t['target']} | {measured}{unit} | {t['limit']}{unit} | {t['scale']} | "
+            f"**{t['status']}** |"
+        )
+    misses = [t for t in targets if t["status"] == "MISS"]
+    if misses:
+        lines += [
+            "",
+            "Missed: "
+            + "; ".join(t["target"] + (f" — {t['why']}" if t["why"] else "") for t in misses)
+            + ".",
+        ]
+    lines += _latency_table(
+        "Postgres list page (limit 100) vs N",
+        results["postgres_n"]["points"],
+        "N",
+        f"R={results['postgres_n']['records_per_connection']}",
+    )
+    lines += _latency_table(
+        "Postgres list page vs records per connection",
+        results["postgres_r"]["points"],
+        "R",
+        f"N={results['postgres_r']['n']}",
+    )
+    lines += _latency_table(
+        "SQLite list page vs N",
+        results["sqlite"]["points"],
+        "N",
+        f"R={results['sqlite']['records_per_connection']}",
+    )
+    n = results["postgres_n"]
+    lines += [
+        "",
+        "## Statements per page (by page size)",
+        "",
+        "| backend | reader | "
+        + " | ".join(f"limit {s}" for s in n["statements_vs_page_size"]["pyreference"])
+        + " |",
+        "|---|---|" + "---|" * len(n["statements_vs_page_size"]["pyreference"]),
+    ]
+    for backend, data in (("postgres", n), ("sqlite", results["sqlite"])):
+        for reader, by_size in data["statements_vs_page_size"].items():
+            lines.append(
+                f"| {backend} | {reader} | " + " | ".join(str(v) for v in by_size.values()) + " |"
+            )
+    w = n["write_overhead"]
+    lines += [
+        "",
+        "## Write overhead of the triggers (`records` vs `records_plain`)",
+        "",
+        f"Median of {w['reps']}, alternating tables.",
+        "",
+        "| shape | with triggers (ms) | without (ms) | ratio |",
+        "|---|---|---|---|",
+    ]
+    for shape, label in (
+        ("row", f"row-at-a-time ({w['row_count']} INSERTs, executemany)"),
+        ("bulk", f"bulk (one COPY of {w['bulk_count']})"),
+    ):
+        lines.append(
+            f"| {label} | {_fmt(w[shape]['triggered_ms'], 1)} | "
+            f"{_fmt(w[shape]['plain_ms'], 1)} | {_fmt(w[shape]['ratio'])}× |"
+        )
+    rec = n["reconcile_vs_dirty"]
+    lines += [
+        "",
+        "## Reconcile vs dirty fraction, rebuild vs N",
+        "",
+        "| dirty fraction | dirty rows | reconcile (ms) | share of rebuild |",
+        "|---|---|---|---|",
+    ]
+    for frac, entry in rec.items():
+        if frac == "rebuild_ms":
+            continue
+        lines.append(
+            f"| {float(frac):.0%} | {entry['dirty_rows']} | {_fmt(entry['ms'], 1)} | "
+            f"{entry['ms'] / rec['rebuild_ms']:.1%} |"
+        )
+    lines += [
+        "",
+        "| N | rebuild (ms) | reconcile 1 % (ms) | load (s) | settle (s) | "
+        "dead pyref_dirty rows before VACUUM | list / scoped p50 before VACUUM (ms) | "
+        "after (ms) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for key, pt in n["points"].items():
+        pre = pt.get("pre_vacuum") or {}
+        before = (
+            f"{pre['pyreference']['p50_ms']:.2f} / {pre['scoped']['p50_ms']:.2f}" if pre else "–"
+        )
+        after = f"{pt['pyreference']['p50_ms']:.2f} / {pt['scoped']['p50_ms']:.2f}"
+        lines.append(
+            f"| {key} | {_fmt(pt['rebuild']['ms'], 1)} | "
+            f"{_fmt(pt['reconcile_1pct']['ms'], 1)} | {_fmt(pt['load_s'])} | "
+            f"{_fmt(pt['settle_s'])} | {pre.get('pyref_dirty_dead_tuples', '–')} | "
+            f"{before} | {after} |"
+        )
+    lines += [
+        "",
+        "## Staleness after a committed write",
+        "",
+        "| reader | reflects the write at once | staleness (s) | note |",
+        "|---|---|---|---|",
+    ]
+    for backend, data in (("postgres", n), ("sqlite", results["sqlite"])):
+        for reader, entry in data["staleness"].items():
+            if not isinstance(entry, dict):
+                continue
+            note = ""
+            if reader == "matview":
+                note = f"stale until REFRESH … CONCURRENTLY ({_fmt(entry['refresh_s'], 3)} s)"
+            if reader == "pyreference":
+                note = f"{entry['statements_with_dirty_row']} statements with the dirty row"
+            lines.append(
+                f"| {backend} {reader} | {entry['reflects_immediately']} | "
+                f"{_fmt(entry['staleness_s'], 3)} | {note} |"
+            )
+    lines += ["", "## Query plans (EXPLAIN ANALYZE at the largest N)", ""]
+    for key, plan in n["explain"].items():
+        lines += [f"### {key}", "", "```", plan, "```", ""]
+    return "\n".join(lines) + "\n"
+
+
+def _latency_table(title: str, points: dict[str, Any], axis: str, fixed: str) -> list[str]:
+    kinds = [k for k in (*LIST_KINDS, "scoped") if any(k in p for p in points.values())]
+    lines = [
+        "",
+        f"## {title} ({fixed})",
+        "",
+        "p50 / p95 in ms; statements per page in brackets.",
+        "",
+        f"| {axis} | " + " | ".join(kinds) + " | fan-out ÷ pyref | view ÷ pyref |",
+        "|---|" + "---|" * (len(kinds) + 2),
+    ]
+    for key, pt in points.items():
+        cells = []
+        for k in kinds:
+            e = pt[k]
+            st = f" [{e['statements']}]" if "statements" in e else ""
+            cells.append(f"{e['p50_ms']:.2f} / {e['p95_ms']:.2f}{st}")
+        ref = pt["pyreference"]["p50_ms"]
+        fan = f"{pt['fanout']['p50_ms'] / ref:.1f}×"
+        view = f"{pt['plain_view']['p50_ms'] / ref:.1f}×" if "plain_view" in pt else "–"
+        lines.append(f"| {key} | " + " | ".join(cells) + f" | {fan} | {view} |")
+    return lines
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = [
+        ("Postgres: list page vs N", results["postgres_n"]["points"], "connections N"),
+        ("Postgres: list page vs R", results["postgres_r"]["points"], "records per connection R"),
+        ("SQLite: list page vs N", results["sqlite"]["points"], "connections N"),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
+    for ax, (title, points, xlabel) in zip(axes, series, strict=True):
+        xs = sorted(int(k) for k in points)
+        for kind in (*LIST_KINDS, "scoped"):
+            ys = [points[str(x)][kind]["p50_ms"] for x in xs if kind in points[str(x)]]
+            if len(ys) == len(xs):
+                ax.plot(xs, ys, marker="o", label=kind.replace("_", " "))
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(title)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("p50 latency (ms)")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_all(results: dict[str, Any], out_dir: Path, name: str) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results["targets"] = evaluate_targets(results)
+    paths = [out_dir / f"{name}.json", out_dir / f"{name}.md", out_dir / f"{name}.png"]
+    paths[0].write_text(json.dumps(results, indent=2, default=str) + "\n")
+    paths[1].write_text(markdown(results, name))
+    plot(results, paths[2])
+    return paths

@@ -1,0 +1,302 @@
+"""Run the benchmarks: `python bench/run.py [--quick] [--dsn DSN]` (or `pyreference bench`).
+
+Creates scratch databases `pyref_bench_*` on the server named by --dsn (dropped at the
+end), loads a fleet over the 44 real manifests, measures pyreference beside the fan-out,
+plain-view and materialized-view baselines, and writes bench/results/<name>.{json,md,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+import pyreference
+from bench import baselines, fleet, measure, report
+
+DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    n_series: tuple[int, ...]
+    records: int  # records per connection for the N series
+    r_series: tuple[int, ...]
+    r_series_n: int
+    reps: int
+    write_reps: int
+    sqlite_n: tuple[int, ...]
+    sqlite_records: int
+    budget_s: float
+
+
+QUICK = Config("quick", (10, 100, 1000), 100, (10, 100, 1000), 100, 15, 3, (10, 100, 1000), 10, 4.0)
+MEDIUM = Config(
+    "medium", (10, 100, 1000, 10000), 100, (10, 100, 1000), 1000, 30, 5, (10, 100, 1000), 100, 15.0
+)
+FULL = Config(
+    "full", (10, 100, 1000, 10000), 100, (10, 100, 1000), 10000, 30, 5, (10, 100, 1000), 100, 20.0
+)
+CONFIGS = {c.name: c for c in (QUICK, MEDIUM, FULL)}
+
+
+def with_db(dsn: str, name: str) -> str:
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(dsn)
+    params["dbname"] = name
+    return make_conninfo(**params)
+
+
+class Scratch:
+    """A scratch Postgres database, dropped on exit."""
+
+    def __init__(self, admin_dsn: str, tag: str) -> None:
+        import psycopg
+
+        self.admin_dsn = admin_dsn
+        self.name = f"pyref_bench_{tag}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+        with psycopg.connect(admin_dsn, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{self.name}"')
+        self.dsn = with_db(admin_dsn, self.name)
+
+    def __enter__(self) -> Scratch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import psycopg
+
+        with psycopg.connect(self.admin_dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def open_pg(dsn: str) -> tuple[Any, Any]:
+    import psycopg
+
+    store = pyreference.connect(dsn)
+    store.migrate()
+    conn = psycopg.connect(dsn, autocommit=True)
+    fleet.pg_register_connectors(conn)
+    baselines.pg_install_views(conn)
+    return store, conn
+
+
+def pg_n_series(cfg: Config, dsn: str, ui: Progress, spec: fleet.FleetSpec) -> dict[str, Any]:
+    """Grow the fleet through cfg.n_series at cfg.records; measure at each N; extras at max N."""
+    store, conn = open_pg(dsn)
+    out: dict[str, Any] = {"records_per_connection": cfg.records, "points": {}}
+    total = sum(cfg.n_series[-1:]) * cfg.records
+    load = ui.add_task(f"pg N-series: loading records (R={cfg.records})", total=total)
+    prev = 0
+    try:
+        for n in cfg.n_series:
+            t0 = time.perf_counter()
+            fleet.pg_grow_connections(
+                conn, prev, n, spec, cfg.records, lambda k: ui.advance(load, k)
+            )
+            load_s = time.perf_counter() - t0
+            settle_s = fleet.pg_settle(conn)
+            pre_vacuum = measure.pre_vacuum(store, conn, cfg.reps)
+            vacuum_s = fleet.pg_vacuum(conn)
+            ui.update(load, description=f"pg N={n}: measuring reads")
+            point = measure.read_point(
+                store, conn, cfg.reps, dialect="postgres", views=True, budget_s=cfg.budget_s
+            )
+            point.update(
+                {
+                    "load_s": load_s,
+                    "settle_s": settle_s,
+                    "vacuum_s": vacuum_s,
+                    "pre_vacuum": pre_vacuum,
+                    "rebuild": measure.rebuild_cost(conn, 1 if n >= 10000 else 3),
+                    "reconcile_1pct": measure.reconcile_vs_dirty(conn, n, (0.01,))["0.01"],
+                }
+            )
+            out["points"][str(n)] = point
+            prev = n
+        n = cfg.n_series[-1]
+        ui.update(load, description=f"pg N={n}: writes, reconcile, staleness")
+        out["statements_vs_page_size"] = measure.statements_vs_page_size(store, conn, "postgres")
+        out["reconcile_vs_dirty"] = measure.reconcile_vs_dirty(
+            conn, n, (0.01, 0.1, 1.0), reps=1 if n >= 10000 else 3
+        )
+        out["rebuild"] = measure.rebuild_cost(conn, 1 if n >= 10000 else 3)
+        out["reconcile_vs_dirty"]["rebuild_ms"] = out["rebuild"]["ms"]
+        ids = [f"cin_{i:06d}" for i in range(min(n, 100))]
+        out["write_overhead"] = measure.write_overhead(conn, ids, reps=cfg.write_reps)
+        fleet.pg_settle(conn)
+        baselines.pg_refresh_matview(conn)
+        out["staleness"] = measure.staleness(store, conn, views=True)
+        out["explain"] = explains(conn, store)
+    finally:
+        ui.remove_task(load)
+        conn.close()
+        store.close()
+    return out
+
+
+def explains(conn: Any, store: Any) -> dict[str, str]:
+    """EXPLAIN ANALYZE of each read query, for the report when a target is missed."""
+    owner = baselines.OWNER
+    queries = store.database.queries
+    page = {
+        "owner": owner,
+        "connector_id": None,
+        "after_connector": None,
+        "after_created": None,
+        "after_id": None,
+        "fetch": 101,
+    }
+    return {
+        "pyreference_list_page": baselines.pg_explain(conn, queries["list_page"], page),
+        "pyreference_scoped": baselines.pg_explain(
+            conn, queries["scoped_summary"], {"owner": owner, "id": "cin_000042"}
+        ),
+        "plain_view": baselines.pg_explain(
+            conn, baselines.VIEW_PAGE.format(relation="bench_summary_view"), (owner, 100)
+        ),
+        "fanout_runs_one_connection": baselines.pg_explain(
+            conn,
+            baselines.PG_FANOUT["runs"]
+            .replace("%(id)s", "'cin_000000'")
+            .replace("%(connector)s", "'amazon'")
+            .replace("%(profile)s", "'amazon:cin_000000'"),
+        ),
+    }
+
+
+def pg_r_series(cfg: Config, dsn: str, ui: Progress, spec: fleet.FleetSpec) -> dict[str, Any]:
+    """Fixed N, growing records per connection."""
+    store, conn = open_pg(dsn)
+    n = cfg.r_series_n
+    out: dict[str, Any] = {"n": n, "points": {}}
+    load = ui.add_task(f"pg R-series (N={n}): loading records", total=n * cfg.r_series[-1])
+    try:
+        fleet.pg_grow_connections(conn, 0, n, spec, 0)
+        prev = 0
+        for r in cfg.r_series:
+            t0 = time.perf_counter()
+            fleet.pg_grow_records(conn, n, prev, r, spec, lambda k: ui.advance(load, k))
+            load_s = time.perf_counter() - t0
+            settle_s = fleet.pg_settle(conn)
+            fleet.pg_vacuum(conn)
+            ui.update(load, description=f"pg R={r} (N={n}): measuring reads")
+            point = measure.read_point(
+                store, conn, cfg.reps, dialect="postgres", views=True, budget_s=cfg.budget_s
+            )
+            point.update({"load_s": load_s, "settle_s": settle_s})
+            out["points"][str(r)] = point
+            prev = r
+    finally:
+        ui.remove_task(load)
+        conn.close()
+        store.close()
+    return out
+
+
+def sqlite_series(cfg: Config, ui: Progress, spec: fleet.FleetSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"records_per_connection": cfg.sqlite_records, "points": {}}
+    load = ui.add_task("sqlite: loading", total=cfg.sqlite_n[-1] * cfg.sqlite_records)
+    with tempfile.TemporaryDirectory() as tmp:
+        store = pyreference.connect(f"sqlite:///{tmp}/bench.db")
+        store.migrate()
+        conn = store.database.conn  # type: ignore[attr-defined]
+        fleet.sqlite_register_connectors(conn)
+        prev = 0
+        try:
+            for n in cfg.sqlite_n:
+                t0 = time.perf_counter()
+                fleet.sqlite_grow_connections(
+                    conn, prev, n, spec, cfg.sqlite_records, lambda k: ui.advance(load, k)
+                )
+                load_s = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                store.reconcile()
+                settle_s = time.perf_counter() - t0
+                ui.update(load, description=f"sqlite N={n}: measuring reads")
+                point = measure.read_point(
+                    store, conn, cfg.reps, dialect="sqlite", views=False, budget_s=cfg.budget_s
+                )
+                point.update({"load_s": load_s, "settle_s": settle_s})
+                out["points"][str(n)] = point
+                prev = n
+            out["statements_vs_page_size"] = measure.statements_vs_page_size(store, conn, "sqlite")
+            out["staleness"] = measure.staleness(store, conn, views=False)
+        finally:
+            ui.remove_task(load)
+            store.close()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small scales, under two minutes")
+    parser.add_argument(
+        "--dsn",
+        default=os.environ.get("PYREFERENCE_BENCH_DSN", DEFAULT_DSN),
+        help="admin DSN: scratch databases pyref_bench_* are created there",
+    )
+    parser.add_argument(
+        "--scale",
+        choices=sorted(CONFIGS),
+        default=None,
+        help="quick | medium (N ≤ 10,000, R=100; ~15 min) | full (10M records)",
+    )
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    cfg = CONFIGS[args.scale or ("quick" if args.quick else "full")]
+    if args.dsn.startswith("postgresql+psycopg://"):
+        args.dsn = args.dsn.replace("postgresql+psycopg://", "postgresql://", 1)
+    spec = fleet.FleetSpec()
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "config": asdict(cfg),
+        "fleet": asdict(spec),
+        "machine": report.machine_info(args.dsn),
+    }
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console) as ui:
+        phases = ui.add_task(f"bench {cfg.name}", total=3)
+        with Scratch(args.dsn, "n") as db:
+            results["postgres_n"] = pg_n_series(cfg, db.dsn, ui, spec)
+        ui.advance(phases)
+        with Scratch(args.dsn, "r") as db:
+            results["postgres_r"] = pg_r_series(cfg, db.dsn, ui, spec)
+        ui.advance(phases)
+        results["sqlite"] = sqlite_series(cfg, ui, spec)
+        ui.advance(phases)
+    results["elapsed_s"] = time.perf_counter() - started
+    paths = report.write_all(results, args.out, cfg.name)
+    console.print(f"bench {cfg.name} finished in {results['elapsed_s']:.0f} s")
+    for path in paths:
+        console.print(f"  wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

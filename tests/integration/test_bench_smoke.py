@@ -1,0 +1,106 @@
+"""Smoke test of bench/: a tiny fleet and one measurement of each kind (no timing assertions)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from rich.progress import Progress
+
+import pyreference
+from bench import baselines, fleet, measure, report, run
+
+pytestmark = pytest.mark.postgres
+
+TINY = run.Config(
+    name="smoke",
+    n_series=(10,),
+    records=5,
+    r_series=(5,),
+    r_series_n=10,
+    reps=2,
+    write_reps=1,
+    sqlite_n=(10,),
+    sqlite_records=5,
+    budget_s=1.0,
+)
+
+
+def test_fleet_is_deterministic_and_spans_the_real_manifests() -> None:
+    spec = fleet.FleetSpec()
+    rows = list(fleet.connection_rows(0, 88, spec))
+    assert len({r[2] for r in rows}) == 44
+    assert rows == list(fleet.connection_rows(0, 88, spec))
+    events = list(fleet.event_rows(0, 50, spec))
+    kinds = {e[1] for e in events}
+    assert {"run.started", "run.completed", "run.failed", "run.browser_surface_failed"} <= kinds
+    # Sibling browser connections are attributed by profile key only, never by id column.
+    browser = [e for e in events if e[6] is None]
+    assert browser and all("profile_key" in e[9] for e in browser)
+    assert list(fleet.gap_rows(0, 50, spec)) and list(fleet.attention_rows(0, 50, spec))
+
+
+def test_bench_smoke_postgres_and_sqlite(pg_dsn: str, tmp_path: Path) -> None:
+    spec = fleet.FleetSpec()
+    with Progress(disable=True) as ui:
+        pg = run.pg_n_series(TINY, pg_dsn, ui, spec)
+        lite = run.sqlite_series(TINY, ui, spec)
+
+    point = pg["points"]["10"]
+    for kind in ("pyreference", "pyreference_sql", "scoped", "fanout", "plain_view", "matview"):
+        assert {"p50_ms", "p95_ms", "n"} <= set(point[kind])
+    assert point["pyreference"]["statements"] <= 4
+    assert point["pyreference"]["writes"] == 0
+    assert point["fanout"]["statements"] > point["pyreference"]["statements"]
+    for data in (pg, lite):
+        by_size = data["statements_vs_page_size"]
+        assert by_size["fanout"][10] == 1 + 10 * len(baselines.PG_FANOUT)
+        assert all(v <= 4 for v in by_size["pyreference"].values())
+    store = pyreference.connect(pg_dsn)
+    try:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            by_size = measure.statements_vs_page_size(store, conn, "postgres", (2, 5, 10))
+    finally:
+        store.close()
+    fan = [by_size["fanout"][s] for s in (2, 5, 10)]
+    assert fan[0] < fan[1] < fan[2], "fan-out statements grow with the page size"
+    assert all(v <= 4 for v in by_size["pyreference"].values())
+
+    writes = pg["write_overhead"]
+    assert writes["row"]["ratio"] > 0 and writes["bulk"]["ratio"] > 0
+    assert {"0.01", "0.1", "1", "rebuild_ms"} <= set(pg["reconcile_vs_dirty"])
+    assert pg["points"]["10"]["rebuild"]["ms"] > 0
+
+    stale = pg["staleness"]
+    assert stale["pyreference"]["reflects_immediately"] is True
+    assert stale["pyreference"]["statements_with_dirty_row"] <= 4
+    assert stale["plain_view"]["reflects_immediately"] is True
+    assert stale["matview"]["reflects_immediately"] is False
+    assert stale["matview"]["reflects_after_refresh"] is True
+    assert lite["staleness"]["pyreference"]["reflects_immediately"] is True
+    assert "Limit" in pg["explain"]["plain_view"]
+
+    results = {
+        "config": {"name": "smoke"},
+        "machine": report.machine_info(pg_dsn),
+        "postgres_n": pg,
+        "postgres_r": {"n": 10, "points": pg["points"]},
+        "sqlite": lite,
+        "elapsed_s": 0.0,
+    }
+    paths = report.write_all(results, tmp_path, "smoke")
+    assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+    statuses = {t["status"] for t in results["targets"]}
+    assert statuses <= {"PASS", "MISS"} and len(results["targets"]) == 9
+    assert "R40 targets" in paths[1].read_text()
+
+
+def test_fanout_page_counts_its_own_statements(pg_dsn: str) -> None:
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        fleet.pg_register_connectors(conn)
+        fleet.pg_grow_connections(conn, 0, 3, fleet.FleetSpec(), 2)
+        rows, statements = baselines.pg_fanout_page(conn, limit=100)
+    assert len(rows) == 3 and statements == 1 + 3 * len(baselines.PG_FANOUT)
+    assert all(r["total_records"] == 2 for r in rows)
+    assert measure.percentile([1.0, 2.0, 3.0], 0.5) == 2.0
