@@ -62,6 +62,7 @@ def _json_object(value: Any, what: str) -> dict[str, Any]:
         raise InvalidInput(f"{what} must be a JSON object")
     try:
         canonical_json(value)
+        json.dumps(value, allow_nan=False)  # NaN and Infinity are not JSON
     except (TypeError, ValueError):
         raise InvalidInput(f"{what} holds a value JSON cannot represent") from None
     if "\\u0000" in json.dumps(value):
