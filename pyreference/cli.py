@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from .store import DEFAULT_DSN, Store, connect
 
 EXIT_ERROR = 1
 EXIT_DRIFT = 3  # verify found differing rows / render --check found stale files
+_SECRET_IN_URL = re.compile(r"(\w+://[^:/@\s]*):[^@\s]*@")
 NOTIFY_CHANNEL = "pyref_dirty"  # `reconcile --watch` wakes early on NOTIFY pyref_dirty
 
 dsn_option = click.option(
@@ -60,7 +62,8 @@ class _Group(click.Group):
         except Exception as exc:
             if os.environ.get("PYREFERENCE_DEBUG"):
                 raise
-            first = (str(exc).splitlines() or [""])[0][:240]
+            # Some driver messages quote a URL: never echo a password from one.
+            first = _SECRET_IN_URL.sub(r"\1@", (str(exc).splitlines() or [""])[0])[:240]
             raise Failure(
                 f"unexpected {type(exc).__name__}: {first} (PYREFERENCE_DEBUG=1 shows a traceback)"
             ) from exc

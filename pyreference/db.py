@@ -260,6 +260,9 @@ def _open_pool(dsn: str) -> Any:
         psycopg.connect(dsn, connect_timeout=10).close()
     except psycopg.OperationalError as exc:
         raise DatabaseUnavailable(f"cannot reach PostgreSQL at {redact_dsn(dsn)}") from exc
+    except psycopg.ProgrammingError:
+        # psycopg's message quotes the whole URL, password included.
+        raise InvalidInput(f"malformed PostgreSQL URL: {redact_dsn(dsn)}") from None
     return ConnectionPool(
         dsn, min_size=1, max_size=8, kwargs={"autocommit": True}, open=True, timeout=30
     )
@@ -267,9 +270,12 @@ def _open_pool(dsn: str) -> Any:
 
 def redact_dsn(dsn: str) -> str:
     """The DSN with any password removed, for messages."""
-    parts = urlsplit(dsn)
-    if parts.scheme and parts.hostname:
+    try:
+        parts = urlsplit(dsn)
         port = f":{parts.port}" if parts.port else ""
+    except ValueError:  # a malformed host or port: drop everything between // and @
+        return re.sub(r"//[^/]*@", "//***@", dsn)
+    if parts.scheme and parts.hostname:
         user = f"{parts.username}@" if parts.username else ""
         return f"{parts.scheme}://{user}{parts.hostname}{port}{parts.path}"
     return re.sub(r"password\s*=\s*\S+", "password=***", dsn)

@@ -132,8 +132,15 @@ def test_reconcile_watch_is_bounded(runner: CliRunner, dsn: str) -> None:
     assert sum(line["reconciled"] for line in lines) == len(EXPECTED) + 1  # + the draft
 
 
-def test_bad_postgres_dsn_is_one_line_without_password(runner: CliRunner) -> None:
-    dsn = "postgresql://alice:s3cret-pw@127.0.0.1:1/nowhere"
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://alice:s3cret-pw@127.0.0.1:1/nowhere",
+        "postgresql://alice:s3cret-pw@127.0.0.1:notaport/nowhere",
+        "postgresql://alice:s3cret-pw@[127.0.0.1/nowhere",
+    ],
+)
+def test_bad_postgres_dsn_is_one_line_without_password(runner: CliRunner, dsn: str) -> None:
     result = runner.invoke(cli, ["summaries", "--dsn", dsn])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ")
@@ -201,3 +208,21 @@ def test_unopenable_sqlite_is_database_unavailable(runner: CliRunner, tmp_path: 
     result = runner.invoke(cli, ["verify", "--dsn", f"sqlite:///{tmp_path}/missing/dir/x.db"])
     assert result.exit_code == 1
     assert result.stderr.startswith("error: cannot open SQLite database")
+
+
+def test_watch_wakes_on_notify(runner: CliRunner, pg_dsn: str) -> None:
+    """A NOTIFY pyref_dirty ends the wait long before the interval."""
+    import threading
+    import time
+
+    def notify() -> None:
+        time.sleep(1.0)
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute("NOTIFY pyref_dirty")
+
+    threading.Thread(target=notify, daemon=True).start()
+    started = time.monotonic()
+    args = ["reconcile", "--dsn", pg_dsn, "--watch", "--interval", "60", "--passes", "2"]
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started < 30
