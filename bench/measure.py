@@ -169,16 +169,17 @@ def write_overhead(
         "row": {"records": [], "records_plain": []},
         "bulk": {"records": [], "records_plain": []},
     }
-    for rep in range(reps):
+    for rep in range(-1, reps):  # rep -1 warms both tables and is not counted
         order = ["records", "records_plain"] if rep % 2 == 0 else ["records_plain", "records"]
         for table in order:
-            rows = _write_rows(row_count, f"row{rep}_{time.monotonic_ns()}", ids)
+            rows = _write_rows(row_count, f"row{rep + 1}_{time.monotonic_ns()}", ids)
             t0 = time.perf_counter()
             with conn.transaction(), conn.cursor() as cur:
                 cur.executemany(f"INSERT INTO {table} {cols} VALUES (%s, %s, %s, %s, %s)", rows)
-            samples["row"][table].append(time.perf_counter() - t0)
+            if rep >= 0:
+                samples["row"][table].append(time.perf_counter() - t0)
         for table in order:
-            rows = _write_rows(bulk_count, f"bulk{rep}_{time.monotonic_ns()}", ids)
+            rows = _write_rows(bulk_count, f"bulk{rep + 1}_{time.monotonic_ns()}", ids)
             t0 = time.perf_counter()
             with (
                 conn.transaction(),
@@ -187,7 +188,8 @@ def write_overhead(
             ):
                 for row in rows:
                     copy.write_row(row)
-            samples["bulk"][table].append(time.perf_counter() - t0)
+            if rep >= 0:
+                samples["bulk"][table].append(time.perf_counter() - t0)
         if tick:
             tick()
     out: dict[str, Any] = {"reps": reps, "row_count": row_count, "bulk_count": bulk_count}

@@ -61,8 +61,16 @@ def _target(
     }
 
 
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _samples(entry: dict[str, Any]) -> str:
+    return ", ".join(f"{x:.1f}" for x in entry.get("samples_ms", []))
+
+
 def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """R40 targets, computed from numbers measured in this run."""
+    """R40 targets, computed from numbers measured in this run, with the why of a miss."""
     n_series = results["postgres_n"]
     points = n_series["points"]
     ns = sorted(int(n) for n in points)
@@ -70,96 +78,112 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     r = n_series["records_per_connection"]
     top_pt = points[top]
     scale = f"N={top}, R={r}" + ("" if top == "10000" else " (target is at N=10,000)")
-    out = []
-    pyref = _p50(top_pt, "pyreference")
+    pyref, sql = _p50(top_pt, "pyreference"), _p50(top_pt, "pyreference_sql")
     fan, view = _p50(top_pt, "fanout"), _p50(top_pt, "plain_view")
-    out.append(
-        _target(
+    python_why = ""
+    if pyref and sql and fan:
+        python_why = (
+            f"the page's one SQL statement, fetched and decoded by the driver, takes "
+            f"{sql:.2f} ms of the {pyref:.2f} ms (on Postgres most of it is moving and parsing "
+            "jsonb: each row carries its connector's whole manifest `streams` array with "
+            "schemas, ~3.5 KB a row); the rest "
+            "is Python decoding evidence JSON and synthesizing 100 summaries (profiled: "
+            "reads.evidence_from_row ≈ 2/3, synthesize ≈ 1/3). The database side alone is "
+            f"{fan / sql:.0f}× faster than fan-out"
+            + (f" and {view / sql:.0f}× faster than the plain view" if view else "")
+            + "; the gap to the target is per-summary work in Python (driver JSON decoding, "
+            "evidence decoding, synthesis)"
+        )
+    r_pts = results["postgres_r"]["points"]
+    rs = sorted(int(x) for x in r_pts)
+    r_lo, r_hi = (_p50(r_pts[str(x)], "pyreference") for x in (rs[0], rs[-1]))
+    sql_lo, sql_hi = (_p50(r_pts[str(x)], "pyreference_sql") for x in (rs[0], rs[-1]))
+    s_lo, s_hi = _p50(points[low], "scoped"), _p50(top_pt, "scoped")
+    w = n_series["write_overhead"]
+    rec = n_series["reconcile_vs_dirty"]
+    noise = "2-core machine, server and client share the CPUs; samples (ms): "
+    targets = [
+        (
             "list page ≥ 20× faster than fan-out",
-            fan / pyref if fan and pyref else None,
+            _ratio(fan, pyref),
             20,
             "higher",
             scale,
-        )
-    )
-    out.append(
-        _target(
+            python_why,
+        ),
+        (
             "list page ≥ 5× faster than plain view",
-            view / pyref if view and pyref else None,
+            _ratio(view, pyref),
             5,
             "higher",
             scale,
-            "see EXPLAIN ANALYZE of the plain view below",
-        )
-    )
-    grow = _p50(top_pt, "pyreference")
-    base = _p50(points[low], "pyreference")
-    out.append(
-        _target(
+            python_why,
+        ),
+        (
             f"list latency growth N={low}→{top} ≤ 1.5×",
-            grow / base if grow and base else None,
+            _ratio(pyref, _p50(points[low], "pyreference")),
             1.5,
             "lower",
             f"R={r}",
-            "see the pyreference list-page plan below",
-        )
-    )
-    r_pts = results["postgres_r"]["points"]
-    rs = sorted(int(x) for x in r_pts)
-    r_lo, r_hi = _p50(r_pts[str(rs[0])], "pyreference"), _p50(r_pts[str(rs[-1])], "pyreference")
-    out.append(
-        _target(
+            "see the pyreference list-page plan below and the pyreference_sql column",
+        ),
+        (
             f"list latency growth R={rs[0]}→{rs[-1]} ≤ 1.2×",
-            r_hi / r_lo if r_hi and r_lo else None,
+            _ratio(r_hi, r_lo),
             1.2,
             "lower",
             f"N={results['postgres_r']['n']}",
-        )
-    )
-    s_hi, s_lo = _p50(top_pt, "scoped"), _p50(points[low], "scoped")
-    out.append(
-        _target(
+            f"SQL alone grew {_fmt(_ratio(sql_hi, sql_lo))}×; the page is Python-bound and noisy: "
+            + noise
+            + _samples(r_pts[str(rs[-1])]["pyreference"]),
+        ),
+        (
             f"scoped read growth N={low}→{top} ≤ 1.2×",
-            s_hi / s_lo if s_hi and s_lo else None,
+            _ratio(s_hi, s_lo),
             1.2,
             "lower",
             f"R={r}",
-        )
-    )
-    w = n_series["write_overhead"]
-    out.append(
-        _target(
+            "the scoped plan (below) is index lookups by connection id only; "
+            f"p50 {_fmt(s_lo)} → {_fmt(s_hi)} ms on a " + noise + _samples(top_pt["scoped"]),
+        ),
+        (
             "bulk ingest (COPY 10,000) with triggers ≤ 1.3× untriggered",
             w["bulk"]["ratio"],
             1.3,
             "lower",
             scale,
-        )
-    )
-    out.append(
-        _target(
+            "the trigger appends one pyref_dirty row per touched connection per statement; "
+            + noise
+            + json.dumps(w["bulk"]["samples_ms"]),
+        ),
+        (
             "row-at-a-time ingest (2,000 INSERTs) with triggers ≤ 2×",
             w["row"]["ratio"],
             2.0,
             "lower",
             scale,
-            "each single-row INSERT fires the statement trigger once, which appends "
-            "one pyref_dirty row: one extra insert per insert",
-        )
-    )
-    rec = n_series["reconcile_vs_dirty"]
-    out.append(
-        _target(
+            "each single-row INSERT fires the statement trigger once and appends one pyref_dirty "
+            "row: one extra insert per insert; " + noise + json.dumps(w["row"]["samples_ms"]),
+        ),
+        (
             "reconcile 1 % dirty ≤ 5 % of a rebuild",
             rec["0.01"]["ms"] / rec["rebuild_ms"],
             0.05,
             "lower",
             scale,
-        )
-    )
-    stmts = top_pt["pyreference"]["statements"]
-    out.append(_target("statements per list page ≤ 3 (R10)", stmts, 3, "lower", scale))
-    return out
+            "reconcile's claim query reads pyref_dirty, whose dead rows (deleted by earlier "
+            "reconciles) cost until VACUUM; see the dead-row column below",
+        ),
+        (
+            "statements per list page ≤ 3 (R10)",
+            top_pt["pyreference"]["statements"],
+            3,
+            "lower",
+            scale,
+            "",
+        ),
+    ]
+    return [_target(*t) for t in targets]
 
 
 def _fmt(v: Any, digits: int = 2) -> str:
