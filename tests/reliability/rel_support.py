@@ -19,7 +19,9 @@ ALPHA = {
     "connector_key": "alpha",
     "display_name": "Alpha",
     "streams": [{"name": "s1"}, {"name": "s2", "required": False}],
-    "capabilities": {"refresh_policy": {"maximum_staleness_seconds": 86400, "background_safe": True}},
+    "capabilities": {
+        "refresh_policy": {"maximum_staleness_seconds": 86400, "background_safe": True}
+    },
 }
 BETA = {
     "connector_key": "beta",
@@ -69,7 +71,10 @@ def seed_connectors(store: Store) -> None:
 
 
 def all_connection_ids(store: Store) -> list[str]:
-    rows = sql(store, "SELECT connector_instance_id FROM connector_instances ORDER BY connector_instance_id")
+    rows = sql(
+        store,
+        "SELECT connector_instance_id FROM connector_instances ORDER BY connector_instance_id",
+    )
     return [r["connector_instance_id"] for r in rows]
 
 
@@ -108,7 +113,9 @@ def _pg_store(dsn: str) -> Store:
     return pyreference.connect(f"{dsn}{sep}options={quote(opts)}")
 
 
-def writer_worker(dsn: str, worker: int, connections: list[str], deadline: float, max_ops: int, out: Any) -> None:
+def writer_worker(
+    dsn: str, worker: int, connections: list[str], deadline: float, max_ops: int, out: Any
+) -> None:
     """Ingest, re-ingest, delete and append run events; report what was written."""
     import random
 
@@ -123,8 +130,11 @@ def writer_worker(dsn: str, worker: int, connections: list[str], deadline: float
             kind = rng.random()
             if kind < 0.55:
                 batch = [
-                    {"key": f"w{worker}-{op}-{i}", "data": {"w": worker, "op": op, "i": i},
-                     "emitted_at": "2024-05-01T00:00:00Z"}
+                    {
+                        "key": f"w{worker}-{op}-{i}",
+                        "data": {"w": worker, "op": op, "i": i},
+                        "emitted_at": "2024-05-01T00:00:00Z",
+                    }
                     for i in range(rng.randint(1, 5))
                 ]
                 store.ingest_records(cid, "s1", batch)
@@ -140,10 +150,19 @@ def writer_worker(dsn: str, worker: int, connections: list[str], deadline: float
                 run = f"run-w{worker}-{op}"
                 end = rng.choice(["run.completed", "run.failed"])
                 events = [
-                    {"event_id": f"e-{run}-start", "event_type": "run.started",
-                     "occurred_at": "2024-05-01T00:00:00Z", "run_id": run, "connection_id": cid},
-                    {"event_id": f"e-{run}-end", "event_type": end,
-                     "occurred_at": "2024-05-01T00:05:00Z", "run_id": run},
+                    {
+                        "event_id": f"e-{run}-start",
+                        "event_type": "run.started",
+                        "occurred_at": "2024-05-01T00:00:00Z",
+                        "run_id": run,
+                        "connection_id": cid,
+                    },
+                    {
+                        "event_id": f"e-{run}-end",
+                        "event_type": end,
+                        "occurred_at": "2024-05-01T00:05:00Z",
+                        "run_id": run,
+                    },
                 ]
                 # Half the time the two events go in separate transactions.
                 if rng.random() < 0.5:
@@ -153,7 +172,7 @@ def writer_worker(dsn: str, worker: int, connections: list[str], deadline: float
                     store.append_events(events[1:])
                 written["events"] += [e["event_id"] for e in events]
                 written["runs"][run] = (cid, "succeeded" if end == "run.completed" else "failed")
-    except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails the test
+    except Exception as exc:
         written["errors"].append(f"{type(exc).__name__}: {exc}")
     finally:
         store.close()
@@ -172,7 +191,7 @@ def reconciler_worker(dsn: str, worker: int, deadline: float, max_ops: int, out:
             result["failed"] += report.failed
             result["calls"] += 1
             time.sleep(0.002)
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         result["errors"].append(f"{type(exc).__name__}: {exc}")
     finally:
         store.close()

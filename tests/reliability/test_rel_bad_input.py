@@ -11,17 +11,25 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from rel_support import NOW, count_rows, seed_connectors, sql
 
 import pyreference
 from pyreference.errors import ConnectionNotFound, InvalidCursor, InvalidInput, PyreferenceError
 from pyreference.store import Store
 
-from rel_support import NOW, count_rows, seed_connectors, sql
-
 SECRET = "sk_live_SUPERSECRET_9"
 LEAKS = (SECRET, "SELECT ", "INSERT ", "UPDATE ", "DELETE ", "Traceback", "psycopg", "sqlite3")
-TABLES = ("connectors", "connector_instances", "records", "spine_events", "connector_schedules",
-          "connector_detail_gaps", "connector_attention_records", "pyref_runs", "pyref_dirty")
+TABLES = (
+    "connectors",
+    "connector_instances",
+    "records",
+    "spine_events",
+    "connector_schedules",
+    "connector_detail_gaps",
+    "connector_attention_records",
+    "pyref_runs",
+    "pyref_dirty",
+)
 
 
 @pytest.fixture
@@ -40,7 +48,9 @@ def _counts(store: Store) -> dict[str, int]:
     return {t: count_rows(store, t) for t in TABLES}
 
 
-def _refused(store: Store, call: Callable[[Store], Any], error: type[PyreferenceError] = InvalidInput) -> str:
+def _refused(
+    store: Store, call: Callable[[Store], Any], error: type[PyreferenceError] = InvalidInput
+) -> str:
     before = _counts(store)
     with pytest.raises(error) as info:
         call(store)
@@ -55,13 +65,19 @@ def _refused(store: Store, call: Callable[[Store], Any], error: type[Pyreference
     return message
 
 
-def _rec(data: Any = None, key: Any = "k", emitted_at: Any = "2024-05-01T00:00:00Z") -> dict[str, Any]:
+def _rec(
+    data: Any = None, key: Any = "k", emitted_at: Any = "2024-05-01T00:00:00Z"
+) -> dict[str, Any]:
     return {"key": key, "data": {"v": 1} if data is None else data, "emitted_at": emitted_at}
 
 
 def _ev(**kw: Any) -> dict[str, Any]:
-    base = {"event_type": "run.started", "occurred_at": "2024-05-01T00:00:00Z", "run_id": "r1",
-            "connection_id": "c1"}
+    base = {
+        "event_type": "run.started",
+        "occurred_at": "2024-05-01T00:00:00Z",
+        "run_id": "r1",
+        "connection_id": "c1",
+    }
     base.update(kw)
     return {k: v for k, v in base.items() if v is not Ellipsis}
 
@@ -74,27 +90,52 @@ REFUSED: dict[str, Callable[[Store], Any]] = {
     "manifest list object": lambda s: s.register_connector([{"connector_key": "x"}]),  # type: ignore[arg-type]
     "manifest without id": lambda s: s.register_connector({"streams": []}),
     # records: the batch has one bad record after good ones
-    "record data array": lambda s: s.ingest_records("c1", "s1", [_rec(key="ok1"), _rec(data=[1, 2])]),
-    "record data text": lambda s: s.ingest_records("c1", "s1", [_rec(key="ok1"), _rec(data="not json " + SECRET)]),
+    "record data array": lambda s: s.ingest_records(
+        "c1", "s1", [_rec(key="ok1"), _rec(data=[1, 2])]
+    ),
+    "record data text": lambda s: s.ingest_records(
+        "c1", "s1", [_rec(key="ok1"), _rec(data="not json " + SECRET)]
+    ),
     "record data number": lambda s: s.ingest_records("c1", "s1", [_rec(key="ok1"), _rec(data=5)]),
-    "record data json-array text": lambda s: s.ingest_records("c1", "s1", [_rec(key="ok1"), _rec(data="[1]")]),
+    "record data json-array text": lambda s: s.ingest_records(
+        "c1", "s1", [_rec(key="ok1"), _rec(data="[1]")]
+    ),
     "record not a mapping": lambda s: s.ingest_records("c1", "s1", [_rec(key="ok1"), "x"]),  # type: ignore[list-item]
     "record without key": lambda s: s.ingest_records("c1", "s1", [_rec(key="ok1"), _rec(key=None)]),
     "record key not text": lambda s: s.ingest_records("c1", "s1", [_rec(key="ok1"), _rec(key=7)]),
-    "record NUL in data": lambda s: s.ingest_records("c1", "s1", [_rec(key="ok1"), _rec(data={"a": "x\x00y"})]),
-    "record nan": lambda s: s.ingest_records("c1", "s1", [_rec(key="ok1"), _rec(data={"a": float("nan")})]),
-    "record infinity": lambda s: s.ingest_records("c1", "s1", [_rec(key="ok1"), _rec(data={"a": float("inf")})]),
-    "event data nan": lambda s: s.append_events([_ev(event_id="g1"), _ev(data={"n": float("nan")})]),
-    "manifest nan": lambda s: s.register_connector({"connector_key": "x", "streams": [], "n": float("nan")}),
-    "record not-json value": lambda s: s.ingest_records("c1", "s1", [_rec(key="ok1"), _rec(data={"a": object()})]),
-    "record timestamp text": lambda s: s.ingest_records("c1", "s1", [_rec(key="ok1"), _rec(emitted_at="yesterday")]),
+    "record NUL in data": lambda s: s.ingest_records(
+        "c1", "s1", [_rec(key="ok1"), _rec(data={"a": "x\x00y"})]
+    ),
+    "record nan": lambda s: s.ingest_records(
+        "c1", "s1", [_rec(key="ok1"), _rec(data={"a": float("nan")})]
+    ),
+    "record infinity": lambda s: s.ingest_records(
+        "c1", "s1", [_rec(key="ok1"), _rec(data={"a": float("inf")})]
+    ),
+    "event data nan": lambda s: s.append_events(
+        [_ev(event_id="g1"), _ev(data={"n": float("nan")})]
+    ),
+    "manifest nan": lambda s: s.register_connector(
+        {"connector_key": "x", "streams": [], "n": float("nan")}
+    ),
+    "record not-json value": lambda s: s.ingest_records(
+        "c1", "s1", [_rec(key="ok1"), _rec(data={"a": object()})]
+    ),
+    "record timestamp text": lambda s: s.ingest_records(
+        "c1", "s1", [_rec(key="ok1"), _rec(emitted_at="yesterday")]
+    ),
     "record timestamp invalid date": lambda s: s.ingest_records(
-        "c1", "s1", [_rec(key="ok1"), _rec(emitted_at="2024-13-40T00:00:00Z")]),
+        "c1", "s1", [_rec(key="ok1"), _rec(emitted_at="2024-13-40T00:00:00Z")]
+    ),
     "record timestamp naive text": lambda s: s.ingest_records(
-        "c1", "s1", [_rec(key="ok1"), _rec(emitted_at="2024-05-01T00:00:00")]),
+        "c1", "s1", [_rec(key="ok1"), _rec(emitted_at="2024-05-01T00:00:00")]
+    ),
     "record timestamp naive datetime": lambda s: s.ingest_records(
-        "c1", "s1", [_rec(key="ok1"), _rec(emitted_at=datetime(2024, 5, 1))]),
-    "record timestamp number": lambda s: s.ingest_records("c1", "s1", [_rec(key="ok1"), _rec(emitted_at=1714521600)]),
+        "c1", "s1", [_rec(key="ok1"), _rec(emitted_at=datetime(2024, 5, 1))]
+    ),
+    "record timestamp number": lambda s: s.ingest_records(
+        "c1", "s1", [_rec(key="ok1"), _rec(emitted_at=1714521600)]
+    ),
     "record unknown connection": lambda s: s.ingest_records("ghost", "s1", [_rec()]),
     "record empty stream": lambda s: s.ingest_records("c1", "", [_rec()]),
     # statuses
@@ -102,7 +143,9 @@ REFUSED: dict[str, Callable[[Store], Any]] = {
     "connection source kind": lambda s: s.create_connection("c9", "alpha", source_kind="cloud"),
     "connection unknown connector": lambda s: s.create_connection("c9", "nope"),
     "connection duplicate": lambda s: s.create_connection("c1", "alpha"),
-    "connection created naive": lambda s: s.create_connection("c9", "alpha", created_at="2024-01-01 00:00"),
+    "connection created naive": lambda s: s.create_connection(
+        "c9", "alpha", created_at="2024-01-01 00:00"
+    ),
     "update status": lambda s: s.update_connection("c1", status="deleted"),
     "gap status": lambda s: s.add_detail_gap("c1", "s1", status="open"),
     "gap update status": lambda s: s.update_detail_gap("gap-c2", status="done"),
@@ -111,19 +154,33 @@ REFUSED: dict[str, Callable[[Store], Any]] = {
     "attention unknown id": lambda s: s.update_attention("no-such", lifecycle="resolved"),
     "schedule interval zero": lambda s: s.set_schedule("c1", interval_seconds=0),
     "schedule interval text": lambda s: s.set_schedule("c1", interval_seconds="60"),  # type: ignore[arg-type]
-    "schedule failures negative": lambda s: s.set_schedule("c1", interval_seconds=60, consecutive_failures=-1),
-    "schedule naive next run": lambda s: s.set_schedule("c1", interval_seconds=60, next_run_at="2024-01-01T00:00:00"),
+    "schedule failures negative": lambda s: s.set_schedule(
+        "c1", interval_seconds=60, consecutive_failures=-1
+    ),
+    "schedule naive next run": lambda s: s.set_schedule(
+        "c1", interval_seconds=60, next_run_at="2024-01-01T00:00:00"
+    ),
     # events: the batch has one bad event after a good one
-    "event unknown run type": lambda s: s.append_events([_ev(event_id="g1"), _ev(event_type="run.exploded")]),
-    "event missing occurred_at": lambda s: s.append_events([_ev(event_id="g1"), _ev(occurred_at=...)]),
-    "event naive occurred_at": lambda s: s.append_events([_ev(event_id="g1"), _ev(occurred_at="2024-05-01T00:00:00")]),
-    "event garbage occurred_at": lambda s: s.append_events([_ev(event_id="g1"), _ev(occurred_at="soon")]),
+    "event unknown run type": lambda s: s.append_events(
+        [_ev(event_id="g1"), _ev(event_type="run.exploded")]
+    ),
+    "event missing occurred_at": lambda s: s.append_events(
+        [_ev(event_id="g1"), _ev(occurred_at=...)]
+    ),
+    "event naive occurred_at": lambda s: s.append_events(
+        [_ev(event_id="g1"), _ev(occurred_at="2024-05-01T00:00:00")]
+    ),
+    "event garbage occurred_at": lambda s: s.append_events(
+        [_ev(event_id="g1"), _ev(occurred_at="soon")]
+    ),
     "event run without run_id": lambda s: s.append_events([_ev(event_id="g1"), _ev(run_id=None)]),
     "event data not object": lambda s: s.append_events([_ev(event_id="g1"), _ev(data=[SECRET])]),
     "event data json text array": lambda s: s.append_events([_ev(event_id="g1"), _ev(data="[1]")]),
     "event not a mapping": lambda s: s.append_events([_ev(event_id="g1"), "run.started"]),  # type: ignore[list-item]
     "event without type": lambda s: s.append_events([_ev(event_id="g1"), _ev(event_type=None)]),
-    "event id repeated in batch": lambda s: s.append_events([_ev(event_id="g1"), _ev(event_id="g1")]),
+    "event id repeated in batch": lambda s: s.append_events(
+        [_ev(event_id="g1"), _ev(event_id="g1")]
+    ),
 }
 
 
@@ -134,7 +191,7 @@ def test_bad_input_is_refused_cleanly(seeded: Store) -> None:
     for case in sorted(REFUSED):
         try:
             _refused(seeded, REFUSED[case])
-        except BaseException as exc:  # noqa: BLE001 - report every failing case at once
+        except BaseException as exc:
             failures.append(f"{case}: {type(exc).__name__}: {str(exc)[:300]}")
     assert not failures, "\n".join(failures)
 
@@ -160,9 +217,13 @@ def test_duplicate_event_id_identical_is_noop_different_raises(seeded: Store) ->
 
 def test_event_for_unknown_connection_is_stored_unattributed(seeded: Store) -> None:
     before = [s.to_dict() for s in seeded.list_connection_summaries(now=NOW).items]
-    seeded.append_events([_ev(event_id="u1", connection_id="ghost"),
-                          _ev(event_id="u2", connection_id=None, data={"connection_id": "ghost2"}),
-                          _ev(event_id="u3", connection_id=None, event_type="run.completed")])
+    seeded.append_events(
+        [
+            _ev(event_id="u1", connection_id="ghost"),
+            _ev(event_id="u2", connection_id=None, data={"connection_id": "ghost2"}),
+            _ev(event_id="u3", connection_id=None, event_type="run.completed"),
+        ]
+    )
     assert count_rows(seeded, "spine_events") == 3
     assert count_rows(seeded, "pyref_runs") == 0
     after = [s.to_dict() for s in seeded.list_connection_summaries(now=NOW).items]
@@ -174,31 +235,50 @@ def test_event_for_unknown_connection_is_stored_unattributed(seeded: Store) -> N
 
 
 def test_non_run_events_are_stored_as_they_come(seeded: Store) -> None:
-    seeded.append_events([{"event_type": "grant.created", "occurred_at": "2024-05-01T00:00:00+05:30"},
-                          {"event_type": "weird type ✓", "occurred_at": "2024-05-01T00:00:00Z", "data": {}}])
+    seeded.append_events(
+        [
+            {"event_type": "grant.created", "occurred_at": "2024-05-01T00:00:00+05:30"},
+            {"event_type": "weird type ✓", "occurred_at": "2024-05-01T00:00:00Z", "data": {}},
+        ]
+    )
     assert count_rows(seeded, "spine_events") == 2 and count_rows(seeded, "pyref_runs") == 0
 
 
 def test_manifest_without_streams_is_stored_and_readable(store: Store) -> None:
-    for manifest in ({"connector_key": "nostreams"}, {"connector_key": "badstreams", "streams": {"a": 1}},
-                     '{"connector_key": "emptystreams", "streams": []}'):
+    for manifest in (
+        {"connector_key": "nostreams"},
+        {"connector_key": "badstreams", "streams": {"a": 1}},
+        '{"connector_key": "emptystreams", "streams": []}',
+    ):
         cid = store.register_connector(manifest)
         store.create_connection(f"conn-{cid}", cid)
         store.ingest_records(f"conn-{cid}", "s1", [_rec()])
-    for summary in [*store.list_connection_summaries(now=NOW).items,
-                    store.get_connection_summary("conn-nostreams", now=NOW)]:
+    for summary in [
+        *store.list_connection_summaries(now=NOW).items,
+        store.get_connection_summary("conn-nostreams", now=NOW),
+    ]:
         assert summary is not None
         assert summary.streams == ()
-        assert [(r.stream, r.record_count, r.declaration_state) for r in summary.stream_records] == [
-            ("s1", 1, "unavailable")]
+        assert [
+            (r.stream, r.record_count, r.declaration_state) for r in summary.stream_records
+        ] == [("s1", 1, "unavailable")]
     store.reconcile()
     assert store.verify() == []
     diag = store.connection_diagnostics("conn-badstreams", now=NOW)
     assert diag is not None
 
 
-ODD_IDS = ["x'; DROP TABLE records; --", "connexión-ñ", "🚀-emoji-🔥", 'quote"d', "back\\slash", "%(id)s", ":id",
-           "spa ce", "日本語"]
+ODD_IDS = [
+    "x'; DROP TABLE records; --",
+    "connexión-ñ",
+    "🚀-emoji-🔥",
+    'quote"d',
+    "back\\slash",
+    "%(id)s",
+    ":id",
+    "spa ce",
+    "日本語",
+]
 
 
 def test_sql_looking_and_non_ascii_ids_round_trip(store: Store) -> None:
@@ -213,14 +293,29 @@ def _round_trip(store: Store, odd: str) -> None:
     assert connector == odd
     store.create_connection(odd, odd, display_name=odd)
     assert store.ingest_records(odd, odd, [{"key": odd, "data": {odd: odd}}]) == 1
-    store.append_events([{"event_id": odd, "event_type": "run.completed", "occurred_at": "2024-05-01T00:00:00Z",
-                          "run_id": odd, "connection_id": odd}])
+    store.append_events(
+        [
+            {
+                "event_id": odd,
+                "event_type": "run.completed",
+                "occurred_at": "2024-05-01T00:00:00Z",
+                "run_id": odd,
+                "connection_id": odd,
+            }
+        ]
+    )
     gap = store.add_detail_gap(odd, odd, gap_id=odd + "-gap")
     store.update_detail_gap(gap, status="recovered")
-    for summary in (store.get_connection_summary(odd, now=NOW),
-                    *store.list_connection_summaries(connector_id=odd, now=NOW).items):
+    for summary in (
+        store.get_connection_summary(odd, now=NOW),
+        *store.list_connection_summaries(connector_id=odd, now=NOW).items,
+    ):
         assert summary is not None
-        assert (summary.connection_id, summary.connector_id, summary.display_name) == (odd, odd, odd)
+        assert (summary.connection_id, summary.connector_id, summary.display_name) == (
+            odd,
+            odd,
+            odd,
+        )
         assert summary.streams == (odd,) and summary.total_records == 1
         assert summary.last_run is not None and summary.last_run.run_id == odd
     assert store.delete_record(odd, odd, odd) is True
@@ -230,9 +325,11 @@ def _round_trip(store: Store, odd: str) -> None:
 
 def test_huge_strings_are_stored_or_refused_clearly(seeded: Store) -> None:
     big = "x" * (1 << 20)
-    for call in (lambda s: s.update_connection("c2", display_name=big),
-                 lambda s: s.ingest_records("c2", "s1", [{"key": "big", "data": {"blob": big}}]),
-                 lambda s: s.append_events([_ev(event_id="big", connection_id="c2", data={"blob": big})])):
+    for call in (
+        lambda s: s.update_connection("c2", display_name=big),
+        lambda s: s.ingest_records("c2", "s1", [{"key": "big", "data": {"blob": big}}]),
+        lambda s: s.append_events([_ev(event_id="big", connection_id="c2", data={"blob": big})]),
+    ):
         try:
             call(seeded)
         except PyreferenceError as exc:
@@ -263,7 +360,7 @@ def test_bad_cursors(seeded: Store, backend: str, request: pytest.FixtureRequest
     cursor = page.next_cursor
     assert cursor and page.has_more
     body, mac = cursor.split(".")
-    flipped = ("A" if body[5] != "A" else "B")
+    flipped = "A" if body[5] != "A" else "B"
     bad = {
         "tampered body": body[:5] + flipped + body[6:] + "." + mac,
         "tampered mac": body + "." + mac[:-2] + ("AA" if not mac.endswith("AA") else "BB"),
@@ -275,7 +372,7 @@ def test_bad_cursors(seeded: Store, backend: str, request: pytest.FixtureRequest
         "huge": "a" * 10_000 + "." + "b",
         "not text": 12345,
     }
-    for name, value in bad.items():
+    for _name, value in bad.items():
         with pytest.raises(InvalidCursor):
             seeded.list_connection_summaries(limit=1, cursor=value)  # type: ignore[arg-type]
     # Bound to the filter it was issued for.
@@ -315,11 +412,16 @@ def test_canonical_rows_written_by_hand_are_validated_by_the_schema(seeded: Stor
     """Other writers (psql, ETL) get the schema's checks: bad JSON/status/run type refused."""
     p = (lambda n: f":{n}") if seeded.dialect == "sqlite" else (lambda n: f"%({n})s")
     statements = [
-        (f"INSERT INTO records (connector_instance_id, stream, record_key, record_json, emitted_at) "
-         f"VALUES ('c1', 's1', 'raw', {p('j')}, '2024-05-01T00:00:00.000000Z')", {"j": "[1,2]"}),
+        (
+            f"INSERT INTO records (connector_instance_id, stream, record_key, record_json, emitted_at) "
+            f"VALUES ('c1', 's1', 'raw', {p('j')}, '2024-05-01T00:00:00.000000Z')",
+            {"j": "[1,2]"},
+        ),
         ("UPDATE connector_instances SET status = 'bogus' WHERE connector_instance_id = 'c1'", {}),
-        (f"INSERT INTO spine_events (event_id, event_type, occurred_at) VALUES ('raw', 'run.bogus', {p('t')})",
-         {"t": "2024-05-01T00:00:00.000000Z"}),
+        (
+            f"INSERT INTO spine_events (event_id, event_type, occurred_at) VALUES ('raw', 'run.bogus', {p('t')})",
+            {"t": "2024-05-01T00:00:00.000000Z"},
+        ),
     ]
     for text, params in statements:
         _refused(seeded, lambda s, text=text, params=params: sql(s, text, params or None))

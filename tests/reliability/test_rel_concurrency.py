@@ -11,11 +11,10 @@ from typing import Any
 
 import psycopg
 import pytest
+from rel_support import NOW, reconciler_worker, seed_connectors, sql, writer_worker
 
 import pyreference
 from pyreference.store import Store
-
-from rel_support import NOW, reconciler_worker, seed_connectors, sql, writer_worker
 
 pytestmark = pytest.mark.postgres
 
@@ -30,12 +29,21 @@ def _pg(dsn: str, autocommit: bool = False) -> psycopg.Connection[Any]:
 
 
 def _dirty(store: Store, cid: str) -> bool:
-    return bool(sql(store, "SELECT count(*) AS n FROM pyref_dirty WHERE connector_instance_id = %(c)s",
-                    {"c": cid})[0]["n"])
+    return bool(
+        sql(
+            store,
+            "SELECT count(*) AS n FROM pyref_dirty WHERE connector_instance_id = %(c)s",
+            {"c": cid},
+        )[0]["n"]
+    )
 
 
 def _stored_live(store: Store, cid: str, stream: str = "s1") -> int | None:
-    rows = sql(store, "SELECT stream_stats FROM pyref_evidence WHERE connector_instance_id = %(c)s", {"c": cid})
+    rows = sql(
+        store,
+        "SELECT stream_stats FROM pyref_evidence WHERE connector_instance_id = %(c)s",
+        {"c": cid},
+    )
     for s in rows[0]["stream_stats"] or []:
         if s["stream"] == stream:
             return int(s["live"])
@@ -60,16 +68,22 @@ def fleet(pg_store: Store) -> Store:
 
 # -- (a) a reconcile that read older state must not clear a newer dirty mark -------
 
-def _manual_reconcile(conn: psycopg.Connection[Any], cid: str, *, naive: bool, between: Any) -> None:
+
+def _manual_reconcile(
+    conn: psycopg.Connection[Any], cid: str, *, naive: bool, between: Any
+) -> None:
     """pyref_reconcile_v1's steps by hand, in one transaction, with `between` hooks."""
     cur = conn.cursor()
     claimed = cur.execute(
         "SELECT connector_instance_id FROM pyref_evidence WHERE connector_instance_id = %s "
-        "FOR UPDATE SKIP LOCKED", (cid,)).fetchall()
+        "FOR UPDATE SKIP LOCKED",
+        (cid,),
+    ).fetchall()
     assert claimed == [(cid,)]
     between("after_claim")
-    seqs = cur.execute("SELECT array_agg(dirty_seq) FROM pyref_dirty WHERE connector_instance_id = %s",
-                       (cid,)).fetchone()[0]
+    seqs = cur.execute(
+        "SELECT array_agg(dirty_seq) FROM pyref_dirty WHERE connector_instance_id = %s", (cid,)
+    ).fetchone()[0]
     between("after_snapshot")
     cur.execute("SELECT pyref_refresh_evidence_v1(ARRAY[%s])", (cid,))  # recompute via the view
     between("after_recompute")
@@ -81,7 +95,9 @@ def _manual_reconcile(conn: psycopg.Connection[Any], cid: str, *, naive: bool, b
 
 
 @pytest.mark.parametrize("moment", ["after_claim", "after_snapshot", "after_recompute"])
-def test_write_committed_during_reconcile_stays_dirty(fleet: Store, pg_dsn: str, moment: str) -> None:
+def test_write_committed_during_reconcile_stays_dirty(
+    fleet: Store, pg_dsn: str, moment: str
+) -> None:
     fleet.ingest_records("c0", "s1", [{"key": "b", "data": {"v": 2}}])  # dirty, 2 live
     conn = _pg(pg_dsn)
 
@@ -107,8 +123,15 @@ def test_naive_clear_by_connection_would_lose_the_update(fleet: Store, pg_dsn: s
     """Control: the same race with a naive clear loses the mark, and the suite sees it."""
     fleet.ingest_records("c0", "s1", [{"key": "b", "data": {"v": 2}}])
     conn = _pg(pg_dsn)
-    _manual_reconcile(conn, "c0", naive=True, between=lambda step: step == "after_recompute" and
-                      fleet.ingest_records("c0", "s1", [{"key": "c", "data": {"v": 3}}]))
+    _manual_reconcile(
+        conn,
+        "c0",
+        naive=True,
+        between=lambda step: (
+            step == "after_recompute"
+            and fleet.ingest_records("c0", "s1", [{"key": "c", "data": {"v": 3}}])
+        ),
+    )
     conn.close()
     assert not _dirty(fleet, "c0") and _stored_live(fleet, "c0") == 2
     assert fleet.verify() == [{"connection_id": "c0", "differing": ["stream_stats"]}]
@@ -116,7 +139,9 @@ def test_naive_clear_by_connection_would_lose_the_update(fleet: Store, pg_dsn: s
     assert fleet.verify() == []
 
 
-def test_real_reconcile_paused_mid_recompute_keeps_concurrent_mark(fleet: Store, pg_dsn: str) -> None:
+def test_real_reconcile_paused_mid_recompute_keeps_concurrent_mark(
+    fleet: Store, pg_dsn: str
+) -> None:
     """The real pyref_reconcile_v1, held inside its evidence upsert by a test-only trigger
     waiting on an advisory lock, while a writer commits a record for the same connection."""
     admin = _pg(pg_dsn, autocommit=True)
@@ -132,15 +157,16 @@ def test_real_reconcile_paused_mid_recompute_keeps_concurrent_mark(fleet: Store,
     def run() -> None:
         try:
             result["n"] = fleet.reconcile()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             result["error"] = exc
 
     thread = threading.Thread(target=run)
     thread.start()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        waiting = admin.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-                                ).fetchone()[0]
+        waiting = admin.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+        ).fetchone()[0]
         if waiting:
             break
         time.sleep(0.01)
@@ -173,15 +199,35 @@ VALUES (coalesce(%(seq)s, nextval(pg_get_serial_sequence('spine_events', 'event_
 def test_lower_seq_committing_after_higher_is_not_skipped(fleet: Store, pg_dsn: str) -> None:
     t1, t2 = _pg(pg_dsn), _pg(pg_dsn)
     # T1 takes seq n for run.started and waits before writing it.
-    n = t1.execute("SELECT nextval(pg_get_serial_sequence('spine_events', 'event_seq'))").fetchone()[0]
+    n = t1.execute(
+        "SELECT nextval(pg_get_serial_sequence('spine_events', 'event_seq'))"
+    ).fetchone()[0]
     # T2 writes run.completed (seq n+1) and commits first.
-    t2.execute(INSERT_EVENT, {"seq": None, "id": "x-end", "type": "run.completed",
-                              "at": "2024-05-01T00:05:00Z", "run": "X", "cid": "c1"})
+    t2.execute(
+        INSERT_EVENT,
+        {
+            "seq": None,
+            "id": "x-end",
+            "type": "run.completed",
+            "at": "2024-05-01T00:05:00Z",
+            "run": "X",
+            "cid": "c1",
+        },
+    )
     t2.commit()
     seq2 = sql(fleet, "SELECT event_seq FROM spine_events WHERE event_id = 'x-end'")[0]["event_seq"]
     assert seq2 > n
-    t1.execute(INSERT_EVENT, {"seq": n, "id": "x-start", "type": "run.started",
-                              "at": "2024-05-01T00:00:00Z", "run": "X", "cid": "c1"})
+    t1.execute(
+        INSERT_EVENT,
+        {
+            "seq": n,
+            "id": "x-start",
+            "type": "run.started",
+            "at": "2024-05-01T00:00:00Z",
+            "run": "X",
+            "cid": "c1",
+        },
+    )
     t1.commit()
     t1.close(), t2.close()
     run = sql(fleet, "SELECT status, started_at, completed_at FROM pyref_runs WHERE run_id = 'X'")
@@ -202,17 +248,34 @@ def test_open_transaction_on_same_run_blocks_then_merges(fleet: Store, pg_dsn: s
     """T1 inserts run.started (seq n) and holds; T2's run.completed (seq n+1) waits on the run
     row rather than skipping anything; both commit; the run ends succeeded with started_at."""
     t1 = _pg(pg_dsn)
-    t1.execute(INSERT_EVENT, {"seq": None, "id": "y-start", "type": "run.started",
-                              "at": "2024-05-01T00:00:00Z", "run": "Y", "cid": "c2"})
+    t1.execute(
+        INSERT_EVENT,
+        {
+            "seq": None,
+            "id": "y-start",
+            "type": "run.started",
+            "at": "2024-05-01T00:00:00Z",
+            "run": "Y",
+            "cid": "c2",
+        },
+    )
     done = threading.Event()
     errors: list[BaseException] = []
 
     def second() -> None:
         try:
-            fleet.append_events([{"event_id": "y-end", "event_type": "run.completed",
-                                  "occurred_at": "2024-05-01T00:05:00Z", "run_id": "Y",
-                                  "connection_id": "c2"}])
-        except BaseException as exc:  # noqa: BLE001
+            fleet.append_events(
+                [
+                    {
+                        "event_id": "y-end",
+                        "event_type": "run.completed",
+                        "occurred_at": "2024-05-01T00:05:00Z",
+                        "run_id": "Y",
+                        "connection_id": "c2",
+                    }
+                ]
+            )
+        except BaseException as exc:
             errors.append(exc)
         done.set()
 
@@ -223,11 +286,16 @@ def test_open_transaction_on_same_run_blocks_then_merges(fleet: Store, pg_dsn: s
     thread.join(10)
     t1.close()
     assert done.is_set() and not errors, errors
-    seqs = sql(fleet, "SELECT event_id, event_seq FROM spine_events WHERE run_id = 'Y' ORDER BY event_seq")
+    seqs = sql(
+        fleet, "SELECT event_id, event_seq FROM spine_events WHERE run_id = 'Y' ORDER BY event_seq"
+    )
     assert [r["event_id"] for r in seqs] == ["y-start", "y-end"]
     summary = fleet.get_connection_summary("c2", now=NOW)
     assert summary is not None and summary.last_run is not None
-    assert (summary.last_run.status, summary.last_run.started_at) == ("succeeded", "2024-05-01T00:00:00.000000Z")
+    assert (summary.last_run.status, summary.last_run.started_at) == (
+        "succeeded",
+        "2024-05-01T00:00:00.000000Z",
+    )
     assert fleet.verify() == []
 
 
@@ -250,6 +318,7 @@ def test_two_reconcilers_share_work_without_waiting(fleet: Store, pg_dsn: str) -
 
 # -- multi-process load --------------------------------------------------------------
 
+
 def test_multiprocess_writers_and_reconcilers(fleet: Store, pg_dsn: str) -> None:
     for cid in ("w0", "w1", "w2"):
         fleet.create_connection(cid, "alpha")
@@ -260,9 +329,13 @@ def test_multiprocess_writers_and_reconcilers(fleet: Store, pg_dsn: str) -> None
     procs = []
     for w in range(3):
         shared = ["c0", "c1", "c2", "c3", f"w{w}"]
-        procs.append(ctx.Process(target=writer_worker, args=(pg_dsn, w, shared, deadline + 2.0, 400, out)))
+        procs.append(
+            ctx.Process(target=writer_worker, args=(pg_dsn, w, shared, deadline + 2.0, 400, out))
+        )
     for r in range(2):
-        procs.append(ctx.Process(target=reconciler_worker, args=(pg_dsn, r, deadline + 2.5, 2000, out)))
+        procs.append(
+            ctx.Process(target=reconciler_worker, args=(pg_dsn, r, deadline + 2.5, 2000, out))
+        )
     for p in procs:
         p.start()
     results: dict[Any, Any] = {}
@@ -298,15 +371,20 @@ def test_multiprocess_writers_and_reconcilers(fleet: Store, pg_dsn: str) -> None
         events += written["events"]
         runs.update(written["runs"])
     assert sum(live.values()) > 20, "the load test wrote too little to mean anything"
-    rows = sql(fleet, "SELECT connector_instance_id AS c, count(*) AS n FROM records WHERE NOT deleted GROUP BY 1")
+    rows = sql(
+        fleet,
+        "SELECT connector_instance_id AS c, count(*) AS n FROM records WHERE NOT deleted GROUP BY 1",
+    )
     assert {r["c"]: r["n"] for r in rows} == {k: v for k, v in live.items() if v}
     if deleted:
         gone = sql(fleet, "SELECT count(*) AS n FROM records WHERE deleted")[0]["n"]
         assert gone == len(deleted)
     stored_events = {r["event_id"] for r in sql(fleet, "SELECT event_id FROM spine_events")}
     assert set(events) <= stored_events and len(events) == len(set(events))
-    stored_runs = {r["run_id"]: (r["connector_instance_id"], r["status"])
-                   for r in sql(fleet, "SELECT run_id, connector_instance_id, status FROM pyref_runs")}
+    stored_runs = {
+        r["run_id"]: (r["connector_instance_id"], r["status"])
+        for r in sql(fleet, "SELECT run_id, connector_instance_id, status FROM pyref_runs")
+    }
     assert stored_runs == runs
     for summary in fleet.iter_connection_summaries(now=NOW):
         shown = {r.stream: r.record_count for r in summary.stream_records}

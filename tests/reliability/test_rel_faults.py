@@ -10,10 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from rel_support import NOW, seed_connectors, sql
 
 from pyreference.store import Store
-
-from rel_support import NOW, seed_connectors, sql
 
 SECRET = "sk_live_TOPSECRET_4242"
 FORBIDDEN = (SECRET, "SELECT", "INSERT", "UPDATE", "pyref_evidence", "record_json", "boom")
@@ -21,7 +20,9 @@ FORBIDDEN = (SECRET, "SELECT", "INSERT", "UPDATE", "pyref_evidence", "record_jso
 
 def _install_fault(store: Store, cid: str) -> None:
     if store.dialect == "postgres":
-        sql(store, f"""
+        sql(
+            store,
+            f"""
             CREATE FUNCTION pyref_test_fault() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 IF NEW.connector_instance_id = '{cid}' AND NEW.state = 'ok' THEN
@@ -29,18 +30,29 @@ def _install_fault(store: Store, cid: str) -> None:
                         (SELECT record_json::text FROM records WHERE connector_instance_id = '{cid}' LIMIT 1);
                 END IF;
                 RETURN NEW;
-            END $$""")
-        sql(store, """CREATE TRIGGER pyref_test_fault BEFORE UPDATE ON pyref_evidence
-                      FOR EACH ROW EXECUTE FUNCTION pyref_test_fault()""")
+            END $$""",
+        )
+        sql(
+            store,
+            """CREATE TRIGGER pyref_test_fault BEFORE UPDATE ON pyref_evidence
+                      FOR EACH ROW EXECUTE FUNCTION pyref_test_fault()""",
+        )
     else:
-        sql(store, f"""
+        sql(
+            store,
+            f"""
             CREATE TRIGGER pyref_test_fault BEFORE UPDATE ON pyref_evidence
             WHEN NEW.connector_instance_id = '{cid}' AND NEW.state = 'ok'
-            BEGIN SELECT RAISE(ABORT, 'boom: SELECT record_json FROM records {SECRET}'); END""")
+            BEGIN SELECT RAISE(ABORT, 'boom: SELECT record_json FROM records {SECRET}'); END""",
+        )
 
 
 def _remove_fault(store: Store) -> None:
-    sql(store, "DROP TRIGGER pyref_test_fault" + (" ON pyref_evidence" if store.dialect == "postgres" else ""))
+    sql(
+        store,
+        "DROP TRIGGER pyref_test_fault"
+        + (" ON pyref_evidence" if store.dialect == "postgres" else ""),
+    )
     if store.dialect == "postgres":
         sql(store, "DROP FUNCTION pyref_test_fault()")
 
@@ -49,17 +61,30 @@ def _break_view(store: Store) -> None:
     """Replace the recompute view by one with the same columns that fails when read."""
     if store.dialect == "postgres":
         sql(store, "ALTER VIEW pyref_evidence_source RENAME TO pyref_test_saved_source")
-        sql(store, """CREATE FUNCTION pyref_test_boom() RETURNS boolean LANGUAGE plpgsql AS $$
-                      BEGIN RAISE EXCEPTION 'view broken'; END $$""")
-        sql(store, """CREATE VIEW pyref_evidence_source AS
-                      SELECT * FROM pyref_test_saved_source WHERE pyref_test_boom()""")
+        sql(
+            store,
+            """CREATE FUNCTION pyref_test_boom() RETURNS boolean LANGUAGE plpgsql AS $$
+                      BEGIN RAISE EXCEPTION 'view broken'; END $$""",
+        )
+        sql(
+            store,
+            """CREATE VIEW pyref_evidence_source AS
+                      SELECT * FROM pyref_test_saved_source WHERE pyref_test_boom()""",
+        )
     else:
-        definition = sql(store, "SELECT sql FROM sqlite_master WHERE name = 'pyref_evidence_source'")[0]["sql"]
+        definition = sql(
+            store, "SELECT sql FROM sqlite_master WHERE name = 'pyref_evidence_source'"
+        )[0]["sql"]
         store._saved_view = definition  # type: ignore[attr-defined]
         sql(store, "DROP VIEW pyref_evidence_source")
         # Same shape, but every row read aborts (json() of invalid JSON raises).
-        sql(store, definition.replace("pyref_evidence_source AS", "pyref_evidence_source AS SELECT * FROM (", 1)
-            + ") WHERE json('not json') IS NOT NULL")
+        sql(
+            store,
+            definition.replace(
+                "pyref_evidence_source AS", "pyref_evidence_source AS SELECT * FROM (", 1
+            )
+            + ") WHERE json('not json') IS NOT NULL",
+        )
 
 
 def _restore_view(store: Store) -> None:
@@ -73,17 +98,24 @@ def _restore_view(store: Store) -> None:
 
 
 def _evidence(store: Store, cid: str) -> dict[str, Any]:
-    row = sql(store, "SELECT state, last_error, stream_stats, revision FROM pyref_evidence "
-                     "WHERE connector_instance_id = :c" if store.dialect == "sqlite" else
-                     "SELECT state, last_error, stream_stats, revision FROM pyref_evidence "
-                     "WHERE connector_instance_id = %(c)s", {"c": cid})[0]
+    row = sql(
+        store,
+        "SELECT state, last_error, stream_stats, revision FROM pyref_evidence "
+        "WHERE connector_instance_id = :c"
+        if store.dialect == "sqlite"
+        else "SELECT state, last_error, stream_stats, revision FROM pyref_evidence "
+        "WHERE connector_instance_id = %(c)s",
+        {"c": cid},
+    )[0]
     row["stream_stats"] = store.database.loads(row["stream_stats"])
     return row
 
 
 def _dirty(store: Store, cid: str) -> bool:
     q = "SELECT count(*) AS n FROM pyref_dirty WHERE connector_instance_id = "
-    return bool(sql(store, q + (":c" if store.dialect == "sqlite" else "%(c)s"), {"c": cid})[0]["n"])
+    return bool(
+        sql(store, q + (":c" if store.dialect == "sqlite" else "%(c)s"), {"c": cid})[0]["n"]
+    )
 
 
 def _s1(summary: Any) -> Any:
@@ -132,8 +164,16 @@ def test_failing_reconcile_keeps_rows_dirty_and_sanitized(faulty: Store) -> None
 
     # Canonical writes still succeed while reconcile is broken.
     assert store.ingest_records("b_bad", "s1", [{"key": "k3", "data": {"n": 3}}]) == 1
-    store.append_events([{"event_type": "run.completed", "occurred_at": "2024-06-01T11:00:00Z",
-                          "run_id": "rb", "connection_id": "b_bad"}])
+    store.append_events(
+        [
+            {
+                "event_type": "run.completed",
+                "occurred_at": "2024-06-01T11:00:00Z",
+                "run_id": "rb",
+                "connection_id": "b_bad",
+            }
+        ]
+    )
     # A second reconcile still fails for it, and says so the same sanitized way.
     store.reconcile()
     _assert_sanitized(_evidence(store, "b_bad")["last_error"])
@@ -151,7 +191,9 @@ def test_failing_reconcile_keeps_rows_dirty_and_sanitized(faulty: Store) -> None
     _remove_fault(store)
     store.reconcile()
     repaired = _evidence(store, "b_bad")
-    assert repaired["state"] == "ok" and repaired["last_error"] is None and not _dirty(store, "b_bad")
+    assert (
+        repaired["state"] == "ok" and repaired["last_error"] is None and not _dirty(store, "b_bad")
+    )
     assert repaired["stream_stats"][0]["live"] == 3
     assert store.verify() == []
     assert store.dirty_backlog()["dirty_marks"] == 0
@@ -196,7 +238,10 @@ def test_reads_report_unknown_when_recompute_is_impossible(faulty: Store) -> Non
             if read == "list":
                 items = {s.connection_id: s for s in store.list_connection_summaries(now=NOW).items}
             else:
-                items = {cid: store.get_connection_summary(cid, now=NOW) for cid in ("a_ok", "b_bad", "c_ok")}
+                items = {
+                    cid: store.get_connection_summary(cid, now=NOW)
+                    for cid in ("a_ok", "b_bad", "c_ok")
+                }
             for cid, summary in items.items():
                 assert summary is not None
                 health = summary.connection_health

@@ -15,12 +15,17 @@ from typing import Any
 import hypothesis.strategies as st
 import pytest
 from hypothesis import HealthCheck, settings
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from rel_support import NOW, reset, seed_connectors, snapshot
 
 from pyreference.errors import ConnectionNotFound, InvalidInput
 from pyreference.store import Store
-
-from rel_support import NOW, reset, seed_connectors, snapshot
 
 CONNECTIONS = ["c0", "c1", "c2", "beta", "c4"]
 CONNECTORS = ["alpha", "beta", "gamma"]
@@ -29,10 +34,23 @@ KEYS = [f"k{i}" for i in range(5)]
 RUNS = [f"r{i}" for i in range(6)]
 TIMES = [f"2024-05-{d:02d}T{h:02d}:00:00Z" for d in (1, 2, 30) for h in (0, 12)]
 RUN_TYPES = [
-    "run.started", "run.completed", "run.failed", "run.cancelled",
-    "run.browser_surface_failed", "run.browser_surface_waiting", "run.progress_reported",
+    "run.started",
+    "run.completed",
+    "run.failed",
+    "run.cancelled",
+    "run.browser_surface_failed",
+    "run.browser_surface_waiting",
+    "run.progress_reported",
 ]
-ATTRIBUTION = ["by_column", "by_data", "by_profile", "singleton", "bare", "unknown_connection", "foreign_profile"]
+ATTRIBUTION = [
+    "by_column",
+    "by_data",
+    "by_profile",
+    "singleton",
+    "bare",
+    "unknown_connection",
+    "foreign_profile",
+]
 
 EXAMPLES = int(os.environ.get("PYREF_RELIABILITY_EXAMPLES", "30"))
 STEPS = int(os.environ.get("PYREF_RELIABILITY_STEPS", "30"))
@@ -53,16 +71,22 @@ class OracleMachine(RuleBasedStateMachine):
         self.event_n = 0
 
     # -- connections ------------------------------------------------------------
-    @rule(cid=st.sampled_from(CONNECTIONS), connector=st.sampled_from(CONNECTORS),
-          status=st.sampled_from(["active", "active", "paused", "draft"]),
-          day=st.integers(1, 28))
+    @rule(
+        cid=st.sampled_from(CONNECTIONS),
+        connector=st.sampled_from(CONNECTORS),
+        status=st.sampled_from(["active", "active", "paused", "draft"]),
+        day=st.integers(1, 28),
+    )
     def create_connection(self, cid: str, connector: str, status: str, day: int) -> None:
         if cid in self.connector_of:
             with pytest.raises(InvalidInput):
                 self.store.create_connection(cid, connector, status=status)
             return
         self.store.create_connection(
-            cid, connector, status=status, display_name=f"{cid} of {connector}",
+            cid,
+            connector,
+            status=status,
+            display_name=f"{cid} of {connector}",
             created_at=f"2024-01-{day:02d}T00:00:00Z",
         )
         self.connector_of[cid] = connector
@@ -71,7 +95,10 @@ class OracleMachine(RuleBasedStateMachine):
         return bool(self.connector_of)
 
     @precondition(_known)
-    @rule(data=st.data(), name=st.sampled_from(["Renamed", "connexión-ñ", "🚀 x'; DROP TABLE records; --"]))
+    @rule(
+        data=st.data(),
+        name=st.sampled_from(["Renamed", "connexión-ñ", "🚀 x'; DROP TABLE records; --"]),
+    )
     def rename(self, data: st.DataObject, name: str) -> None:
         cid = data.draw(st.sampled_from(sorted(self.connector_of)))
         self.store.update_connection(cid, display_name=name)
@@ -84,9 +111,15 @@ class OracleMachine(RuleBasedStateMachine):
 
     # -- records ----------------------------------------------------------------
     @precondition(_known)
-    @rule(data=st.data(), stream=st.sampled_from(STREAMS),
-          batch=st.lists(st.tuples(st.sampled_from(KEYS), st.integers(0, 2), st.sampled_from(TIMES)),
-                         min_size=1, max_size=4))
+    @rule(
+        data=st.data(),
+        stream=st.sampled_from(STREAMS),
+        batch=st.lists(
+            st.tuples(st.sampled_from(KEYS), st.integers(0, 2), st.sampled_from(TIMES)),
+            min_size=1,
+            max_size=4,
+        ),
+    )
     def ingest(self, data: st.DataObject, stream: str, batch: list[tuple[str, int, str]]) -> None:
         cid = data.draw(st.sampled_from(sorted(self.connector_of)))
         records = [{"key": k, "data": {"v": v}, "emitted_at": t} for k, v, t in batch]
@@ -94,7 +127,8 @@ class OracleMachine(RuleBasedStateMachine):
         for k, v, _ in batch:  # a later duplicate key in the batch wins
             expected[k] = {"v": v}
         changed_expected = sum(
-            1 for k, d in expected.items()
+            1
+            for k, d in expected.items()
             if (cid, stream, k) not in self.records
             or self.records[(cid, stream, k)][1]
             or self.records[(cid, stream, k)][0] != d
@@ -121,20 +155,48 @@ class OracleMachine(RuleBasedStateMachine):
         cid, stream, key = data.draw(st.sampled_from(live))
         with self.store.statement_counter():
             changed = self.store.ingest_records(
-                cid, stream, [{"key": key, "data": self.records[(cid, stream, key)][0],
-                               "emitted_at": "2030-01-01T00:00:00Z"}])
+                cid,
+                stream,
+                [
+                    {
+                        "key": key,
+                        "data": self.records[(cid, stream, key)][0],
+                        "emitted_at": "2030-01-01T00:00:00Z",
+                    }
+                ],
+            )
         assert changed == 0  # R4: identical re-ingest is a no-op (emitted_at alone is no change)
 
     # -- the spine --------------------------------------------------------------
-    @rule(data=st.data(), etype=st.sampled_from(RUN_TYPES), run=st.sampled_from(RUNS),
-          how=st.sampled_from(ATTRIBUTION), at=st.sampled_from(TIMES),
-          status=st.sampled_from([None, None, None, "skipped"]),
-          facts=st.booleans(), reason=st.sampled_from([None, "auth_expired", "owner_cancelled"]))
-    def run_event(self, data: st.DataObject, etype: str, run: str, how: str, at: str,
-                  status: str | None, facts: bool, reason: str | None) -> None:
+    @rule(
+        data=st.data(),
+        etype=st.sampled_from(RUN_TYPES),
+        run=st.sampled_from(RUNS),
+        how=st.sampled_from(ATTRIBUTION),
+        at=st.sampled_from(TIMES),
+        status=st.sampled_from([None, None, None, "skipped"]),
+        facts=st.booleans(),
+        reason=st.sampled_from([None, "auth_expired", "owner_cancelled"]),
+    )
+    def run_event(
+        self,
+        data: st.DataObject,
+        etype: str,
+        run: str,
+        how: str,
+        at: str,
+        status: str | None,
+        facts: bool,
+        reason: str | None,
+    ) -> None:
         cid = data.draw(st.sampled_from(sorted(self.connector_of) or ["nobody"]))
         connector = self.connector_of.get(cid, "alpha")
-        event: dict[str, Any] = {"event_type": etype, "occurred_at": at, "run_id": run, "status": status}
+        event: dict[str, Any] = {
+            "event_type": etype,
+            "occurred_at": at,
+            "run_id": run,
+            "status": status,
+        }
         payload: dict[str, Any] = {}
         if how == "by_column":
             event["connection_id"] = cid
@@ -143,7 +205,11 @@ class OracleMachine(RuleBasedStateMachine):
         elif how == "by_profile":
             base = "bp" if connector == "beta" else connector
             key = base if cid == connector else f"{base}:{cid}"
-            payload["browser_surface"] = {"profile_key": key, "status": "waiting", "wait_reason": "login"}
+            payload["browser_surface"] = {
+                "profile_key": key,
+                "status": "waiting",
+                "wait_reason": "login",
+            }
             event["connection_id"] = "c0" if cid != "c0" else "c1"  # profile key wins (R3.1)
         elif how == "singleton":
             event["connector_id"] = connector
@@ -152,9 +218,16 @@ class OracleMachine(RuleBasedStateMachine):
         elif how == "foreign_profile":
             payload["browser_surface"] = {"profile_key": "nobody:xyz"}
         if facts:
-            payload["collection_facts"] = {"streams": [
-                {"stream": "s1", "checkpoint": data.draw(st.sampled_from(["committed", "attempted"])),
-                 "collected": 3, "considered": data.draw(st.sampled_from([3, 5]))}]}
+            payload["collection_facts"] = {
+                "streams": [
+                    {
+                        "stream": "s1",
+                        "checkpoint": data.draw(st.sampled_from(["committed", "attempted"])),
+                        "collected": 3,
+                        "considered": data.draw(st.sampled_from([3, 5])),
+                    }
+                ]
+            }
         if etype in ("run.failed", "run.cancelled") and reason:
             payload["failure_reason" if etype == "run.failed" else "terminal_reason"] = reason
         if payload:
@@ -170,22 +243,41 @@ class OracleMachine(RuleBasedStateMachine):
     @rule(at=st.sampled_from(TIMES))
     def other_event(self, at: str) -> None:
         self.event_n += 1
-        self.store.append_events([{"event_id": f"ev{self.event_n}", "event_type": "grant.created",
-                                   "occurred_at": at, "connection_id": "c0"}])
+        self.store.append_events(
+            [
+                {
+                    "event_id": f"ev{self.event_n}",
+                    "event_type": "grant.created",
+                    "occurred_at": at,
+                    "connection_id": "c0",
+                }
+            ]
+        )
 
     # -- schedules, gaps, attention ---------------------------------------------
     @precondition(_known)
     @rule(data=st.data(), enabled=st.booleans(), failures=st.integers(0, 8), later=st.booleans())
     def schedule(self, data: st.DataObject, enabled: bool, failures: int, later: bool) -> None:
         cid = data.draw(st.sampled_from(sorted(self.connector_of)))
-        self.store.set_schedule(cid, interval_seconds=3600, enabled=enabled, consecutive_failures=failures,
-                                next_run_at="2024-06-02T00:00:00Z" if later else None)
+        self.store.set_schedule(
+            cid,
+            interval_seconds=3600,
+            enabled=enabled,
+            consecutive_failures=failures,
+            next_run_at="2024-06-02T00:00:00Z" if later else None,
+        )
 
     @precondition(_known)
-    @rule(data=st.data(), stream=st.sampled_from(STREAMS), status=st.sampled_from(["pending", "terminal"]))
+    @rule(
+        data=st.data(),
+        stream=st.sampled_from(STREAMS),
+        status=st.sampled_from(["pending", "terminal"]),
+    )
     def add_gap(self, data: st.DataObject, stream: str, status: str) -> None:
         cid = data.draw(st.sampled_from(sorted(self.connector_of)))
-        self.gaps.append(self.store.add_detail_gap(cid, stream, status=status, reason="detail_missing"))
+        self.gaps.append(
+            self.store.add_detail_gap(cid, stream, status=status, reason="detail_missing")
+        )
 
     @precondition(lambda self: bool(self.gaps))
     @rule(data=st.data(), status=st.sampled_from(["pending", "recovered", "terminal"]))
@@ -196,11 +288,17 @@ class OracleMachine(RuleBasedStateMachine):
     @rule(data=st.data(), required=st.booleans())
     def open_attention(self, data: st.DataObject, required: bool) -> None:
         cid = data.draw(st.sampled_from(sorted(self.connector_of)))
-        self.attention.append(self.store.open_attention(
-            cid, reason_code="reauth", owner_action="add_info", response_required=required))
+        self.attention.append(
+            self.store.open_attention(
+                cid, reason_code="reauth", owner_action="add_info", response_required=required
+            )
+        )
 
     @precondition(lambda self: bool(self.attention))
-    @rule(data=st.data(), lifecycle=st.sampled_from(["acknowledged", "in_progress", "resolved", "expired", "open"]))
+    @rule(
+        data=st.data(),
+        lifecycle=st.sampled_from(["acknowledged", "in_progress", "resolved", "expired", "open"]),
+    )
     def move_attention(self, data: st.DataObject, lifecycle: str) -> None:
         self.store.update_attention(data.draw(st.sampled_from(self.attention)), lifecycle=lifecycle)
 
@@ -249,8 +347,11 @@ class OracleMachine(RuleBasedStateMachine):
             for stream, row in shown.items():
                 if not live[cid].get(stream):
                     assert row.record_count in (0, None), (cid, stream, row)
-            declared = [r.record_count for r in summary.stream_records
-                        if r.declaration_state == "declared" and r.record_count is not None]
+            declared = [
+                r.record_count
+                for r in summary.stream_records
+                if r.declaration_state == "declared" and r.record_count is not None
+            ]
             if summary.total_records is not None:
                 assert summary.total_records == sum(declared)
             # Drafts are never listed; everything else is.
@@ -262,7 +363,9 @@ class OracleMachine(RuleBasedStateMachine):
 def _drafts(store: Store) -> list[dict[str, Any]]:
     from rel_support import sql
 
-    return sql(store, "SELECT connector_instance_id FROM connector_instances WHERE status = 'draft'")
+    return sql(
+        store, "SELECT connector_instance_id FROM connector_instances WHERE status = 'draft'"
+    )
 
 
 def test_oracle_state_machine(store: Store) -> None:

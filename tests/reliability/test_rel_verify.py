@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from rel_support import NOW, seed_connectors, sql
 
 from pyreference.store import Store
-
-from rel_support import NOW, seed_connectors, sql
 
 CORRUPTIONS = {
     "stream_stats": "stream_stats = '[]'",
@@ -25,8 +24,16 @@ def clean(store: Store) -> Store:
     for cid in ("v1", "v2"):
         store.create_connection(cid, "alpha")
         store.ingest_records(cid, "s1", [{"key": "k", "data": {"v": 1}}])
-        store.append_events([{"event_type": "run.failed", "occurred_at": "2024-05-01T00:00:00Z",
-                              "run_id": f"r-{cid}", "connection_id": cid}])
+        store.append_events(
+            [
+                {
+                    "event_type": "run.failed",
+                    "occurred_at": "2024-05-01T00:00:00Z",
+                    "run_id": f"r-{cid}",
+                    "connection_id": cid,
+                }
+            ]
+        )
         store.set_schedule(cid, interval_seconds=3600)
         store.add_detail_gap(cid, "s1")
         store.open_attention(cid, reason_code="reauth")
@@ -38,8 +45,11 @@ def clean(store: Store) -> Store:
 def test_verify_names_corrupted_connection_and_column(clean: Store) -> None:
     param = ":c" if clean.dialect == "sqlite" else "%(c)s"
     for column in sorted(CORRUPTIONS):
-        sql(clean, f"UPDATE pyref_evidence SET {CORRUPTIONS[column]} WHERE connector_instance_id = {param}",
-            {"c": "v2"})
+        sql(
+            clean,
+            f"UPDATE pyref_evidence SET {CORRUPTIONS[column]} WHERE connector_instance_id = {param}",
+            {"c": "v2"},
+        )
         assert clean.verify() == [{"connection_id": "v2", "differing": [column]}], column
         # A reconcile only touches dirty rows; a rebuild repairs everything.
         clean.reconcile()
@@ -47,15 +57,18 @@ def test_verify_names_corrupted_connection_and_column(clean: Store) -> None:
         clean.rebuild()
         assert clean.verify() == [], column
     sql(clean, "UPDATE pyref_evidence SET stream_stats = '[]', latest_run = NULL")
-    assert clean.verify() == [{"connection_id": c, "differing": ["stream_stats", "latest_run"]}
-                              for c in ("v1", "v2")]
+    assert clean.verify() == [
+        {"connection_id": c, "differing": ["stream_stats", "latest_run"]} for c in ("v1", "v2")
+    ]
 
 
 def test_verify_reports_missing_evidence_row(clean: Store) -> None:
     sql(clean, "DELETE FROM pyref_evidence WHERE connector_instance_id = 'v1'")
     result = clean.verify()
     assert [r["connection_id"] for r in result] == ["v1"] and "missing" in result[0]["differing"]
-    summary = clean.get_connection_summary("v1", now=NOW)  # a read without evidence is never healthy
+    summary = clean.get_connection_summary(
+        "v1", now=NOW
+    )  # a read without evidence is never healthy
     assert summary is not None and summary.connection_health.state == "unknown"
     clean.rebuild()
     assert clean.verify() == []
