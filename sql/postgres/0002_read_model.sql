@@ -223,8 +223,8 @@ BEGIN
              WHERE ev.connector_instance_id IN (SELECT q.connector_instance_id
                   FROM pyref_dirty q
                   JOIN pyref_evidence ev ON ev.connector_instance_id = q.connector_instance_id
-                 GROUP BY q.connector_instance_id
-                 ORDER BY min(q.dirty_seq)
+                 GROUP BY q.connector_instance_id, ev.state
+                 ORDER BY CASE WHEN ev.state = 'failed' THEN 1 ELSE 0 END, min(q.dirty_seq)
                  LIMIT p_limit)
              ORDER BY ev.connector_instance_id
                FOR UPDATE SKIP LOCKED) l;

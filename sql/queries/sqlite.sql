@@ -76,8 +76,8 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
 SELECT q.connector_instance_id
   FROM pyref_dirty q
   JOIN pyref_evidence ev ON ev.connector_instance_id = q.connector_instance_id
- GROUP BY q.connector_instance_id
- ORDER BY min(q.dirty_seq)
+ GROUP BY q.connector_instance_id, ev.state
+ ORDER BY CASE WHEN ev.state = 'failed' THEN 1 ELSE 0 END, min(q.dirty_seq)
  LIMIT :limit;
 
 -- name: dirty_seqs

@@ -259,3 +259,20 @@ def test_reads_report_unknown_when_recompute_is_impossible(faulty: Store) -> Non
         summary = store.get_connection_summary(cid, now=NOW)
         assert summary is not None and summary.connection_health.state != "unknown"
         assert _s1(summary).record_count == n and _evidence(store, cid)["state"] == "ok"
+
+
+def test_bounded_reconcile_is_not_starved_by_failed_rows(faulty: Store) -> None:
+    """A failed row keeps its old mark; bounded reconciles must still reach newer rows."""
+    store = faulty
+    _install_fault(store, "b_bad")
+    store.ingest_records("b_bad", "s1", [{"key": "k2", "data": {"n": 2}}])  # oldest mark
+    store.ingest_records("a_ok", "s1", [{"key": "k2", "data": {"n": 2}}])
+    store.ingest_records("c_ok", "s1", [{"key": "k2", "data": {"n": 2}}])
+    assert store.reconcile_report(limit=1).failed == 1  # b_bad claimed first, fails
+    assert store.reconcile(limit=1) == 1
+    assert store.reconcile(limit=1) == 1
+    assert not _dirty(store, "a_ok") and not _dirty(store, "c_ok")
+    assert _dirty(store, "b_bad")
+    _remove_fault(store)
+    store.reconcile()
+    assert store.verify() == [] and store.dirty_backlog()["dirty_marks"] == 0
