@@ -413,13 +413,15 @@ def test_canonical_rows_written_by_hand_are_validated_by_the_schema(seeded: Stor
     p = (lambda n: f":{n}") if seeded.dialect == "sqlite" else (lambda n: f"%({n})s")
     statements = [
         (
-            f"INSERT INTO records (connector_instance_id, stream, record_key, record_json, emitted_at) "
+            "INSERT INTO records"
+            " (connector_instance_id, stream, record_key, record_json, emitted_at) "
             f"VALUES ('c1', 's1', 'raw', {p('j')}, '2024-05-01T00:00:00.000000Z')",
             {"j": "[1,2]"},
         ),
         ("UPDATE connector_instances SET status = 'bogus' WHERE connector_instance_id = 'c1'", {}),
         (
-            f"INSERT INTO spine_events (event_id, event_type, occurred_at) VALUES ('raw', 'run.bogus', {p('t')})",
+            "INSERT INTO spine_events (event_id, event_type, occurred_at)"
+            f" VALUES ('raw', 'run.bogus', {p('t')})",
             {"t": "2024-05-01T00:00:00.000000Z"},
         ),
     ]

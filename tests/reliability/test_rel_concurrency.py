@@ -190,7 +190,8 @@ def test_real_reconcile_paused_mid_recompute_keeps_concurrent_mark(
 # -- (b) event_seq order is not commit order ----------------------------------------
 
 INSERT_EVENT = """
-INSERT INTO spine_events (event_seq, event_id, event_type, occurred_at, run_id, connector_instance_id)
+INSERT INTO spine_events
+    (event_seq, event_id, event_type, occurred_at, run_id, connector_instance_id)
 VALUES (coalesce(%(seq)s, nextval(pg_get_serial_sequence('spine_events', 'event_seq'))),
         %(id)s, %(type)s, %(at)s, %(run)s, %(cid)s)
 """
@@ -373,7 +374,8 @@ def test_multiprocess_writers_and_reconcilers(fleet: Store, pg_dsn: str) -> None
     assert sum(live.values()) > 20, "the load test wrote too little to mean anything"
     rows = sql(
         fleet,
-        "SELECT connector_instance_id AS c, count(*) AS n FROM records WHERE NOT deleted GROUP BY 1",
+        "SELECT connector_instance_id AS c, count(*) AS n FROM records"
+        " WHERE NOT deleted GROUP BY 1",
     )
     assert {r["c"]: r["n"] for r in rows} == {k: v for k, v in live.items() if v}
     if deleted:

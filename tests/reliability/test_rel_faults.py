@@ -27,7 +27,8 @@ def _install_fault(store: Store, cid: str) -> None:
             BEGIN
                 IF NEW.connector_instance_id = '{cid}' AND NEW.state = 'ok' THEN
                     RAISE EXCEPTION 'boom: SELECT record_json FROM records -- %',
-                        (SELECT record_json::text FROM records WHERE connector_instance_id = '{cid}' LIMIT 1);
+                        (SELECT record_json::text FROM records
+                          WHERE connector_instance_id = '{cid}' LIMIT 1);
                 END IF;
                 RETURN NEW;
             END $$""",

@@ -47,7 +47,8 @@ def test_verify_names_corrupted_connection_and_column(clean: Store) -> None:
     for column in sorted(CORRUPTIONS):
         sql(
             clean,
-            f"UPDATE pyref_evidence SET {CORRUPTIONS[column]} WHERE connector_instance_id = {param}",
+            f"UPDATE pyref_evidence SET {CORRUPTIONS[column]}"
+            f" WHERE connector_instance_id = {param}",
             {"c": "v2"},
         )
         assert clean.verify() == [{"connection_id": "v2", "differing": [column]}], column
