@@ -25,6 +25,7 @@ from hypothesis.stateful import (
 from rel_support import NOW, reset, seed_connectors, snapshot
 
 from pyreference.errors import ConnectionNotFound, InvalidInput
+from pyreference.evidence import RUN_EVENT_TYPES
 from pyreference.store import Store
 
 CONNECTIONS = ["c0", "c1", "c2", "beta", "c4"]
@@ -33,15 +34,7 @@ STREAMS = ["s1", "s2", "s9"]  # s9 is outside every manifest (dormant)
 KEYS = [f"k{i}" for i in range(5)]
 RUNS = [f"r{i}" for i in range(6)]
 TIMES = [f"2024-05-{d:02d}T{h:02d}:00:00Z" for d in (1, 2, 30) for h in (0, 12)]
-RUN_TYPES = [
-    "run.started",
-    "run.completed",
-    "run.failed",
-    "run.cancelled",
-    "run.browser_surface_failed",
-    "run.browser_surface_waiting",
-    "run.progress_reported",
-]
+RUN_TYPES = list(RUN_EVENT_TYPES)
 ATTRIBUTION = [
     "by_column",
     "by_data",
