@@ -9,6 +9,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+COLORS = {
+    "pyreference": "tab:blue",
+    "pyreference_sql": "tab:orange",
+    "fanout": "tab:green",
+    "plain_view": "tab:red",
+    "matview": "tab:purple",
+    "scoped": "tab:brown",
+}
 LIST_KINDS = ("pyreference", "pyreference_sql", "fanout", "plain_view", "matview")
 
 
@@ -377,7 +385,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
         for kind in (*LIST_KINDS, "scoped"):
             ys = [points[str(x)][kind]["p50_ms"] for x in xs if kind in points[str(x)]]
             if len(ys) == len(xs):
-                ax.plot(xs, ys, marker="o", label=kind.replace("_", " "))
+                ax.plot(xs, ys, marker="o", color=COLORS[kind], label=kind.replace("_", " "))
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(title)
