@@ -265,8 +265,10 @@ BEGIN
     INSERT INTO pyref_connector_digest (connector_id, display_name, streams, refresh_policy, profile_base)
     SELECT c.connector_id,
        c.manifest->>'display_name',
-       CASE WHEN jsonb_typeof(c.manifest->'streams') = 'array'
-            THEN c.manifest->'streams' END,
+       CASE WHEN jsonb_typeof(c.manifest->'streams') = 'array' THEN (SELECT coalesce(jsonb_agg(jsonb_build_object('name', st.value->>'name', 'required', st.value->'required')
+                           ORDER BY st.ord), '[]'::jsonb)
+   FROM jsonb_array_elements(c.manifest->'streams') WITH ORDINALITY AS st(value, ord)
+  WHERE jsonb_typeof(st.value) = 'object') END,
        c.manifest->'capabilities'->'refresh_policy',
        coalesce(nullif(c.manifest->'capabilities'->'browser_surface'->>'profile_key', ''), c.connector_id) FROM connectors c
     ON CONFLICT (connector_id) DO UPDATE SET display_name = excluded.display_name,

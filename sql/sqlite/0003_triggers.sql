@@ -156,8 +156,9 @@ BEGIN
     INSERT INTO pyref_connector_digest (connector_id, display_name, streams, refresh_policy, profile_base)
     SELECT NEW.connector_id,
        NEW.manifest->>'display_name',
-       CASE WHEN json_type(NEW.manifest->'streams') = 'array'
-            THEN json(NEW.manifest->'streams') END,
+       CASE WHEN json_type(NEW.manifest->'streams') = 'array' THEN (SELECT coalesce(json_group_array(json_object('name', st.value->>'name', 'required', json(st.value->'required'))), '[]')
+   FROM (SELECT value FROM json_each(NEW.manifest->'streams') ORDER BY key) AS st
+  WHERE json_type(st.value) = 'object') END,
        json(NEW.manifest->'capabilities'->'refresh_policy'),
        coalesce(nullif(NEW.manifest->'capabilities'->'browser_surface'->>'profile_key', ''), NEW.connector_id)
     WHERE true
@@ -171,8 +172,9 @@ BEGIN
     INSERT INTO pyref_connector_digest (connector_id, display_name, streams, refresh_policy, profile_base)
     SELECT NEW.connector_id,
        NEW.manifest->>'display_name',
-       CASE WHEN json_type(NEW.manifest->'streams') = 'array'
-            THEN json(NEW.manifest->'streams') END,
+       CASE WHEN json_type(NEW.manifest->'streams') = 'array' THEN (SELECT coalesce(json_group_array(json_object('name', st.value->>'name', 'required', json(st.value->'required'))), '[]')
+   FROM (SELECT value FROM json_each(NEW.manifest->'streams') ORDER BY key) AS st
+  WHERE json_type(st.value) = 'object') END,
        json(NEW.manifest->'capabilities'->'refresh_policy'),
        coalesce(nullif(NEW.manifest->'capabilities'->'browser_surface'->>'profile_key', ''), NEW.connector_id)
     WHERE true
@@ -313,8 +315,9 @@ END;
 INSERT INTO pyref_connector_digest (connector_id, display_name, streams, refresh_policy, profile_base)
 SELECT c.connector_id,
        c.manifest->>'display_name',
-       CASE WHEN json_type(c.manifest->'streams') = 'array'
-            THEN json(c.manifest->'streams') END,
+       CASE WHEN json_type(c.manifest->'streams') = 'array' THEN (SELECT coalesce(json_group_array(json_object('name', st.value->>'name', 'required', json(st.value->'required'))), '[]')
+   FROM (SELECT value FROM json_each(c.manifest->'streams') ORDER BY key) AS st
+  WHERE json_type(st.value) = 'object') END,
        json(c.manifest->'capabilities'->'refresh_policy'),
        coalesce(nullif(c.manifest->'capabilities'->'browser_surface'->>'profile_key', ''), c.connector_id) FROM connectors c
 WHERE true
