@@ -215,8 +215,12 @@ class PostgresDatabase(Database):
 
     def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         from psycopg.rows import dict_row
+        from psycopg.types.string import TextLoader
 
         with raw.cursor(row_factory=dict_row) as cur:
+            # jsonb arrives as text, as on SQLite: the reader decodes each distinct
+            # document once per page (runs and manifests repeat across rows).
+            cur.adapters.register_loader("jsonb", TextLoader)
             cur.execute(sql, params or None)
             return list(cur.fetchall()) if cur.description else []
 

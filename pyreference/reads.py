@@ -31,6 +31,45 @@ from .evidence import (
 Loads = Callable[[Any], Any]
 
 
+class PageDecoder:
+    """Decodes the JSON columns of one read, each distinct document once.
+
+    Within a page the same run often fills latest/successful/settled, and every
+    connection of a connector carries the same manifest digest.
+    """
+
+    def __init__(self, loads: Loads) -> None:
+        self._loads = loads
+        self._json: dict[str, Any] = {}
+        self._runs: dict[str, RunEvidence | None] = {}
+        self._profiles: dict[tuple[Any, ...], ConnectorProfile] = {}
+
+    def json(self, value: Any) -> Any:
+        if not isinstance(value, str):
+            return self._loads(value)
+        if value not in self._json:
+            self._json[value] = self._loads(value)
+        return self._json[value]
+
+    def run(self, value: Any) -> RunEvidence | None:
+        if not isinstance(value, str):
+            return run_from_json(self._loads(value))
+        if value not in self._runs:
+            self._runs[value] = run_from_json(self._loads(value))
+        return self._runs[value]
+
+    def profile(self, row: Mapping[str, Any]) -> ConnectorProfile:
+        key = (
+            row["connector_id"],
+            row.get("connector_display_name"),
+            str(row.get("declared_streams")),
+            str(row.get("refresh_policy")),
+        )
+        if key not in self._profiles:
+            self._profiles[key] = profile_from_row(row, self.json)
+        return self._profiles[key]
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
@@ -143,11 +182,12 @@ def identity_from_row(row: Mapping[str, Any]) -> Identity:
 
 
 def evidence_from_row(
-    row: Mapping[str, Any], loads: Loads, recomputed: Mapping[str, Any] | None = None
+    row: Mapping[str, Any], decoder: PageDecoder, recomputed: Mapping[str, Any] | None = None
 ) -> Evidence:
     """Evidence of one summary row; `recomputed` replaces the stored evidence columns."""
     identity = identity_from_row(row)
-    profile = profile_from_row(row, loads)
+    profile = decoder.profile(row)
+    loads = decoder.json
     if not row.get("has_evidence") and recomputed is None:
         return Evidence(
             identity=identity, profile=profile, available=False, dirty=bool(row["dirty"])
@@ -177,9 +217,9 @@ def evidence_from_row(
         streams=stats,
         retained_bytes=sum(s.retained_bytes for s in stats),
         last_record_at=max(last_times) if last_times else None,
-        latest_run=run_from_json(loads(source.get("latest_run"))),
-        latest_successful_run=run_from_json(loads(source.get("latest_successful_run"))),
-        latest_settled_run=run_from_json(loads(source.get("latest_settled_run"))),
+        latest_run=decoder.run(source.get("latest_run")),
+        latest_successful_run=decoder.run(source.get("latest_successful_run")),
+        latest_settled_run=decoder.run(source.get("latest_settled_run")),
         failures_since_success=_int(source.get("failures_since_success")) or 0,
         stream_facts=tuple(_facts(f) for f in loads(source.get("stream_facts")) or []),
         gaps=tuple(
@@ -202,7 +242,8 @@ def evidence_from_row(
     )
 
 
-def deep_from_row(row: Mapping[str, Any], loads: Loads) -> DeepEvidence:
+def deep_from_row(row: Mapping[str, Any], decoder: PageDecoder) -> DeepEvidence:
+    loads = decoder.json
     runs = [run_from_json(r) for r in loads(row.get("recent_runs")) or []]
     return DeepEvidence(
         recent_runs=tuple(r for r in runs if r is not None),

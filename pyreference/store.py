@@ -14,7 +14,9 @@ from typing import Any
 from . import maintenance, migrate
 from .db import Database, Ids, PostgresDatabase, SQLiteDatabase, StatementCounter
 from .errors import ConnectionNotFound, InvalidInput
+from .evidence import Evidence
 from .reads import (
+    PageDecoder,
     cursor_position,
     deep_from_row,
     encode_cursor,
@@ -152,7 +154,7 @@ class Store(WriteHelpers):
                 verify_cursor(secret, cursor)
             has_more = len(rows) > limit
             rows = rows[:limit]
-            evidence = self._evidence(s, rows)
+            evidence, _ = self._evidence(s, rows)
             next_cursor = None
             if has_more:
                 last = rows[-1]
@@ -185,7 +187,9 @@ class Store(WriteHelpers):
     def _cursor_secret(self, session: Any) -> str:
         return str(session.execute("cursor_secret")[0]["value"])
 
-    def _evidence(self, session: Any, rows: list[dict[str, Any]]) -> list[Any]:
+    def _evidence(
+        self, session: Any, rows: list[dict[str, Any]]
+    ) -> tuple[list[Evidence], PageDecoder]:
         """Evidence for summary rows; dirty rows recomputed in one extra statement (R6)."""
         dirty = [r["connector_instance_id"] for r in rows if r["dirty"]]
         recomputed: dict[str, Mapping[str, Any]] = {}
@@ -197,10 +201,11 @@ class Store(WriteHelpers):
                 if self._db.dialect == "postgres" and not session.raw.autocommit:
                     raise
                 recomputed = {}
-        loads = self._db.loads
-        return [
-            evidence_from_row(r, loads, recomputed.get(r["connector_instance_id"])) for r in rows
+        decoder = PageDecoder(self._db.loads)
+        evidence = [
+            evidence_from_row(r, decoder, recomputed.get(r["connector_instance_id"])) for r in rows
         ]
+        return evidence, decoder
 
     # -- scoped path (R11) -----------------------------------------------------------
     def _scoped(self, connection_id: str, now: datetime | str | None) -> tuple[Any, Any, datetime]:
@@ -211,8 +216,8 @@ class Store(WriteHelpers):
             rows = s.execute("scoped_summary", {"owner": self.owner, "id": connection_id})
             if not rows:
                 return None, None, at
-            evidence = self._evidence(s, rows)[0]
-        return evidence, deep_from_row(rows[0], self._db.loads), at
+            evidence, decoder = self._evidence(s, rows)
+        return evidence[0], deep_from_row(rows[0], decoder), at
 
     def get_connection_summary(
         self,

@@ -44,7 +44,7 @@ def _stored_live(store: Store, cid: str, stream: str = "s1") -> int | None:
         "SELECT stream_stats FROM pyref_evidence WHERE connector_instance_id = %(c)s",
         {"c": cid},
     )
-    for s in rows[0]["stream_stats"] or []:
+    for s in store.database.loads(rows[0]["stream_stats"]) or []:
         if s["stream"] == stream:
             return int(s["live"])
     return None
