@@ -14,9 +14,10 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed  ## the demo fleet on embedded SQLite
 	$(BIN)/pyreference demo
 
-test: $(VENV)/.installed  ## lint, rendering check, then every test on SQLite and Postgres
+test: $(VENV)/.installed  ## lint, types, rendering check, then every test on SQLite and Postgres
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy pyreference
 	$(BIN)/pyreference render --check
 	$(BIN)/pytest
 
