@@ -91,16 +91,13 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     python_why = ""
     if pyref and sql and fan:
         python_why = (
-            f"the page's one SQL statement, fetched and decoded by the driver, takes "
-            f"{sql:.2f} ms of the {pyref:.2f} ms (on Postgres most of it is moving and parsing "
-            "jsonb: each row carries its connector's whole manifest `streams` array with "
-            "schemas, ~3.5 KB a row); the rest "
-            "is Python decoding evidence JSON and synthesizing 100 summaries (profiled: "
-            "reads.evidence_from_row ≈ 2/3, synthesize ≈ 1/3). The database side alone is "
+            f"the page's one SQL statement, fetched by the driver, takes "
+            f"{sql:.2f} ms of the {pyref:.2f} ms; the rest "
+            "is Python decoding evidence JSON and synthesizing 100 summaries (cProfile: "
+            "evidence decoding and synthesis about half each). The database side alone is "
             f"{fan / sql:.0f}× faster than fan-out"
             + (f" and {view / sql:.0f}× faster than the plain view" if view else "")
-            + "; the gap to the target is per-summary work in Python (driver JSON decoding, "
-            "evidence decoding, synthesis)"
+            + "; the gap to the target is per-summary work in Python"
         )
     r_pts = results["postgres_r"]["points"]
     rs = sorted(int(x) for x in r_pts)

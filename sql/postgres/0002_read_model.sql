@@ -85,6 +85,11 @@ CREATE TABLE IF NOT EXISTS pyref_dirty (
 
 CREATE INDEX IF NOT EXISTS pyref_dirty_instance_idx ON pyref_dirty (connector_instance_id, dirty_seq);
 
+-- A queue churns: vacuum it by a fixed number of dead rows, not a fraction of its size,
+-- so every read's "is it dirty?" probe stays cheap after a bulk reconcile.
+ALTER TABLE pyref_dirty SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000,
+                             autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 5000);
+
 CREATE OR REPLACE FUNCTION pyref_iso(ts timestamptz) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
