@@ -165,3 +165,20 @@ def make_store(backend: str, request: pytest.FixtureRequest) -> Store:
     if backend == "sqlite":
         return pyreference.connect(request.getfixturevalue("sqlite_conn"))
     return pyreference.connect(request.getfixturevalue("pg_dsn"))
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI nothing may skip: a skipped Postgres test would hide a missing server."""
+    if REQUIRE_POSTGRES and _skipped:
+        print(f"\nPYREFERENCE_REQUIRE_POSTGRES=1 but {len(_skipped)} test(s) skipped:")
+        for nodeid in _skipped[:20]:
+            print(f"  {nodeid}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
