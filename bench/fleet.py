@@ -237,19 +237,39 @@ def pg_copy(
     return n
 
 
+def grow_connections(
+    insert: Callable[[str, Iterator[tuple[Any, ...]]], int],
+    start: int,
+    stop: int,
+    spec: FleetSpec,
+    records: int,
+    tick: Progress | None = None,
+) -> None:
+    """Add connections start..stop with everything they hold (records 0..records).
+
+    `insert(table, rows)` writes one batch as one statement (COPY, or executemany).
+    """
+    for table, rows in (
+        ("connector_instances", connection_rows(start, stop, spec)),
+        ("connector_schedules", schedule_rows(start, stop)),
+        ("connector_detail_gaps", gap_rows(start, stop, spec)),
+        ("connector_attention_records", attention_rows(start, stop, spec)),
+        ("spine_events", event_rows(start, stop, spec)),
+    ):
+        insert(table, rows)
+    # Records in chunks of connections: bounded transactions, progress as they land.
+    chunk = max(1, 200_000 // max(1, records))
+    for lo in range(start, stop, chunk):
+        hi = min(stop, lo + chunk)
+        insert("records", record_rows(lo, hi, 0, records, spec))
+        if tick:
+            tick((hi - lo) * records)
+
+
 def pg_grow_connections(
     conn: Any, start: int, stop: int, spec: FleetSpec, records: int, tick: Progress | None = None
 ) -> None:
-    """Add connections start..stop with everything they hold (records 0..records)."""
-    pg_copy(conn, "connector_instances", connection_rows(start, stop, spec))
-    pg_copy(conn, "connector_schedules", schedule_rows(start, stop))
-    pg_copy(conn, "connector_detail_gaps", gap_rows(start, stop, spec))
-    pg_copy(conn, "connector_attention_records", attention_rows(start, stop, spec))
-    pg_copy(conn, "spine_events", event_rows(start, stop, spec))
-    # Records in chunks of connections: one COPY per chunk keeps transactions bounded.
-    chunk = max(1, 200_000 // max(1, records))
-    for lo in range(start, stop, chunk):
-        pg_copy(conn, "records", record_rows(lo, min(stop, lo + chunk), 0, records, spec), tick)
+    grow_connections(lambda t, rows: pg_copy(conn, t, rows), start, stop, spec, records, tick)
 
 
 def pg_grow_records(
@@ -308,13 +328,4 @@ def sqlite_insert(conn: Any, table: str, rows: Iterator[tuple[Any, ...]]) -> int
 def sqlite_grow_connections(
     conn: Any, start: int, stop: int, spec: FleetSpec, records: int, tick: Progress | None = None
 ) -> None:
-    sqlite_insert(conn, "connector_instances", connection_rows(start, stop, spec))
-    sqlite_insert(conn, "connector_schedules", schedule_rows(start, stop))
-    sqlite_insert(conn, "connector_detail_gaps", gap_rows(start, stop, spec))
-    sqlite_insert(conn, "connector_attention_records", attention_rows(start, stop, spec))
-    sqlite_insert(conn, "spine_events", event_rows(start, stop, spec))
-    for lo in range(start, stop, 100):
-        hi = min(stop, lo + 100)
-        sqlite_insert(conn, "records", record_rows(lo, hi, 0, records, spec))
-        if tick:
-            tick((hi - lo) * records)
+    grow_connections(lambda t, rows: sqlite_insert(conn, t, rows), start, stop, spec, records, tick)
