@@ -68,8 +68,8 @@ def render_verdict(inp: HealthInputs, state: str) -> RenderedVerdict:
     actions = required_actions(inp)
     if "add_info" in actions:
         channel = "attention"  # an owner action due now
-    elif actions:
-        channel = "advisory"
+    elif any(action != "wait" for action in actions):
+        channel = "advisory"  # an owner or maintainer action; `wait` asks nothing of anyone
     else:
         channel = "calm"
     return RenderedVerdict(tone=tone, label=label, channel=channel, required_actions=actions)

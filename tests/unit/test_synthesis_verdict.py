@@ -122,7 +122,7 @@ def test_terminal_gap_is_red_code_fix() -> None:
 def test_wait_while_a_run_is_in_progress() -> None:
     running = run("run_2", "running", started=20, finished=None)
     v = verdict(with_latest(healthy(), running))
-    assert v == RenderedVerdict("green", "Healthy", "advisory", ("wait",))
+    assert v == RenderedVerdict("green", "Healthy", "calm", ("wait",))
 
 
 def test_no_wait_for_a_run_that_is_no_longer_live() -> None:
