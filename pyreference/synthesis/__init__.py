@@ -11,7 +11,7 @@ from datetime import datetime
 from pyreference.evidence import Attention, DeepEvidence, Evidence
 from pyreference.synthesis._time import check_now
 from pyreference.synthesis.counts import synthesize_counts
-from pyreference.synthesis.coverage import synthesize_coverage
+from pyreference.synthesis.coverage import coverage_state, synthesize_coverage
 from pyreference.synthesis.freshness import is_manual_only, synthesize_freshness
 from pyreference.synthesis.health import (
     HealthInputs,
@@ -46,7 +46,7 @@ def synthesize(
     inputs = HealthInputs(
         evidence=evidence,
         freshness=synthesize_freshness(evidence, now),
-        coverage=synthesize_coverage(evidence).state,
+        coverage=coverage_state(evidence),
         manual_only=is_manual_only(evidence),
         attention=active_attention(evidence.open_attention, now),
         backoff=backoff_active(evidence.schedule, now),

@@ -56,13 +56,16 @@ def stream_coverage(evidence: Evidence) -> tuple[StreamCoverage, ...]:
     return tuple(result)
 
 
-def coverage_axis(evidence: Evidence, streams: tuple[StreamCoverage, ...]) -> str:
+def coverage_state(evidence: Evidence) -> str:
+    """The connection's coverage axis, worst first, without building per-stream views."""
     if not evidence.profile.manifest_usable:
         return "unknown"  # without a usable declaration nobody knows what is required
-    required = {s.stream: s for s in streams if s.required}
-    if any(s.terminal_gaps > 0 for s in required.values()):
+    required = {s.name for s in evidence.profile.declared_streams if s.required}
+    totals = _gap_totals(evidence)
+    gaps = [totals.get(name, (0, 0)) for name in required]
+    if any(terminal > 0 for _, terminal in gaps):
         return "terminal_gap"
-    if any(s.pending_gaps > 0 for s in required.values()):
+    if any(pending > 0 for pending, _ in gaps):
         return "retryable_gap"
     if evidence.latest_run is None:
         return "unknown"
@@ -73,10 +76,12 @@ def coverage_axis(evidence: Evidence, streams: tuple[StreamCoverage, ...]) -> st
         return "partial"
     if run.status != "succeeded":
         return "unknown"
+    # No required stream is gapped here, so each one's state comes from its facts: the
+    # maintained facts keep a committed proof from being regressed; fall back to the
+    # run's own entry if the maintained facts lack the stream.
+    maintained = {f.stream: f for f in evidence.stream_facts}
     states = [
-        # The stream's maintained state keeps a committed proof from being regressed;
-        # fall back to the run's own entry if the maintained facts lack the stream.
-        required[f.stream].state if required[f.stream].state != "unknown" else _facts_state(f)
+        _facts_state(maintained.get(f.stream, f))
         for f in run.collection_facts
         if f.stream in required
     ]
@@ -84,5 +89,4 @@ def coverage_axis(evidence: Evidence, streams: tuple[StreamCoverage, ...]) -> st
 
 
 def synthesize_coverage(evidence: Evidence) -> Coverage:
-    streams = stream_coverage(evidence)
-    return Coverage(state=coverage_axis(evidence, streams), streams=streams)
+    return Coverage(state=coverage_state(evidence), streams=stream_coverage(evidence))

@@ -65,19 +65,34 @@ def _condition(type_: str, severity: str, reason_code: str) -> HealthCondition:
     return HealthCondition(type=type_, status="True", severity=severity, reason_code=reason_code)
 
 
-def _conditions(inp: HealthInputs) -> list[HealthCondition]:
+# Conditions without a per-connection reason are shared: the dataclasses are frozen.
+_SCHEDULE_DISABLED = _condition("ScheduleDisabled", "info", "schedule_disabled")
+_BACKOFF_BLOCKED = _condition("BackoffActive", "error", "backoff_blocked")
+_BACKOFF_ACTIVE = _condition("BackoffActive", "warning", "backoff_active")
+_COLLECTION_FAILED = _condition("CollectionFailed", "error", "last_collection_failed")
+_COVERAGE = {
+    "partial": _condition("CoveragePartial", "warning", "coverage_partial"),
+    "retryable_gap": _condition("CoverageGapped", "warning", "retryable_gap"),
+    "terminal_gap": _condition("CoverageGapped", "error", "terminal_gap"),
+}
+_FRESHNESS_STALE = _condition("FreshnessStale", "warning", "freshness_stale")
+_SURFACE_FAILED = _condition("BrowserSurfaceFailed", "warning", "browser_surface_failed")
+_REFRESH_DUE = _condition("FreshnessStale", "info", "refresh_due")
+
+
+def _conditions(inp: HealthInputs, degrading: list[HealthCondition]) -> list[HealthCondition]:
     ev = inp.evidence
     found: list[HealthCondition] = []
     if not ev.reliable:
         found.append(_condition("EvidenceUnreliable", "error", _unreliable_reason(ev)))
     found += [_condition("AttentionOpen", "warning", a.reason_code) for a in inp.attention]
     if ev.schedule is not None and not ev.schedule.enabled:
-        found.append(_condition("ScheduleDisabled", "info", "schedule_disabled"))
+        found.append(_SCHEDULE_DISABLED)
     if inp.backoff and _failures(ev) >= BLOCKED_AFTER_FAILURES:
-        found.append(_condition("BackoffActive", "error", "backoff_blocked"))
+        found.append(_BACKOFF_BLOCKED)
     elif inp.backoff:
-        found.append(_condition("BackoffActive", "warning", "backoff_active"))
-    return found + _degrading(inp) + _refresh_due(inp)
+        found.append(_BACKOFF_ACTIVE)
+    return found + degrading + _refresh_due(inp)
 
 
 def _degrading(inp: HealthInputs) -> list[HealthCondition]:
@@ -86,28 +101,24 @@ def _degrading(inp: HealthInputs) -> list[HealthCondition]:
     found: list[HealthCondition] = []
     run = classifying_run(ev)
     if run is not None and run.status == "failed":
-        found.append(_condition("CollectionFailed", "error", "last_collection_failed"))
-    if inp.coverage == "partial":
-        found.append(_condition("CoveragePartial", "warning", "coverage_partial"))
-    elif inp.coverage == "retryable_gap":
-        found.append(_condition("CoverageGapped", "warning", "retryable_gap"))
-    elif inp.coverage == "terminal_gap":
-        found.append(_condition("CoverageGapped", "error", "terminal_gap"))
+        found.append(_COLLECTION_FAILED)
+    if inp.coverage in _COVERAGE:
+        found.append(_COVERAGE[inp.coverage])
     if inp.freshness.status == "stale" and not inp.manual_only:
-        found.append(_condition("FreshnessStale", "warning", "freshness_stale"))
+        found.append(_FRESHNESS_STALE)
     if ev.latest_run is not None and ev.latest_run.status == "surface_failed":
-        found.append(_condition("BrowserSurfaceFailed", "warning", "browser_surface_failed"))
+        found.append(_SURFACE_FAILED)
     return found
 
 
 def _refresh_due(inp: HealthInputs) -> list[HealthCondition]:
     # Stale data on a manual-only source is the owner's call, not a fault.
     if inp.freshness.status == "stale" and inp.manual_only:
-        return [_condition("FreshnessStale", "info", "refresh_due")]
+        return [_REFRESH_DUE]
     return []
 
 
-def _state(inp: HealthInputs) -> tuple[str, tuple[str, ...]]:
+def _state(inp: HealthInputs, degrading: list[HealthCondition]) -> tuple[str, tuple[str, ...]]:
     ev = inp.evidence
     if not ev.reliable:
         return "unknown", (_unreliable_reason(ev),)
@@ -117,7 +128,7 @@ def _state(inp: HealthInputs) -> tuple[str, tuple[str, ...]]:
         return "idle", ()
     if inp.backoff and _failures(ev) >= BLOCKED_AFTER_FAILURES:
         return "blocked", ()
-    if _degrading(inp):
+    if degrading:
         return "degraded", ()
     if inp.backoff:
         return "cooling_off", ()
@@ -140,7 +151,8 @@ def _state(inp: HealthInputs) -> tuple[str, tuple[str, ...]]:
 
 
 def synthesize_health(inp: HealthInputs) -> ConnectionHealth:
-    state, reasons = _state(inp)
+    degrading = _degrading(inp)
+    state, reasons = _state(inp, degrading)
     return ConnectionHealth(
-        state=state, conditions=tuple(_conditions(inp)), unknown_reasons=reasons
+        state=state, conditions=tuple(_conditions(inp, degrading)), unknown_reasons=reasons
     )
