@@ -8,7 +8,7 @@ import hmac
 import json
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import InvalidCursor
 from .evidence import (
@@ -29,19 +29,21 @@ from .evidence import (
 )
 
 Loads = Callable[[Any], Any]
+T = TypeVar("T")
 
 
 class PageDecoder:
     """Decodes the JSON columns of one read, each distinct document once.
 
-    Within a page the same run often fills latest/successful/settled, and every
-    connection of a connector carries the same manifest digest.
+    Within a page the same run often fills latest/successful/settled, every
+    connection of a connector carries the same manifest digest, and schedules
+    and empty lists repeat across rows: each is decoded and built once.
     """
 
     def __init__(self, loads: Loads) -> None:
         self._loads = loads
         self._json: dict[str, Any] = {}
-        self._runs: dict[str, RunEvidence | None] = {}
+        self._built: dict[tuple[Callable[[Any], Any], str], Any] = {}
         self._profiles: dict[tuple[Any, ...], ConnectorProfile] = {}
 
     def json(self, value: Any) -> Any:
@@ -51,12 +53,18 @@ class PageDecoder:
             self._json[value] = self._loads(value)
         return self._json[value]
 
-    def run(self, value: Any) -> RunEvidence | None:
+    def build(self, value: Any, build: Callable[[Any], T]) -> T:
+        """``build(decoded value)``, once per distinct document text; results are immutable."""
         if not isinstance(value, str):
-            return run_from_json(self._loads(value))
-        if value not in self._runs:
-            self._runs[value] = run_from_json(self._loads(value))
-        return self._runs[value]
+            return build(self._loads(value))
+        key = (build, value)
+        if key not in self._built:
+            self._built[key] = build(self._loads(value))
+        built: T = self._built[key]
+        return built
+
+    def run(self, value: Any) -> RunEvidence | None:
+        return self.build(value, run_from_json)
 
     def profile(self, row: Mapping[str, Any]) -> ConnectorProfile:
         key = (
@@ -71,6 +79,8 @@ class PageDecoder:
 
 
 def _int(value: Any) -> int | None:
+    if type(value) is int:  # the common case first; bool is a subclass, so not exact
+        return value
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
@@ -101,15 +111,19 @@ def run_from_json(data: Mapping[str, Any] | None) -> RunEvidence | None:
     if not data:
         return None
     surface = None
-    if any(data.get(k) for k in ("surface_profile_key", "surface_status", "surface_wait_reason")):
+    profile_key, status, wait = (
+        data.get("surface_profile_key"),
+        data.get("surface_status"),
+        data.get("surface_wait_reason"),
+    )
+    if profile_key or status or wait:
         surface = BrowserSurface(
-            profile_key=_str(data.get("surface_profile_key")),
-            status=_str(data.get("surface_status")),
-            wait_reason=_str(data.get("surface_wait_reason")),
+            profile_key=_str(profile_key), status=_str(status), wait_reason=_str(wait)
         )
+    run_id = str(data["run_id"])
     facts = data.get("collection_facts") or []
     return RunEvidence(
-        run_id=str(data["run_id"]),
+        run_id=run_id,
         status=str(data["status"]),
         started_at=_str(data.get("started_at")),
         finished_at=_str(data.get("finished_at")),
@@ -117,9 +131,7 @@ def run_from_json(data: Mapping[str, Any] | None) -> RunEvidence | None:
         terminal_reason=_str(data.get("terminal_reason")),
         browser_surface=surface,
         collection_facts=tuple(
-            _facts(f, str(data["run_id"]))
-            for f in facts
-            if isinstance(f, Mapping) and f.get("stream")
+            _facts(f, run_id) for f in facts if isinstance(f, Mapping) and f.get("stream")
         ),
     )
 
@@ -181,19 +193,8 @@ def identity_from_row(row: Mapping[str, Any]) -> Identity:
     )
 
 
-def evidence_from_row(
-    row: Mapping[str, Any], decoder: PageDecoder, recomputed: Mapping[str, Any] | None = None
-) -> Evidence:
-    """Evidence of one summary row; `recomputed` replaces the stored evidence columns."""
-    identity = identity_from_row(row)
-    profile = decoder.profile(row)
-    loads = decoder.json
-    if not row.get("has_evidence") and recomputed is None:
-        return Evidence(
-            identity=identity, profile=profile, available=False, dirty=bool(row["dirty"])
-        )
-    source = recomputed if recomputed is not None else row
-    stats = tuple(
+def _stream_stats(data: Any) -> tuple[StreamStats, ...]:
+    return tuple(
         StreamStats(
             stream=str(s["stream"]),
             live_count=_int(s.get("live")) or 0,
@@ -201,10 +202,53 @@ def evidence_from_row(
             retained_bytes=_int(s.get("bytes")) or 0,
             last_record_at=_str(s.get("last_record_at")),
         )
-        for s in loads(source.get("stream_stats")) or []
+        for s in data or []
     )
+
+
+def _stream_facts(data: Any) -> tuple[StreamFacts, ...]:
+    return tuple(_facts(f) for f in data or [])
+
+
+def _gap_counts(data: Any) -> tuple[GapCounts, ...]:
+    return tuple(
+        GapCounts(
+            stream=str(g["stream"]),
+            pending=_int(g.get("pending")) or 0,
+            terminal=_int(g.get("terminal")) or 0,
+        )
+        for g in data or []
+    )
+
+
+def _schedule(data: Any) -> Schedule | None:
+    if not isinstance(data, Mapping):
+        return None
+    return Schedule(
+        interval_seconds=_int(data.get("interval_seconds")),
+        enabled=bool(data.get("enabled")),
+        consecutive_failures=_int(data.get("consecutive_failures")) or 0,
+        next_run_at=_str(data.get("next_run_at")),
+    )
+
+
+def _attentions(data: Any) -> tuple[Attention, ...]:
+    return tuple(_attention(a) for a in data or [])
+
+
+def evidence_from_row(
+    row: Mapping[str, Any], decoder: PageDecoder, recomputed: Mapping[str, Any] | None = None
+) -> Evidence:
+    """Evidence of one summary row; `recomputed` replaces the stored evidence columns."""
+    identity = identity_from_row(row)
+    profile = decoder.profile(row)
+    if not row.get("has_evidence") and recomputed is None:
+        return Evidence(
+            identity=identity, profile=profile, available=False, dirty=bool(row["dirty"])
+        )
+    source = recomputed if recomputed is not None else row
+    stats = decoder.build(source.get("stream_stats"), _stream_stats)
     last_times = [s.last_record_at for s in stats if s.last_record_at and s.live_count]
-    schedule = loads(source.get("schedule"))
     return Evidence(
         identity=identity,
         profile=profile,
@@ -221,24 +265,10 @@ def evidence_from_row(
         latest_successful_run=decoder.run(source.get("latest_successful_run")),
         latest_settled_run=decoder.run(source.get("latest_settled_run")),
         failures_since_success=_int(source.get("failures_since_success")) or 0,
-        stream_facts=tuple(_facts(f) for f in loads(source.get("stream_facts")) or []),
-        gaps=tuple(
-            GapCounts(
-                stream=str(g["stream"]),
-                pending=_int(g.get("pending")) or 0,
-                terminal=_int(g.get("terminal")) or 0,
-            )
-            for g in loads(source.get("gap_counts")) or []
-        ),
-        schedule=Schedule(
-            interval_seconds=_int(schedule.get("interval_seconds")),
-            enabled=bool(schedule.get("enabled")),
-            consecutive_failures=_int(schedule.get("consecutive_failures")) or 0,
-            next_run_at=_str(schedule.get("next_run_at")),
-        )
-        if isinstance(schedule, Mapping)
-        else None,
-        open_attention=tuple(_attention(a) for a in loads(source.get("open_attention")) or []),
+        stream_facts=decoder.build(source.get("stream_facts"), _stream_facts),
+        gaps=decoder.build(source.get("gap_counts"), _gap_counts),
+        schedule=decoder.build(source.get("schedule"), _schedule),
+        open_attention=decoder.build(source.get("open_attention"), _attentions),
     )
 
 
