@@ -31,7 +31,7 @@ RUN_EVENT_TYPES = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StreamFacts:
     """One stream's collection facts as a run reported them."""
 
@@ -43,14 +43,14 @@ class StreamFacts:
     run_id: str | None = None  # the run that reported these facts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BrowserSurface:
     profile_key: str | None = None
     status: str | None = None
     wait_reason: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunEvidence:
     """One attributed run, as projected from the spine by trigger."""
 
@@ -64,7 +64,7 @@ class RunEvidence:
     collection_facts: tuple[StreamFacts, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StreamStats:
     """Record evidence for one stream of one connection."""
 
@@ -75,14 +75,14 @@ class StreamStats:
     last_record_at: str | None = None  # latest emitted_at of live records
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GapCounts:
     stream: str
     pending: int = 0
     terminal: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Schedule:
     interval_seconds: int | None
     enabled: bool
@@ -90,7 +90,7 @@ class Schedule:
     next_run_at: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Attention:
     """An attention record whose lifecycle is open, acknowledged or in_progress.
 
@@ -106,20 +106,20 @@ class Attention:
     created_at: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeclaredStream:
     name: str
     required: bool = True  # manifest `required` absent means required
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RefreshPolicy:
     recommended_mode: str | None = None  # manual|automatic|paused|...
     maximum_staleness_seconds: float | None = None  # positive finite, else None
     background_safe: bool | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConnectorProfile:
     """What a connector's manifest says that summaries need (maintained digest)."""
 
@@ -130,7 +130,7 @@ class ConnectorProfile:
     refresh_policy: RefreshPolicy = field(default_factory=RefreshPolicy)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Identity:
     """Live identity fields of the connection (read from connector_instances)."""
 
@@ -144,7 +144,7 @@ class Identity:
     owner_subject_id: str = "owner_local"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Evidence:
     """Everything synthesis needs about one connection.
 
@@ -190,7 +190,7 @@ class Evidence:
         return not self.dirty and self.state != "failed"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GapDetail:
     gap_id: str
     stream: str
@@ -200,7 +200,7 @@ class GapDetail:
     updated_at: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DeepEvidence:
     """Scoped-read extras: history that the list path never hydrates."""
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunView:
     """A run as shown (R15): status after liveness, failure reason after surface fallback."""
 
@@ -30,7 +30,7 @@ class RunView:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BrowserSurfaceView:
     profile_key: str | None
     status: str | None
@@ -44,7 +44,7 @@ class BrowserSurfaceView:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunDetail:
     """A run in diagnostics: the shown run plus why it ended and its browser surface."""
 
@@ -61,7 +61,7 @@ class RunDetail:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StreamRecords:
     stream: str
     record_count: int | None
@@ -77,7 +77,7 @@ class StreamRecords:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Freshness:
     status: str  # current|stale|unknown
     captured_at: str | None
@@ -91,7 +91,7 @@ class Freshness:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HealthCondition:
     type: str
     status: str  # "True": a condition is listed only when it holds
@@ -107,7 +107,7 @@ class HealthCondition:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConnectionHealth:
     state: str  # unknown|needs_attention|idle|blocked|cooling_off|degraded|healthy
     conditions: tuple[HealthCondition, ...]
@@ -121,7 +121,7 @@ class ConnectionHealth:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RenderedVerdict:
     tone: str  # green|grey|amber|red
     label: str
@@ -137,7 +137,7 @@ class RenderedVerdict:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NextAction:
     action: str
     reason_code: str
@@ -153,7 +153,7 @@ class NextAction:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ScheduleView:
     interval_seconds: int | None
     enabled: bool
@@ -171,7 +171,7 @@ class ScheduleView:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EvidenceView:
     state: str  # ok|pending|failed|unavailable
     dirty: bool
@@ -181,7 +181,7 @@ class EvidenceView:
         return {"state": self.state, "dirty": self.dirty, "computed_at": self.computed_at}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConnectionSummary:
     connection_id: str
     connector_id: str
@@ -227,7 +227,7 @@ class ConnectionSummary:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StreamCoverage:
     stream: str
     state: str  # complete|partial|retryable_gap|terminal_gap|unknown
@@ -251,7 +251,7 @@ class StreamCoverage:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Coverage:
     """The connection coverage axis (over required streams) and every declared stream."""
 
@@ -262,7 +262,7 @@ class Coverage:
         return {"state": self.state, "streams": [s.to_dict() for s in self.streams]}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SurfaceEvent:
     run_id: str
     profile_key: str | None
@@ -280,7 +280,7 @@ class SurfaceEvent:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GapView:
     gap_id: str
     stream: str
@@ -300,7 +300,7 @@ class GapView:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AttentionView:
     attention_id: str
     reason_code: str
@@ -324,7 +324,7 @@ class AttentionView:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EvidenceDetail:
     state: str
     dirty: bool
@@ -342,7 +342,7 @@ class EvidenceDetail:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ConnectionDiagnostics:
     summary: ConnectionSummary
     coverage: Coverage
