@@ -42,6 +42,22 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+_DECODER = json.JSONDecoder()
+
+
+def _loads_text(text: str) -> Any:
+    """``json.loads(text)``, skipping its whitespace scans for the compact text databases emit.
+
+    A document that does not span the whole text from its first character is left to
+    ``json.loads``, so the result (or the error) is always exactly what it would give.
+    """
+    try:
+        value, end = _DECODER.raw_decode(text)
+    except ValueError:
+        return json.loads(text)
+    return value if end == len(text) else json.loads(text)
+
+
 @dataclass
 class StatementCounter:
     """Statements sent through the store while active (transaction control excluded)."""
@@ -143,7 +159,9 @@ class Database:
 
     def loads(self, value: Any) -> Any:
         """A JSON column's value as Python data (SQLite returns text)."""
-        return json.loads(value) if isinstance(value, str | bytes) else value
+        if isinstance(value, str):
+            return _loads_text(value)
+        return json.loads(value) if isinstance(value, bytes) else value
 
     def close(self) -> None:
         pass
