@@ -8,7 +8,7 @@ import hmac
 import json
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from .errors import InvalidCursor
 from .evidence import (
@@ -30,6 +30,7 @@ from .evidence import (
 
 Loads = Callable[[Any], Any]
 T = TypeVar("T")
+_MISSING = object()
 
 
 class PageDecoder:
@@ -58,10 +59,10 @@ class PageDecoder:
         if not isinstance(value, str):
             return build(self._loads(value))
         key = (build, value)
-        if key not in self._built:
-            self._built[key] = build(self._loads(value))
-        built: T = self._built[key]
-        return built
+        built = self._built.get(key, _MISSING)
+        if built is _MISSING:
+            built = self._built[key] = build(self._loads(value))
+        return cast(T, built)
 
     def run(self, value: Any) -> RunEvidence | None:
         return self.build(value, run_from_json)

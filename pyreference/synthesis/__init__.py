@@ -43,6 +43,10 @@ def synthesize(
     runtime = runtime if runtime is not None else Runtime()
     latest = show_run(evidence.latest_run, runtime) if evidence.latest_run else None
     success = evidence.latest_successful_run
+    if success is evidence.latest_run:
+        shown_success = latest  # one run object (the decoder shares it): show it once
+    else:
+        shown_success = show_run(success, runtime) if success else None
     inputs = HealthInputs(
         evidence=evidence,
         freshness=synthesize_freshness(evidence, now),
@@ -73,7 +77,7 @@ def synthesize(
         rendered_verdict=render_verdict(inputs, health.state),
         next_action=next_action(inputs, health.state),
         last_run=latest,
-        last_successful_run=show_run(success, runtime) if success else None,
+        last_successful_run=shown_success,
         schedule=(
             ScheduleView(
                 interval_seconds=schedule.interval_seconds,

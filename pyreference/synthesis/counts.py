@@ -8,7 +8,7 @@ from pyreference.evidence import Evidence, StreamFacts, StreamStats
 from pyreference.synthesis.model import StreamRecords
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Counts:
     streams: tuple[str, ...]
     stream_records: tuple[StreamRecords, ...]

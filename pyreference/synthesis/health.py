@@ -36,7 +36,7 @@ def backoff_active(schedule: Schedule | None, now: datetime) -> bool:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HealthInputs:
     """What health and the verdict both read, computed once per synthesis."""
 

@@ -10,7 +10,7 @@ from pyreference.synthesis.model import BrowserSurfaceView, RunDetail, RunView
 OWNER_CANCELLED = "owner_cancelled"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Runtime:
     """Process-local facts a caller may add; ``None`` means "not known", not "none live"."""
 
