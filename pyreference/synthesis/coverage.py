@@ -57,7 +57,7 @@ def stream_coverage(evidence: Evidence) -> tuple[StreamCoverage, ...]:
 
 
 def coverage_state(evidence: Evidence) -> str:
-    """The connection's coverage axis, worst first, without building per-stream views."""
+    """The coverage axis over required streams (the worst state), building no per-stream views."""
     if not evidence.profile.manifest_usable:
         return "unknown"  # without a usable declaration nobody knows what is required
     required = {s.name for s in evidence.profile.declared_streams if s.required}
