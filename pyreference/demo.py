@@ -408,7 +408,7 @@ def run_demo(dsn: str, as_json: bool = False, now: datetime | None = None) -> li
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from . import connect
-    from .render_table import print_summaries
+    from .render_table import print_summaries, stdout_console
     from .timeutil import now_utc
 
     at = now or now_utc()
@@ -436,7 +436,7 @@ def run_demo(dsn: str, as_json: bool = False, now: datetime | None = None) -> li
     else:
         print_summaries(items, now=at)
         legend = LEGEND.format(listed=len(rows), now=iso(at)[:19] + "Z", reconciled=reconciled)
-        Console().print(legend)
+        stdout_console().print(legend)
     return rows
 
 

@@ -69,11 +69,13 @@ def _row(d: Mapping[str, Any], now: datetime | None) -> list[str]:
 
 def summaries_table(items: Iterable[ConnectionSummary], now: datetime | None = None) -> Table:
     table = Table(header_style="bold", row_styles=["", "on grey7"], expand=False)
-    table.add_column("connection", no_wrap=True)
-    table.add_column("records", justify="right")
-    for column in ("freshness", "health", "verdict"):
-        table.add_column(column)
-    table.add_column("last run", no_wrap=True)
+    # Narrow terminals wrap the free-text columns; the short state columns keep their width.
+    table.add_column("connection", overflow="fold", min_width=14)
+    table.add_column("records", justify="right", min_width=7)
+    table.add_column("freshness", min_width=9)
+    table.add_column("health", min_width=15)
+    table.add_column("verdict", min_width=13)
+    table.add_column("last run", overflow="fold", min_width=12)
     for item in items:
         table.add_row(*_row(item.to_dict(), now))
     return table
@@ -85,4 +87,10 @@ def print_summaries(
     now: datetime | None = None,
 ) -> None:
     """Print the table; `now` (the time the summaries were evaluated at) shows run ages."""
-    (console or Console()).print(summaries_table(items, now))
+    (console or stdout_console()).print(summaries_table(items, now))
+
+
+def stdout_console() -> Console:
+    """A console for data on stdout: a pipe or log gets a wide page, not 80 columns."""
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=160)
