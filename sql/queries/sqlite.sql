@@ -151,6 +151,125 @@ SELECT v.connector_instance_id, v.differing FROM (
 WHERE v.differing <> ''
 ORDER BY v.connector_instance_id;
 
+-- name: unprojected_run_events
+-- Run events written before the spine trigger existed (the Postgres migration
+-- folds these itself), in log order.
+SELECT e.event_seq FROM spine_events e
+ WHERE e.event_type LIKE 'run.%' AND e.run_id IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM pyref_runs r WHERE r.run_id = e.run_id)
+ ORDER BY e.event_seq;
+
+-- name: project_run_event
+-- The spine trigger's own statement, for one stored event.
+INSERT INTO pyref_runs (
+  run_id, connector_instance_id, connector_id, status, started_at, completed_at, first_event_at,
+  failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason,
+  collection_facts, settled_seq, surface_seq, facts_seq, last_event_seq)
+SELECT ev.run_id, (CASE
+  WHEN nullif(ev.data_json->'browser_surface'->>'profile_key', '') IS NOT NULL THEN
+    (SELECT CASE WHEN count(*) = 1 THEN max(pe.connector_instance_id) END
+       FROM pyref_evidence pe
+      WHERE pe.expected_profile_key = ev.data_json->'browser_surface'->>'profile_key')
+  WHEN coalesce(ev.connector_instance_id, ev.data_json->>'connection_id',
+                ev.data_json->>'connector_instance_id') IS NOT NULL THEN
+    (SELECT xi.connector_instance_id FROM connector_instances xi
+      WHERE xi.connector_instance_id = coalesce(ev.connector_instance_id,
+                                                ev.data_json->>'connection_id',
+                                                ev.data_json->>'connector_instance_id'))
+  ELSE coalesce(
+    (SELECT CASE WHEN count(*) = 1 THEN max(ar.connector_instance_id) END
+       FROM pyref_runs ar WHERE ar.run_id = ev.run_id),
+    (SELECT CASE WHEN count(*) = 1 THEN max(si.connector_instance_id) END
+       FROM connector_instances si
+      WHERE si.connector_id = coalesce(ev.connector_id,
+                                       CASE WHEN ev.source_kind = 'connector' THEN ev.source_id END)
+        AND si.status = 'active'))
+END), ev.connector_id,
+  CASE ev.event_type
+    WHEN 'run.started' THEN coalesce(ev.status, 'running')
+    WHEN 'run.completed' THEN coalesce(ev.status, 'succeeded')
+    WHEN 'run.failed' THEN coalesce(ev.status, 'failed')
+    WHEN 'run.cancelled' THEN coalesce(ev.status, 'cancelled')
+    WHEN 'run.browser_surface_failed' THEN coalesce(ev.status, 'surface_failed')
+    ELSE 'running' END,
+  CASE WHEN ev.event_type = 'run.started' THEN ev.occurred_at END,
+  CASE WHEN ev.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.browser_surface_failed') THEN ev.occurred_at END,
+  ev.occurred_at,
+  CASE WHEN ev.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.browser_surface_failed') THEN ev.data_json->>'failure_reason' END,
+  CASE WHEN ev.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.browser_surface_failed') THEN ev.data_json->>'terminal_reason' END,
+  ev.data_json->'browser_surface'->>'profile_key',
+  ev.data_json->'browser_surface'->>'status',
+  ev.data_json->'browser_surface'->>'wait_reason',
+  CASE WHEN json_type(ev.data_json->'collection_facts'->'streams') = 'array'
+       THEN json(ev.data_json->'collection_facts'->'streams') END,
+  CASE WHEN ev.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.browser_surface_failed') THEN ev.event_seq END,
+  CASE WHEN json_type(ev.data_json->'browser_surface') = 'object' THEN ev.event_seq END,
+  CASE WHEN json_type(ev.data_json->'collection_facts'->'streams') = 'array' THEN ev.event_seq END,
+  ev.event_seq
+FROM spine_events AS ev WHERE ev.event_seq = :seq
+   AND (CASE
+  WHEN nullif(ev.data_json->'browser_surface'->>'profile_key', '') IS NOT NULL THEN
+    (SELECT CASE WHEN count(*) = 1 THEN max(pe.connector_instance_id) END
+       FROM pyref_evidence pe
+      WHERE pe.expected_profile_key = ev.data_json->'browser_surface'->>'profile_key')
+  WHEN coalesce(ev.connector_instance_id, ev.data_json->>'connection_id',
+                ev.data_json->>'connector_instance_id') IS NOT NULL THEN
+    (SELECT xi.connector_instance_id FROM connector_instances xi
+      WHERE xi.connector_instance_id = coalesce(ev.connector_instance_id,
+                                                ev.data_json->>'connection_id',
+                                                ev.data_json->>'connector_instance_id'))
+  ELSE coalesce(
+    (SELECT CASE WHEN count(*) = 1 THEN max(ar.connector_instance_id) END
+       FROM pyref_runs ar WHERE ar.run_id = ev.run_id),
+    (SELECT CASE WHEN count(*) = 1 THEN max(si.connector_instance_id) END
+       FROM connector_instances si
+      WHERE si.connector_id = coalesce(ev.connector_id,
+                                       CASE WHEN ev.source_kind = 'connector' THEN ev.source_id END)
+        AND si.status = 'active'))
+END) IS NOT NULL
+ON CONFLICT (run_id, connector_instance_id) DO UPDATE SET
+  connector_id = coalesce(pyref_runs.connector_id, excluded.connector_id),
+  status = CASE
+    WHEN excluded.settled_seq IS NOT NULL
+      THEN CASE WHEN pyref_runs.settled_seq IS NULL OR excluded.settled_seq > pyref_runs.settled_seq
+                THEN excluded.status ELSE pyref_runs.status END
+    WHEN pyref_runs.settled_seq IS NULL AND excluded.started_at IS NOT NULL THEN excluded.status
+    ELSE pyref_runs.status END,
+  started_at = CASE WHEN excluded.started_at IS NOT NULL
+                     AND (pyref_runs.started_at IS NULL OR excluded.started_at < pyref_runs.started_at)
+                    THEN excluded.started_at ELSE pyref_runs.started_at END,
+  completed_at = CASE WHEN excluded.settled_seq > coalesce(pyref_runs.settled_seq, -1)
+              THEN excluded.completed_at ELSE pyref_runs.completed_at END,
+  failure_reason = CASE WHEN excluded.settled_seq > coalesce(pyref_runs.settled_seq, -1)
+              THEN excluded.failure_reason ELSE pyref_runs.failure_reason END,
+  terminal_reason = CASE WHEN excluded.settled_seq > coalesce(pyref_runs.settled_seq, -1)
+              THEN excluded.terminal_reason ELSE pyref_runs.terminal_reason END,
+  settled_seq = CASE WHEN excluded.settled_seq > coalesce(pyref_runs.settled_seq, -1)
+                     THEN excluded.settled_seq ELSE pyref_runs.settled_seq END,
+  first_event_at = CASE WHEN excluded.first_event_at < pyref_runs.first_event_at
+                        THEN excluded.first_event_at ELSE pyref_runs.first_event_at END,
+  surface_profile_key = CASE WHEN excluded.surface_seq > coalesce(pyref_runs.surface_seq, -1)
+              THEN coalesce(excluded.surface_profile_key, pyref_runs.surface_profile_key) ELSE coalesce(pyref_runs.surface_profile_key, excluded.surface_profile_key) END,
+  surface_status = CASE WHEN excluded.surface_seq > coalesce(pyref_runs.surface_seq, -1)
+              THEN coalesce(excluded.surface_status, pyref_runs.surface_status) ELSE coalesce(pyref_runs.surface_status, excluded.surface_status) END,
+  surface_wait_reason = CASE WHEN excluded.surface_seq > coalesce(pyref_runs.surface_seq, -1)
+              THEN coalesce(excluded.surface_wait_reason, pyref_runs.surface_wait_reason) ELSE coalesce(pyref_runs.surface_wait_reason, excluded.surface_wait_reason) END,
+  surface_seq = CASE WHEN excluded.surface_seq > coalesce(pyref_runs.surface_seq, -1)
+                     THEN excluded.surface_seq ELSE pyref_runs.surface_seq END,
+  collection_facts = CASE WHEN excluded.facts_seq > coalesce(pyref_runs.facts_seq, -1)
+                          THEN excluded.collection_facts ELSE pyref_runs.collection_facts END,
+  facts_seq = CASE WHEN excluded.facts_seq > coalesce(pyref_runs.facts_seq, -1)
+                   THEN excluded.facts_seq ELSE pyref_runs.facts_seq END,
+  last_event_seq = CASE WHEN excluded.last_event_seq > pyref_runs.last_event_seq
+                        THEN excluded.last_event_seq ELSE pyref_runs.last_event_seq END;
+
+-- name: mark_run_event_dirty
+INSERT INTO pyref_dirty (connector_instance_id)
+SELECT pr.connector_instance_id
+  FROM spine_events ev
+  JOIN pyref_runs pr ON pr.run_id = ev.run_id AND pr.last_event_seq = ev.event_seq
+ WHERE ev.event_seq = :seq;
+
 -- name: dirty_backlog
 SELECT count(DISTINCT connector_instance_id) AS connections, count(*) AS marks,
        min(marked_at) AS oldest_mark

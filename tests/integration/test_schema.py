@@ -149,3 +149,59 @@ def test_spine_indexes_are_provisioned(pg_dsn) -> None:
     assert "(source_kind, source_id, run_id, occurred_at DESC)" in source
     assert "WHERE (run_id IS NOT NULL)" in source
     assert "(connector_instance_id, event_seq)" in indexes["spine_events_instance_seq_idx"]
+
+
+def test_migration_folds_run_events_written_before_the_triggers(backend, request, tmp_path) -> None:
+    """Canonical rows that predate 0003 (another writer got there first) are folded in."""
+    from tests.support.scenario import NOW, at, register
+
+    if backend == "sqlite":
+        target = f"sqlite:///{tmp_path / 'early.db'}"
+        uri = target
+    else:
+        from tests.conftest import _with_db
+
+        name = f"pyref_t_early_{tmp_path.name[-8:].replace('-', '_')}"
+        admin = request.getfixturevalue("pg_admin_dsn")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        target = _with_db(admin, name)
+        uri = target.replace("postgresql://", "postgresql+psycopg://", 1)
+    dialect = "sqlite" if backend == "sqlite" else "postgres"
+    migrations = read_migrations(str(sqlfiles.migrations_dir(dialect)))
+    yoyo = get_backend(uri)
+    with yoyo.lock():
+        todo = yoyo.to_apply(migrations)
+        yoyo.apply_migrations(todo.filter(lambda m: m.id != "0003_triggers"))
+    yoyo.connection.close()
+
+    store = pyreference.connect(target)
+    register(store, "chase")  # no triggers yet: a plain writer's rows
+    store.create_connection("cin_chase", "chase")
+    store.append_events(
+        [
+            {
+                "event_type": "run.started",
+                "occurred_at": at(30),
+                "run_id": "r1",
+                "connector_id": "chase",
+            },
+            {
+                "event_type": "run.failed",
+                "occurred_at": at(20),
+                "run_id": "r1",
+                "data": {"failure_reason": "login"},
+            },
+        ]
+    )
+    assert store.migrate() == ["0003_triggers"]
+    last = store.get_connection_summary("cin_chase", now=NOW).to_dict()["last_run"]
+    assert (last["run_id"], last["status"], last["failure_reason"]) == ("r1", "failed", "login")
+    assert last["started_at"] == at(30)
+    store.reconcile()
+    assert store.verify() == []
+    store.close()
+    if backend == "postgres":
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
