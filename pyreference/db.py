@@ -92,16 +92,6 @@ class Session:
         with self._db.translate_errors():
             return self._db._run(self._raw, sql, adapted)
 
-    def executemany(self, name: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        """One statement, many parameter rows (pipelined on Postgres)."""
-        if not rows:
-            return
-        sql = self._db.queries.get(name, name)
-        self._db._count(name, sql)
-        adapted = [{k: self._db.adapt(v) for k, v in row.items()} for row in rows]
-        with self._db.translate_errors():
-            self._db._run_many(self._raw, sql, adapted)
-
     @property
     def raw(self) -> Any:
         return self._raw
@@ -142,9 +132,6 @@ class Database:
         raise NotImplementedError
 
     def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        raise NotImplementedError
-
-    def _run_many(self, raw: Any, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
         raise NotImplementedError
 
     @contextmanager
@@ -241,10 +228,6 @@ class PostgresDatabase(Database):
             cur.adapters.register_loader("jsonb", TextLoader)
             cur.execute(sql, params or None)
             return list(cur.fetchall()) if cur.description else []
-
-    def _run_many(self, raw: Any, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        with raw.cursor() as cur:
-            cur.executemany(sql, rows)
 
     @contextmanager
     def translate_errors(self) -> Iterator[None]:
@@ -375,9 +358,6 @@ class SQLiteDatabase(Database):
             return []
         names = [c[0] for c in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-    def _run_many(self, raw: Any, sql: str, rows: Sequence[Mapping[str, Any]]) -> None:
-        raw.executemany(sql, [dict(r) for r in rows])
 
     @contextmanager
     def translate_errors(self) -> Iterator[None]:

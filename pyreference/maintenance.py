@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .db import Database, Ids
+from .errors import InvalidInput
 
 BATCH = 500
 
@@ -26,8 +27,6 @@ class ReconcileResult:
 def reconcile(db: Database, limit: int | None = None) -> ReconcileResult:
     """Reconcile up to `limit` dirty connections (all when None), committing per batch."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        from .errors import InvalidInput
-
         raise InvalidInput("limit must be a positive int or None")
     done = failed = 0
     while limit is None or done + failed < limit:

@@ -198,8 +198,8 @@ class Store(WriteHelpers):
                 for r in session.execute("recompute_evidence", {"ids": Ids(dirty)}):
                     recomputed[r["connector_instance_id"]] = r
             except Exception:
-                if self._db.dialect == "postgres" and not session.raw.autocommit:
-                    raise
+                # The recompute is a read's last statement; without it the dirty rows
+                # are reported as not current (health unknown), never guessed.
                 recomputed = {}
         decoder = PageDecoder(self._db.loads)
         evidence = [
