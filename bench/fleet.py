@@ -91,6 +91,30 @@ def record_rows(
             yield (c, stream, f"k{j:07d}", doc, iso(BASE + timedelta(hours=i % 48, minutes=j)))
 
 
+def _event(
+    run_id: str,
+    suffix: str,
+    kind: str,
+    at: datetime,
+    connector: str,
+    connection: str | None,
+    data: dict[str, Any],
+) -> tuple[Any, ...]:
+    """One spine row in COLUMNS["spine_events"] order; the source is the connector."""
+    return (
+        f"evt_{run_id}_{suffix}",
+        kind,
+        iso(at),
+        None,
+        run_id,
+        connector,
+        connection,
+        "connector",
+        connector,
+        json.dumps(data),
+    )
+
+
 def event_rows(start: int, stop: int, spec: FleetSpec) -> Iterator[tuple[Any, ...]]:
     """Run events: started + terminal pairs; mixed successes, failures, surface failures.
 
@@ -110,18 +134,7 @@ def event_rows(start: int, stop: int, spec: FleetSpec) -> Iterator[tuple[Any, ..
             if browser:  # attributed by profile key only (R3 rule 1), never by id
                 column_id = None
                 ident = {"browser_surface": {"profile_key": f"{connector}:{c}", "status": "ready"}}
-            yield (
-                f"evt_{run_id}_s",
-                "run.started",
-                iso(t0),
-                None,
-                run_id,
-                connector,
-                column_id,
-                "connector",
-                connector,
-                json.dumps(ident),
-            )
+            yield _event(run_id, "s", "run.started", t0, connector, column_id, ident)
             outcome = (i + k) % 7
             data = dict(ident)
             if browser and outcome == 3:
@@ -142,18 +155,8 @@ def event_rows(start: int, stop: int, spec: FleetSpec) -> Iterator[tuple[Any, ..
                         for s in streams
                     ]
                 }
-            yield (
-                f"evt_{run_id}_t",
-                kind,
-                iso(t0 + timedelta(minutes=5)),
-                None,
-                run_id,
-                connector,
-                column_id,
-                "connector",
-                connector,
-                json.dumps(data),
-            )
+            at = t0 + timedelta(minutes=5)
+            yield _event(run_id, "t", kind, at, connector, column_id, data)
 
 
 def gap_rows(start: int, stop: int, spec: FleetSpec) -> Iterator[tuple[Any, ...]]:
