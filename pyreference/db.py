@@ -223,9 +223,10 @@ class PostgresDatabase(Database):
         from psycopg.types.string import TextLoader
 
         with raw.cursor(row_factory=dict_row) as cur:
-            # jsonb arrives as text, as on SQLite: the reader decodes each distinct
+            # JSON arrives as text, as on SQLite: the reader decodes each distinct
             # document once per page (runs and manifests repeat across rows).
             cur.adapters.register_loader("jsonb", TextLoader)
+            cur.adapters.register_loader("json", TextLoader)
             cur.execute(sql, params or None)
             return list(cur.fetchall()) if cur.description else []
 

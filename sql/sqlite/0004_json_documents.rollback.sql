@@ -1,0 +1,4 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- Roll back pyreference 0004: documents go back to jsonb (a table rewrite, as
+-- in 0004) and verify back to comparing them directly.
+-- SQLite: nothing to undo.

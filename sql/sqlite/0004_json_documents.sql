@@ -1,0 +1,11 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0003_triggers
+-- pyreference 0004: evidence and digest documents are stored as json, not jsonb.
+-- Every list page sends these documents to the client as text. jsonb turns its
+-- binary form back into text on every read (most of a page's server time at
+-- scale); json keeps the text, so a read copies it. Nothing queries inside these
+-- documents (they are written whole by reconcile and read whole by pages), so
+-- jsonb's searchable form bought nothing. Recomputation still builds jsonb: it
+-- is cast once when stored, not on every read.
+-- SQLite stores every JSON document as TEXT already: nothing changes. This
+-- migration exists so that both dialects number their migrations alike.
