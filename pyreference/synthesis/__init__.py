@@ -10,9 +10,7 @@ from datetime import datetime
 
 from pyreference.evidence import Attention, DeepEvidence, Evidence
 from pyreference.synthesis._time import check_now
-from pyreference.synthesis.counts import synthesize_counts
-from pyreference.synthesis.coverage import coverage_state, synthesize_coverage
-from pyreference.synthesis.freshness import is_manual_only, synthesize_freshness
+from pyreference.synthesis.coverage import synthesize_coverage
 from pyreference.synthesis.health import (
     HealthInputs,
     active_attention,
@@ -29,35 +27,48 @@ from pyreference.synthesis.model import (
     ScheduleView,
     SurfaceEvent,
 )
-from pyreference.synthesis.runs import Runtime, run_time, show_run, show_run_detail
+from pyreference.synthesis.prepared import Prepared, prepare, shown
+from pyreference.synthesis.runs import Runtime, run_time, show_run_detail
 from pyreference.synthesis.verdict import next_action, render_verdict
 
-__all__ = ["ConnectionDiagnostics", "ConnectionSummary", "Runtime", "diagnose", "synthesize"]
+__all__ = [
+    "ConnectionDiagnostics",
+    "ConnectionSummary",
+    "Prepared",
+    "Runtime",
+    "diagnose",
+    "prepare",
+    "synthesize",
+    "synthesize_prepared",
+]
 
 
 def synthesize(
     evidence: Evidence, now: datetime, runtime: Runtime | None = None
 ) -> ConnectionSummary:
     """The connection summary (R15–R21) of one connection at ``now`` (timezone-aware)."""
+    return synthesize_prepared(prepare(evidence), now, runtime)
+
+
+def synthesize_prepared(
+    prepared: Prepared, now: datetime, runtime: Runtime | None = None
+) -> ConnectionSummary:
+    """``synthesize`` from evidence already prepared: only the ``now``-relative work."""
     now = check_now(now)
     runtime = runtime if runtime is not None else Runtime()
-    latest = show_run(evidence.latest_run, runtime) if evidence.latest_run else None
-    success = evidence.latest_successful_run
-    if success is evidence.latest_run:
-        shown_success = latest  # one run object (the decoder shares it): show it once
-    else:
-        shown_success = show_run(success, runtime) if success else None
+    evidence = prepared.evidence
+    latest = shown(evidence.latest_run, prepared.last_run, runtime)
     inputs = HealthInputs(
         evidence=evidence,
-        freshness=synthesize_freshness(evidence, now),
-        coverage=coverage_state(evidence),
-        manual_only=is_manual_only(evidence),
+        freshness=prepared.freshness.at(now),
+        coverage=prepared.coverage,
+        manual_only=prepared.manual_only,
         attention=active_attention(evidence.open_attention, now),
         backoff=backoff_active(evidence.schedule, now),
         run_in_progress=latest is not None and latest.status == "running",
     )
     health = synthesize_health(inputs)
-    counts = synthesize_counts(evidence)
+    counts = prepared.counts
     identity = evidence.identity
     schedule = evidence.schedule
     return ConnectionSummary(
@@ -77,7 +88,9 @@ def synthesize(
         rendered_verdict=render_verdict(inputs, health.state),
         next_action=next_action(inputs, health.state),
         last_run=latest,
-        last_successful_run=shown_success,
+        last_successful_run=shown(
+            evidence.latest_successful_run, prepared.last_successful_run, runtime
+        ),
         schedule=(
             ScheduleView(
                 interval_seconds=schedule.interval_seconds,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pyreference.evidence import Evidence
@@ -29,35 +30,56 @@ def staleness_window(evidence: Evidence) -> float | None:
     return window if math.isfinite(window) and window > 0 else None
 
 
-def synthesize_freshness(evidence: Evidence, now: datetime) -> Freshness:
+@dataclass(frozen=True, slots=True)
+class FreshnessBasis:
+    """Freshness decided as far as evidence alone can: only the age check needs ``now``.
+
+    ``status`` is final when set; when None, the data is current while
+    ``now - captured`` is at most ``window`` (inclusive to the microsecond).
+    """
+
+    status: str | None
+    captured_at: str | None
+    last_attempted_at: str | None
+    captured: datetime | None = None
+    window: timedelta | None = None
+
+    def at(self, now: datetime) -> Freshness:
+        status = self.status
+        if status is None and self.captured is not None and self.window is not None:
+            status = "current" if now - self.captured <= self.window else "stale"
+        return Freshness(status or "unknown", self.captured_at, self.last_attempted_at)
+
+
+def freshness_basis(evidence: Evidence) -> FreshnessBasis:
     success = evidence.latest_successful_run
     captured_at = (success.finished_at if success else None) or evidence.last_record_at
     latest = evidence.latest_run
     attempted_at = run_time(latest) if latest is not None else None
-    return Freshness(
-        status=_status(evidence, now, captured_at),
-        captured_at=captured_at,
-        last_attempted_at=attempted_at,
-    )
 
+    def final(status: str) -> FreshnessBasis:
+        return FreshnessBasis(status, captured_at, attempted_at)
 
-def _status(evidence: Evidence, now: datetime, captured_at: str | None) -> str:
     run = classifying_run(evidence)
     if run is not None and run.status in ("failed", "cancelled"):
-        success = evidence.latest_successful_run
         success_at = success.finished_at if success else None
         # A failure we cannot place in time is not proof the data is current.
         failed_at = run_time(run)
         if success_at is None or failed_at is None or at_or_after(failed_at, success_at):
-            return "stale"
+            return final("stale")
     window = staleness_window(evidence)
     if window is not None:
         if captured_at is None:
             # Nothing captured yet: only a settled attempt proves the data is missing;
             # a first run still in progress is not yet stale.
-            return "stale" if evidence.latest_settled_run is not None else "unknown"
+            return final("stale" if evidence.latest_settled_run is not None else "unknown")
         # Compare timedeltas, not floats: the boundary is inclusive to the microsecond.
-        age = now - parse_ts(captured_at)
-        return "current" if age <= timedelta(seconds=window) else "stale"
+        return FreshnessBasis(
+            None, captured_at, attempted_at, parse_ts(captured_at), timedelta(seconds=window)
+        )
     manual = evidence.profile.refresh_policy.recommended_mode == "manual"
-    return "current" if manual and captured_at is not None else "unknown"
+    return final("current" if manual and captured_at is not None else "unknown")
+
+
+def synthesize_freshness(evidence: Evidence, now: datetime) -> Freshness:
+    return freshness_basis(evidence).at(now)
