@@ -77,6 +77,9 @@ def is_write(sql: str) -> bool:
     return head in _WRITE_VERBS or bool(_WRITE_FUNCTIONS.search(sql))
 
 
+Rows = tuple[tuple[str, ...], list[tuple[Any, ...]]]
+
+
 class Session:
     """One connection, optionally inside a transaction."""
 
@@ -86,6 +89,11 @@ class Session:
 
     def execute(self, name: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a named query (or literal SQL for tests/bench) and return its rows as dicts."""
+        columns, rows = self.rows(name, params)
+        return [dict(zip(columns, row, strict=True)) for row in rows]
+
+    def rows(self, name: str, params: Mapping[str, Any] | None = None) -> Rows:
+        """Like `execute`, as column names and value tuples (hashable: the page memo's keys)."""
         sql = self._db.queries.get(name, name)
         self._db._count(name, sql)
         adapted = {k: self._db.adapt(v) for k, v in (params or {}).items()}
@@ -131,7 +139,7 @@ class Database:
     def adapt(self, value: Any) -> Any:
         raise NotImplementedError
 
-    def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> Rows:
         raise NotImplementedError
 
     @contextmanager
@@ -218,17 +226,19 @@ class PostgresDatabase(Database):
         with self.translate_errors(), self._pool.connection() as conn:
             yield conn
 
-    def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        from psycopg.rows import dict_row
+    def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> Rows:
+        from psycopg.rows import tuple_row
         from psycopg.types.string import TextLoader
 
-        with raw.cursor(row_factory=dict_row) as cur:
+        with raw.cursor(row_factory=tuple_row) as cur:
             # JSON arrives as text, as on SQLite: the reader decodes each distinct
-            # document once per page (runs and manifests repeat across rows).
+            # document once (runs and manifests repeat across rows and reads).
             cur.adapters.register_loader("jsonb", TextLoader)
             cur.adapters.register_loader("json", TextLoader)
             cur.execute(sql, params or None)
-            return list(cur.fetchall()) if cur.description else []
+            if cur.description is None:
+                return (), []
+            return tuple(c.name for c in cur.description), cur.fetchall()
 
     @contextmanager
     def translate_errors(self) -> Iterator[None]:
@@ -353,12 +363,11 @@ class SQLiteDatabase(Database):
                 with self.translate_errors():
                     self.conn.execute("COMMIT")
 
-    def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> Rows:
         cur = raw.execute(sql, dict(params))
         if cur.description is None:
-            return []
-        names = [c[0] for c in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+            return (), []
+        return tuple(c[0] for c in cur.description), cur.fetchall()
 
     @contextmanager
     def translate_errors(self) -> Iterator[None]:

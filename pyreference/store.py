@@ -14,20 +14,30 @@ from typing import Any
 from . import maintenance, migrate
 from .db import Database, Ids, PostgresDatabase, SQLiteDatabase, StatementCounter
 from .errors import ConnectionNotFound, InvalidInput
-from .evidence import Evidence
 from .reads import (
     PageDecoder,
+    PreparedMemo,
     cursor_position,
     deep_from_row,
     encode_cursor,
     evidence_from_row,
+    prepare_page,
     verify_cursor,
 )
-from .synthesis import ConnectionDiagnostics, ConnectionSummary, Runtime, diagnose, synthesize
+from .synthesis import (
+    ConnectionDiagnostics,
+    ConnectionSummary,
+    Runtime,
+    diagnose,
+    synthesize,
+    synthesize_prepared,
+)
 from .timeutil import now_utc, to_utc
 from .writes import WriteHelpers
 
 DEFAULT_DSN = "sqlite:///pyreference.db"
+# Page rows whose prepared evidence is kept between reads (about 10 KB each).
+DEFAULT_MEMO_ROWS = 1024
 
 
 @dataclass(frozen=True)
@@ -47,11 +57,16 @@ class Page:
 class Store(WriteHelpers):
     """A pyreference store over one database (Postgres or SQLite)."""
 
-    def __init__(self, db: Database, owner: str = "owner_local") -> None:
+    def __init__(
+        self, db: Database, owner: str = "owner_local", *, memo_rows: int = DEFAULT_MEMO_ROWS
+    ) -> None:
         if not isinstance(owner, str) or not owner:
             raise InvalidInput("owner must be a non-empty string")
+        if isinstance(memo_rows, bool) or not isinstance(memo_rows, int) or memo_rows < 0:
+            raise InvalidInput(f"memo_rows must be an int >= 0, not {memo_rows!r}")
         self._db = db
         self.owner = owner
+        self._memo = PreparedMemo(memo_rows)
         self._inflight: dict[tuple[Any, ...], Future[Page]] = {}
         self._inflight_lock = threading.Lock()
 
@@ -137,7 +152,7 @@ class Store(WriteHelpers):
         if cursor is not None:
             after = list(cursor_position(cursor, self.owner, connector_id))
         with self._db.session() as s:
-            rows = s.execute(
+            columns, rows = s.rows(
                 "list_page",
                 {
                     "owner": self.owner,
@@ -148,23 +163,22 @@ class Store(WriteHelpers):
                     "fetch": limit + 1,
                 },
             )
+            column = {name: i for i, name in enumerate(columns)}
             # The page query carries the secret; only an empty page needs a lookup.
-            secret = str(rows[0]["cursor_secret"]) if rows else self._cursor_secret(s)
+            secret = str(rows[0][column["cursor_secret"]]) if rows else self._cursor_secret(s)
             if cursor is not None:
                 verify_cursor(secret, cursor)
             has_more = len(rows) > limit
             rows = rows[:limit]
-            evidence, _ = self._evidence(s, rows)
-            next_cursor = None
-            if has_more:
-                last = rows[-1]
-                next_cursor = encode_cursor(
-                    secret,
-                    self.owner,
-                    connector_id,
-                    [last["connector_id"], last["created_at"], last["connector_instance_id"]],
-                )
-        items = tuple(synthesize(e, now, runtime) for e in evidence)
+            ident = column["connector_instance_id"]
+            recomputed = self._recompute(s, [r[ident] for r in rows if r[column["dirty"]]])
+        prepared = prepare_page(columns, rows, self._memo, PageDecoder(self._db.loads), recomputed)
+        next_cursor = None
+        if has_more:
+            last = rows[-1]
+            position = [last[column["connector_id"]], last[column["created_at"]], last[ident]]
+            next_cursor = encode_cursor(secret, self.owner, connector_id, position)
+        items = tuple(synthesize_prepared(p, now, runtime) for p in prepared)
         return Page(items=items, next_cursor=next_cursor, has_more=has_more)
 
     def iter_connection_summaries(
@@ -187,25 +201,17 @@ class Store(WriteHelpers):
     def _cursor_secret(self, session: Any) -> str:
         return str(session.execute("cursor_secret")[0]["value"])
 
-    def _evidence(
-        self, session: Any, rows: list[dict[str, Any]]
-    ) -> tuple[list[Evidence], PageDecoder]:
-        """Evidence for summary rows; dirty rows recomputed in one extra statement (R6)."""
-        dirty = [r["connector_instance_id"] for r in rows if r["dirty"]]
-        recomputed: dict[str, Mapping[str, Any]] = {}
-        if dirty:
-            try:
-                for r in session.execute("recompute_evidence", {"ids": Ids(dirty)}):
-                    recomputed[r["connector_instance_id"]] = r
-            except Exception:
-                # The recompute is a read's last statement; without it the dirty rows
-                # are reported as not current (health unknown), never guessed.
-                recomputed = {}
-        decoder = PageDecoder(self._db.loads)
-        evidence = [
-            evidence_from_row(r, decoder, recomputed.get(r["connector_instance_id"])) for r in rows
-        ]
-        return evidence, decoder
+    def _recompute(self, session: Any, dirty: list[str]) -> dict[str, Mapping[str, Any]]:
+        """Evidence of dirty rows recomputed in one extra statement (R6), by connection id."""
+        if not dirty:
+            return {}
+        try:
+            rows = session.execute("recompute_evidence", {"ids": Ids(dirty)})
+        except Exception:
+            # The recompute is a read's last statement; without it the dirty rows
+            # are reported as not current (health unknown), never guessed.
+            return {}
+        return {r["connector_instance_id"]: r for r in rows}
 
     # -- scoped path (R11) -----------------------------------------------------------
     def _scoped(self, connection_id: str, now: datetime | str | None) -> tuple[Any, Any, datetime]:
@@ -216,8 +222,11 @@ class Store(WriteHelpers):
             rows = s.execute("scoped_summary", {"owner": self.owner, "id": connection_id})
             if not rows:
                 return None, None, at
-            evidence, decoder = self._evidence(s, rows)
-        return evidence[0], deep_from_row(rows[0], decoder), at
+            row = rows[0]
+            dirty = [row["connector_instance_id"]] if row["dirty"] else []
+            fresh = self._recompute(s, dirty).get(row["connector_instance_id"])
+        decoder = PageDecoder(self._db.loads)
+        return evidence_from_row(row, decoder, fresh), deep_from_row(row, decoder), at
 
     def get_connection_summary(
         self,
@@ -264,25 +273,37 @@ class Store(WriteHelpers):
         return maintenance.backlog(self._db)
 
 
-def connect(target: Any = None, *, owner: str = "owner_local") -> Store:
+def connect(
+    target: Any = None, *, owner: str = "owner_local", memo_rows: int = DEFAULT_MEMO_ROWS
+) -> Store:
     """A store over a DSN (`postgresql://…`, `sqlite:///path`, `sqlite:///:memory:`),
-    a psycopg connection or pool, or a `sqlite3.Connection`."""
-    if target is None:
-        target = DEFAULT_DSN
+    a psycopg connection or pool, or a `sqlite3.Connection`.
+
+    `memo_rows` bounds how many page rows' prepared evidence is kept between reads
+    (0 keeps none; see `PreparedMemo`)."""
+    db = _database(DEFAULT_DSN if target is None else target)
+    try:
+        return Store(db, owner, memo_rows=memo_rows)
+    except InvalidInput:
+        db.close()
+        raise
+
+
+def _database(target: Any) -> Database:
     if isinstance(target, sqlite3.Connection):
-        return Store(SQLiteDatabase(target), owner)
+        return SQLiteDatabase(target)
     if isinstance(target, str):
         if target.startswith("sqlite://"):
             path = target.removeprefix("sqlite://")
             path = path[1:] if path.startswith("/") else path
-            return Store(SQLiteDatabase(path or ":memory:"), owner)
+            return SQLiteDatabase(path or ":memory:")
         if target.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
             dsn = target.replace("postgresql+psycopg://", "postgresql://", 1)
-            return Store(PostgresDatabase(dsn, dsn=dsn), owner)
+            return PostgresDatabase(dsn, dsn=dsn)
         if "=" in target and "://" not in target:  # libpq keyword form: "host=… dbname=…"
-            return Store(PostgresDatabase(target, dsn=target), owner)
+            return PostgresDatabase(target, dsn=target)
         raise InvalidInput("unsupported database URL: use postgresql://… or sqlite:///path")
     module = type(target).__module__
     if module.startswith(("psycopg", "psycopg_pool")):
-        return Store(PostgresDatabase(target), owner)
+        return PostgresDatabase(target)
     raise InvalidInput(f"cannot connect to a {type(target).__name__}")

@@ -9,6 +9,7 @@ import pytest
 
 import pyreference
 from pyreference.errors import ConnectionNotFound, InvalidCursor, InvalidInput
+from pyreference.store import Store
 from tests.support.scenario import NOW, at, comparable, records, register, run, small_fleet
 
 MAX_PAGE_STATEMENTS = 4
@@ -271,6 +272,68 @@ class TestReferenceScenarios:
 
 
 @pytest.mark.postgres
+def test_memo_reuses_clean_rows_and_never_serves_a_stale_one(store) -> None:
+    """Prepared evidence is memoized by the row's whole content: a changed row misses."""
+    small_fleet(store)
+    store.reconcile()
+    plain = Store(store.database, memo_rows=0)  # same database, nothing memoized
+
+    def both(now=NOW) -> dict:
+        page = store.list_connection_summaries(limit=100, now=now).to_dict()
+        assert page == plain.list_connection_summaries(limit=100, now=now).to_dict()
+        return page
+
+    first = both()
+    assert (store._memo.hits, store._memo.misses, len(store._memo)) == (0, 5, 5)
+    with store.statement_counter() as counter:
+        assert both() == first
+    assert counter.statements == 2  # one per store: a hit still reads the row
+    assert store._memo.hits == 5
+
+    # `now` is never memoized: ten days on, the same rows age.
+    later = both(NOW + timedelta(days=10))
+    mail = next(i for i in later["items"] if i["connection_id"] == "cin_mail")
+    assert mail["freshness"]["status"] == "stale"
+
+    # A write changes the row: reconciled, then dirty (recomputed by the read).
+    store.ingest_records("cin_mail", "messages", records(2, prefix="more"))
+    store.reconcile()
+    mail = next(i for i in both()["items"] if i["connection_id"] == "cin_mail")
+    assert mail["total_records"] == 12
+    store.ingest_records("cin_mail", "messages", records(1, prefix="late"))
+    mail = next(i for i in both()["items"] if i["connection_id"] == "cin_mail")
+    assert (mail["total_records"], mail["evidence"]["dirty"]) == (13, True)
+
+
+def test_live_run_facts_apply_to_memoized_rows(store) -> None:
+    """R15 liveness is the caller's, per read: a memoized row still honours it."""
+    register(store, "gmail")
+    store.create_connection("cin_mail", "gmail")
+    store.append_events(run("r_live", connection_id="cin_mail")[:1])  # started, never settled
+    store.reconcile()
+
+    def last_status(**kwargs) -> str:
+        page = store.list_connection_summaries(limit=10, now=NOW, **kwargs)
+        return page.items[0].to_dict()["last_run"]["status"]
+
+    assert last_status() == "running"
+    assert last_status(live_run_ids=frozenset()) == "failed"  # its process is gone
+    assert last_status(live_run_ids=frozenset({"r_live"})) == "running"
+    assert last_status() == "running"
+    assert store._memo.hits == 3
+
+
+def test_memo_is_bounded(store) -> None:
+    small_fleet(store)
+    store.reconcile()
+    small = Store(store.database, memo_rows=2)
+    small.list_connection_summaries(limit=100, now=NOW)
+    small.list_connection_summaries(limit=100, now=NOW)
+    assert len(small._memo) == 2
+    with pytest.raises(InvalidInput):
+        Store(store.database, memo_rows=-1)
+
+
 def test_parity_between_sqlite_and_postgres(request) -> None:
     """R31: one scenario, both backends, identical summaries, verify and statement counts."""
     stores = {
