@@ -11,25 +11,18 @@ from datetime import datetime
 from pyreference.evidence import Attention, DeepEvidence, Evidence
 from pyreference.synthesis._time import check_now
 from pyreference.synthesis.coverage import synthesize_coverage
-from pyreference.synthesis.health import (
-    HealthInputs,
-    active_attention,
-    backoff_active,
-    synthesize_health,
-)
+from pyreference.synthesis.health import active_attention
 from pyreference.synthesis.model import (
     AttentionView,
     ConnectionDiagnostics,
     ConnectionSummary,
     EvidenceDetail,
-    EvidenceView,
     GapView,
-    ScheduleView,
     SurfaceEvent,
 )
-from pyreference.synthesis.prepared import Prepared, prepare, shown
+from pyreference.synthesis.prepared import Prepared, ReadFacts, prepare, shown
 from pyreference.synthesis.runs import Runtime, run_time, show_run_detail
-from pyreference.synthesis.verdict import next_action, render_verdict
+from pyreference.synthesis.summary import evidence_state
 
 __all__ = [
     "ConnectionDiagnostics",
@@ -57,55 +50,17 @@ def synthesize_prepared(
     now = check_now(now)
     runtime = runtime if runtime is not None else Runtime()
     evidence = prepared.evidence
-    latest = shown(evidence.latest_run, prepared.last_run, runtime)
-    inputs = HealthInputs(
-        evidence=evidence,
-        freshness=prepared.freshness.at(now),
-        coverage=prepared.coverage,
-        manual_only=prepared.manual_only,
+    until = prepared.backoff_until
+    facts = ReadFacts(
+        freshness=prepared.freshness.status_at(now),
         attention=active_attention(evidence.open_attention, now),
-        backoff=backoff_active(evidence.schedule, now),
-        run_in_progress=latest is not None and latest.status == "running",
-    )
-    health = synthesize_health(inputs)
-    counts = prepared.counts
-    identity = evidence.identity
-    schedule = evidence.schedule
-    return ConnectionSummary(
-        connection_id=identity.connection_id,
-        connector_id=identity.connector_id,
-        display_name=identity.display_name,
-        status=identity.status,
-        source_kind=identity.source_kind,
-        revoked_at=identity.revoked_at,
-        streams=counts.streams,
-        stream_records=counts.stream_records,
-        total_records=counts.total_records,
-        total_records_state=counts.total_records_state,
-        retained_bytes=evidence.retained_bytes if evidence.available else None,
-        freshness=inputs.freshness,
-        connection_health=health,
-        rendered_verdict=render_verdict(inputs, health.state),
-        next_action=next_action(inputs, health.state),
-        last_run=latest,
+        backoff=until is not None and until > now,
+        last_run=shown(evidence.latest_run, prepared.last_run, runtime),
         last_successful_run=shown(
             evidence.latest_successful_run, prepared.last_successful_run, runtime
         ),
-        schedule=(
-            ScheduleView(
-                interval_seconds=schedule.interval_seconds,
-                enabled=schedule.enabled,
-                consecutive_failures=schedule.consecutive_failures,
-                next_run_at=schedule.next_run_at,
-                backoff_active=inputs.backoff,
-            )
-            if schedule is not None
-            else None
-        ),
-        evidence=EvidenceView(
-            state=_evidence_state(evidence), dirty=evidence.dirty, computed_at=evidence.computed_at
-        ),
     )
+    return prepared.summary(facts)
 
 
 def diagnose(
@@ -136,17 +91,13 @@ def diagnose(
         ),
         attention=tuple(_attention_view(a, a.attention_id in live) for a in deep.attention),
         evidence=EvidenceDetail(
-            state=_evidence_state(evidence),
+            state=evidence_state(evidence),
             dirty=evidence.dirty,
             recomputed=evidence.recomputed,
             computed_at=evidence.computed_at,
             last_error=evidence.last_error,
         ),
     )
-
-
-def _evidence_state(evidence: Evidence) -> str:
-    return evidence.state if evidence.available else "unavailable"
 
 
 def _attention_view(attention: Attention, active: bool) -> AttentionView:

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 
 from pyreference.evidence import Evidence
 from pyreference.synthesis._time import at_or_after, parse_ts
-from pyreference.synthesis.model import Freshness
 from pyreference.synthesis.runs import classifying_run, run_time
 
 
@@ -44,11 +43,12 @@ class FreshnessBasis:
     captured: datetime | None = None
     window: timedelta | None = None
 
-    def at(self, now: datetime) -> Freshness:
-        status = self.status
-        if status is None and self.captured is not None and self.window is not None:
-            status = "current" if now - self.captured <= self.window else "stale"
-        return Freshness(status or "unknown", self.captured_at, self.last_attempted_at)
+    def status_at(self, now: datetime) -> str:
+        if self.status is not None:
+            return self.status
+        if self.captured is None or self.window is None:
+            return "unknown"
+        return "current" if now - self.captured <= self.window else "stale"
 
 
 def freshness_basis(evidence: Evidence) -> FreshnessBasis:
@@ -79,7 +79,3 @@ def freshness_basis(evidence: Evidence) -> FreshnessBasis:
         )
     manual = evidence.profile.refresh_policy.recommended_mode == "manual"
     return final("current" if manual and captured_at is not None else "unknown")
-
-
-def synthesize_freshness(evidence: Evidence, now: datetime) -> Freshness:
-    return freshness_basis(evidence).at(now)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from pyreference.evidence import Attention, Evidence, Schedule
-from pyreference.synthesis._time import is_after
+from pyreference.synthesis._time import is_after, parse_ts
 from pyreference.synthesis.model import ConnectionHealth, Freshness, HealthCondition
 from pyreference.synthesis.runs import classifying_run
 
@@ -28,12 +28,11 @@ def active_attention(records: Iterable[Attention], now: datetime) -> tuple[Atten
     )
 
 
-def backoff_active(schedule: Schedule | None, now: datetime) -> bool:
-    return (
-        schedule is not None
-        and schedule.consecutive_failures > 0
-        and is_after(schedule.next_run_at, now)
-    )
+def backoff_until(schedule: Schedule | None) -> datetime | None:
+    """When a failing schedule's backoff ends (it is active while ``now`` is before it)."""
+    if schedule is None or schedule.consecutive_failures <= 0 or schedule.next_run_at is None:
+        return None
+    return parse_ts(schedule.next_run_at)
 
 
 @dataclass(frozen=True, slots=True)
