@@ -115,6 +115,41 @@ def read_point(
     return out
 
 
+def interleaved(small: Callable[[], Any], large: Callable[[], Any], reps: int) -> dict[str, Any]:
+    """Two readers timed in alternation, so a drifting machine slows both alike."""
+    small(), large()
+    samples: dict[str, list[float]] = {"small": [], "large": []}
+    for rep in range(reps):
+        order = (("small", small), ("large", large))
+        for name, fn in order if rep % 2 == 0 else order[::-1]:
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - t0) * 1000)
+    out: dict[str, Any] = {
+        name: {"p50_ms": percentile(xs, 0.5), "p95_ms": percentile(xs, 0.95), "n": len(xs)}
+        for name, xs in samples.items()
+    }
+    out["ratio"] = out["large"]["p50_ms"] / out["small"]["p50_ms"]
+    return out
+
+
+def growth(small: Any, large: Any, reps: int) -> dict[str, Any]:
+    """List-page and scoped-read latency of a small and a large fleet, interleaved."""
+
+    def scoped(store: Any) -> Callable[[], Any]:
+        ids = [s.connection_id for s in store.list_connection_summaries(limit=100, now=NOW).items]
+        cycle = iter(ids * (3 * reps + 2))
+        return lambda: store.get_connection_summary(next(cycle), now=NOW)
+
+    def page(store: Any) -> Callable[[], Any]:
+        return lambda: store.list_connection_summaries(limit=100, now=NOW)
+
+    return {
+        "list": interleaved(page(small), page(large), reps),
+        "scoped": interleaved(scoped(small), scoped(large), 3 * reps),
+    }
+
+
 def pre_vacuum(store: Any, conn: Any, reps: int) -> dict[str, Any]:
     """Reads right after a bulk load and reconcile, before VACUUM: the dirty queue's dead rows."""
     row = conn.execute(

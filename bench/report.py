@@ -107,8 +107,20 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     r_pts = results["postgres_r"]["points"]
     rs = sorted(int(x) for x in r_pts)
     r_lo, r_hi = (_p50(r_pts[str(x)], "pyreference") for x in (rs[0], rs[-1]))
+    r_growth = results["postgres_r"].get("growth")
+    if r_growth:  # the two fleets timed in alternation
+        r_lo, r_hi = r_growth["list"]["small"]["p50_ms"], r_growth["list"]["large"]["p50_ms"]
     sql_lo, sql_hi = (_p50(r_pts[str(x)], "pyreference_sql") for x in (rs[0], rs[-1]))
     s_lo, s_hi = _p50(points[low], "scoped"), _p50(top_pt, "scoped")
+    list_growth = _ratio(pyref, _p50(points[low], "pyreference"))
+    scoped_growth = _ratio(s_hi, s_lo)
+    scoped_samples = _samples(top_pt["scoped"])
+    g = n_series.get("growth")
+    if g:  # the two fleets timed in alternation: machine drift cancels
+        low = str(g["small_n"])
+        list_growth, scoped_growth = g["list"]["ratio"], g["scoped"]["ratio"]
+        s_lo, s_hi = g["scoped"]["small"]["p50_ms"], g["scoped"]["large"]["p50_ms"]
+        scoped_samples = "interleaved p95 " + _fmt(g["scoped"]["large"]["p95_ms"])
     w = n_series["write_overhead"]
     rec = n_series["reconcile_vs_dirty"]
     noise = "2-core machine, server and client share the CPUs; samples (ms): "
@@ -131,7 +143,7 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         (
             f"list latency growth N={low}→{top} ≤ 1.5×",
-            _ratio(pyref, _p50(points[low], "pyreference")),
+            list_growth,
             1.5,
             "lower",
             f"R={r}",
@@ -149,12 +161,12 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         (
             f"scoped read growth N={low}→{top} ≤ 1.2×",
-            _ratio(s_hi, s_lo),
+            scoped_growth,
             1.2,
             "lower",
             f"R={r}",
             "the scoped plan (below) is index lookups by connection id only; "
-            f"p50 {_fmt(s_lo)} → {_fmt(s_hi)} ms on a " + noise + _samples(top_pt["scoped"]),
+            f"p50 {_fmt(s_lo)} → {_fmt(s_hi)} ms on a " + noise + scoped_samples,
         ),
         (
             "bulk ingest (COPY 10,000) with triggers ≤ 1.3× untriggered",
@@ -228,6 +240,24 @@ def markdown(results: dict[str, Any], name: str) -> str:
             f"**{t['status']}** |"
         )
     lines += ["", _columns_note(results)]
+    growth = results["postgres_n"].get("growth")
+    r_growth = results["postgres_r"].get("growth")
+    if growth and r_growth:
+        lines += [
+            "",
+            "Growth targets compare two fleets in two databases timed in alternation, so "
+            "that drift of this shared machine slows both alike: "
+            f"N={growth['small_n']} vs N={growth['large_n']} (R="
+            f"{results['postgres_n']['records_per_connection']}): list page p50 "
+            f"{_fmt(growth['list']['small']['p50_ms'])} → "
+            f"{_fmt(growth['list']['large']['p50_ms'])} ms, scoped read "
+            f"{_fmt(growth['scoped']['small']['p50_ms'])} → "
+            f"{_fmt(growth['scoped']['large']['p50_ms'])} ms; R={r_growth['small_r']} vs "
+            f"R={r_growth['large_r']} (N={results['postgres_r']['n']}): list page "
+            f"{_fmt(r_growth['list']['small']['p50_ms'])} → "
+            f"{_fmt(r_growth['list']['large']['p50_ms'])} ms. The tables below were measured "
+            "as each fleet grew, minutes apart.",
+        ]
     misses = [t for t in targets if t["status"] == "MISS"]
     if misses:
         lines += [

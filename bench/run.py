@@ -51,10 +51,10 @@ class Config:
 
 QUICK = Config("quick", (10, 100, 1000), 100, (10, 100, 1000), 100, 15, 5, (10, 100, 1000), 10, 4.0)
 MEDIUM = Config(
-    "medium", (10, 100, 1000, 10000), 100, (10, 100, 1000), 1000, 30, 5, (10, 100, 1000), 100, 15.0
+    "medium", (10, 100, 1000, 10000), 100, (10, 100, 1000), 1000, 30, 9, (10, 100, 1000), 100, 15.0
 )
 FULL = Config(
-    "full", (10, 100, 1000, 10000), 100, (10, 100, 1000), 10000, 30, 5, (10, 100, 1000), 100, 20.0
+    "full", (10, 100, 1000, 10000), 100, (10, 100, 1000), 10000, 30, 9, (10, 100, 1000), 100, 20.0
 )
 CONFIGS = {c.name: c for c in (QUICK, MEDIUM, FULL)}
 
@@ -100,8 +100,37 @@ def open_pg(dsn: str) -> tuple[Any, Any]:
     return store, conn
 
 
-def pg_n_series(cfg: Config, dsn: str, ui: Progress, spec: fleet.FleetSpec) -> dict[str, Any]:
-    """Grow the fleet through cfg.n_series at cfg.records; measure at each N; extras at max N."""
+def pg_small_fleet(dsn: str, spec: fleet.FleetSpec, n: int, records: int) -> tuple[Any, Any]:
+    """The small end a growth target compares against, loaded in its own database."""
+    store, conn = open_pg(dsn)
+    fleet.pg_grow_connections(conn, 0, n, spec, records)
+    fleet.pg_settle(conn)
+    fleet.pg_vacuum(conn)
+    return store, conn
+
+
+def interleaved_growth(
+    store: Any, conn: Any, small_dsn: str, spec: fleet.FleetSpec, n: int, records: int, reps: int
+) -> dict[str, Any]:
+    """Time `store` and a fleet of n × records in alternation (see `measure.growth`)."""
+    fleet.pg_settle(conn)  # e.g. the staleness probe leaves a row dirty
+    fleet.pg_vacuum(conn)  # as before every per-point measurement
+    small_store, small_conn = pg_small_fleet(small_dsn, spec, n, records)
+    try:
+        return measure.growth(small_store, store, reps)
+    finally:
+        small_conn.close()
+        small_store.close()
+
+
+def pg_n_series(
+    cfg: Config, dsn: str, ui: Progress, spec: fleet.FleetSpec, small_dsn: str | None = None
+) -> dict[str, Any]:
+    """Grow the fleet through cfg.n_series at cfg.records; measure at each N; extras at max N.
+
+    With `small_dsn`, the growth targets are also measured at the end by timing the
+    smallest and the largest fleet in alternation (see `measure.growth`).
+    """
     store, conn = open_pg(dsn)
     out: dict[str, Any] = {"records_per_connection": cfg.records, "points": {}}
     total = sum(cfg.n_series[-1:]) * cfg.records
@@ -149,6 +178,13 @@ def pg_n_series(cfg: Config, dsn: str, ui: Progress, spec: fleet.FleetSpec) -> d
         baselines.pg_refresh_matview(conn)
         out["staleness"] = measure.staleness(store, conn, views=True)
         out["explain"] = explains(conn, store)
+        if small_dsn is not None:
+            ui.update(load, description=f"pg N={n}: growth, interleaved with a small fleet")
+            small_n = 100 if 100 in cfg.n_series else cfg.n_series[0]
+            out["growth"] = {"small_n": small_n, "large_n": n}
+            out["growth"].update(
+                interleaved_growth(store, conn, small_dsn, spec, small_n, cfg.records, 3 * cfg.reps)
+            )
     finally:
         ui.remove_task(load)
         conn.close()
@@ -186,8 +222,10 @@ def explains(conn: Any, store: Any) -> dict[str, str]:
     }
 
 
-def pg_r_series(cfg: Config, dsn: str, ui: Progress, spec: fleet.FleetSpec) -> dict[str, Any]:
-    """Fixed N, growing records per connection."""
+def pg_r_series(
+    cfg: Config, dsn: str, ui: Progress, spec: fleet.FleetSpec, small_dsn: str | None = None
+) -> dict[str, Any]:
+    """Fixed N, growing records per connection (with `small_dsn`: growth interleaved too)."""
     store, conn = open_pg(dsn)
     n = cfg.r_series_n
     out: dict[str, Any] = {"n": n, "points": {}}
@@ -208,6 +246,13 @@ def pg_r_series(cfg: Config, dsn: str, ui: Progress, spec: fleet.FleetSpec) -> d
             point.update({"load_s": load_s, "settle_s": settle_s})
             out["points"][str(r)] = point
             prev = r
+        if small_dsn is not None:
+            ui.update(load, description=f"pg R={prev} (N={n}): growth, interleaved")
+            small_r = cfg.r_series[0]
+            out["growth"] = {"small_r": small_r, "large_r": prev}
+            out["growth"].update(
+                interleaved_growth(store, conn, small_dsn, spec, n, small_r, 3 * cfg.reps)
+            )
     finally:
         ui.remove_task(load)
         conn.close()
@@ -284,11 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     with Progress(*columns, console=console) as ui:
         phases = ui.add_task(f"bench {cfg.name}", total=3)
-        with Scratch(args.dsn, "n") as db:
-            results["postgres_n"] = pg_n_series(cfg, db.dsn, ui, spec)
+        with Scratch(args.dsn, "n") as db, Scratch(args.dsn, "small") as small:
+            results["postgres_n"] = pg_n_series(cfg, db.dsn, ui, spec, small.dsn)
         ui.advance(phases)
-        with Scratch(args.dsn, "r") as db:
-            results["postgres_r"] = pg_r_series(cfg, db.dsn, ui, spec)
+        with Scratch(args.dsn, "r") as db, Scratch(args.dsn, "small") as small:
+            results["postgres_r"] = pg_r_series(cfg, db.dsn, ui, spec, small.dsn)
         ui.advance(phases)
         results["sqlite"] = sqlite_series(cfg, ui, spec)
         ui.advance(phases)

@@ -41,10 +41,13 @@ def test_fleet_is_deterministic_and_spans_the_real_manifests() -> None:
     assert list(fleet.gap_rows(0, 50, spec)) and list(fleet.attention_rows(0, 50, spec))
 
 
-def test_bench_smoke_postgres_and_sqlite(pg_dsn: str, tmp_path: Path) -> None:
+def test_bench_smoke_postgres_and_sqlite(pg_dsn: str, pg_admin_dsn: str, tmp_path: Path) -> None:
     spec = fleet.FleetSpec()
     with Progress(disable=True) as ui:
-        pg = run.pg_n_series(TINY, pg_dsn, ui, spec)
+        with run.Scratch(pg_admin_dsn, "smoke") as small:
+            pg = run.pg_n_series(TINY, pg_dsn, ui, spec, small.dsn)
+        with run.Scratch(pg_admin_dsn, "smoke_r") as db, run.Scratch(pg_admin_dsn, "sm") as small:
+            pg_r = run.pg_r_series(TINY, db.dsn, ui, spec, small.dsn)
         lite = run.sqlite_series(TINY, ui, spec)
 
     point = pg["points"]["10"]
@@ -66,6 +69,11 @@ def test_bench_smoke_postgres_and_sqlite(pg_dsn: str, tmp_path: Path) -> None:
     fan = [by_size["fanout"][s] for s in (2, 5, 10)]
     assert fan[0] < fan[1] < fan[2], "fan-out statements grow with the page size"
     assert all(v <= 4 for v in by_size["pyreference"].values())
+
+    for growth in (pg["growth"], pg_r["growth"]):
+        for kind in ("list", "scoped"):
+            assert growth[kind]["ratio"] > 0
+            assert growth[kind]["small"]["n"] == growth[kind]["large"]["n"]
 
     writes = pg["write_overhead"]
     assert writes["row"]["ratio"] > 0 and writes["bulk"]["ratio"] > 0
@@ -102,12 +110,13 @@ def test_bench_smoke_postgres_and_sqlite(pg_dsn: str, tmp_path: Path) -> None:
         "config": {"name": "smoke"},
         "machine": report.machine_info(pg_dsn),
         "postgres_n": pg,
-        "postgres_r": {"n": 10, "points": pg["points"]},
+        "postgres_r": pg_r,
         "sqlite": lite,
         "elapsed_s": 0.0,
     }
     paths = report.write_all(results, tmp_path, "smoke")
     assert all(p.exists() and p.stat().st_size > 0 for p in paths)
+    assert "timed in alternation" in paths[1].read_text()
     statuses = {t["status"] for t in results["targets"]}
     assert statuses <= {"PASS", "MISS"} and len(results["targets"]) == 9
     assert "R40 targets" in paths[1].read_text()
