@@ -1,18 +1,11 @@
-"""Turn database rows into evidence, and page cursors into keyset positions."""
+"""Turn database rows into evidence (the contract synthesis reads)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import math
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar, cast
 
-from .errors import InvalidCursor
 from .evidence import (
     Attention,
     BrowserSurface,
@@ -29,7 +22,6 @@ from .evidence import (
     StreamFacts,
     StreamStats,
 )
-from .synthesis import Prepared, prepare
 
 Loads = Callable[[Any], Any]
 T = TypeVar("T")
@@ -276,72 +268,6 @@ def evidence_from_row(
     )
 
 
-class PreparedMemo:
-    """Prepared evidence of clean page rows, keyed by the whole row; least recently used out.
-
-    A row's values are its evidence: the same values always decode to equal, immutable
-    objects, so a hit is never stale (a changed row is another key, and the old entry
-    ages out). Reads that repeat rows, such as a console refreshing its first pages,
-    skip decoding and the ``now``-free half of synthesis.
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.hits = 0
-        self.misses = 0
-        self._entries: OrderedDict[tuple[Any, ...], Prepared] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, row: tuple[Any, ...]) -> Prepared | None:
-        with self._lock:
-            found = self._entries.get(row)
-            if found is None:
-                self.misses += 1
-            else:
-                self.hits += 1
-                self._entries.move_to_end(row)
-            return found
-
-    def put(self, row: tuple[Any, ...], prepared: Prepared) -> None:
-        if self.size <= 0:
-            return
-        with self._lock:
-            self._entries[row] = prepared
-            if len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-def prepare_page(
-    columns: tuple[str, ...],
-    rows: list[tuple[Any, ...]],
-    memo: PreparedMemo,
-    decoder: PageDecoder,
-    recomputed: Mapping[str, Mapping[str, Any]],
-) -> list[Prepared]:
-    """Prepared evidence of page rows: clean rows through the memo, dirty ones recomputed."""
-    dirty = columns.index("dirty")
-    ident = columns.index("connector_instance_id")
-    out = []
-    for row in rows:
-        if row[dirty]:
-            fresh = recomputed.get(row[ident])
-            out.append(prepare(evidence_from_row(_named(columns, row), decoder, fresh)))
-            continue
-        found = memo.get(row)
-        if found is None:
-            found = prepare(evidence_from_row(_named(columns, row), decoder))
-            memo.put(row, found)
-        out.append(found)
-    return out
-
-
-def _named(columns: tuple[str, ...], row: tuple[Any, ...]) -> dict[str, Any]:
-    return dict(zip(columns, row, strict=True))
-
-
 def deep_from_row(row: Mapping[str, Any], decoder: PageDecoder) -> DeepEvidence:
     loads = decoder.json
     runs = [run_from_json(r) for r in loads(row.get("recent_runs")) or []]
@@ -360,56 +286,3 @@ def deep_from_row(row: Mapping[str, Any], decoder: PageDecoder) -> DeepEvidence:
         ),
         attention=tuple(_attention(a) for a in loads(row.get("attention_history")) or []),
     )
-
-
-# -- cursors -------------------------------------------------------------------
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def encode_cursor(secret: str, owner: str, connector_id: str | None, key: list[str]) -> str:
-    """An opaque cursor: the keyset position, bound to owner and filter, HMAC-signed."""
-    payload = json.dumps({"o": owner, "f": connector_id, "k": key}, separators=(",", ":")).encode()
-    mac = hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:16]
-    return f"{_b64(payload)}.{_b64(mac)}"
-
-
-def cursor_position(cursor: str, owner: str, connector_id: str | None) -> list[str]:
-    """The keyset position a cursor claims, bound to owner and filter; not yet verified."""
-    payload, _ = _split(cursor)
-    try:
-        data = json.loads(payload)
-    except ValueError:
-        raise InvalidCursor("cursor is malformed") from None
-    if not isinstance(data, dict):
-        raise InvalidCursor("cursor is malformed")
-    if data.get("o") != owner or data.get("f") != connector_id:
-        raise InvalidCursor("cursor belongs to another owner or filter")
-    key = data.get("k")
-    if not (isinstance(key, list) and len(key) == 3 and all(isinstance(k, str) for k in key)):
-        raise InvalidCursor("cursor is malformed")
-    return key
-
-
-def verify_cursor(secret: str, cursor: str) -> None:
-    """Raise InvalidCursor unless the cursor was signed with this database's secret."""
-    payload, given = _split(cursor)
-    expected = hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:16]
-    if not hmac.compare_digest(given, expected):
-        raise InvalidCursor("cursor signature does not match (tampered, or from another database)")
-
-
-def _split(cursor: str) -> tuple[bytes, bytes]:
-    if not isinstance(cursor, str) or cursor.count(".") != 1 or len(cursor) > 4096:
-        raise InvalidCursor("cursor is malformed")
-    body, mac = cursor.split(".")
-    try:
-        return _unb64(body), _unb64(mac)
-    except (ValueError, TypeError):
-        raise InvalidCursor("cursor is malformed") from None

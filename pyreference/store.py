@@ -12,18 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from . import maintenance, migrate
+from .cursors import cursor_position, encode_cursor, verify_cursor
 from .db import Database, Ids, PostgresDatabase, SQLiteDatabase, StatementCounter
 from .errors import ConnectionNotFound, InvalidInput
-from .reads import (
-    PageDecoder,
-    PreparedMemo,
-    cursor_position,
-    deep_from_row,
-    encode_cursor,
-    evidence_from_row,
-    prepare_page,
-    verify_cursor,
-)
+from .memo import PreparedMemo, prepare_page
+from .reads import PageDecoder, deep_from_row, evidence_from_row
 from .synthesis import (
     ConnectionDiagnostics,
     ConnectionSummary,

@@ -1,0 +1,77 @@
+"""Page rows to prepared evidence, memoizing clean rows by their whole content."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+from .reads import PageDecoder, evidence_from_row
+from .synthesis import Prepared, prepare
+
+
+class PreparedMemo:
+    """Prepared evidence of clean page rows, keyed by the whole row; least recently used out.
+
+    A row's values are its evidence: the same values always decode to equal, immutable
+    objects, so a hit is never stale (a changed row is another key, and the old entry
+    ages out). Reads that repeat rows, such as a console refreshing its first pages,
+    skip decoding and the ``now``-free half of synthesis.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[tuple[Any, ...], Prepared] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, row: tuple[Any, ...]) -> Prepared | None:
+        with self._lock:
+            found = self._entries.get(row)
+            if found is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+                self._entries.move_to_end(row)
+            return found
+
+    def put(self, row: tuple[Any, ...], prepared: Prepared) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._entries[row] = prepared
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def prepare_page(
+    columns: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+    memo: PreparedMemo,
+    decoder: PageDecoder,
+    recomputed: Mapping[str, Mapping[str, Any]],
+) -> list[Prepared]:
+    """Prepared evidence of page rows: clean rows through the memo, dirty ones recomputed."""
+    dirty = columns.index("dirty")
+    ident = columns.index("connector_instance_id")
+    out = []
+    for row in rows:
+        if row[dirty]:
+            fresh = recomputed.get(row[ident])
+            out.append(prepare(evidence_from_row(_named(columns, row), decoder, fresh)))
+            continue
+        found = memo.get(row)
+        if found is None:
+            found = prepare(evidence_from_row(_named(columns, row), decoder))
+            memo.put(row, found)
+        out.append(found)
+    return out
+
+
+def _named(columns: tuple[str, ...], row: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(columns, row, strict=True))
