@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -115,18 +115,21 @@ def _event(
     )
 
 
-def event_rows(start: int, stop: int, spec: FleetSpec) -> Iterator[tuple[Any, ...]]:
+def event_rows(
+    start: int, stop: int, spec: FleetSpec, events_from: int = 0
+) -> Iterator[tuple[Any, ...]]:
     """Run events: started + terminal pairs; mixed successes, failures, surface failures.
 
     (event_id, event_type, occurred_at, status, run_id, connector_id, connector_instance_id,
-    source_kind, source_id, data_json).
+    source_kind, source_id, data_json). Run k of a connection is the same whatever
+    `events_per_connection` is, so `events_from` grows a fleet's history in steps.
     """
     runs = max(1, spec.events_per_connection // 2)
     for i in range(start, stop):
         c, connector = cid(i), connector_of(i, spec)
         streams = streams_of(connector) or ["default"]
         browser = is_browser(i, spec)
-        for k in range(runs):
+        for k in range(events_from // 2, runs):
             run_id = f"run_{i:06d}_{k:03d}"
             t0 = BASE + timedelta(days=k, hours=i % 24)
             ident: dict[str, Any] = {}
@@ -144,7 +147,7 @@ def event_rows(start: int, stop: int, spec: FleetSpec) -> Iterator[tuple[Any, ..
                     "status": "failed",
                     "wait_reason": "profile_locked",
                 }
-            elif outcome in (2, 5) and k == runs - 1 and i % 3 == 0:
+            elif outcome in (2, 5) and k % 3 == 2 and i % 3 == 0:
                 kind = "run.failed"
                 data["failure_reason"] = "upstream_timeout"
             else:
@@ -283,6 +286,12 @@ def pg_grow_records(
     chunk = max(1, 200_000 // per)
     for lo in range(0, n, chunk):
         pg_copy(conn, "records", record_rows(lo, min(n, lo + chunk), r_from, r_to, spec), tick)
+
+
+def pg_grow_events(conn: Any, n: int, e_from: int, e_to: int, spec: FleetSpec) -> None:
+    """Add run events e_from..e_to to every one of the n connections (one COPY)."""
+    grown = replace(spec, events_per_connection=e_to)
+    pg_copy(conn, "spine_events", event_rows(0, n, grown, e_from))
 
 
 def pg_settle(conn: Any) -> float:

@@ -284,6 +284,25 @@ def markdown(results: dict[str, Any], name: str) -> str:
         "R",
         f"N={results['postgres_r']['n']}",
     )
+    e_series = results.get("postgres_e")
+    if e_series:
+        lines += _latency_table(
+            "Postgres list page vs run events per connection",
+            e_series["points"],
+            "E",
+            f"N={e_series['n']}, R={e_series['records_per_connection']}",
+        )
+        lines += [
+            "",
+            "| E | rebuild (ms) | reconcile 1 % (ms) | events loaded in (s) | settle (s) |",
+            "|---|---|---|---|---|",
+        ]
+        for key, pt in e_series["points"].items():
+            lines.append(
+                f"| {key} | {_fmt(pt['rebuild']['ms'], 1)} | "
+                f"{_fmt(pt['reconcile_1pct']['ms'], 1)} | {_fmt(pt['load_s'])} | "
+                f"{_fmt(pt['settle_s'])} |"
+            )
     lines += _latency_table(
         "SQLite list page vs N",
         results["sqlite"]["points"],
@@ -435,9 +454,17 @@ def plot(results: dict[str, Any], path: Path) -> None:
     series = [
         ("Postgres: list page vs N", results["postgres_n"]["points"], "connections N"),
         ("Postgres: list page vs R", results["postgres_r"]["points"], "records per connection R"),
-        ("SQLite: list page vs N", results["sqlite"]["points"], "connections N"),
     ]
-    fig, axes = plt.subplots(1, 3, figsize=(16, 5))
+    if results.get("postgres_e"):
+        series.append(
+            (
+                "Postgres: list page vs E",
+                results["postgres_e"]["points"],
+                "run events per connection E",
+            )
+        )
+    series.append(("SQLite: list page vs N", results["sqlite"]["points"], "connections N"))
+    fig, axes = plt.subplots(1, len(series), figsize=(5.4 * len(series), 5))
     for ax, (title, points, xlabel) in zip(axes, series, strict=True):
         xs = sorted(int(k) for k in points)
         for kind in (*LIST_KINDS, "scoped"):

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +47,23 @@ class Config:
     sqlite_n: tuple[int, ...]
     sqlite_records: int
     budget_s: float
+    e_series: tuple[int, ...] = (6, 20, 100)  # run events per connection (R40: E up to 100)
+    e_series_n: int = 1000
 
 
-QUICK = Config("quick", (10, 100, 1000), 100, (10, 100, 1000), 100, 15, 5, (10, 100, 1000), 10, 4.0)
+QUICK = Config(
+    "quick",
+    (10, 100, 1000),
+    100,
+    (10, 100, 1000),
+    100,
+    15,
+    5,
+    (10, 100, 1000),
+    10,
+    4.0,
+    e_series_n=100,
+)
 MEDIUM = Config(
     "medium", (10, 100, 1000, 10000), 100, (10, 100, 1000), 1000, 30, 9, (10, 100, 1000), 100, 15.0
 )
@@ -260,6 +274,46 @@ def pg_r_series(
     return out
 
 
+def pg_e_series(cfg: Config, dsn: str, ui: Progress, spec: fleet.FleetSpec) -> dict[str, Any]:
+    """Fixed N and R, growing run history: E run events per connection."""
+    store, conn = open_pg(dsn)
+    n, first = cfg.e_series_n, cfg.e_series[0]
+    out: dict[str, Any] = {"n": n, "records_per_connection": cfg.records, "points": {}}
+    load = ui.add_task(f"pg E-series (N={n}): loading", total=len(cfg.e_series))
+    try:
+        fleet.pg_grow_connections(
+            conn, 0, n, replace(spec, events_per_connection=first), cfg.records
+        )
+        prev = first
+        for e in cfg.e_series:
+            t0 = time.perf_counter()
+            if e > prev:
+                fleet.pg_grow_events(conn, n, prev, e, spec)
+            load_s = time.perf_counter() - t0
+            settle_s = fleet.pg_settle(conn)
+            fleet.pg_vacuum(conn)
+            ui.update(load, description=f"pg E={e} (N={n}): measuring reads")
+            point = measure.read_point(
+                store, conn, cfg.reps, dialect="postgres", views=True, budget_s=cfg.budget_s
+            )
+            point.update(
+                {
+                    "load_s": load_s,
+                    "settle_s": settle_s,
+                    "rebuild": measure.rebuild_cost(conn, 1),
+                    "reconcile_1pct": measure.reconcile_vs_dirty(conn, n, (0.01,))["0.01"],
+                }
+            )
+            out["points"][str(e)] = point
+            ui.advance(load)
+            prev = e
+    finally:
+        ui.remove_task(load)
+        conn.close()
+        store.close()
+    return out
+
+
 def sqlite_series(cfg: Config, ui: Progress, spec: fleet.FleetSpec) -> dict[str, Any]:
     out: dict[str, Any] = {"records_per_connection": cfg.sqlite_records, "points": {}}
     load = ui.add_task("sqlite: loading", total=cfg.sqlite_n[-1] * cfg.sqlite_records)
@@ -328,12 +382,15 @@ def main(argv: list[str] | None = None) -> int:
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=console) as ui:
-        phases = ui.add_task(f"bench {cfg.name}", total=3)
+        phases = ui.add_task(f"bench {cfg.name}", total=4)
         with Scratch(args.dsn, "n") as db, Scratch(args.dsn, "small") as small:
             results["postgres_n"] = pg_n_series(cfg, db.dsn, ui, spec, small.dsn)
         ui.advance(phases)
         with Scratch(args.dsn, "r") as db, Scratch(args.dsn, "small") as small:
             results["postgres_r"] = pg_r_series(cfg, db.dsn, ui, spec, small.dsn)
+        ui.advance(phases)
+        with Scratch(args.dsn, "e") as db:
+            results["postgres_e"] = pg_e_series(cfg, db.dsn, ui, spec)
         ui.advance(phases)
         results["sqlite"] = sqlite_series(cfg, ui, spec)
         ui.advance(phases)

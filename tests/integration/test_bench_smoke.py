@@ -24,6 +24,8 @@ TINY = run.Config(
     sqlite_n=(10,),
     sqlite_records=5,
     budget_s=1.0,
+    e_series=(2, 4),
+    e_series_n=10,
 )
 
 
@@ -41,6 +43,15 @@ def test_fleet_is_deterministic_and_spans_the_real_manifests() -> None:
     assert list(fleet.gap_rows(0, 50, spec)) and list(fleet.attention_rows(0, 50, spec))
 
 
+def test_fleet_history_grows_in_steps_as_a_one_shot_load_would() -> None:
+    spec = fleet.FleetSpec(events_per_connection=20)
+    one_shot = list(fleet.event_rows(0, 30, spec))
+    first = list(fleet.event_rows(0, 30, fleet.FleetSpec(events_per_connection=6)))
+    rest = list(fleet.event_rows(0, 30, spec, events_from=6))
+    assert sorted(one_shot) == sorted(first + rest)
+    assert len(one_shot) == 30 * 20
+
+
 def test_bench_smoke_postgres_and_sqlite(pg_dsn: str, pg_admin_dsn: str, tmp_path: Path) -> None:
     spec = fleet.FleetSpec()
     with Progress(disable=True) as ui:
@@ -48,6 +59,8 @@ def test_bench_smoke_postgres_and_sqlite(pg_dsn: str, pg_admin_dsn: str, tmp_pat
             pg = run.pg_n_series(TINY, pg_dsn, ui, spec, small.dsn)
         with run.Scratch(pg_admin_dsn, "smoke_r") as db, run.Scratch(pg_admin_dsn, "sm") as small:
             pg_r = run.pg_r_series(TINY, db.dsn, ui, spec, small.dsn)
+        with run.Scratch(pg_admin_dsn, "smoke_e") as db:
+            pg_e = run.pg_e_series(TINY, db.dsn, ui, spec)
         lite = run.sqlite_series(TINY, ui, spec)
 
     point = pg["points"]["10"]
@@ -111,12 +124,16 @@ def test_bench_smoke_postgres_and_sqlite(pg_dsn: str, pg_admin_dsn: str, tmp_pat
         "machine": report.machine_info(pg_dsn),
         "postgres_n": pg,
         "postgres_r": pg_r,
+        "postgres_e": pg_e,
         "sqlite": lite,
         "elapsed_s": 0.0,
     }
     paths = report.write_all(results, tmp_path, "smoke")
     assert all(p.exists() and p.stat().st_size > 0 for p in paths)
     assert "timed in alternation" in paths[1].read_text()
+    assert "vs run events per connection" in paths[1].read_text()
+    assert set(pg_e["points"]) == {"2", "4"}
+    assert all(p["pyreference"]["statements"] == 1 for p in pg_e["points"].values())
     statuses = {t["status"] for t in results["targets"]}
     assert statuses <= {"PASS", "MISS"} and len(results["targets"]) == 9
     assert "R40 targets" in paths[1].read_text()
