@@ -1,0 +1,3 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- Roll back pyreference 0005: the maintenance functions use PL/pgSQL's default plan caching.
+-- SQLite: nothing to undo.
