@@ -380,7 +380,7 @@ def demo(dsn: str, as_json: bool, now: str | None) -> None:
 
 
 @cli.command()
-@click.option("--quick", is_flag=True, help="Small scales: finishes in about two minutes.")
+@click.option("--quick", is_flag=True, help="Small scales: about a minute on 2 cores.")
 @click.option("--dsn", envvar="PYREFERENCE_BENCH_DSN", default=None, help="Postgres to measure.")
 def bench(quick: bool, dsn: str | None) -> None:
     """Run the benchmarks in bench/ and write the report.
