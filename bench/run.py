@@ -13,7 +13,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +238,20 @@ def explains(conn: Any, store: Any) -> dict[str, str]:
     }
 
 
+def pg_step(store: Any, conn: Any, cfg: Config, grow: Callable[[], None]) -> dict[str, Any]:
+    """One point of a series: grow the fleet, settle and vacuum it, measure every read."""
+    t0 = time.perf_counter()
+    grow()
+    load_s = time.perf_counter() - t0
+    settle_s = fleet.pg_settle(conn)
+    fleet.pg_vacuum(conn)
+    point = measure.read_point(
+        store, conn, cfg.reps, dialect="postgres", views=True, budget_s=cfg.budget_s
+    )
+    point.update({"load_s": load_s, "settle_s": settle_s})
+    return point
+
+
 def pg_r_series(
     cfg: Config, dsn: str, ui: Progress, spec: fleet.FleetSpec, small_dsn: str | None = None
 ) -> dict[str, Any]:
@@ -248,17 +264,10 @@ def pg_r_series(
         fleet.pg_grow_connections(conn, 0, n, spec, 0)
         prev = 0
         for r in cfg.r_series:
-            t0 = time.perf_counter()
-            fleet.pg_grow_records(conn, n, prev, r, spec, lambda k: ui.advance(load, k))
-            load_s = time.perf_counter() - t0
-            settle_s = fleet.pg_settle(conn)
-            fleet.pg_vacuum(conn)
-            ui.update(load, description=f"pg R={r} (N={n}): measuring reads")
-            point = measure.read_point(
-                store, conn, cfg.reps, dialect="postgres", views=True, budget_s=cfg.budget_s
-            )
-            point.update({"load_s": load_s, "settle_s": settle_s})
-            out["points"][str(r)] = point
+            ui.update(load, description=f"pg R={r} (N={n}): loading, then measuring")
+            tick = partial(ui.advance, load)
+            grow = partial(fleet.pg_grow_records, conn, n, prev, r, spec, tick)
+            out["points"][str(r)] = pg_step(store, conn, cfg, grow)
             prev = r
         if small_dsn is not None:
             ui.update(load, description=f"pg R={prev} (N={n}): growth, interleaved")
@@ -286,24 +295,11 @@ def pg_e_series(cfg: Config, dsn: str, ui: Progress, spec: fleet.FleetSpec) -> d
         )
         prev = first
         for e in cfg.e_series:
-            t0 = time.perf_counter()
-            if e > prev:
-                fleet.pg_grow_events(conn, n, prev, e, spec)
-            load_s = time.perf_counter() - t0
-            settle_s = fleet.pg_settle(conn)
-            fleet.pg_vacuum(conn)
-            ui.update(load, description=f"pg E={e} (N={n}): measuring reads")
-            point = measure.read_point(
-                store, conn, cfg.reps, dialect="postgres", views=True, budget_s=cfg.budget_s
-            )
-            point.update(
-                {
-                    "load_s": load_s,
-                    "settle_s": settle_s,
-                    "rebuild": measure.rebuild_cost(conn, 1),
-                    "reconcile_1pct": measure.reconcile_vs_dirty(conn, n, (0.01,))["0.01"],
-                }
-            )
+            ui.update(load, description=f"pg E={e} (N={n}): loading, then measuring")
+            grow = partial(fleet.pg_grow_events, conn, n, prev, e, spec)
+            point = pg_step(store, conn, cfg, grow)
+            point["rebuild"] = measure.rebuild_cost(conn, 1)
+            point["reconcile_1pct"] = measure.reconcile_vs_dirty(conn, n, (0.01,))["0.01"]
             out["points"][str(e)] = point
             ui.advance(load)
             prev = e
