@@ -70,6 +70,18 @@ def pyref_statements(store: Any, limit: int = 100) -> dict[str, int]:
     return {"statements": counter.statements, "writes": counter.writes}
 
 
+def page_reader(store: Any) -> Callable[[], Any]:
+    """A list page of 100 at the fixed `now`."""
+    return lambda: store.list_connection_summaries(limit=100, now=NOW)
+
+
+def scoped_reader(store: Any, calls: int) -> Callable[[], Any]:
+    """Scoped reads cycling through the first page's connections, enough for `calls` (+ warmup)."""
+    ids = [i.connection_id for i in store.list_connection_summaries(limit=100, now=NOW).items]
+    cycle = iter(ids * (calls + 2))
+    return lambda: store.get_connection_summary(next(cycle), now=NOW)
+
+
 def read_point(
     store: Any, conn: Any, reps: int, *, dialect: str, views: bool, budget_s: float = 15.0
 ) -> dict[str, Any]:
@@ -79,26 +91,18 @@ def read_point(
     (clean rows come from the memo); `pyreference_cold` is the same with the memo off.
     """
     out: dict[str, Any] = {}
-    page = store.list_connection_summaries(limit=100, now=NOW)
-    ids = [item.connection_id for item in page.items]
-    out["pyreference"] = timed(
-        lambda: store.list_connection_summaries(limit=100, now=NOW), reps, budget_s
-    )
+    scoped = scoped_reader(store, 3 * reps)
+    out["pyreference"] = timed(page_reader(store), reps, budget_s)
     out["pyreference"].update(pyref_statements(store))
     # Memo off: every read decodes and prepares every row (a first read, or rows that
     # changed since the last one).
     cold = Store(store.database, memo_rows=0)
-    out["pyreference_cold"] = timed(
-        lambda: cold.list_connection_summaries(limit=100, now=NOW), reps, budget_s
-    )
+    out["pyreference_cold"] = timed(page_reader(cold), reps, budget_s)
     out["pyreference_cold"]["statements"] = out["pyreference"]["statements"]
     # The same page's SQL alone: the rest of a pyreference page is Python (decode + synthesis).
     out["pyreference_sql"] = timed(lambda: pyref_page_sql(store), reps, budget_s)
     out["pyreference_sql"]["statements"] = 1
-    cycle = iter(ids * (3 * reps + 2))
-    out["scoped"] = timed(
-        lambda: store.get_connection_summary(next(cycle), now=NOW), 3 * reps, budget_s
-    )
+    out["scoped"] = timed(scoped, 3 * reps, budget_s)
     fan = baselines.pg_fanout_page if dialect == "postgres" else baselines.sqlite_fanout_page
     out["fanout"] = timed(lambda: fan(conn), reps, budget_s)
     out["fanout"]["statements"] = fan(conn)[1]
@@ -135,18 +139,11 @@ def interleaved(small: Callable[[], Any], large: Callable[[], Any], reps: int) -
 
 def growth(small: Any, large: Any, reps: int) -> dict[str, Any]:
     """List-page and scoped-read latency of a small and a large fleet, interleaved."""
-
-    def scoped(store: Any) -> Callable[[], Any]:
-        ids = [s.connection_id for s in store.list_connection_summaries(limit=100, now=NOW).items]
-        cycle = iter(ids * (3 * reps + 2))
-        return lambda: store.get_connection_summary(next(cycle), now=NOW)
-
-    def page(store: Any) -> Callable[[], Any]:
-        return lambda: store.list_connection_summaries(limit=100, now=NOW)
-
     return {
-        "list": interleaved(page(small), page(large), reps),
-        "scoped": interleaved(scoped(small), scoped(large), 3 * reps),
+        "list": interleaved(page_reader(small), page_reader(large), reps),
+        "scoped": interleaved(
+            scoped_reader(small, 3 * reps), scoped_reader(large, 3 * reps), 3 * reps
+        ),
     }
 
 
@@ -155,14 +152,11 @@ def pre_vacuum(store: Any, conn: Any, reps: int) -> dict[str, Any]:
     row = conn.execute(
         "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'pyref_dirty'"
     ).fetchone()
-    ids = [i.connection_id for i in store.list_connection_summaries(limit=100, now=NOW).items]
-    cycle = iter(ids * (3 * reps + 2))
+    scoped = scoped_reader(store, 3 * reps)
     return {
         "pyref_dirty_dead_tuples": None if row is None else int(row[0]),
-        "pyreference": timed(
-            lambda: store.list_connection_summaries(limit=100, now=NOW), reps, 5.0
-        ),
-        "scoped": timed(lambda: store.get_connection_summary(next(cycle), now=NOW), 3 * reps, 5.0),
+        "pyreference": timed(page_reader(store), reps, 5.0),
+        "scoped": timed(scoped, 3 * reps, 5.0),
     }
 
 
