@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from pyreference.store import Store
+from pyreference.store import Store, page_statement
 
 from . import baselines, fleet
 
@@ -51,16 +51,9 @@ def timed(
 
 def pyref_page_sql(store: Any, limit: int = 100) -> int:
     """Only the list-page statement pyreference sends (no decoding, no synthesis)."""
-    params = {
-        "owner": "owner_local",
-        "connector_id": None,
-        "after_connector": None,
-        "after_created": None,
-        "after_id": None,
-        "fetch": limit + 1,
-    }
+    name, params = page_statement("owner_local", limit + 1, None, None)
     with store.database.session() as s:
-        return len(s.rows("list_page", params)[1])
+        return len(s.rows(name, params)[1])
 
 
 def pyref_statements(store: Any, limit: int = 100) -> dict[str, int]:

@@ -32,6 +32,7 @@ from rich.progress import (
 
 import pyreference
 from bench import baselines, fleet, measure, report
+from pyreference.store import page_statement
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 RESULTS = Path(__file__).parent / "results"
@@ -212,16 +213,9 @@ def explains(conn: Any, store: Any) -> dict[str, str]:
     """EXPLAIN ANALYZE of each read query, for the report when a target is missed."""
     owner = baselines.OWNER
     queries = store.database.queries
-    page = {
-        "owner": owner,
-        "connector_id": None,
-        "after_connector": None,
-        "after_created": None,
-        "after_id": None,
-        "fetch": 101,
-    }
+    name, page = page_statement(owner, 101, None, None)
     return {
-        "pyreference_list_page": baselines.pg_explain(conn, queries["list_page"], page),
+        "pyreference_list_page": baselines.pg_explain(conn, queries[name], page),
         "pyreference_scoped": baselines.pg_explain(
             conn, queries["scoped_summary"], {"owner": owner, "id": "cin_000042"}
         ),

@@ -47,6 +47,39 @@ class Page:
         }
 
 
+def page_statement(
+    owner: str, fetch: int, connector_id: str | None, cursor: str | None
+) -> tuple[str, dict[str, Any]]:
+    """The named page statement and its parameters (R10/R12).
+
+    Args:
+        owner: the owner whose connections are listed.
+        fetch: rows to fetch (the page size plus one, to learn whether more follow).
+        connector_id: only this connector's connections, or all.
+        cursor: the position to continue after (its signature is checked by the caller).
+
+    Returns:
+        One of `list_page`, `list_page_after`, `list_page_connector`,
+        `list_page_connector_after`, and exactly the parameters it takes: each keeps the
+        keyset an index condition under any plan.
+
+    Raises:
+        InvalidCursor: the cursor is malformed or bound to another owner or filter.
+    """
+    name = "list_page"
+    params: dict[str, Any] = {"owner": owner, "fetch": fetch}
+    if connector_id is not None:
+        name += "_connector"
+        params["connector_id"] = connector_id
+    if cursor is not None:
+        name += "_after"
+        position = cursor_position(cursor, owner, connector_id)
+        params.update(after_created=position[1], after_id=position[2])
+        if connector_id is None:  # a filtered cursor's connector is the filter
+            params["after_connector"] = position[0]
+    return name, params
+
+
 class Store(WriteHelpers):
     """A pyreference store over one database (Postgres or SQLite)."""
 
@@ -141,21 +174,9 @@ class Store(WriteHelpers):
         now: datetime,
         runtime: Runtime,
     ) -> Page:
-        after: list[str | None] = [None, None, None]
-        if cursor is not None:
-            after = list(cursor_position(cursor, self.owner, connector_id))
+        name, params = page_statement(self.owner, limit + 1, connector_id, cursor)
         with self._db.session() as s:
-            columns, rows = s.rows(
-                "list_page",
-                {
-                    "owner": self.owner,
-                    "connector_id": connector_id,
-                    "after_connector": after[0],
-                    "after_created": after[1],
-                    "after_id": after[2],
-                    "fetch": limit + 1,
-                },
-            )
+            columns, rows = s.rows(name, params)
             column = {name: i for i, name in enumerate(columns)}
             # The page query carries the secret; only an empty page needs a lookup.
             secret = str(rows[0][column["cursor_secret"]]) if rows else self._cursor_secret(s)

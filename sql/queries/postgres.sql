@@ -3,8 +3,9 @@
 SELECT value FROM pyref_meta WHERE key = 'cursor_secret';
 
 -- name: list_page
--- R10/R12: one page in keyset order; one statement whatever the fleet size.
--- The cursor secret rides along (evaluated once) so signing costs no statement.
+-- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
+-- the position an index condition. The cursor secret rides along (evaluated once), so
+-- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
        g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
@@ -18,10 +19,71 @@ FROM connector_instances ci
   LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
  WHERE ci.owner_subject_id = %(owner)s
    AND ci.status <> 'draft'
-   AND (%(connector_id)s::text IS NULL OR ci.connector_id = %(connector_id)s)
-   AND (%(after_connector)s::text IS NULL
-        OR (ci.connector_id, ci.created_at, ci.connector_instance_id)
-           > (%(after_connector)s, %(after_created)s::timestamptz, %(after_id)s::text))
+ ORDER BY ci.connector_id, ci.created_at, ci.connector_instance_id
+ LIMIT %(fetch)s;
+
+-- name: list_page_after
+-- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
+-- the position an index condition. The cursor secret rides along (evaluated once), so
+-- signing costs no statement.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
+       g.streams AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
+       e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
+       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       (SELECT value FROM pyref_meta WHERE key = 'cursor_secret') AS cursor_secret
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = %(owner)s
+   AND ci.status <> 'draft'
+   AND (ci.connector_id, ci.created_at, ci.connector_instance_id)
+       > (%(after_connector)s, %(after_created)s::timestamptz, %(after_id)s)
+ ORDER BY ci.connector_id, ci.created_at, ci.connector_instance_id
+ LIMIT %(fetch)s;
+
+-- name: list_page_connector
+-- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
+-- the position an index condition. The cursor secret rides along (evaluated once), so
+-- signing costs no statement.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
+       g.streams AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
+       e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
+       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       (SELECT value FROM pyref_meta WHERE key = 'cursor_secret') AS cursor_secret
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = %(owner)s
+   AND ci.status <> 'draft'
+   AND ci.connector_id = %(connector_id)s
+ ORDER BY ci.connector_id, ci.created_at, ci.connector_instance_id
+ LIMIT %(fetch)s;
+
+-- name: list_page_connector_after
+-- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
+-- the position an index condition. The cursor secret rides along (evaluated once), so
+-- signing costs no statement.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
+       g.streams AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
+       e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
+       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       (SELECT value FROM pyref_meta WHERE key = 'cursor_secret') AS cursor_secret
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = %(owner)s
+   AND ci.status <> 'draft'
+   AND ci.connector_id = %(connector_id)s
+   AND (ci.created_at, ci.connector_instance_id) > (%(after_created)s::timestamptz, %(after_id)s)
  ORDER BY ci.connector_id, ci.created_at, ci.connector_instance_id
  LIMIT %(fetch)s;
 

@@ -389,14 +389,7 @@ def test_hot_paths_use_indexes(pg_store) -> None:
         s.execute("ANALYZE")
         q = store.database.queries
         params = {
-            "list_page": {
-                "owner": "owner_local",
-                "connector_id": None,
-                "after_connector": None,
-                "after_created": None,
-                "after_id": None,
-                "fetch": 101,
-            },
+            "list_page": {"owner": "owner_local", "fetch": 101},
             "scoped_summary": {"owner": "owner_local", "id": "cin_00007"},
             "recompute_evidence": {"ids": ["cin_00007"]},
         }
