@@ -269,3 +269,59 @@ def test_maintenance_functions_plan_each_call(pg_dsn) -> None:
     assert len(rows) == 3
     for name, config in rows:
         assert "plan_cache_mode=force_custom_plan" in (config or []), name
+
+
+# Timestamps at the edges of pyref_iso's text: years under 1000 (zero-padded), whole
+# seconds (".000000"), a leap day, the last microsecond of a year, a far-future year.
+_ISO_EDGES = (
+    "0001-01-01 00:00:00+00",
+    "0999-12-31 23:59:59.999999+00",
+    "2024-02-29 12:00:00+05:30",
+    "2026-11-30 00:00:00-08",
+    "2026-12-31 23:59:59.999999+00",
+    "9999-12-31 23:59:59.5+00",
+)
+_ISO_EXPECTED = [
+    "0001-01-01T00:00:00.000000Z",
+    "0999-12-31T23:59:59.999999Z",
+    "2024-02-29T06:30:00.000000Z",
+    "2026-11-30T08:00:00.000000Z",
+    "2026-12-31T23:59:59.999999Z",
+    "9999-12-31T23:59:59.500000Z",
+]
+
+
+def _iso_state(conn: psycopg.Connection) -> tuple[str, str, list[str]]:
+    """pyref_iso's volatility, its plan (inlined or called) and its text for the edges."""
+    volatility = conn.execute("SELECT provolatile FROM pg_proc WHERE proname = 'pyref_iso'")
+    query = "SELECT pyref_iso(t::timestamptz) FROM unnest(%s::text[]) WITH ORDINALITY AS x(t, n)"
+    plan = conn.execute(f"EXPLAIN (VERBOSE) {query} ORDER BY n", (list(_ISO_EDGES),))
+    texts = conn.execute(f"{query} ORDER BY n", (list(_ISO_EDGES),))
+    return (
+        str(volatility.fetchone()[0]),  # type: ignore[index]
+        "\n".join(r[0] for r in plan),
+        [r[0] for r in texts],
+    )
+
+
+@pytest.mark.postgres
+def test_iso_is_inlined_with_the_same_text_and_rolls_back(pg_dsn) -> None:
+    """0006: pyref_iso is STABLE (as to_char is), so the planner inlines it; text unchanged."""
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("SET TimeZone = 'America/Los_Angeles'")  # the session zone must not matter
+        volatility, plan, texts = _iso_state(conn)
+        assert volatility == "s"
+        assert "to_char(" in plan and "pyref_iso(" not in plan, plan
+        assert texts == _ISO_EXPECTED
+
+        backend = get_backend(pg_dsn.replace("postgresql://", "postgresql+psycopg://", 1))
+        migrations = read_migrations(str(sqlfiles.migrations_dir("postgres")))
+        with backend.lock():
+            backend.rollback_migrations(migrations.filter(lambda m: m.id == "0006_iso_inline"))
+        volatility, plan, texts = _iso_state(conn)
+        assert volatility == "i" and "pyref_iso(" in plan, plan
+        assert texts == _ISO_EXPECTED
+        with backend.lock():
+            backend.apply_migrations(backend.to_apply(migrations))
+        backend.connection.close()
+        assert _iso_state(conn)[0] == "s"

@@ -1,0 +1,3 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- Roll back pyreference 0006: pyref_iso() declared IMMUTABLE again (as 0002 made it).
+-- SQLite: nothing to undo.
