@@ -20,6 +20,7 @@ import pytest
 
 import pyreference
 from pyreference.store import Store
+from tests.support.pgroles import pg_roles  # noqa: F401 (a fixture: unique login roles)
 
 LOCAL_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REQUIRE_POSTGRES = os.environ.get("PYREFERENCE_REQUIRE_POSTGRES") == "1"

@@ -1,0 +1,5 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- Roll back pyreference 0007: functions run as their caller again, with the search_path
+-- of the session rolling back pinned (as `SET search_path FROM CURRENT` did), and
+-- EXECUTE for PUBLIC. This reopens the hijack 0007 closed; roll forward soon.
+-- SQLite: nothing to undo.

@@ -1,0 +1,11 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0006_iso_inline
+-- pyreference 0007: no role can turn maintenance against the database (issue #11).
+-- Until now every function pinned `SET search_path FROM CURRENT`, i.e. the migrating
+-- session's `"$user", public`: any role allowed to create a schema named like the role
+-- that runs maintenance could plant a pyref_ function there and have it run by that role,
+-- and a writer's temp table named pyref_dirty swallowed the trigger's marks. Every
+-- function is now sealed (see the convention in sql/templates/_dialect.sql.j2):
+-- search_path = pg_catalog, <install schema>, pg_temp; SECURITY DEFINER; no EXECUTE for PUBLIC.
+-- SQLite has no functions, roles or search_path: nothing changes. This migration exists
+-- so that both dialects number their migrations alike.
