@@ -1,5 +1,6 @@
 """pyreference: a maintained, SQL-first connection-summary read model for Postgres and SQLite."""
 
+from .aio import AsyncStore, connect_async
 from .errors import (
     ConnectionNotFound,
     DatabaseUnavailable,
@@ -12,6 +13,7 @@ from .store import Page, Store, connect
 from .synthesis import ConnectionDiagnostics, ConnectionSummary, Runtime, synthesize
 
 __all__ = [
+    "AsyncStore",
     "ConnectionDiagnostics",
     "ConnectionNotFound",
     "ConnectionSummary",
@@ -24,6 +26,7 @@ __all__ = [
     "SchemaNotReady",
     "Store",
     "connect",
+    "connect_async",
     "synthesize",
 ]
 __version__ = "0.1.0"

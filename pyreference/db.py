@@ -11,11 +11,11 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from . import sqlfiles
@@ -78,6 +78,7 @@ def is_write(sql: str) -> bool:
 
 
 Rows = tuple[tuple[str, ...], list[tuple[Any, ...]]]
+C = TypeVar("C")
 
 
 class Session:
@@ -94,9 +95,7 @@ class Session:
 
     def rows(self, name: str, params: Mapping[str, Any] | None = None) -> Rows:
         """Like `execute`, as column names and value tuples (hashable: the page memo's keys)."""
-        sql = self._db.queries.get(name, name)
-        self._db._count(name, sql)
-        adapted = {k: self._db.adapt(v) for k, v in (params or {}).items()}
+        sql, adapted = self._db.prepare(name, params)
         with self._db.translate_errors():
             return self._db._run(self._raw, sql, adapted)
 
@@ -134,6 +133,12 @@ class Database:
                 counter.statements += 1
                 counter.writes += int(write)
                 counter.names.append(name)
+
+    def prepare(self, name: str, params: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        """The SQL of a named query (or literal SQL) and its adapted parameters; counts it."""
+        sql = self.queries.get(name, name)
+        self._count(name, sql)
+        return sql, {k: self.adapt(v) for k, v in (params or {}).items()}
 
     # -- dialect hooks ----------------------------------------------------
     def adapt(self, value: Any) -> Any:
@@ -227,14 +232,7 @@ class PostgresDatabase(Database):
             yield conn
 
     def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> Rows:
-        from psycopg.rows import tuple_row
-        from psycopg.types.string import TextLoader
-
-        with raw.cursor(row_factory=tuple_row) as cur:
-            # JSON arrives as text, as on SQLite: the reader decodes each distinct
-            # document once (runs and manifests repeat across rows and reads).
-            cur.adapters.register_loader("jsonb", TextLoader)
-            cur.adapters.register_loader("json", TextLoader)
+        with _text_json(raw.cursor(row_factory=_tuple_row())) as cur:
             cur.execute(sql, params or None)
             if cur.description is None:
                 return (), []
@@ -265,6 +263,136 @@ class PostgresDatabase(Database):
     def close(self) -> None:
         if self._pool is not None and getattr(self, "_owns_pool", False):
             self._pool.close()
+
+
+def _tuple_row() -> Any:
+    from psycopg.rows import tuple_row
+
+    return tuple_row
+
+
+def _text_json(cursor: C) -> C:
+    """The cursor, set to return JSON as text, as SQLite does: the reader decodes each
+    distinct document once (runs and manifests repeat across rows and reads)."""
+    from psycopg.types.string import TextLoader
+
+    cursor.adapters.register_loader("jsonb", TextLoader)  # type: ignore[attr-defined]
+    cursor.adapters.register_loader("json", TextLoader)  # type: ignore[attr-defined]
+    return cursor
+
+
+class AsyncSession:
+    """One async Postgres connection, optionally inside a transaction (see `Session`)."""
+
+    def __init__(self, db: AsyncPostgresDatabase, raw: Any) -> None:
+        self._db = db
+        self._raw = raw
+
+    async def rows(self, name: str, params: Mapping[str, Any] | None = None) -> Rows:
+        sql, adapted = self._db.prepare(name, params)
+        with self._db.translate_errors():
+            async with _text_json(self._raw.cursor(row_factory=_tuple_row())) as cur:
+                await cur.execute(sql, adapted or None)
+                if cur.description is None:
+                    return (), []
+                return tuple(c.name for c in cur.description), await cur.fetchall()
+
+
+class AsyncPostgresDatabase(PostgresDatabase):
+    """Postgres through psycopg's `AsyncConnection` or `AsyncConnectionPool`.
+
+    Shares parameter adaptation, statement counting and error translation with
+    `PostgresDatabase`; only how a connection is borrowed is async. Open it with
+    `await AsyncPostgresDatabase.open(target)`.
+    """
+
+    def __init__(self, target: Any, *, dsn: str | None = None, owns_pool: bool = False) -> None:
+        import asyncio
+
+        import psycopg
+
+        Database.__init__(self)
+        self._psycopg = psycopg
+        self._alock = asyncio.Lock()
+        self.dsn = dsn
+        self._owns_pool = owns_pool
+        self._pool: Any = None
+        self._conn: Any = None
+        if isinstance(target, psycopg.AsyncConnection):
+            self._conn = target
+        else:
+            self._pool = target
+
+    @classmethod
+    async def open(cls, target: Any) -> AsyncPostgresDatabase:
+        """A database over a DSN (with a pool of its own), an `AsyncConnection`
+        or an `AsyncConnectionPool`; raises `DatabaseUnavailable`."""
+        import psycopg
+        from psycopg_pool import AsyncConnectionPool
+
+        if not isinstance(target, str):
+            return cls(target)
+        try:
+            # Probe first: a pool retries silently, a probe fails with a reason.
+            await (await psycopg.AsyncConnection.connect(target, connect_timeout=10)).close()
+        except psycopg.OperationalError as exc:
+            raise DatabaseUnavailable(f"cannot reach PostgreSQL at {redact_dsn(target)}") from exc
+        except psycopg.ProgrammingError:
+            raise InvalidInput(f"malformed PostgreSQL URL: {redact_dsn(target)}") from None
+        pool = AsyncConnectionPool(
+            target, min_size=1, max_size=8, kwargs={"autocommit": True}, open=False, timeout=30
+        )
+        await pool.open(wait=True, timeout=30)
+        return cls(pool, dsn=target, owns_pool=True)
+
+    @property
+    def conninfo(self) -> str:
+        """A libpq connection string for a synchronous twin (migrations run on yoyo)."""
+        from psycopg.conninfo import make_conninfo
+
+        if self.dsn:
+            return self.dsn
+        if self._pool is not None:
+            return str(self._pool.conninfo)
+        info = self._conn.info
+        return make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
+
+    @property
+    def description(self) -> str:
+        if self.dsn:
+            return redact_dsn(self.dsn)
+        return "postgresql (async pool)" if self._pool is not None else "postgresql (async)"
+
+    @asynccontextmanager
+    async def session(  # type: ignore[override]
+        self, transaction: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        async with self._aconnection() as conn:
+            if transaction:
+                with self.translate_errors():
+                    async with conn.transaction():
+                        yield AsyncSession(self, conn)
+            else:
+                yield AsyncSession(self, conn)
+
+    @asynccontextmanager
+    async def _aconnection(self) -> AsyncIterator[Any]:
+        if self._conn is not None:
+            async with self._alock:
+                if not self._conn.autocommit and self._conn.info.transaction_status == 0:
+                    await self._conn.set_autocommit(True)
+                yield self._conn
+            return
+        with self.translate_errors():
+            async with self._pool.connection() as conn:
+                yield conn
+
+    async def aclose(self) -> None:
+        if self._pool is not None and self._owns_pool:
+            await self._pool.close()
+
+    def close(self) -> None:  # pragma: no cover - async databases close with `aclose`
+        raise TypeError("close an async database with `await db.aclose()`")
 
 
 def _open_pool(dsn: str) -> Any:

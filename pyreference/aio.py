@@ -1,0 +1,210 @@
+"""The async store: `await pyreference.connect_async(...)` returns one.
+
+The same plans as the sync store (`plan.py`, `read_path.py`, `writes.py`,
+`maintenance.py`), with the same arguments, errors and outputs. Postgres runs on
+psycopg's async connections (`plan.run_async`); SQLite, whose driver has no async
+form, runs the sync driver in a worker thread (`asyncio.to_thread`), so a slow
+read never blocks the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from . import maintenance, migrate, read_path, writes
+from .db import AsyncPostgresDatabase, Database, PostgresDatabase, StatementCounter
+from .errors import InvalidInput
+from .plan import Plan, run, run_async
+from .read_path import ListRequest, Page, list_request
+from .store import DEFAULT_DSN, DEFAULT_MEMO_ROWS, _database, postgres_dsn, store_context
+from .synthesis import ConnectionSummary
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def _async(
+    plan: Callable[Concatenate[Any, P], Plan[T]],
+) -> Callable[Concatenate[AsyncStore, P], Coroutine[Any, Any, T]]:
+    """A plan as an async store method (same arguments, same docstring)."""
+
+    @functools.wraps(plan)
+    async def method(self: AsyncStore, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._run(plan(self._ctx, *args, **kwargs))
+
+    return method
+
+
+class AsyncStore:
+    """A pyreference store for asyncio code over one database (Postgres or SQLite)."""
+
+    def __init__(
+        self, db: Database, owner: str = "owner_local", *, memo_rows: int = DEFAULT_MEMO_ROWS
+    ) -> None:
+        self._ctx = store_context(db.dialect, db.loads, owner, memo_rows)
+        self._db = db
+        self.owner = owner
+        self._memo = self._ctx.memo
+        self._inflight: dict[tuple[Any, ...], asyncio.Task[Page]] = {}
+
+    async def _run(self, plan: Plan[T]) -> T:
+        if isinstance(self._db, AsyncPostgresDatabase):
+            return await run_async(self._db, plan)
+        return await asyncio.to_thread(run, self._db, plan)
+
+    @property
+    def dialect(self) -> str:
+        return self._db.dialect
+
+    @property
+    def database(self) -> Database:
+        return self._db
+
+    async def aclose(self) -> None:
+        """Close the connections this store opened (a passed-in connection or pool stays open)."""
+        await _close(self._db)
+
+    async def __aenter__(self) -> AsyncStore:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- schema ----------------------------------------------------------------
+    async def migrate(self) -> list[str]:
+        """Apply pending migrations (idempotent); returns the ids applied."""
+        return await self._on_sync_twin(migrate.migrate)
+
+    async def pending_migrations(self) -> list[str]:
+        """Ids of migrations not yet applied."""
+        return await self._on_sync_twin(migrate.pending)
+
+    async def _on_sync_twin(self, work: Callable[[Database], T]) -> T:
+        # yoyo is synchronous: it runs in a thread, on a short-lived sync connection
+        # to the same Postgres database, or on the SQLite database itself.
+        db = self._db
+        if not isinstance(db, AsyncPostgresDatabase):
+            return await asyncio.to_thread(work, db)
+        conninfo = db.conninfo
+
+        def on_twin() -> T:
+            twin = PostgresDatabase(conninfo, dsn=conninfo)
+            try:
+                return work(twin)
+            finally:
+                twin.close()
+
+        return await asyncio.to_thread(on_twin)
+
+    def statement_counter(self) -> AbstractContextManager[StatementCounter]:
+        """Count the statements this store sends while the block runs (R10)."""
+        return self._db.statement_counter()
+
+    # -- list path (R10, R12, R13) -------------------------------------------------
+    async def list_connection_summaries(
+        self,
+        limit: int = 100,
+        cursor: str | None = None,
+        connector_id: str | None = None,
+        now: datetime | str | None = None,
+        *,
+        live_run_ids: frozenset[str] | None = None,
+    ) -> Page:
+        """One keyset page of summaries (see `Store.list_connection_summaries`).
+
+        Identical concurrent reads in this event loop share one computation (R13): a
+        task that outlives any one caller's cancellation, forgotten once it settles."""
+        req = list_request(limit, cursor, connector_id, now, live_run_ids)
+        key = (asyncio.get_running_loop(), *req.key)
+        task = self._inflight.get(key)
+        if task is None or task.done():
+            task = asyncio.ensure_future(self._list_page(req))
+            self._inflight[key] = task
+            task.add_done_callback(lambda _: self._inflight.pop(key, None))
+        return await asyncio.shield(task)
+
+    async def _list_page(self, req: ListRequest) -> Page:
+        return await self._run(read_path.list_page(self._ctx, req))
+
+    async def iter_connection_summaries(
+        self,
+        now: datetime | str | None = None,
+        *,
+        connector_id: str | None = None,
+        page_size: int = 500,
+    ) -> AsyncIterator[ConnectionSummary]:
+        """Every summary, following pages (one `now` for the whole walk)."""
+        at = list_request(page_size, None, connector_id, now, None).now
+        cursor = None
+        while True:
+            page = await self.list_connection_summaries(page_size, cursor, connector_id, at)
+            for item in page.items:
+                yield item
+            if not page.has_more:
+                return
+            cursor = page.next_cursor
+
+    # -- scoped path (R11) -----------------------------------------------------------
+    get_connection_summary = _async(read_path.connection_summary)
+    connection_diagnostics = _async(read_path.connection_diagnostics)
+
+    # -- maintenance (R7) ---------------------------------------------------------------
+    async def reconcile(self, limit: int | None = None) -> int:
+        """Persist recomputations of dirty rows, oldest first; returns how many."""
+        return (await self.reconcile_report(limit)).reconciled
+
+    reconcile_report = _async(maintenance.reconcile)
+    rebuild = _async(maintenance.rebuild)
+    verify = _async(maintenance.verify)
+    dirty_backlog = _async(maintenance.backlog)
+
+    # -- writes (thin wrappers over plain SQL; the triggers maintain) ---------------------
+    register_connector = _async(writes.register_connector)
+    create_connection = _async(writes.create_connection)
+    update_connection = _async(writes.update_connection)
+    ingest_records = _async(writes.ingest_records)
+    delete_record = _async(writes.delete_record)
+    append_events = _async(writes.append_events)
+    set_schedule = _async(writes.set_schedule)
+    add_detail_gap = _async(writes.add_detail_gap)
+    update_detail_gap = _async(writes.update_detail_gap)
+    open_attention = _async(writes.open_attention)
+    update_attention = _async(writes.update_attention)
+
+
+async def connect_async(
+    target: Any = None, *, owner: str = "owner_local", memo_rows: int = DEFAULT_MEMO_ROWS
+) -> AsyncStore:
+    """An async store over a DSN (`postgresql://…` gets an `AsyncConnectionPool` of its
+    own; `sqlite:///path`), a psycopg `AsyncConnection` or `AsyncConnectionPool`, or
+    anything `connect()` accepts (a `sqlite3.Connection` must allow other threads:
+    `check_same_thread=False`). Raises `DatabaseUnavailable`, `InvalidInput`."""
+    target = DEFAULT_DSN if target is None else target
+    db: Database
+    dsn = postgres_dsn(target) if isinstance(target, str) else None
+    if dsn is not None:
+        db = await AsyncPostgresDatabase.open(dsn)
+    elif isinstance(target, AsyncConnection | AsyncConnectionPool):
+        db = AsyncPostgresDatabase(target)
+    else:
+        db = await asyncio.to_thread(_database, target)
+    try:
+        return AsyncStore(db, owner, memo_rows=memo_rows)
+    except InvalidInput:
+        await _close(db)
+        raise
+
+
+async def _close(db: Database) -> None:
+    if isinstance(db, AsyncPostgresDatabase):
+        await db.aclose()
+    else:
+        await asyncio.to_thread(db.close)

@@ -1,0 +1,193 @@
+"""The read path, written once as plans (see `plan.py`) that the sync and async stores drive.
+
+A list page (R10, R12) is one `list_page` statement plus, when the page holds
+dirty rows, one `recompute_evidence` statement (R6); a scoped read (R11) is one
+`scoped_summary` statement plus the same recompute for its row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .cursors import cursor_position, encode_cursor, verify_cursor
+from .db import Ids
+from .errors import ConnectionNotFound, InvalidInput
+from .memo import prepare_page
+from .plan import Context, Plan, execute, rows
+from .reads import PageDecoder, deep_from_row, evidence_from_row
+from .synthesis import (
+    ConnectionDiagnostics,
+    ConnectionSummary,
+    Runtime,
+    diagnose,
+    synthesize,
+    synthesize_prepared,
+)
+from .timeutil import now_utc, to_utc
+
+
+@dataclass(frozen=True)
+class Page:
+    """One keyset page of summaries (R12): `items`, an opaque `next_cursor`, `has_more`."""
+
+    items: tuple[ConnectionSummary, ...]
+    next_cursor: str | None
+    has_more: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "items": [item.to_dict() for item in self.items],
+            "next_cursor": self.next_cursor,
+            "has_more": self.has_more,
+        }
+
+
+@dataclass(frozen=True)
+class ListRequest:
+    """Validated arguments of one list read; `key` identifies identical concurrent reads (R13)."""
+
+    limit: int
+    cursor: str | None
+    connector_id: str | None
+    now: datetime
+    runtime: Runtime
+    key: tuple[Any, ...]
+
+
+def list_request(
+    limit: Any,
+    cursor: Any,
+    connector_id: Any,
+    now: datetime | str | None,
+    live_run_ids: frozenset[str] | None,
+) -> ListRequest:
+    """Check a list read's arguments (raises `InvalidInput`) before any I/O."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
+        raise InvalidInput(f"limit must be an int from 1 to 1000, not {limit!r}")
+    if connector_id is not None and not isinstance(connector_id, str):
+        raise InvalidInput("connector_id must be text")
+    at = now_utc() if now is None else to_utc(now, "now")
+    runtime = Runtime(live_run_ids=None if live_run_ids is None else frozenset(live_run_ids))
+    key = (limit, cursor, connector_id, None if now is None else at, runtime.live_run_ids)
+    return ListRequest(limit, cursor, connector_id, at, runtime, key)
+
+
+def page_statement(
+    owner: str, fetch: int, connector_id: str | None, cursor: str | None
+) -> tuple[str, dict[str, Any]]:
+    """The named page statement and its parameters (R10/R12).
+
+    Args:
+        owner: the owner whose connections are listed.
+        fetch: rows to fetch (the page size plus one, to learn whether more follow).
+        connector_id: only this connector's connections, or all.
+        cursor: the position to continue after (its signature is checked by the caller).
+
+    Returns:
+        One of `list_page`, `list_page_after`, `list_page_connector`,
+        `list_page_connector_after`, and exactly the parameters it takes: each keeps the
+        keyset an index condition under any plan.
+
+    Raises:
+        InvalidCursor: the cursor is malformed or bound to another owner or filter.
+    """
+    name = "list_page"
+    params: dict[str, Any] = {"owner": owner, "fetch": fetch}
+    if connector_id is not None:
+        name += "_connector"
+        params["connector_id"] = connector_id
+    if cursor is not None:
+        name += "_after"
+        position = cursor_position(cursor, owner, connector_id)
+        params.update(after_created=position[1], after_id=position[2])
+        if connector_id is None:  # a filtered cursor's connector is the filter
+            params["after_connector"] = position[0]
+    return name, params
+
+
+def list_page(ctx: Context, req: ListRequest) -> Plan[Page]:
+    """One keyset page of summaries: a fixed number of statements whatever the fleet."""
+    name, params = page_statement(ctx.owner, req.limit + 1, req.connector_id, req.cursor)
+    columns, page_rows = yield from rows(name, params)
+    column = {name: i for i, name in enumerate(columns)}
+    # The page query carries the secret; only an empty page needs a lookup.
+    if page_rows:
+        secret = str(page_rows[0][column["cursor_secret"]])
+    else:
+        secret = str((yield from execute("cursor_secret"))[0]["value"])
+    if req.cursor is not None:
+        verify_cursor(secret, req.cursor)
+    has_more = len(page_rows) > req.limit
+    page_rows = page_rows[: req.limit]
+    ident = column["connector_instance_id"]
+    dirty = [r[ident] for r in page_rows if r[column["dirty"]]]
+    recomputed = yield from _recompute(dirty)
+    prepared = prepare_page(columns, page_rows, ctx.memo, PageDecoder(ctx.loads), recomputed)
+    next_cursor = None
+    if has_more:
+        last = page_rows[-1]
+        position = [last[column["connector_id"]], last[column["created_at"]], last[ident]]
+        next_cursor = encode_cursor(secret, ctx.owner, req.connector_id, position)
+    items = tuple(synthesize_prepared(p, req.now, req.runtime) for p in prepared)
+    return Page(items=items, next_cursor=next_cursor, has_more=has_more)
+
+
+def _recompute(dirty: list[str]) -> Plan[dict[str, Mapping[str, Any]]]:
+    """Evidence of dirty rows recomputed in one extra statement (R6), by connection id."""
+    if not dirty:
+        return {}
+    try:
+        fresh = yield from execute("recompute_evidence", {"ids": Ids(dirty)})
+    except Exception:
+        # The recompute is a read's last statement; without it the dirty rows
+        # are reported as not current (health unknown), never guessed.
+        return {}
+    return {r["connector_instance_id"]: r for r in fresh}
+
+
+def _scoped_at(connection_id: Any, now: datetime | str | None) -> datetime:
+    if not isinstance(connection_id, str) or not connection_id:
+        raise InvalidInput("connection id must be a non-empty string")
+    return now_utc() if now is None else to_utc(now, "now")
+
+
+def _scoped(ctx: Context, connection_id: str) -> Plan[tuple[Any, Any] | None]:
+    found = yield from execute("scoped_summary", {"owner": ctx.owner, "id": connection_id})
+    if not found:
+        return None
+    row = found[0]
+    dirty = [row["connector_instance_id"]] if row["dirty"] else []
+    fresh = (yield from _recompute(dirty)).get(row["connector_instance_id"])
+    decoder = PageDecoder(ctx.loads)
+    return evidence_from_row(row, decoder, fresh), deep_from_row(row, decoder)
+
+
+def connection_summary(
+    ctx: Context,
+    connection_id: str,
+    now: datetime | str | None = None,
+    live_run_ids: frozenset[str] | None = None,
+) -> Plan[ConnectionSummary | None]:
+    """One connection's summary (by id, or by a connector id with exactly one connection)."""
+    at = _scoped_at(connection_id, now)
+    found = yield from _scoped(ctx, connection_id)
+    if found is None:
+        return None
+    return synthesize(found[0], at, Runtime(live_run_ids=live_run_ids))
+
+
+def connection_diagnostics(
+    ctx: Context,
+    connection_id: str,
+    now: datetime | str | None = None,
+    live_run_ids: frozenset[str] | None = None,
+) -> Plan[ConnectionDiagnostics]:
+    """Deep diagnostics of one connection; raises `ConnectionNotFound`."""
+    at = _scoped_at(connection_id, now)
+    found = yield from _scoped(ctx, connection_id)
+    if found is None:
+        raise ConnectionNotFound(f"no connection {connection_id!r} for owner {ctx.owner!r}")
+    return diagnose(found[0], found[1], at, Runtime(live_run_ids=live_run_ids))
