@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -20,11 +19,11 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from . import maintenance, migrate, read_path, writes
-from .db import AsyncPostgresDatabase, Database, PostgresDatabase, StatementCounter
+from .db import AsyncPostgresDatabase, Database, PostgresDatabase
 from .errors import InvalidInput
 from .plan import Plan, run, run_async
 from .read_path import ListRequest, Page, list_request
-from .store import DEFAULT_DSN, DEFAULT_MEMO_ROWS, _database, postgres_dsn, store_context
+from .store import DEFAULT_DSN, DEFAULT_MEMO_ROWS, StoreBase, _database, postgres_dsn
 from .synthesis import ConnectionSummary
 
 P = ParamSpec("P")
@@ -43,30 +42,19 @@ def _async(
     return method
 
 
-class AsyncStore:
+class AsyncStore(StoreBase):
     """A pyreference store for asyncio code over one database (Postgres or SQLite)."""
 
     def __init__(
         self, db: Database, owner: str = "owner_local", *, memo_rows: int = DEFAULT_MEMO_ROWS
     ) -> None:
-        self._ctx = store_context(db.dialect, db.loads, owner, memo_rows)
-        self._db = db
-        self.owner = owner
-        self._memo = self._ctx.memo
+        super().__init__(db, owner, memo_rows=memo_rows)
         self._inflight: dict[tuple[Any, ...], asyncio.Task[Page]] = {}
 
     async def _run(self, plan: Plan[T]) -> T:
         if isinstance(self._db, AsyncPostgresDatabase):
             return await run_async(self._db, plan)
         return await asyncio.to_thread(run, self._db, plan)
-
-    @property
-    def dialect(self) -> str:
-        return self._db.dialect
-
-    @property
-    def database(self) -> Database:
-        return self._db
 
     async def aclose(self) -> None:
         """Close the connections this store opened (a passed-in connection or pool stays open)."""
@@ -103,10 +91,6 @@ class AsyncStore:
                 twin.close()
 
         return await asyncio.to_thread(on_twin)
-
-    def statement_counter(self) -> AbstractContextManager[StatementCounter]:
-        """Count the statements this store sends while the block runs (R10)."""
-        return self._db.statement_counter()
 
     # -- list path (R10, R12, R13) -------------------------------------------------
     async def list_connection_summaries(

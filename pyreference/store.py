@@ -59,8 +59,8 @@ def _sync(plan: Callable[Concatenate[Context, P], Plan[T]]) -> Callable[Concaten
     return method
 
 
-class Store:
-    """A pyreference store over one database (Postgres or SQLite)."""
+class StoreBase:
+    """What the sync and async stores share: settings, the plans' context, counting."""
 
     def __init__(
         self, db: Database, owner: str = "owner_local", *, memo_rows: int = DEFAULT_MEMO_ROWS
@@ -69,8 +69,6 @@ class Store:
         self._db = db
         self.owner = owner
         self._memo = self._ctx.memo
-        self._inflight: dict[tuple[Any, ...], Future[Page]] = {}
-        self._inflight_lock = threading.Lock()
 
     @property
     def dialect(self) -> str:
@@ -79,6 +77,21 @@ class Store:
     @property
     def database(self) -> Database:
         return self._db
+
+    def statement_counter(self) -> AbstractContextManager[StatementCounter]:
+        """Count the statements this store sends while the block runs (R10)."""
+        return self._db.statement_counter()
+
+
+class Store(StoreBase):
+    """A pyreference store over one database (Postgres or SQLite)."""
+
+    def __init__(
+        self, db: Database, owner: str = "owner_local", *, memo_rows: int = DEFAULT_MEMO_ROWS
+    ) -> None:
+        super().__init__(db, owner, memo_rows=memo_rows)
+        self._inflight: dict[tuple[Any, ...], Future[Page]] = {}
+        self._inflight_lock = threading.Lock()
 
     def close(self) -> None:
         self._db.close()
@@ -97,10 +110,6 @@ class Store:
     def pending_migrations(self) -> list[str]:
         """Ids of migrations not yet applied."""
         return migrate.pending(self._db)
-
-    def statement_counter(self) -> AbstractContextManager[StatementCounter]:
-        """Count the statements this store sends while the block runs (R10)."""
-        return self._db.statement_counter()
 
     # -- list path (R10, R12, R13) -------------------------------------------------
     def list_connection_summaries(
