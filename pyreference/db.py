@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from . import sqlfiles
-from .errors import DatabaseUnavailable, InvalidInput, SchemaNotReady
+from .errors import DatabaseUnavailable, InvalidInput, ReadOnlyDatabase, SchemaNotReady
 from .timeutil import iso
 
 
@@ -78,6 +78,16 @@ def is_write(sql: str) -> bool:
 
 
 Rows = tuple[tuple[str, ...], list[tuple[Any, ...]]]
+
+# SQLSTATEs of a read a hot standby cancelled (recovery conflict, deadlock).
+_CANCELLED_BY_RECOVERY = ("40001", "40P01")
+
+
+def cancelled_by_recovery(exc: BaseException) -> bool:
+    """True when a standby cancelled the read (a recovery conflict): retry it elsewhere."""
+    return getattr(exc.__cause__, "sqlstate", None) in _CANCELLED_BY_RECOVERY
+
+
 C = TypeVar("C")
 
 
@@ -114,8 +124,11 @@ class Database:
 
     # -- counting -------------------------------------------------------
     @contextmanager
-    def statement_counter(self) -> Iterator[StatementCounter]:
-        counter = StatementCounter()
+    def statement_counter(
+        self, counter: StatementCounter | None = None
+    ) -> Iterator[StatementCounter]:
+        """Count statements sent while active (into `counter`, shared by several databases)."""
+        counter = counter or StatementCounter()
         with self._counter_lock:
             self._counters.append(counter)
         try:
@@ -247,6 +260,8 @@ class PostgresDatabase(Database):
             raise SchemaNotReady(
                 "the pyreference schema is missing or outdated: run `pyreference migrate`"
             ) from exc
+        except errors.ReadOnlySqlTransaction as exc:
+            raise ReadOnlyDatabase.at(self.description) from exc
         except (errors.IntegrityError, errors.DataError) as exc:
             raise InvalidInput(
                 _integrity_message(exc.diag.sqlstate, exc.diag.constraint_name)

@@ -25,3 +25,18 @@ class InvalidInput(PyreferenceError, ValueError):
 
 class DatabaseUnavailable(PyreferenceError):
     """The database cannot be reached (the message names the host, never a password)."""
+
+
+class ReadOnlyDatabase(PyreferenceError):
+    """A write, maintenance call or migration reached a read-only server (a hot standby).
+
+    Route writes to the primary: `connect(primary, replicas=[...])` does (docs/scaling.md)."""
+
+    @classmethod
+    def at(cls, server: str) -> ReadOnlyDatabase:
+        """The error for `server` (a description without password)."""
+        return cls(
+            f"PostgreSQL at {server} is read-only (a hot standby replica, or "
+            "default_transaction_read_only is on): writes, maintenance and migrations "
+            "must run on the primary"
+        )

@@ -17,6 +17,7 @@ from yoyo.connections import parse_uri
 
 from . import sqlfiles
 from .db import Database
+from .errors import ReadOnlyDatabase
 
 MIGRATION_TABLE = "_yoyo_migration"
 
@@ -54,8 +55,14 @@ def pending(db: Database) -> list[str]:
 
 
 def migrate(db: Database) -> list[str]:
-    """Apply every pending migration; return their ids (empty when up to date)."""
+    """Apply every pending migration; return their ids (empty when up to date).
+
+    Raises:
+        ReadOnlyDatabase: the server is a hot standby (or read-only): migrate the primary.
+    """
     with db.session() as session:
+        if db.dialect == "postgres" and session.execute("read_only")[0]["read_only"]:
+            raise ReadOnlyDatabase.at(db.description)
         backend = _backend(db, session.raw)
         with backend.lock():
             todo = backend.to_apply(_migrations(db))

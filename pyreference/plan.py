@@ -75,8 +75,9 @@ def rows(name: str, params: Mapping[str, Any] | None = None) -> Plan[Rows]:
     return result
 
 
-def _query(session: Any, step: Step) -> Any:
-    """A transaction's step on its session (``await``-able on an async session)."""
+def query_on(session: Any, step: Step) -> Any:
+    """A query step on `session` (``await``-able on an async session): a transaction's
+    steps, and a read plan's on the replica session the router chose."""
     assert isinstance(step, Query), "a transaction's plan yields only queries"
     return session.rows(step.name, step.params)
 
@@ -109,7 +110,7 @@ def run(db: Database, plan: Plan[T]) -> T:
         def perform(step: Step) -> Any:
             if isinstance(step, Transaction):
                 with db.session(transaction=True) as s:
-                    return drive(step.plan, functools.partial(_query, s))
+                    return drive(step.plan, functools.partial(query_on, s))
             if not sessions:
                 sessions.append(stack.enter_context(db.session()))
             return sessions[0].rows(step.name, step.params)
@@ -141,7 +142,7 @@ async def run_async(db: AsyncPostgresDatabase, plan: Plan[T]) -> T:
         async def perform(step: Step) -> Any:
             if isinstance(step, Transaction):
                 async with db.session(transaction=True) as s:
-                    return await drive_async(step.plan, functools.partial(_query, s))
+                    return await drive_async(step.plan, functools.partial(query_on, s))
             if not sessions:
                 sessions.append(await stack.enter_async_context(db.session()))
             return await sessions[0].rows(step.name, step.params)

@@ -8,16 +8,17 @@ dirty rows, one `recompute_evidence` statement (R6); a scoped read (R11) is one
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from .cursors import cursor_position, encode_cursor, verify_cursor
-from .db import Ids
-from .errors import ConnectionNotFound, InvalidInput
+from .db import Ids, cancelled_by_recovery
+from .errors import ConnectionNotFound, DatabaseUnavailable, InvalidInput
 from .memo import prepare_page
 from .plan import Context, Plan, execute, rows
 from .reads import PageDecoder, deep_from_row, evidence_from_row
+from .routing import PRIMARY, ReadSource
 from .synthesis import (
     ConnectionDiagnostics,
     ConnectionSummary,
@@ -31,11 +32,15 @@ from .timeutil import now_utc, to_utc
 
 @dataclass(frozen=True)
 class Page:
-    """One keyset page of summaries (R12): `items`, an opaque `next_cursor`, `has_more`."""
+    """One keyset page of summaries (R12): `items`, an opaque `next_cursor`, `has_more`.
+
+    `source` says which server served the page and how old its data may be (replica lag,
+    docs/scaling.md); it describes the read, not the data, so `to_dict()` leaves it out."""
 
     items: tuple[ConnectionSummary, ...]
     next_cursor: str | None
     has_more: bool
+    source: ReadSource = field(default=PRIMARY, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -141,6 +146,10 @@ def _recompute(dirty: list[str]) -> Plan[dict[str, Mapping[str, Any]]]:
         return {}
     try:
         fresh = yield from execute("recompute_evidence", {"ids": Ids(dirty)})
+    except DatabaseUnavailable as exc:
+        if cancelled_by_recovery(exc):
+            raise  # a standby cancelled the read: the router serves it elsewhere
+        return {}
     except Exception:
         # The recompute is a read's last statement; without it the dirty rows
         # are reported as not current (health unknown), never guessed.

@@ -6,10 +6,11 @@ this module binds each to a synchronous method driven by `plan.run`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -21,6 +22,7 @@ from .errors import InvalidInput
 from .memo import PreparedMemo
 from .plan import Context, Plan, run
 from .read_path import ListRequest, Page, list_request, page_statement
+from .routing import ReadSource, Router
 from .synthesis import ConnectionSummary
 
 __all__ = [
@@ -59,6 +61,32 @@ def _sync(plan: Callable[Concatenate[Context, P], Plan[T]]) -> Callable[Concaten
     return method
 
 
+def _sync_write(
+    plan: Callable[Concatenate[Context, P], Plan[T]],
+) -> Callable[Concatenate[Store, P], T]:
+    """A write plan as a store method that remembers the write's WAL position afterwards."""
+
+    @functools.wraps(plan)
+    def method(self: Store, *args: P.args, **kwargs: P.kwargs) -> T:
+        result = run(self._db, plan(self._ctx, *args, **kwargs))
+        self._router.note_write()
+        return result
+
+    return method
+
+
+def _sync_read(plan: Callable[Concatenate[Context, P], Plan[T]]) -> Callable[..., T]:
+    """A scoped read plan as a store method routed by `Router` (adds `consistent_with=`)."""
+
+    @functools.wraps(plan)
+    def method(self: Store, *args: Any, consistent_with: str | None = None, **kwargs: Any) -> T:
+        target = self._router.target(consistent_with)
+        result, _ = self._read(lambda: plan(self._ctx, *args, **kwargs), target)
+        return result
+
+    return method
+
+
 class StoreBase:
     """What the sync and async stores share: settings, the plans' context, counting."""
 
@@ -84,17 +112,62 @@ class StoreBase:
 
 
 class Store(StoreBase):
-    """A pyreference store over one database (Postgres or SQLite)."""
+    """A pyreference store over one database (Postgres or SQLite), optionally with replicas.
+
+    Writes, maintenance and migrations run on `db` (the primary); reads go through `router`,
+    which may serve them from streaming replicas (`connect(..., replicas=[...])`)."""
 
     def __init__(
-        self, db: Database, owner: str = "owner_local", *, memo_rows: int = DEFAULT_MEMO_ROWS
+        self,
+        db: Database,
+        owner: str = "owner_local",
+        *,
+        memo_rows: int = DEFAULT_MEMO_ROWS,
+        router: Router | None = None,
     ) -> None:
         super().__init__(db, owner, memo_rows=memo_rows)
+        self._router = router or Router(db)
+        self._last_source = threading.local()
         self._inflight: dict[tuple[Any, ...], Future[Page]] = {}
         self._inflight_lock = threading.Lock()
 
     def close(self) -> None:
-        self._db.close()
+        self._router.close()
+
+    def statement_counter(self) -> AbstractContextManager[StatementCounter]:
+        """Count the statements this store sends (to the primary and every replica, R10)."""
+        return self._router.statement_counter()
+
+    # -- read routing (docs/scaling.md) ---------------------------------------------
+    @property
+    def write_position(self) -> str | None:
+        """WAL position of this store's latest committed write (None before any write or
+        without replicas). Reads on this store wait for replicas to replay it; pass it as
+        `consistent_with=` to reads on another store or process (read-your-writes, R6)."""
+        return self._router.own_position
+
+    def current_position(self) -> str:
+        """The primary's WAL insert position now: a read given it as `consistent_with=`
+        observes every write committed before this call. Postgres only.
+
+        Raises:
+            InvalidInput: on SQLite.
+            DatabaseUnavailable: the primary cannot be reached."""
+        return self._router.current_position()
+
+    def replica_status(self) -> list[dict[str, Any]]:
+        """Each replica's health, replay position and lag in seconds, checked now."""
+        return self._router.status()
+
+    @property
+    def last_read_source(self) -> ReadSource | None:
+        """Which server served this thread's latest read, and its lag (None before a read)."""
+        return getattr(self._last_source, "value", None)
+
+    def _read(self, make: Callable[[], Plan[T]], target: int | None) -> tuple[T, ReadSource]:
+        result, source = self._router.read(make, target)
+        self._last_source.value = source
+        return result, source
 
     def __enter__(self) -> Store:
         return self
@@ -120,12 +193,18 @@ class Store(StoreBase):
         now: datetime | str | None = None,
         *,
         live_run_ids: frozenset[str] | None = None,
+        consistent_with: str | None = None,
     ) -> Page:
         """One keyset page of summaries: a fixed number of statements whatever the fleet.
 
-        Raises `InvalidInput` (bad limit), `InvalidCursor`, `DatabaseUnavailable`."""
+        `consistent_with` (a WAL position from `write_position` / `current_position()`)
+        makes a replica serve the page only once it has replayed that far (else the primary).
+
+        Raises `InvalidInput` (bad limit or position), `InvalidCursor`, `DatabaseUnavailable`."""
         req = list_request(limit, cursor, connector_id, now, live_run_ids)
-        return self._single_flight(req.key, lambda: self._list_page(req))
+        # The position joins the key: a read never shares a page older than it asked for.
+        target = self._router.target(consistent_with)
+        return self._single_flight((*req.key, target), lambda: self._list_page(req, target))
 
     def _single_flight(self, key: tuple[Any, ...], compute: Callable[[], Page]) -> Page:
         # Identical concurrent reads share one computation; nothing outlives it (R13).
@@ -147,8 +226,9 @@ class Store(StoreBase):
                 del self._inflight[key]
         return future.result()
 
-    def _list_page(self, req: ListRequest) -> Page:
-        return run(self._db, read_path.list_page(self._ctx, req))
+    def _list_page(self, req: ListRequest, target: int | None) -> Page:
+        page, source = self._read(lambda: read_path.list_page(self._ctx, req), target)
+        return dataclasses.replace(page, source=source)
 
     def iter_connection_summaries(
         self,
@@ -156,20 +236,23 @@ class Store(StoreBase):
         *,
         connector_id: str | None = None,
         page_size: int = 500,
+        consistent_with: str | None = None,
     ) -> Iterator[ConnectionSummary]:
         """Every summary, following pages (one `now` for the whole walk)."""
         at = list_request(page_size, None, connector_id, now, None).now
         cursor = None
         while True:
-            page = self.list_connection_summaries(page_size, cursor, connector_id, at)
+            page = self.list_connection_summaries(
+                page_size, cursor, connector_id, at, consistent_with=consistent_with
+            )
             yield from page.items
             if not page.has_more:
                 return
             cursor = page.next_cursor
 
     # -- scoped path (R11) -----------------------------------------------------------
-    get_connection_summary = _sync(read_path.connection_summary)
-    connection_diagnostics = _sync(read_path.connection_diagnostics)
+    get_connection_summary = _sync_read(read_path.connection_summary)
+    connection_diagnostics = _sync_read(read_path.connection_diagnostics)
 
     # -- maintenance (R7) ---------------------------------------------------------------
     def reconcile(self, limit: int | None = None) -> int:
@@ -182,32 +265,69 @@ class Store(StoreBase):
     dirty_backlog = _sync(maintenance.backlog)
 
     # -- writes (thin wrappers over plain SQL; the triggers maintain) ---------------------
-    register_connector = _sync(writes.register_connector)
-    create_connection = _sync(writes.create_connection)
-    update_connection = _sync(writes.update_connection)
-    ingest_records = _sync(writes.ingest_records)
-    delete_record = _sync(writes.delete_record)
-    append_events = _sync(writes.append_events)
-    set_schedule = _sync(writes.set_schedule)
-    add_detail_gap = _sync(writes.add_detail_gap)
-    update_detail_gap = _sync(writes.update_detail_gap)
-    open_attention = _sync(writes.open_attention)
-    update_attention = _sync(writes.update_attention)
+    register_connector = _sync_write(writes.register_connector)
+    create_connection = _sync_write(writes.create_connection)
+    update_connection = _sync_write(writes.update_connection)
+    ingest_records = _sync_write(writes.ingest_records)
+    delete_record = _sync_write(writes.delete_record)
+    append_events = _sync_write(writes.append_events)
+    set_schedule = _sync_write(writes.set_schedule)
+    add_detail_gap = _sync_write(writes.add_detail_gap)
+    update_detail_gap = _sync_write(writes.update_detail_gap)
+    open_attention = _sync_write(writes.open_attention)
+    update_attention = _sync_write(writes.update_attention)
 
 
 def connect(
-    target: Any = None, *, owner: str = "owner_local", memo_rows: int = DEFAULT_MEMO_ROWS
+    target: Any = None,
+    *,
+    owner: str = "owner_local",
+    memo_rows: int = DEFAULT_MEMO_ROWS,
+    replicas: Sequence[str] = (),
+    consistency: str = "session",
+    replica_wait: float = 0.25,
+    replica_retry_after: float = 5.0,
 ) -> Store:
     """A store over a DSN (`postgresql://…`, `sqlite:///path`, `sqlite:///:memory:`),
     a psycopg connection or pool, or a `sqlite3.Connection`.
 
-    `memo_rows` bounds how many page rows' prepared evidence is kept between reads
-    (0 keeps none; see `PreparedMemo`)."""
+    Args:
+        target: the database; with `replicas`, the primary.
+        owner: whose connections the reads show.
+        memo_rows: page rows whose prepared evidence is kept between reads (0 keeps none;
+            see `PreparedMemo`).
+        replicas: DSNs of streaming replicas (hot standbys) of a Postgres primary. List and
+            scoped reads go to them (round-robin, each checked on the connection that serves
+            the read); writes, maintenance and migrations go to `target`; with no healthy,
+            caught-up replica the primary serves the read (docs/scaling.md).
+        consistency: ``"session"`` (default): a read observes this store's own writes and any
+            `consistent_with=` position; other reads may see a replica's lag (`Page.source`).
+            ``"strict"``: every read observes every write committed before it (R6), at one
+            extra statement on the primary per read.
+        replica_wait: seconds a read waits for a replica to replay its position before the
+            primary serves it.
+        replica_retry_after: seconds an unreachable or non-standby replica is left out.
+
+    Raises:
+        InvalidInput: a malformed URL or option (replicas need a Postgres primary).
+        DatabaseUnavailable: the primary cannot be reached (a replica that is down is not an
+            error: the primary serves its reads until it is back)."""
     db = _database(DEFAULT_DSN if target is None else target)
     try:
-        return Store(db, owner, memo_rows=memo_rows)
+        router = Router(
+            db,
+            replicas,
+            consistency=consistency,
+            replica_wait=replica_wait,
+            retry_after=replica_retry_after,
+        )
     except InvalidInput:
         db.close()
+        raise
+    try:
+        return Store(db, owner, memo_rows=memo_rows, router=router)
+    except InvalidInput:
+        router.close()
         raise
 
 

@@ -15,6 +15,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -183,3 +184,58 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         for nodeid in _skipped[:20]:
             print(f"  {nodeid}")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def replica_cluster() -> Iterator[Any]:
+    """A real primary + 2 streaming replicas (initdb + pg_basebackup -R) on free ports.
+
+    Started once per test session as the unprivileged `postgres` user when run as root; a
+    standby cancels conflicting reads after 100 ms (so recovery conflicts can be provoked).
+    With PYREFERENCE_REQUIRE_POSTGRES=1 a cluster that cannot start fails the run.
+    """
+    from pyreference.devcluster import ReplicaCluster
+    from pyreference.errors import DatabaseUnavailable
+
+    cluster = ReplicaCluster(replicas=2, settings=("max_standby_streaming_delay = 100ms",))
+    try:
+        cluster.start()
+    except DatabaseUnavailable as exc:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"cannot start a primary + replica cluster: {exc}")
+        pytest.skip(f"cannot start a primary + replica cluster: {exc}")
+    try:
+        import psycopg
+
+        with psycopg.connect(cluster.primary.dsn(), autocommit=True) as admin:
+            admin.execute("CREATE DATABASE pyref_template")
+        store = pyreference.connect(cluster.primary.dsn("pyref_template"))
+        store.migrate()
+        store.close()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def replicated(replica_cluster: Any) -> Iterator[tuple[str, list[str]]]:
+    """(primary DSN, replica DSNs) of a fresh migrated database, replayed on both replicas."""
+    import psycopg
+
+    name = f"pyref_r_{uuid.uuid4().hex[:12]}"
+    admin_dsn = replica_cluster.primary.dsn()
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE pyref_template')
+    replica_cluster.wait_replayed()
+    yield (
+        replica_cluster.primary.dsn(name),
+        [standby.dsn(name) for standby in replica_cluster.standbys],
+    )
+    for standby in replica_cluster.standbys:
+        if not standby.running:
+            replica_cluster.start_server(standby)
+        with psycopg.connect(standby.dsn(), autocommit=True) as conn:
+            if conn.execute("SELECT pg_is_wal_replay_paused()").fetchone() == (True,):
+                conn.execute("SELECT pg_wal_replay_resume()")
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -143,6 +143,30 @@ SELECT pyref_rebuild_v1();
 -- name: verify
 SELECT connector_instance_id, differing FROM pyref_verify_v1();
 
+-- name: write_position
+-- Read-your-writes (docs/scaling.md): the primary's WAL insert position, taken after a
+-- commit, is at or past that commit's record (pg_current_wal_lsn() may trail it).
+SELECT pg_current_wal_insert_lsn()::text AS position;
+
+-- name: read_only
+-- A hot standby (or default_transaction_read_only) refuses writes: migrations check first,
+-- as yoyo's lock would otherwise retry its refused INSERT until it times out.
+SELECT current_setting('transaction_read_only') = 'on' AS read_only;
+
+-- name: replica_state
+-- Run on a replica BEFORE the read's snapshot: a replay position read inside the
+-- snapshot could be newer than what the snapshot shows. lag_seconds bounds how far
+-- behind the primary the replica's data may be (0 when all received WAL is replayed
+-- and WAL is streaming in; NULL when unknown).
+SELECT pg_is_in_recovery() AS in_recovery,
+       pg_last_wal_replay_lsn()::text AS replayed,
+       CASE WHEN NOT pg_is_in_recovery() THEN NULL
+            WHEN pg_last_wal_receive_lsn() IS NOT DISTINCT FROM pg_last_wal_replay_lsn()
+                 AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver) THEN 0.0
+            ELSE greatest(0.0, extract(epoch FROM clock_timestamp()
+                                       - pg_last_xact_replay_timestamp()))::float8
+       END AS lag_seconds;
+
 -- name: dirty_backlog
 SELECT count(DISTINCT connector_instance_id) AS connections, count(*) AS marks,
        pyref_iso(min(marked_at)) AS oldest_mark
