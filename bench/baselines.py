@@ -60,7 +60,7 @@ SQLITE_FANOUT = {
 }
 
 
-def _summaries(page: list[tuple[Any, ...]], run_one: Any) -> list[dict[str, Any]]:
+def summaries(page: list[tuple[Any, ...]], run_one: Any) -> list[dict[str, Any]]:
     out = []
     for cid, connector, name, status, kind, _created in page:
         params = {"id": cid, "connector": connector, "profile": f"{connector}:{cid}"}
@@ -96,7 +96,7 @@ def pg_fanout_page(conn: Any, limit: int = 100) -> tuple[list[dict[str, Any]], i
                 parts.append((part, cur.fetchall()))
             return parts
 
-        return _summaries(page, run_one), statements
+        return summaries(page, run_one), statements
 
 
 def sqlite_fanout_page(conn: Any, limit: int = 100) -> tuple[list[dict[str, Any]], int]:
@@ -111,7 +111,7 @@ def sqlite_fanout_page(conn: Any, limit: int = 100) -> tuple[list[dict[str, Any]
             statements += 1
         return parts
 
-    return _summaries(page, run_one), statements
+    return summaries(page, run_one), statements
 
 
 VIEW_PAGE = """SELECT * FROM {relation}

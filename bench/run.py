@@ -31,7 +31,7 @@ from rich.progress import (
 )
 
 import pyreference
-from bench import baselines, fleet, measure, report
+from bench import baselines, fleet, measure, pages, pages_report, report
 from pyreference.store import page_statement
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -52,6 +52,8 @@ class Config:
     budget_s: float
     e_series: tuple[int, ...] = (6, 20, 100)  # run events per connection (R40: E up to 100)
     e_series_n: int = 1000
+    pages_writers: int = 4  # writer processes in the pages experiment's write load
+    pages_load_s: float = 15.0  # seconds of reads idle, then as long under the write load
 
 
 QUICK = Config(
@@ -66,6 +68,7 @@ QUICK = Config(
     10,
     4.0,
     e_series_n=100,
+    pages_load_s=6.0,
 )
 MEDIUM = Config(
     "medium", (10, 100, 1000, 10000), 100, (10, 100, 1000), 1000, 30, 9, (10, 100, 1000), 100, 15.0
@@ -338,6 +341,36 @@ def sqlite_series(cfg: Config, ui: Progress, spec: fleet.FleetSpec) -> dict[str,
     return out
 
 
+def pages_phase(cfg: Config, admin_dsn: str, ui: Progress, out_dir: Path) -> list[Path]:
+    """The pages experiment (bench/pages.py) at the largest N; its own report files."""
+    task = ui.add_task("pages", total=None)
+
+    def say(msg: str) -> None:
+        ui.update(task, description=msg)
+
+    try:
+        with Scratch(admin_dsn, "pages") as db:
+            result = pages.run(
+                db.dsn,
+                cfg.n_series[-1],
+                cfg.records,
+                cfg.reps,
+                writers=cfg.pages_writers,
+                load_s=cfg.pages_load_s,
+                write_reps=cfg.write_reps,
+                tick=say,
+            )
+        say("pages: SQLite first vs last page")
+        with tempfile.TemporaryDirectory() as tmp:
+            result["sqlite"] = pages.sqlite_positions(
+                cfg.sqlite_n[-1], cfg.sqlite_records, cfg.reps, f"{tmp}/pages.db"
+            )
+        result["machine"] = report.machine_info(admin_dsn)
+        return pages_report.write(result, out_dir, cfg.name)
+    finally:
+        ui.remove_task(task)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small scales, under two minutes")
@@ -353,6 +386,12 @@ def main(argv: list[str] | None = None) -> int:
         help="quick | medium (N ≤ 10,000, R=100; ~15 min) | full (10M records)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--only",
+        choices=("all", "pages"),
+        default="all",
+        help="pages: only the pages experiment (positions, walk, dirty, write load)",
+    )
     args = parser.parse_args(argv)
     cfg = CONFIGS[args.scale or ("quick" if args.quick else "full")]
     if args.dsn.startswith("postgresql+psycopg://"):
@@ -371,8 +410,15 @@ def main(argv: list[str] | None = None) -> int:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
+    if args.only == "pages":
+        with Progress(*columns, console=console) as ui:
+            paths = pages_phase(cfg, args.dsn, ui, args.out)
+        console.print(f"bench {cfg.name} pages finished in {time.perf_counter() - started:.0f} s")
+        for path in paths:
+            console.print(f"  wrote {path}")
+        return 0
     with Progress(*columns, console=console) as ui:
-        phases = ui.add_task(f"bench {cfg.name}", total=4)
+        phases = ui.add_task(f"bench {cfg.name}", total=5)
         with Scratch(args.dsn, "n") as db, Scratch(args.dsn, "small") as small:
             results["postgres_n"] = pg_n_series(cfg, db.dsn, ui, spec, small.dsn)
         ui.advance(phases)
@@ -384,8 +430,10 @@ def main(argv: list[str] | None = None) -> int:
         ui.advance(phases)
         results["sqlite"] = sqlite_series(cfg, ui, spec)
         ui.advance(phases)
+        page_paths = pages_phase(cfg, args.dsn, ui, args.out)
+        ui.advance(phases)
     results["elapsed_s"] = time.perf_counter() - started
-    paths = report.write_all(results, args.out, cfg.name)
+    paths = report.write_all(results, args.out, cfg.name) + page_paths
     console.print(f"bench {cfg.name} finished in {results['elapsed_s']:.0f} s")
     for path in paths:
         console.print(f"  wrote {path}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import psycopg
@@ -147,3 +149,26 @@ def test_fanout_page_counts_its_own_statements(pg_dsn: str) -> None:
     assert len(rows) == 3 and statements == 1 + 3 * len(baselines.PG_FANOUT)
     assert all(r["total_records"] == 2 for r in rows)
     assert measure.percentile([1.0, 2.0, 3.0], 0.5) == 2.0
+
+
+def test_bench_pages_smoke(pg_admin_dsn: str, tmp_path: Path) -> None:
+    """The pages experiment once, tiny: every reader at each position, walks, dirty, load."""
+    cfg = replace(
+        TINY, n_series=(200,), records=2, sqlite_n=(200,), sqlite_records=2, pages_load_s=0.5
+    )
+    cfg = replace(cfg, pages_writers=1)
+    with Progress(disable=True) as ui:
+        paths = run.pages_phase(cfg, pg_admin_dsn, ui, tmp_path)
+    data = json.loads(paths[0].read_text())
+    assert set(data["positions"]) == {"first", "middle", "last"}
+    for point in data["positions"].values():
+        assert set(point) >= {"floor", "pyreference", "pyreference_cold", "fanout_indexed"}
+        assert point["fanout_indexed"]["statements"] == 1 + 100 * len(baselines.PG_FANOUT)
+    assert data["walk"]["rows"] == 200
+    assert data["dirty"]["statements_dirty"] == 2
+    assert data["write_load"]["write_batches_per_s"] > 0
+    # The report keeps each fan-out query's plan (on 200 rows a table scan may win).
+    assert set(data["explain"]["fanout_indexed"]) == set(baselines.PG_FANOUT)
+    assert "ROW(" in data["explain"]["pyreference_last_page"]
+    assert {t["status"] for t in data["targets"]} <= {"PASS", "MISS"}
+    assert "floor" in paths[1].read_text() and paths[2].stat().st_size > 0

@@ -1,0 +1,488 @@
+"""Pages where owners feel them: every position, cold and warm, dirty, under write load.
+
+One fleet (N connections, R records, E = 20 run events each) in its own database. At the
+first, middle and last page, in interleaved rounds (so drift of a shared machine slows
+every reader alike), it times:
+
+- **floor**: the raw keyset SELECT of the same 100 evidence rows (`fetchall`, JSON as
+  text): what any reader of the maintained rows must pay;
+- pyreference **warm** (memo on, the page read before) and **cold** (memo off: every row
+  decoded, prepared and synthesized), and its page statement alone (**sql**);
+- **fan-out (indexed)**: the original reference's five queries per connection, with the
+  indexes a careful developer would add (each query an index scan; the plans are kept);
+- the plain view and the materialized view, paged by the same keyset.
+
+Then a full walk of the fleet with the memo off against a walk of the floor; a page whose
+rows are all (or 10 %) dirty against the same page clean; reads while writer processes
+ingest records and run events (and a reconciler runs) against the same reads idle; and the
+triggers' overhead on single-row INSERTs and a bulk COPY into `records`.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pyreference
+from pyreference.cursors import encode_cursor
+from pyreference.store import Store, page_statement
+
+from . import baselines, fleet, measure
+
+EVENTS = 20  # run events per connection (E)
+PAGE = 100
+POSITIONS = ("first", "middle", "last")
+OWNER = baselines.OWNER
+KEYSET = "ci.connector_id, ci.created_at, ci.connector_instance_id"
+
+# What a careful developer adds for the fan-out's five queries (bench-only, never a
+# migration): stream counts read from a covering index; the run lookup's three ways of
+# naming a connection each get an index, so the planner ORs three index scans.
+FANOUT_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS bench_fan_records_stream_idx"
+    " ON records (connector_instance_id, stream) INCLUDE (deleted, emitted_at)",
+    "CREATE INDEX IF NOT EXISTS bench_fan_runs_by_id_idx ON spine_events"
+    " (source_kind, source_id, connector_instance_id, occurred_at) WHERE run_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS bench_fan_runs_by_data_id_idx ON spine_events"
+    " (source_kind, source_id, (data_json->>'connection_id')) WHERE run_id IS NOT NULL",
+    "CREATE INDEX IF NOT EXISTS bench_fan_runs_by_profile_idx ON spine_events"
+    " (source_kind, source_id, (data_json->'browser_surface'->>'profile_key'))"
+    " WHERE run_id IS NOT NULL",
+)
+
+# The floor: the evidence columns of the same 100 rows, in the same order, nothing else.
+_FLOOR = """SELECT ci.connector_instance_id, e.expected_profile_key, e.stream_stats, e.latest_run,
+       e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts,
+       e.gap_counts, e.schedule, e.open_attention
+  FROM connector_instances ci
+  JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = %s AND ci.status <> 'draft'{after}
+ ORDER BY {keyset} LIMIT %s"""
+_AFTER = f" AND ({KEYSET}) > (%s, %s, %s)"
+_KEY_OF = "SELECT ci.connector_id, ci.created_at, ci.connector_instance_id"
+
+
+def _page_sql(select: str, relation: str = "connector_instances ci", after: bool = False) -> str:
+    return (
+        f"{select} FROM {relation} WHERE ci.owner_subject_id = %s AND ci.status <> 'draft'"
+        f"{_AFTER if after else ''} ORDER BY {KEYSET} LIMIT %s"
+    )
+
+
+Key = tuple[Any, Any, Any] | None
+
+
+def _text_cursor(conn: Any) -> Any:
+    from psycopg.types.string import TextLoader
+
+    cur = conn.cursor()
+    cur.adapters.register_loader("json", TextLoader)
+    cur.adapters.register_loader("jsonb", TextLoader)
+    return cur
+
+
+def floor_page(conn: Any, after: Key) -> list[tuple[Any, ...]]:
+    """The raw read: the page's evidence rows by keyset, JSON as text."""
+    sql = _FLOOR.format(after=_AFTER if after else "", keyset=KEYSET)
+    with _text_cursor(conn) as cur:
+        cur.execute(sql, (OWNER, *(after or ()), PAGE))
+        return cur.fetchall()
+
+
+def floor_walk(conn: Any) -> int:
+    """Every evidence row, a page at a time by keyset (the floor of a full walk)."""
+    sql = _page_sql(
+        f"{_KEY_OF}, e.expected_profile_key, e.stream_stats, e.latest_run,"
+        " e.latest_successful_run, e.latest_settled_run, e.failures_since_success,"
+        " e.stream_facts, e.gap_counts, e.schedule, e.open_attention",
+        "connector_instances ci JOIN pyref_evidence e"
+        " ON e.connector_instance_id = ci.connector_instance_id",
+        after=True,
+    )
+    after: tuple[Any, ...] = ("", "-infinity", "")
+    seen = 0
+    with _text_cursor(conn) as cur:
+        while True:
+            cur.execute(sql, (OWNER, *after, PAGE))
+            rows = cur.fetchall()
+            seen += len(rows)
+            if len(rows) < PAGE:
+                return seen
+            after = rows[-1][:3]
+
+
+def fanout_page(conn: Any, after: Key) -> tuple[list[dict[str, Any]], int]:
+    """The fan-out reader at a keyset position: one page query, five queries per connection."""
+    page_sql = _page_sql(
+        "SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status,"
+        " ci.source_kind, ci.created_at",
+        after=after is not None,
+    )
+    statements = 0
+    with conn.cursor() as cur:
+        cur.execute(page_sql, (OWNER, *(after or ()), PAGE))
+        statements += 1
+        page = cur.fetchall()
+
+        def run_one(params: dict[str, Any]) -> list[tuple[str, list[Any]]]:
+            nonlocal statements
+            parts = []
+            for part, sql in baselines.PG_FANOUT.items():
+                cur.execute(sql, params)
+                statements += 1
+                parts.append((part, cur.fetchall()))
+            return parts
+
+        return baselines.summaries(page, run_one), statements
+
+
+def view_page(conn: Any, after: Key, materialized: bool) -> list[Any]:
+    relation = "bench_summary_mv ci" if materialized else "bench_summary_view ci"
+    with conn.cursor() as cur:
+        cur.execute(
+            _page_sql("SELECT *", relation, after is not None), (OWNER, *(after or ()), PAGE)
+        )
+        return cur.fetchall()
+
+
+def positions(conn: Any) -> dict[str, tuple[Key, str | None]]:
+    """The keyset (for raw readers) and signed cursor (for pyreference) of each position."""
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT ci.connector_id, ci.created_at, ci.connector_instance_id,"
+            f" pyref_iso(ci.created_at) FROM connector_instances ci"
+            f" WHERE ci.owner_subject_id = %s AND ci.status <> 'draft' ORDER BY {KEYSET}",
+            (OWNER,),
+        )
+        rows = cur.fetchall()
+        cur.execute("SELECT value FROM pyref_meta WHERE key = 'cursor_secret'")
+        secret = str(cur.fetchone()[0])  # type: ignore[index]
+    out: dict[str, tuple[Key, str | None]] = {"first": (None, None)}
+    pages = len(rows) // PAGE
+    for name, k in (("middle", pages // 2), ("last", pages - 1)):
+        before = rows[k * PAGE - 1]
+        out[name] = (
+            tuple(before[:3]),  # type: ignore[dict-item]
+            encode_cursor(secret, OWNER, None, [before[0], before[3], before[2]]),
+        )
+    return out
+
+
+def _pyref_sql(store: Store, cursor: str | None) -> int:
+    name, params = page_statement(OWNER, PAGE + 1, None, cursor)
+    with store.database.session() as s:
+        return len(s.rows(name, params)[1])
+
+
+def rounds(readers: dict[str, Callable[[], Any]], reps: int) -> dict[str, dict[str, Any]]:
+    """Each reader once per round, in rotating order; p50/p99 of each over the rounds."""
+    for fn in readers.values():
+        fn()  # warm-up (fills the warm reader's memo, plans, caches)
+    names = list(readers)
+    samples: dict[str, list[float]] = {n: [] for n in names}
+    for rep in range(reps):
+        k = rep % len(names)
+        for name in names[k:] + names[:k]:
+            t0 = time.perf_counter()
+            readers[name]()
+            samples[name].append((time.perf_counter() - t0) * 1000)
+    return {n: _stats(xs) for n, xs in samples.items()}
+
+
+def _stats(xs: list[float]) -> dict[str, Any]:
+    return {
+        "p50_ms": measure.percentile(xs, 0.5),
+        "p95_ms": measure.percentile(xs, 0.95),
+        "p99_ms": measure.percentile(xs, 0.99),
+        "n": len(xs),
+        "samples_ms": [round(x, 3) for x in xs],
+    }
+
+
+def position_readers(
+    warm: Store, cold: Store, conn: Any, key: Key, cursor: str | None, views: bool
+) -> dict[str, Callable[[], Any]]:
+    readers: dict[str, Callable[[], Any]] = {
+        "floor": lambda: floor_page(conn, key),
+        "pyreference_sql": lambda: _pyref_sql(warm, cursor),
+        "pyreference": lambda: warm.list_connection_summaries(PAGE, cursor, now=measure.NOW),
+        "pyreference_cold": lambda: cold.list_connection_summaries(PAGE, cursor, now=measure.NOW),
+        "fanout_indexed": lambda: fanout_page(conn, key),
+        "matview": lambda: view_page(conn, key, True),
+    }
+    if views:
+        readers["plain_view"] = lambda: view_page(conn, key, False)
+    return readers
+
+
+def fanout_explains(conn: Any) -> dict[str, str]:
+    """EXPLAIN ANALYZE of the indexed fan-out's five queries for a browser connection."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT connector_instance_id, connector_id FROM connector_instances"
+            " WHERE source_kind = 'browser_collector' ORDER BY connector_instance_id LIMIT 1"
+        )
+        cid, connector = cur.fetchone()  # type: ignore[misc]
+    params = {"id": cid, "connector": connector, "profile": f"{connector}:{cid}"}
+    return {
+        part: baselines.pg_explain(conn, sql, params) for part, sql in baselines.PG_FANOUT.items()
+    }
+
+
+def dirty_pages(warm: Store, cold: Store, conn: Any, reps: int) -> dict[str, Any]:
+    """The first page clean (warm, and cold), 10 % dirty and all dirty, settled between rounds.
+
+    Dirty rows are recomputed from the canonical tables by the read and never memoized,
+    so a dirty page costs the same warm or cold."""
+    ids = [i.connection_id for i in cold.list_connection_summaries(PAGE, now=measure.NOW).items]
+    samples: dict[str, list[float]] = {}
+    mark = "INSERT INTO pyref_dirty (connector_instance_id) SELECT unnest(%s::text[])"
+
+    def timed(name: str, store: Store) -> None:
+        t0 = time.perf_counter()
+        store.list_connection_summaries(PAGE, now=measure.NOW)
+        samples.setdefault(name, []).append((time.perf_counter() - t0) * 1000)
+
+    for rep in range(-1, reps):  # rep -1 warms every path and is not kept
+        fleet.pg_settle(conn)  # rewrites the rows (computed_at): the memo must refill
+        warm.list_connection_summaries(PAGE, now=measure.NOW)
+        for name, store in (("clean", warm), ("clean_cold", cold)):
+            timed(name, store)
+        conn.execute(mark, (ids[::10],))
+        timed("dirty_10pct", warm)
+        conn.execute(mark, (ids,))
+        timed("dirty_all", warm)
+        if rep < 0:
+            samples.clear()
+    fleet.pg_settle(conn)
+    with warm.statement_counter() as counter:
+        conn.execute(mark, (ids,))
+        warm.list_connection_summaries(PAGE, now=measure.NOW)
+    fleet.pg_settle(conn)
+    out = {name: _stats(xs) for name, xs in samples.items()}
+    out["statements_dirty"] = counter.statements
+    return out
+
+
+def walks(cold: Store, conn: Any, reps: int) -> dict[str, Any]:
+    """A full walk of the fleet, memo off, against the floor's walk; alternating."""
+    samples: dict[str, list[float]] = {"floor": [], "pyreference_cold": []}
+    rows = 0
+    for rep in range(reps):
+        order = ["floor", "pyreference_cold"][:: 1 if rep % 2 == 0 else -1]
+        for name in order:
+            t0 = time.perf_counter()
+            if name == "floor":
+                rows = floor_walk(conn)
+            else:
+                sum(1 for _ in cold.iter_connection_summaries(now=measure.NOW, page_size=PAGE))
+            samples[name].append((time.perf_counter() - t0) * 1000)
+    return {"rows": rows, **{name: _stats(xs) for name, xs in samples.items()}}
+
+
+# -- reads under a write load ---------------------------------------------------------
+
+
+def _writer(dsn: str, span: int, seed: int, stop: Any, done: Any) -> None:
+    """Ingest 10 records and a run (2 events) to a random connection, until stopped."""
+    store = pyreference.connect(dsn)
+    rnd = random.Random(seed)
+    spec = fleet.FleetSpec()
+    k = 0
+    while not stop.is_set():
+        i = rnd.randrange(span)
+        cid, connector = fleet.cid(i), fleet.connector_of(i, spec)
+        stream = (fleet.streams_of(connector) or ["default"])[0]
+        records = [
+            {"key": f"w{seed}_{k}_{j}", "data": {"n": j, "writer": seed}, "emitted_at": measure.NOW}
+            for j in range(10)
+        ]
+        store.ingest_records(cid, stream, records)
+        run_id = f"wrun_{seed}_{k}"
+        base = {"run_id": run_id, "connector_id": connector, "connection_id": cid}
+        store.append_events(
+            [
+                {**base, "event_type": "run.started", "occurred_at": "2026-02-28T23:00:00Z"},
+                {**base, "event_type": "run.completed", "occurred_at": "2026-02-28T23:05:00Z"},
+            ]
+        )
+        k += 1
+        with done.get_lock():
+            done.value += 1
+    store.close()
+
+
+def _reconciler(dsn: str, stop: Any) -> None:
+    """A reconcile worker, as a deployment runs one (`pyreference reconcile --watch`)."""
+    store = pyreference.connect(dsn)
+    while not stop.is_set():
+        if store.reconcile(500) == 0:
+            time.sleep(0.2)
+    store.close()
+
+
+def under_load(
+    warm: Store, cold: Store, dsn: str, n: int, writers: int, seconds: float
+) -> dict[str, Any]:
+    """Reads of the first page idle, then while `writers` processes write (plus a reconciler)."""
+    span = min(n, 10 * PAGE)  # writes land on the first 10 pages: the read page sees them
+
+    def sample(seconds: float) -> dict[str, dict[str, Any]]:
+        xs: dict[str, list[float]] = {"pyreference": [], "pyreference_cold": []}
+        end = time.perf_counter() + seconds
+        while time.perf_counter() < end:
+            for name, store in (("pyreference", warm), ("pyreference_cold", cold)):
+                t0 = time.perf_counter()
+                store.list_connection_summaries(PAGE, now=measure.NOW)
+                xs[name].append((time.perf_counter() - t0) * 1000)
+        return {name: _stats(v) for name, v in xs.items()}
+
+    idle = sample(seconds)
+    ctx = multiprocessing.get_context("spawn")
+    stop, done = ctx.Event(), ctx.Value("i", 0)
+    procs = [ctx.Process(target=_writer, args=(dsn, span, s, stop, done)) for s in range(writers)]
+    procs.append(ctx.Process(target=_reconciler, args=(dsn, stop)))
+    for p in procs:
+        p.start()
+    time.sleep(2.0)  # writers connected and running
+    before = done.value
+    t0 = time.perf_counter()
+    loaded = sample(seconds)
+    rate = (done.value - before) / (time.perf_counter() - t0)
+    stop.set()
+    for p in procs:
+        p.join(30)
+    with warm.database.session() as s:
+        dirty = s.execute("dirty_backlog")[0]["connections"]
+    return {
+        "writers": writers,
+        "span": span,
+        "seconds": seconds,
+        "write_batches_per_s": rate,
+        "dirty_connections_after": dirty,
+        "idle": idle,
+        "load": loaded,
+    }
+
+
+# -- SQLite: flat in position too -------------------------------------------------------
+
+
+def sqlite_positions(n: int, records: int, reps: int, path: str) -> dict[str, Any]:
+    """First vs last page on SQLite (warm, cold, the statement alone), interleaved."""
+    store = pyreference.connect(f"sqlite:///{path}")
+    store.migrate()
+    conn = store.database.conn  # type: ignore[attr-defined]
+    spec = replace(fleet.FleetSpec(), events_per_connection=EVENTS)
+    fleet.sqlite_register_connectors(conn)
+    fleet.sqlite_grow_connections(conn, 0, n, spec, records)
+    store.reconcile()
+    cold = Store(store.database, memo_rows=0)
+    last = None
+    page = cold.list_connection_summaries(PAGE, now=measure.NOW)
+    while page.has_more:
+        last = page.next_cursor
+        page = cold.list_connection_summaries(PAGE, last, now=measure.NOW)
+    # `last` continues after the page before the final one: a full page at the end
+    out: dict[str, Any] = {"n": n, "records_per_connection": records}
+    for name, cursor in (("first", None), ("last", last)):
+        out[name] = rounds(
+            {
+                "pyreference_sql": lambda c=cursor: _pyref_sql(store, c),
+                "pyreference": lambda c=cursor: store.list_connection_summaries(
+                    PAGE, c, now=measure.NOW
+                ),
+                "pyreference_cold": lambda c=cursor: cold.list_connection_summaries(
+                    PAGE, c, now=measure.NOW
+                ),
+            },
+            reps,
+        )
+    store.close()
+    return out
+
+
+# -- the experiment -----------------------------------------------------------------------
+
+
+def run(
+    dsn: str,
+    n: int,
+    records: int,
+    reps: int,
+    *,
+    writers: int = 4,
+    load_s: float = 10.0,
+    write_reps: int = 5,
+    views: bool = True,
+    tick: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Load the fleet and measure everything the module doc lists; raw samples kept."""
+    import psycopg
+
+    say = tick or (lambda _msg: None)
+    store = pyreference.connect(dsn)
+    store.migrate()
+    conn = psycopg.connect(dsn, autocommit=True)
+    try:
+        fleet.pg_register_connectors(conn)
+        baselines.pg_install_views(conn)
+        spec = replace(fleet.FleetSpec(), events_per_connection=EVENTS)
+        say(f"pages: loading N={n}, R={records}, E={EVENTS}")
+        t0 = time.perf_counter()
+        fleet.pg_grow_connections(conn, 0, n, spec, records)
+        load_s_taken = time.perf_counter() - t0
+        settle_s = fleet.pg_settle(conn)
+        for sql in FANOUT_INDEXES:
+            conn.execute(sql)
+        fleet.pg_vacuum(conn)
+        baselines.pg_refresh_matview(conn)
+        cold = Store(store.database, memo_rows=0)
+        out: dict[str, Any] = {
+            "n": n,
+            "records_per_connection": records,
+            "events_per_connection": EVENTS,
+            "page": PAGE,
+            "reps": reps,
+            "load_s": load_s_taken,
+            "settle_s": settle_s,
+            "fanout_indexes": list(FANOUT_INDEXES),
+            "positions": {},
+        }
+        for name, (key, cursor) in positions(conn).items():
+            say(f"pages: the {name} page, every reader in rounds")
+            readers = position_readers(store, cold, conn, key, cursor, views)
+            point = rounds(readers, reps)
+            point["fanout_indexed"]["statements"] = fanout_page(conn, key)[1]
+            out["positions"][name] = point
+        say("pages: full walks")
+        out["walk"] = walks(cold, conn, max(3, reps // 10))
+        say("pages: dirty pages")
+        out["dirty"] = dirty_pages(store, cold, conn, max(5, reps // 2))
+        say(f"pages: reads under {writers} writers")
+        out["write_load"] = under_load(store, cold, dsn, n, writers, load_s)
+        fleet.pg_settle(conn)
+        say("pages: trigger overhead on records")
+        fleet.pg_vacuum(conn)
+        conn.execute("CHECKPOINT")
+        ids = [fleet.cid(i) for i in range(min(n, 100))]
+        out["write_overhead"] = measure.write_overhead(conn, ids, reps=write_reps)
+        fleet.pg_settle(conn)
+        out["explain"] = {
+            "fanout_indexed": fanout_explains(conn),
+            "pyreference_last_page": _explain_last(conn, store),
+        }
+        return out
+    finally:
+        conn.close()
+        store.close()
+
+
+def _explain_last(conn: Any, store: Store) -> str:
+    _key, cursor = positions(conn)["last"]
+    name, params = page_statement(OWNER, PAGE + 1, None, cursor)
+    return baselines.pg_explain(conn, store.database.queries[name], params)

@@ -1,0 +1,392 @@
+"""Report of `bench/pages.py`: every figure beside the floor, targets of issue #15, a plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+READERS = (
+    "floor",
+    "pyreference_sql",
+    "pyreference",
+    "pyreference_cold",
+    "fanout_indexed",
+    "matview",
+    "plain_view",
+)
+COLORS = {
+    "floor": "black",
+    "pyreference_sql": "tab:orange",
+    "pyreference": "tab:blue",
+    "pyreference_cold": "tab:cyan",
+    "fanout_indexed": "tab:green",
+    "matview": "tab:purple",
+    "plain_view": "tab:red",
+}
+
+
+def _p50(entry: dict[str, Any] | None) -> float | None:
+    return None if entry is None else float(entry["p50_ms"])
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _fmt(v: float | None, digits: int = 2) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def _target(name: str, value: float | None, limit: float, better: str, why: str) -> dict[str, Any]:
+    ok = value is not None and (value >= limit if better == "higher" else value <= limit)
+    return {
+        "target": name,
+        "measured": value,
+        "limit": limit,
+        "better": better,
+        "status": "PASS" if ok else "MISS",
+        "why": "" if ok else why,
+    }
+
+
+def _python_why(point: dict[str, Any], reader: str) -> str:
+    sql, total = _p50(point.get("pyreference_sql")), _p50(point.get(reader))
+    floor = _p50(point.get("floor"))
+    return (
+        f"the page statement alone takes {_fmt(sql)} ms against the floor's {_fmt(floor)} ms "
+        f"(it also reads identity, the connector digest and the dirty probe); the other "
+        f"{_fmt(None if sql is None or total is None else total - sql)} ms of {_fmt(total)} "
+        "are Python: decoding, the now-free preparation and synthesis of 100 summaries"
+    )
+
+
+def evaluate(pages: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue #15's targets, each from numbers measured in this run."""
+    pos = pages["positions"]
+    out = []
+    for reader in ("pyreference", "pyreference_cold"):
+        first, last = _p50(pos["first"][reader]), _p50(pos["last"][reader])
+        sql_first, sql_last = (_p50(pos[p]["pyreference_sql"]) for p in ("first", "last"))
+        out.append(
+            _target(
+                f"flat in position ({reader}): last page ≤ 1.2× the first",
+                _ratio(last, first),
+                1.2,
+                "lower",
+                f"statement alone {_fmt(sql_first)} → {_fmt(sql_last)} ms; the rest is Python "
+                "over different rows (see the samples in the JSON)",
+            )
+        )
+    sqlite = pages.get("sqlite")
+    if sqlite:
+        for reader in ("pyreference", "pyreference_cold"):
+            out.append(
+                _target(
+                    f"SQLite flat in position ({reader}, N={sqlite['n']}): last ≤ 1.2× first",
+                    _ratio(_p50(sqlite["last"][reader]), _p50(sqlite["first"][reader])),
+                    1.2,
+                    "lower",
+                    f"statement alone {_fmt(_p50(sqlite['first']['pyreference_sql']))} → "
+                    f"{_fmt(_p50(sqlite['last']['pyreference_sql']))} ms",
+                )
+            )
+    for name, point in pos.items():
+        floor = _p50(point["floor"])
+        out.append(
+            _target(
+                f"cold page ≤ 4× the floor ({name} page)",
+                _ratio(_p50(point["pyreference_cold"]), floor),
+                4.0,
+                "lower",
+                _python_why(point, "pyreference_cold"),
+            )
+        )
+        out.append(
+            _target(
+                f"warm page ≤ 1.5× the floor ({name} page)",
+                _ratio(_p50(point["pyreference"]), floor),
+                1.5,
+                "lower",
+                _python_why(point, "pyreference"),
+            )
+        )
+        out.append(
+            _target(
+                f"cold page ≥ 20× faster than the indexed fan-out ({name} page)",
+                _ratio(_p50(point["fanout_indexed"]), _p50(point["pyreference_cold"])),
+                20.0,
+                "higher",
+                "the indexed fan-out's 501 statements are each an index scan (plans below); "
+                "the cold page's Python cost per row is the gap",
+            )
+        )
+    walk = pages["walk"]
+    out.append(
+        _target(
+            f"full walk, memo off ≤ 4× the floor walk ({walk['rows']} rows)",
+            _ratio(_p50(walk["pyreference_cold"]), _p50(walk["floor"])),
+            4.0,
+            "lower",
+            "each page of the walk is a cold page (see the cold-page rows)",
+        )
+    )
+    dirty = pages["dirty"]
+    out.append(
+        _target(
+            "a page whose 100 rows are all dirty ≤ 2× a clean page",
+            _ratio(_p50(dirty["dirty_all"]), _p50(dirty["clean"])),
+            2.0,
+            "lower",
+            "a dirty row is recomputed from the canonical tables by the read (one more "
+            "statement over the page's dirty rows: records grouped by stream, runs, gaps) and "
+            "then decoded and prepared cold; maintained deltas that a read adds to the base "
+            "row are not built yet",
+        )
+    )
+    load = pages["write_load"]
+    for q, limit in (("p50_ms", 2.0), ("p99_ms", 3.0)):
+        idle, busy = load["idle"]["pyreference"][q], load["load"]["pyreference"][q]
+        out.append(
+            _target(
+                f"reads under {load['writers']} writers ≤ {limit:g}× idle at {q[:3]}",
+                _ratio(busy, idle),
+                limit,
+                "lower",
+                f"{_fmt(idle)} → {_fmt(busy)} ms; the writers and the reconciler share the "
+                "machine's 2 cores with the reader and the server, and rows they dirty are "
+                "recomputed by the read",
+            )
+        )
+    w = pages["write_overhead"]
+    per_row = (w["row"]["triggered_ms"] - w["row"]["plain_ms"]) / w["row_count"] * 1000
+    out.append(
+        _target(
+            f"single-row INSERTs ({w['row_count']}) with triggers ≤ 1.5× untriggered",
+            w["row"]["ratio"],
+            1.5,
+            "lower",
+            f"the statement-level trigger costs {_fmt(per_row, 1)} µs per single-row "
+            "statement (a PL/pgSQL call, the transition table, one pyref_dirty insert)",
+        )
+    )
+    out.append(
+        _target(
+            f"bulk COPY ({w['bulk_count']}) with triggers ≤ 1.15× untriggered",
+            w["bulk"]["ratio"],
+            1.15,
+            "lower",
+            "samples (ms): " + json.dumps(w["bulk"]["samples_ms"]),
+        )
+    )
+    return out
+
+
+def markdown(pages: dict[str, Any], name: str) -> str:
+    """The pages report: targets, then every table with the floor beside each figure."""
+    targets = evaluate(pages)
+    lines = [
+        f"# pyreference bench — pages where owners feel them ({name})",
+        "",
+        f"Postgres, N = {pages['n']:,} connections, R = {pages['records_per_connection']} "
+        f"records and E = {pages['events_per_connection']} run events each, pages of "
+        f"{pages['page']}; {pages['reps']} interleaved rounds per position (each reader once "
+        "per round, rotating order), medians. All in one run, on one fleet.",
+        "",
+        "**floor** = the raw keyset SELECT of the same 100 evidence rows (`fetchall`, JSON as "
+        "text). **pyreference** = shipped reader, the page read before (memo on); "
+        "**pyreference_cold** = memo off (every row decoded, prepared, synthesized); "
+        "**pyreference_sql** = the page statement alone; **fanout_indexed** = one page query "
+        "+ 5 queries per connection, with the indexes listed below (plans at the end).",
+        "",
+        "## Targets (issue #15)",
+        "",
+        "| target | measured | limit | result |",
+        "|---|---|---|---|",
+    ]
+    for t in targets:
+        lines.append(
+            f"| {t['target']} | {_fmt(t['measured'])}× | {t['limit']:g}× | **{t['status']}** |"
+        )
+    misses = [t for t in targets if t["status"] == "MISS"]
+    if misses:
+        lines += ["", "Missed, with the measured cause:", ""]
+        lines += [f"- {t['target']}: {t['why']}." for t in misses]
+    lines += [
+        "",
+        "## Page latency by position (p50 ms; × the floor in brackets; p99 after the slash)",
+        "",
+        "| position | " + " | ".join(r for r in READERS if r in pages["positions"]["first"]) + " |",
+        "|---|" + "---|" * sum(r in pages["positions"]["first"] for r in READERS),
+    ]
+    for pos, point in pages["positions"].items():
+        floor = _p50(point["floor"])
+        cells = []
+        for r in READERS:
+            if r not in point:
+                continue
+            e = point[r]
+            cells.append(
+                f"{_fmt(e['p50_ms'])} ({_fmt(_ratio(e['p50_ms'], floor), 1)}×) / "
+                f"{_fmt(e['p99_ms'])}"
+            )
+        lines.append(f"| {pos} | " + " | ".join(cells) + " |")
+    walk = pages["walk"]
+    lines += [
+        "",
+        f"## A full walk ({walk['rows']:,} rows, pages of {pages['page']})",
+        "",
+        "| reader | p50 (ms) | × floor |",
+        "|---|---|---|",
+        f"| floor walk | {_fmt(walk['floor']['p50_ms'], 1)} | 1.0× |",
+        f"| pyreference, memo off | {_fmt(walk['pyreference_cold']['p50_ms'], 1)} | "
+        f"{_fmt(_ratio(walk['pyreference_cold']['p50_ms'], walk['floor']['p50_ms']), 1)}× |",
+    ]
+    d = pages["dirty"]
+    floor_first = _p50(pages["positions"]["first"]["floor"])
+    lines += [
+        "",
+        "## Dirty pages (first page; settled, then marked, each round)",
+        "",
+        f"Statements with dirty rows: {d['statements_dirty']}. Floor of this page: "
+        f"{_fmt(floor_first)} ms.",
+        "",
+        "| page | p50 (ms) | p99 (ms) | × clean | × floor |",
+        "|---|---|---|---|---|",
+    ]
+    for key, label in (
+        ("clean", "clean (memo on)"),
+        ("clean_cold", "clean, memo off"),
+        ("dirty_10pct", "10 % dirty"),
+        ("dirty_all", "all 100 dirty"),
+    ):
+        e = d[key]
+        lines.append(
+            f"| {label} | {_fmt(e['p50_ms'])} | {_fmt(e['p99_ms'])} | "
+            f"{_fmt(_ratio(e['p50_ms'], d['clean']['p50_ms']), 1)}× | "
+            f"{_fmt(_ratio(e['p50_ms'], floor_first), 1)}× |"
+        )
+    wl = pages["write_load"]
+    lines += [
+        "",
+        f"## Reads under a write load ({wl['writers']} writer processes + 1 reconciler)",
+        "",
+        f"Each writer loops: 10 records and a run (2 events) for a random one of the first "
+        f"{wl['span']:,} connections, each its own transaction; measured "
+        f"{_fmt(wl['write_batches_per_s'], 0)} write batches/s; a reconciler runs "
+        f"`reconcile(500)` meanwhile. {wl['seconds']:g} s of first-page reads idle, then "
+        f"as long under load. Dirty connections left when the writers stopped: "
+        f"{wl['dirty_connections_after']}.",
+        "",
+        "| reader | idle p50 / p99 (ms) | under load p50 / p99 (ms) | p50 × | p99 × | "
+        "load p50 × floor |",
+        "|---|---|---|---|---|---|",
+    ]
+    for reader in ("pyreference", "pyreference_cold"):
+        i, b = wl["idle"][reader], wl["load"][reader]
+        lines.append(
+            f"| {reader} | {_fmt(i['p50_ms'])} / {_fmt(i['p99_ms'])} | {_fmt(b['p50_ms'])} / "
+            f"{_fmt(b['p99_ms'])} | {_fmt(_ratio(b['p50_ms'], i['p50_ms']), 1)}× | "
+            f"{_fmt(_ratio(b['p99_ms'], i['p99_ms']), 1)}× | "
+            f"{_fmt(_ratio(b['p50_ms'], floor_first), 1)}× |"
+        )
+    w = pages["write_overhead"]
+    lines += [
+        "",
+        "## Trigger overhead on `records` (its triggers on vs off, same table)",
+        "",
+        "| shape | with triggers (ms) | without (ms) | ratio |",
+        "|---|---|---|---|",
+        f"| {w['row_count']} single-row INSERTs (executemany) | "
+        f"{_fmt(w['row']['triggered_ms'], 1)} | {_fmt(w['row']['plain_ms'], 1)} | "
+        f"{_fmt(w['row']['ratio'])}× |",
+        f"| one COPY of {w['bulk_count']} | {_fmt(w['bulk']['triggered_ms'], 1)} | "
+        f"{_fmt(w['bulk']['plain_ms'], 1)} | {_fmt(w['bulk']['ratio'])}× |",
+    ]
+    sqlite = pages.get("sqlite")
+    if sqlite:
+        lines += [
+            "",
+            f"## SQLite: first vs last page (N = {sqlite['n']:,}, "
+            f"R = {sqlite['records_per_connection']}, E = {pages['events_per_connection']})",
+            "",
+            "| position | pyreference_sql | pyreference | pyreference_cold |",
+            "|---|---|---|---|",
+        ]
+        for pos in ("first", "last"):
+            p = sqlite[pos]
+            lines.append(
+                f"| {pos} | "
+                + " | ".join(
+                    _fmt(p[r]["p50_ms"])
+                    for r in ("pyreference_sql", "pyreference", "pyreference_cold")
+                )
+                + " |"
+            )
+    lines += ["", "## The indexed fan-out: indexes and plans", ""]
+    lines += [f"- `{sql}`" for sql in pages["fanout_indexes"]]
+    for part, plan in pages["explain"]["fanout_indexed"].items():
+        verdict = "no sequential scan" if "Seq Scan" not in plan else "**has a sequential scan**"
+        lines += ["", f"### fan-out `{part}` ({verdict})", "", "```", plan, "```"]
+    lines += [
+        "",
+        "### pyreference, last page (the keyset is the index condition)",
+        "",
+        "```",
+        pages["explain"]["pyreference_last_page"],
+        "```",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def plot(pages: dict[str, Any], path: Path) -> None:
+    """p50 by position for every reader (floor in black), and idle vs loaded vs dirty reads."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 5))
+    names = list(pages["positions"])
+    for reader in READERS:
+        ys = [pages["positions"][p].get(reader, {}).get("p50_ms") for p in names]
+        if all(y is not None for y in ys):
+            style = "--" if reader == "floor" else "-"
+            ax.plot(names, ys, style, marker="o", color=COLORS[reader], label=reader)
+    ax.set_yscale("log")
+    ax.set_title(f"Page of {pages['page']} by position (N={pages['n']:,}, E=20)")
+    ax.set_ylabel("p50 latency (ms)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    d, wl = pages["dirty"], pages["write_load"]
+    floor = pages["positions"]["first"]["floor"]["p50_ms"]
+    bars = {
+        "floor": floor,
+        "clean": d["clean"]["p50_ms"],
+        "10% dirty": d["dirty_10pct"]["p50_ms"],
+        "all dirty": d["dirty_all"]["p50_ms"],
+        "idle p50": wl["idle"]["pyreference"]["p50_ms"],
+        "load p50": wl["load"]["pyreference"]["p50_ms"],
+        "idle p99": wl["idle"]["pyreference"]["p99_ms"],
+        "load p99": wl["load"]["pyreference"]["p99_ms"],
+    }
+    bx.bar(list(bars), list(bars.values()), color=["black"] + ["tab:blue"] * (len(bars) - 1))
+    bx.set_yscale("log")
+    bx.set_title("First page: dirty rows and write load (pyreference)")
+    bx.set_ylabel("latency (ms)")
+    bx.tick_params(axis="x", rotation=30)
+    bx.grid(True, axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(pages: dict[str, Any], out_dir: Path, name: str) -> list[Path]:
+    """`<name>.pages.json`, `.md` and `.png` in out_dir."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pages["targets"] = evaluate(pages)
+    paths = [out_dir / f"{name}.pages.{ext}" for ext in ("json", "md", "png")]
+    paths[0].write_text(json.dumps(pages, indent=2, default=str) + "\n")
+    paths[1].write_text(markdown(pages, name))
+    plot(pages, paths[2])
+    return paths
