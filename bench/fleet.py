@@ -29,6 +29,9 @@ class FleetSpec:
     gap_every: int = 10  # every 10th connection has detail gaps
     attention_every: int = 20  # every 20th has open attention
     sibling_every: int = 25  # every 25th starts a pair of sibling browser connections
+    # When set, 9 connections in 10 are of this connector (the others spread over all 44),
+    # so that pages far apart in the list hold the same kind of rows (bench/pages.py).
+    dominant: str | None = None
 
 
 def connector_keys() -> list[str]:
@@ -49,6 +52,8 @@ def connector_of(i: int, spec: FleetSpec) -> str:
     # A sibling pair shares one connector (two browser profiles of one source).
     if i % spec.sibling_every == 1:
         i -= 1
+    if spec.dominant is not None and i % 10 != 0:
+        return spec.dominant
     return keys[i % len(keys)]
 
 

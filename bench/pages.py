@@ -35,7 +35,10 @@ from . import baselines, fleet, measure
 
 EVENTS = 20  # run events per connection (E)
 PAGE = 100
-POSITIONS = ("first", "middle", "last")
+# Pages compared for position: the first, the middle, the deepest page of the dominant
+# connector's rows (the same kind of rows as the first), and the list's last page.
+POSITIONS = ("first", "middle", "deep", "last")
+DOMINANT = "amazon"  # alphabetically first, so its block starts the list
 OWNER = baselines.OWNER
 KEYSET = "ci.connector_id, ci.created_at, ci.connector_instance_id"
 
@@ -162,14 +165,36 @@ def positions(conn: Any) -> dict[str, tuple[Key, str | None]]:
         cur.execute("SELECT value FROM pyref_meta WHERE key = 'cursor_secret'")
         secret = str(cur.fetchone()[0])  # type: ignore[index]
     out: dict[str, tuple[Key, str | None]] = {"first": (None, None)}
-    pages = len(rows) // PAGE
-    for name, k in (("middle", pages // 2), ("last", pages - 1)):
-        before = rows[k * PAGE - 1]
+    block = max(i for i, r in enumerate(rows) if r[0] == rows[0][0]) + 1  # the first connector's
+    starts = {
+        "middle": len(rows) // PAGE // 2 * PAGE,
+        "deep": block - PAGE,
+        "last": len(rows) - PAGE,
+    }
+    for name, start in starts.items():
+        before = rows[max(start, 1) - 1]
         out[name] = (
             tuple(before[:3]),  # type: ignore[dict-item]
             encode_cursor(secret, OWNER, None, [before[0], before[3], before[2]]),
         )
     return out
+
+
+def position_rows(conn: Any) -> dict[str, int]:
+    """The list offset of each position's first row (for the report)."""
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT count(*), count(*) FILTER (WHERE connector_id = %s) FROM connector_instances"
+            " WHERE owner_subject_id = %s AND status <> 'draft'",
+            (DOMINANT, OWNER),
+        )
+        total, block = cur.fetchone()  # type: ignore[misc]
+    return {
+        "first": 0,
+        "middle": total // PAGE // 2 * PAGE,
+        "deep": block - PAGE,
+        "last": total - PAGE,
+    }
 
 
 def _pyref_sql(store: Store, cursor: str | None) -> int:
@@ -373,23 +398,27 @@ def under_load(
 
 
 def sqlite_positions(n: int, records: int, reps: int, path: str) -> dict[str, Any]:
-    """First vs last page on SQLite (warm, cold, the statement alone), interleaved."""
+    """The first page vs the deepest page of the same kind of rows on SQLite (warm, cold,
+    the statement alone), interleaved."""
     store = pyreference.connect(f"sqlite:///{path}")
     store.migrate()
     conn = store.database.conn  # type: ignore[attr-defined]
-    spec = replace(fleet.FleetSpec(), events_per_connection=EVENTS)
+    spec = replace(fleet.FleetSpec(), events_per_connection=EVENTS, dominant=DOMINANT)
     fleet.sqlite_register_connectors(conn)
     fleet.sqlite_grow_connections(conn, 0, n, spec, records)
     store.reconcile()
     cold = Store(store.database, memo_rows=0)
-    last = None
-    page = cold.list_connection_summaries(PAGE, now=measure.NOW)
-    while page.has_more:
-        last = page.next_cursor
-        page = cold.list_connection_summaries(PAGE, last, now=measure.NOW)
-    # `last` continues after the page before the final one: a full page at the end
+    rows = conn.execute(
+        f"SELECT ci.connector_id, ci.created_at, ci.connector_instance_id FROM connector_instances"
+        f" ci WHERE ci.owner_subject_id = ? AND ci.status <> 'draft' ORDER BY {KEYSET}",
+        (OWNER,),
+    ).fetchall()
+    secret = conn.execute("SELECT value FROM pyref_meta WHERE key = 'cursor_secret'").fetchone()[0]
+    block = max(i for i, r in enumerate(rows) if r[0] == rows[0][0]) + 1
+    deep = encode_cursor(secret, OWNER, None, list(rows[block - PAGE - 1]))
     out: dict[str, Any] = {"n": n, "records_per_connection": records}
-    for name, cursor in (("first", None), ("last", last)):
+    out["deep_row"] = block - PAGE
+    for name, cursor in (("first", None), ("deep", deep)):
         out[name] = rounds(
             {
                 "pyreference_sql": lambda c=cursor: _pyref_sql(store, c),
@@ -431,7 +460,7 @@ def run(
     try:
         fleet.pg_register_connectors(conn)
         baselines.pg_install_views(conn)
-        spec = replace(fleet.FleetSpec(), events_per_connection=EVENTS)
+        spec = replace(fleet.FleetSpec(), events_per_connection=EVENTS, dominant=DOMINANT)
         say(f"pages: loading N={n}, R={records}, E={EVENTS}")
         t0 = time.perf_counter()
         fleet.pg_grow_connections(conn, 0, n, spec, records)
@@ -451,6 +480,8 @@ def run(
             "load_s": load_s_taken,
             "settle_s": settle_s,
             "fanout_indexes": list(FANOUT_INDEXES),
+            "dominant": DOMINANT,
+            "position_rows": position_rows(conn),
             "positions": {},
         }
         for name, (key, cursor) in positions(conn).items():
