@@ -160,7 +160,7 @@ def test_bench_pages_smoke(pg_admin_dsn: str, tmp_path: Path) -> None:
     with Progress(disable=True) as ui:
         paths = run.pages_phase(cfg, pg_admin_dsn, ui, tmp_path)
     data = json.loads(paths[0].read_text())
-    assert set(data["positions"]) == {"first", "middle", "last"}
+    assert set(data["positions"]) == {"first", "middle", "deep", "last"}
     for point in data["positions"].values():
         assert set(point) >= {"floor", "pyreference", "pyreference_cold", "fanout_indexed"}
         assert point["fanout_indexed"]["statements"] == 1 + 100 * len(baselines.PG_FANOUT)
