@@ -10,6 +10,12 @@ import json
 from .errors import InvalidCursor
 
 
+class CursorSecret:
+    """The database's cursor secret as last read (None until a read has seen it)."""
+
+    value: str | None = None
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -40,6 +46,11 @@ def cursor_position(cursor: str, owner: str, connector_id: str | None) -> list[s
     if not (isinstance(key, list) and len(key) == 3 and all(isinstance(k, str) for k in key)):
         raise InvalidCursor("cursor is malformed")
     return key
+
+
+def check_format(cursor: str) -> None:
+    """Raise InvalidCursor unless the cursor has the shape of one (payload.signature)."""
+    _split(cursor)
 
 
 def verify_cursor(secret: str, cursor: str) -> None:

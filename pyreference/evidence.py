@@ -175,6 +175,9 @@ class Evidence:
     gaps: tuple[GapCounts, ...] = ()
     schedule: Schedule | None = None
     open_attention: tuple[Attention, ...] = ()
+    # Why this connection's stored evidence could not be read (then `available` is
+    # False): a code such as `evidence_timestamp_invalid`; health reports it.
+    problem: str | None = None
 
     @property
     def reliable(self) -> bool:

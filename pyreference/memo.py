@@ -7,7 +7,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from .reads import PageDecoder, evidence_from_row
+from .reads import PageDecoder, evidence_from_row, unreadable_evidence
 from .synthesis import Prepared, prepare
 
 
@@ -62,15 +62,29 @@ def prepare_page(
     out = []
     for row in rows:
         if row[dirty]:
-            fresh = recomputed.get(row[ident])
-            out.append(prepare(evidence_from_row(_named(columns, row), decoder, fresh)))
+            out.append(_prepare_row(columns, row, decoder, recomputed.get(row[ident])))
             continue
         found = memo.get(row)
         if found is None:
-            found = prepare(evidence_from_row(_named(columns, row), decoder))
+            found = _prepare_row(columns, row, decoder, None)
             memo.put(row, found)
         out.append(found)
     return out
+
+
+def _prepare_row(
+    columns: tuple[str, ...],
+    row: tuple[Any, ...],
+    decoder: PageDecoder,
+    fresh: Mapping[str, Any] | None,
+) -> Prepared:
+    """One row's prepared evidence; a row that cannot be decoded or prepared degrades
+    only its own connection (health unknown, the problem named), never the page."""
+    named = _named(columns, row)
+    try:
+        return prepare(evidence_from_row(named, decoder, fresh))
+    except Exception as exc:
+        return prepare(unreadable_evidence(named, decoder, exc))
 
 
 def _named(columns: tuple[str, ...], row: tuple[Any, ...]) -> dict[str, Any]:

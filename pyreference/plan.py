@@ -22,9 +22,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from contextlib import AsyncExitStack, ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .cursors import CursorSecret
 from .db import Rows
 
 if TYPE_CHECKING:
@@ -42,6 +43,9 @@ class Context:
     dialect: str
     memo: PreparedMemo
     loads: Callable[[Any], Any]
+    # The database's cursor secret once a read has seen it (cursors are verified
+    # with it before any part of them is used).
+    secret: CursorSecret = field(default_factory=lambda: CursorSecret())
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .cursors import cursor_position, encode_cursor, verify_cursor
+from .cursors import check_format, cursor_position, encode_cursor, verify_cursor
 from .db import Ids, cancelled_by_recovery
-from .errors import ConnectionNotFound, DatabaseUnavailable, InvalidInput
+from .errors import ConnectionNotFound, DatabaseUnavailable, InvalidCursor, InvalidInput
+from .evidence import DeepEvidence
+from .inputs import cursor_text, id_set, ident, optional_ident, shown
 from .memo import prepare_page
 from .plan import Context, Plan, execute, rows
-from .reads import PageDecoder, deep_from_row, evidence_from_row
+from .reads import PageDecoder, deep_from_row, evidence_from_row, unreadable, unreadable_evidence
 from .routing import PRIMARY, ReadSource
 from .synthesis import (
     ConnectionDiagnostics,
     ConnectionSummary,
+    Prepared,
     Runtime,
     diagnose,
     synthesize,
@@ -71,11 +74,11 @@ def list_request(
 ) -> ListRequest:
     """Check a list read's arguments (raises `InvalidInput`) before any I/O."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-        raise InvalidInput(f"limit must be an int from 1 to 1000, not {limit!r}")
-    if connector_id is not None and not isinstance(connector_id, str):
-        raise InvalidInput("connector_id must be text")
+        raise InvalidInput(f"limit must be an int from 1 to 1000, not {shown(limit)}")
+    connector_id = optional_ident(connector_id, "connector_id")
+    cursor = cursor_text(cursor)
     at = now_utc() if now is None else to_utc(now, "now")
-    runtime = Runtime(live_run_ids=None if live_run_ids is None else frozenset(live_run_ids))
+    runtime = Runtime(live_run_ids=id_set(live_run_ids, "live_run_ids"))
     key = (limit, cursor, connector_id, None if now is None else at, runtime.live_run_ids)
     return ListRequest(limit, cursor, connector_id, at, runtime, key)
 
@@ -115,16 +118,18 @@ def page_statement(
 
 def list_page(ctx: Context, req: ListRequest) -> Plan[Page]:
     """One keyset page of summaries: a fixed number of statements whatever the fleet."""
+    if req.cursor is not None:
+        # Verified before any part of it is used: a tampered position never reaches
+        # the query.
+        yield from _verify_cursor(ctx, req.cursor)
     name, params = page_statement(ctx.owner, req.limit + 1, req.connector_id, req.cursor)
     columns, page_rows = yield from rows(name, params)
     column = {name: i for i, name in enumerate(columns)}
     # The page query carries the secret; only an empty page needs a lookup.
     if page_rows:
-        secret = str(page_rows[0][column["cursor_secret"]])
+        secret = ctx.secret.value = str(page_rows[0][column["cursor_secret"]])
     else:
-        secret = str((yield from execute("cursor_secret"))[0]["value"])
-    if req.cursor is not None:
-        verify_cursor(secret, req.cursor)
+        secret = yield from _read_secret(ctx)
     has_more = len(page_rows) > req.limit
     page_rows = page_rows[: req.limit]
     ident = column["connector_instance_id"]
@@ -136,8 +141,36 @@ def list_page(ctx: Context, req: ListRequest) -> Plan[Page]:
         last = page_rows[-1]
         position = [last[column["connector_id"]], last[column["created_at"]], last[ident]]
         next_cursor = encode_cursor(secret, ctx.owner, req.connector_id, position)
-    items = tuple(synthesize_prepared(p, req.now, req.runtime) for p in prepared)
+    items = tuple(_summary(p, req.now, req.runtime) for p in prepared)
     return Page(items=items, next_cursor=next_cursor, has_more=has_more)
+
+
+def _summary(prepared: Prepared, now: datetime, runtime: Runtime) -> ConnectionSummary:
+    """A page row's summary; a row whose evidence cannot be synthesized is served as unknown."""
+    try:
+        return synthesize_prepared(prepared, now, runtime)
+    except Exception as exc:
+        return synthesize(unreadable(prepared.evidence, exc), now, runtime)
+
+
+def _read_secret(ctx: Context) -> Plan[str]:
+    ctx.secret.value = str((yield from execute("cursor_secret"))[0]["value"])
+    return ctx.secret.value
+
+
+def _verify_cursor(ctx: Context, cursor: str) -> Plan[None]:
+    """Raise InvalidCursor unless the cursor is signed with this database's secret (read
+    once per store; read again once if a cursor does not match it, in case the database
+    was replaced)."""
+    check_format(cursor)
+    cached = ctx.secret.value
+    secret = cached if cached is not None else (yield from _read_secret(ctx))
+    try:
+        verify_cursor(secret, cursor)
+    except InvalidCursor:
+        if cached is None or (yield from _read_secret(ctx)) == cached:
+            raise
+        verify_cursor(ctx.secret.value or "", cursor)
 
 
 def _recompute(dirty: list[str]) -> Plan[dict[str, Mapping[str, Any]]]:
@@ -158,8 +191,7 @@ def _recompute(dirty: list[str]) -> Plan[dict[str, Mapping[str, Any]]]:
 
 
 def _scoped_at(connection_id: Any, now: datetime | str | None) -> datetime:
-    if not isinstance(connection_id, str) or not connection_id:
-        raise InvalidInput("connection id must be a non-empty string")
+    ident(connection_id, "connection id")
     return now_utc() if now is None else to_utc(now, "now")
 
 
@@ -171,7 +203,10 @@ def _scoped(ctx: Context, connection_id: str) -> Plan[tuple[Any, Any] | None]:
     dirty = [row["connector_instance_id"]] if row["dirty"] else []
     fresh = (yield from _recompute(dirty)).get(row["connector_instance_id"])
     decoder = PageDecoder(ctx.loads)
-    return evidence_from_row(row, decoder, fresh), deep_from_row(row, decoder)
+    try:
+        return evidence_from_row(row, decoder, fresh), deep_from_row(row, decoder)
+    except Exception as exc:  # one unreadable row: this connection's health is unknown
+        return unreadable_evidence(row, decoder, exc), DeepEvidence()
 
 
 def connection_summary(
@@ -182,10 +217,14 @@ def connection_summary(
 ) -> Plan[ConnectionSummary | None]:
     """One connection's summary (by id, or by a connector id with exactly one connection)."""
     at = _scoped_at(connection_id, now)
+    runtime = Runtime(live_run_ids=id_set(live_run_ids, "live_run_ids"))
     found = yield from _scoped(ctx, connection_id)
     if found is None:
         return None
-    return synthesize(found[0], at, Runtime(live_run_ids=live_run_ids))
+    try:
+        return synthesize(found[0], at, runtime)
+    except Exception as exc:  # evidence that decodes but cannot be synthesized
+        return synthesize(unreadable(found[0], exc), at, runtime)
 
 
 def connection_diagnostics(
@@ -196,7 +235,13 @@ def connection_diagnostics(
 ) -> Plan[ConnectionDiagnostics]:
     """Deep diagnostics of one connection; raises `ConnectionNotFound`."""
     at = _scoped_at(connection_id, now)
+    runtime = Runtime(live_run_ids=id_set(live_run_ids, "live_run_ids"))
     found = yield from _scoped(ctx, connection_id)
     if found is None:
-        raise ConnectionNotFound(f"no connection {connection_id!r} for owner {ctx.owner!r}")
-    return diagnose(found[0], found[1], at, Runtime(live_run_ids=live_run_ids))
+        raise ConnectionNotFound(
+            f"no connection {shown(connection_id)} for owner {shown(ctx.owner)}"
+        )
+    try:
+        return diagnose(found[0], found[1], at, runtime)
+    except Exception as exc:  # evidence that decodes but cannot be synthesized
+        return diagnose(unreadable(found[0], exc), DeepEvidence(), at, runtime)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import math
+import json
+import re
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
+from .errors import InvalidInput
 from .evidence import (
     Attention,
     BrowserSurface,
@@ -22,8 +25,10 @@ from .evidence import (
     StreamFacts,
     StreamStats,
 )
+from .synthesis.freshness import staleness_seconds
 
 Loads = Callable[[Any], Any]
+_CANONICAL_TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
 T = TypeVar("T")
 _MISSING = object()
 
@@ -92,6 +97,29 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _ts(value: Any) -> str | None:
+    """A stored timestamp, which must be canonical text in years 0001-9999: evidence holding
+    anything else (an impossible date, a leap second, year 10000, infinity) is unreadable,
+    and only its connection degrades (R22)."""
+    if value is None:
+        return None
+    text = str(value)
+    if not _CANONICAL_TS.fullmatch(text):
+        raise InvalidInput(f"stored timestamp is not canonical: {text[:40]!r}")
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"stored timestamp is not a date: {text[:40]!r}") from None
+    return text
+
+
+def _ts_or_none(value: Any) -> str | None:
+    try:
+        return _ts(value)
+    except InvalidInput:
+        return None
+
+
 def _facts(item: Mapping[str, Any], run_id: str | None = None) -> StreamFacts:
     return StreamFacts(
         stream=str(item.get("stream")),
@@ -121,8 +149,8 @@ def run_from_json(data: Mapping[str, Any] | None) -> RunEvidence | None:
     return RunEvidence(
         run_id=run_id,
         status=str(data["status"]),
-        started_at=_str(data.get("started_at")),
-        finished_at=_str(data.get("finished_at")),
+        started_at=_ts(data.get("started_at")),
+        finished_at=_ts(data.get("finished_at")),
         failure_reason=_str(data.get("failure_reason")),
         terminal_reason=_str(data.get("terminal_reason")),
         browser_surface=surface,
@@ -139,8 +167,8 @@ def _attention(item: Mapping[str, Any]) -> Attention:
         owner_action=_str(item.get("owner_action")),
         lifecycle=str(item.get("lifecycle") or "open"),
         response_required=bool(item.get("response_required")),
-        expires_at=_str(item.get("expires_at")),
-        created_at=_str(item.get("created_at")),
+        expires_at=_ts(item.get("expires_at")),
+        created_at=_ts(item.get("created_at")),
     )
 
 
@@ -155,13 +183,7 @@ def profile_from_row(row: Mapping[str, Any], loads: Loads) -> ConnectorProfile:
             declared.append(DeclaredStream(name=name, required=item.get("required") is not False))
     policy = loads(row.get("refresh_policy"))
     policy = policy if isinstance(policy, Mapping) else {}
-    window = policy.get("maximum_staleness_seconds")
-    if (
-        isinstance(window, bool)
-        or not isinstance(window, int | float)
-        or not (math.isfinite(window) and window > 0)
-    ):
-        window = None
+    window = staleness_seconds(policy.get("maximum_staleness_seconds"))
     safe = policy.get("background_safe")
     return ConnectorProfile(
         connector_id=str(row["connector_id"]),
@@ -170,21 +192,25 @@ def profile_from_row(row: Mapping[str, Any], loads: Loads) -> ConnectorProfile:
         manifest_usable=bool(declared),
         refresh_policy=RefreshPolicy(
             recommended_mode=_str(policy.get("recommended_mode")),
-            maximum_staleness_seconds=float(window) if window is not None else None,
+            maximum_staleness_seconds=window,
             background_safe=safe if isinstance(safe, bool) else None,
         ),
     )
 
 
-def identity_from_row(row: Mapping[str, Any]) -> Identity:
+def identity_from_row(
+    row: Mapping[str, Any], stamp: Callable[[Any], str | None] | None = None
+) -> Identity:
+    """The connection's identity; `stamp` reads its timestamps (strict by default)."""
+    stamp = stamp or _ts
     return Identity(
         connection_id=str(row["connector_instance_id"]),
         connector_id=str(row["connector_id"]),
         display_name=_str(row.get("display_name")),
         status=str(row["status"]),
         source_kind=str(row["source_kind"]),
-        created_at=_str(row.get("created_at")),
-        revoked_at=_str(row.get("revoked_at")),
+        created_at=stamp(row.get("created_at")),
+        revoked_at=stamp(row.get("revoked_at")),
         owner_subject_id=str(row.get("owner_subject_id") or "owner_local"),
     )
 
@@ -196,7 +222,7 @@ def _stream_stats(data: Any) -> tuple[StreamStats, ...]:
             live_count=_int(s.get("live")) or 0,
             row_count=_int(s.get("rows")) or 0,
             retained_bytes=_int(s.get("bytes")) or 0,
-            last_record_at=_str(s.get("last_record_at")),
+            last_record_at=_ts(s.get("last_record_at")),
         )
         for s in data or []
     )
@@ -224,7 +250,7 @@ def _schedule(data: Any) -> Schedule | None:
         interval_seconds=_int(data.get("interval_seconds")),
         enabled=bool(data.get("enabled")),
         consecutive_failures=_int(data.get("consecutive_failures")) or 0,
-        next_run_at=_str(data.get("next_run_at")),
+        next_run_at=_ts(data.get("next_run_at")),
     )
 
 
@@ -279,10 +305,58 @@ def deep_from_row(row: Mapping[str, Any], decoder: PageDecoder) -> DeepEvidence:
                 stream=str(g["stream"]),
                 status=str(g["status"]),
                 reason=_str(g.get("reason")),
-                next_attempt_after=_str(g.get("next_attempt_after")),
-                updated_at=_str(g.get("updated_at")),
+                next_attempt_after=_ts(g.get("next_attempt_after")),
+                updated_at=_ts(g.get("updated_at")),
             )
             for g in loads(row.get("open_gaps")) or []
         ),
         attention=tuple(_attention(a) for a in loads(row.get("attention_history")) or []),
+    )
+
+
+def problem_code(exc: BaseException) -> str:
+    """A short code naming why stored evidence could not be used (for health's reasons)."""
+    if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+        return "evidence_json_malformed"
+    if isinstance(exc, InvalidInput):  # raised by timestamp parsing
+        return "evidence_timestamp_invalid"
+    if isinstance(exc, OverflowError):
+        return "evidence_value_out_of_range"
+    return "evidence_undecodable"
+
+
+def unreadable(evidence: Evidence, exc: BaseException) -> Evidence:
+    """`evidence` reduced to identity and profile, marked unavailable with the problem named."""
+    return Evidence(
+        identity=evidence.identity,
+        profile=evidence.profile,
+        available=False,
+        dirty=evidence.dirty,
+        problem=problem_code(exc),
+    )
+
+
+def unreadable_evidence(
+    row: Mapping[str, Any], decoder: PageDecoder, exc: BaseException
+) -> Evidence:
+    """Evidence for a row that could not be decoded: identity, the profile when that
+    decodes (else none), unavailable with the problem named."""
+    try:
+        profile = decoder.profile(row)
+    except Exception:
+        profile = ConnectorProfile(
+            connector_id=str(row["connector_id"]),
+            display_name=None,
+            declared_streams=(),
+            manifest_usable=False,
+            refresh_policy=RefreshPolicy(
+                recommended_mode=None, maximum_staleness_seconds=None, background_safe=None
+            ),
+        )
+    return Evidence(
+        identity=identity_from_row(row, _ts_or_none),
+        profile=profile,
+        available=False,
+        dirty=bool(row.get("dirty")),
+        problem=problem_code(exc),
     )

@@ -19,6 +19,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 from . import maintenance, migrate, read_path, writes
 from .db import Database, PostgresDatabase, SQLiteDatabase, StatementCounter
 from .errors import InvalidInput
+from .inputs import ident, shown
 from .memo import PreparedMemo
 from .plan import Context, Plan, run
 from .read_path import ListRequest, Page, list_request, page_statement
@@ -44,10 +45,9 @@ T = TypeVar("T")
 
 def store_context(dialect: str, loads: Callable[[Any], Any], owner: Any, memo_rows: Any) -> Context:
     """Check a store's settings (raises `InvalidInput`) and build its plans' context."""
-    if not isinstance(owner, str) or not owner:
-        raise InvalidInput("owner must be a non-empty string")
+    ident(owner, "owner")
     if isinstance(memo_rows, bool) or not isinstance(memo_rows, int) or memo_rows < 0:
-        raise InvalidInput(f"memo_rows must be an int >= 0, not {memo_rows!r}")
+        raise InvalidInput(f"memo_rows must be an int >= 0, not {shown(memo_rows)}")
     return Context(owner=owner, dialect=dialect, memo=PreparedMemo(memo_rows), loads=loads)
 
 

@@ -8,15 +8,25 @@ arguments are checked before any I/O, then it yields one `Transaction`.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from .db import Ids, Json, canonical_json
+from .db import Ids, Json
 from .errors import ConnectionNotFound, InvalidInput
 from .evidence import RUN_EVENT_TYPES
+from .inputs import (
+    bigint,
+    choice,
+    flag,
+    ident,
+    items,
+    json_object,
+    optional_ident,
+    optional_text,
+    shown,
+)
 from .plan import Context, Plan, Transaction, execute
 from .timeutil import iso, now_utc, optional_utc, to_utc
 
@@ -24,52 +34,8 @@ CONNECTION_STATUSES = ("active", "paused", "revoked", "draft")
 SOURCE_KINDS = ("account", "local_device", "browser_collector", "manual")
 GAP_STATUSES = ("pending", "recovered", "terminal")
 LIFECYCLES = ("open", "acknowledged", "in_progress", "resolved", "expired")
-MAX_ID = 512
 BATCH = 2000
-
-
-def _id(value: Any, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{what} must be a non-empty string")
-    if len(value) > MAX_ID:
-        raise InvalidInput(f"{what} is longer than {MAX_ID} characters")
-    if "\x00" in value:
-        raise InvalidInput(f"{what} contains a NUL character")
-    return value
-
-
-def _optional_text(value: Any, what: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidInput(f"{what} must be text")
-    if "\x00" in value:
-        raise InvalidInput(f"{what} contains a NUL character")
-    return value
-
-
-def _choice(value: Any, allowed: tuple[str, ...], what: str) -> str:
-    if value not in allowed:
-        raise InvalidInput(f"unknown {what} {value!r}: expected one of {', '.join(allowed)}")
-    return str(value)
-
-
-def _json_object(value: Any, what: str) -> dict[str, Any]:
-    if isinstance(value, str | bytes):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            raise InvalidInput(f"{what} is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise InvalidInput(f"{what} must be a JSON object")
-    try:
-        canonical_json(value)
-        json.dumps(value, allow_nan=False)  # NaN and Infinity are not JSON
-    except (TypeError, ValueError):
-        raise InvalidInput(f"{what} holds a value JSON cannot represent") from None
-    if "\\u0000" in json.dumps(value):
-        raise InvalidInput(f"{what} contains a NUL character")
-    return value
+MAX_EVENT_SEQ = 2**53
 
 
 def _one(name: str, params: Mapping[str, Any], require: str | None = None) -> Plan[int]:
@@ -87,15 +53,15 @@ def _require_connections(ids: Iterable[str]) -> Plan[None]:
     }
     missing = [i for i in wanted if i not in found]
     if missing:
-        raise ConnectionNotFound(f"no connection {missing[0]!r}")
+        raise ConnectionNotFound(f"no connection {shown(missing[0])}")
 
 
 # -- connectors and connections --------------------------------------------
 def register_connector(ctx: Context, manifest: Mapping[str, Any] | str | bytes) -> Plan[str]:
     """Store a manifest; its id is `connector_key`, else `connector_id`. Returns the id."""
-    data = _json_object(manifest, "manifest")
+    data = json_object(manifest, "manifest")
     connector_id = data.get("connector_key") or data.get("connector_id")
-    connector_id = _id(connector_id, "manifest connector_key (or connector_id)")
+    connector_id = ident(connector_id, "manifest connector_key (or connector_id)")
     yield Transaction(
         _one("insert_connector", {"connector_id": connector_id, "manifest": Json(data)})
     )
@@ -115,12 +81,12 @@ def create_connection(
 ) -> Plan[str]:
     """Create a connection of a registered connector; returns its id."""
     params = {
-        "id": _id(connection_id, "connection_id"),
-        "connector_id": _id(connector_id, "connector_id"),
-        "display_name": _optional_text(display_name, "display_name"),
-        "source_kind": _choice(source_kind, SOURCE_KINDS, "source_kind"),
-        "status": _choice(status, CONNECTION_STATUSES, "status"),
-        "owner": _id(owner_subject_id, "owner_subject_id"),
+        "id": ident(connection_id, "connection_id"),
+        "connector_id": ident(connector_id, "connector_id"),
+        "display_name": optional_text(display_name, "display_name"),
+        "source_kind": choice(source_kind, SOURCE_KINDS, "source_kind"),
+        "status": choice(status, CONNECTION_STATUSES, "status"),
+        "owner": ident(owner_subject_id, "owner_subject_id"),
         "created_at": optional_utc(created_at, "created_at") or now_utc(),
     }
     try:
@@ -128,10 +94,10 @@ def create_connection(
     except InvalidInput as exc:
         if "does not exist" in str(exc):
             raise InvalidInput(
-                f"no connector {connector_id!r}: register its manifest first"
+                f"no connector {shown(connector_id)}: register its manifest first"
             ) from exc
         if "duplicate" in str(exc):
-            raise InvalidInput(f"connection {connection_id!r} already exists") from exc
+            raise InvalidInput(f"connection {shown(connection_id)} already exists") from exc
         raise
     return connection_id
 
@@ -145,9 +111,9 @@ def update_connection(
 ) -> Plan[None]:
     """Change a connection's display name or status; raises `ConnectionNotFound`."""
     params = {
-        "id": _id(connection_id, "connection_id"),
-        "display_name": _optional_text(display_name, "display_name"),
-        "status": None if status is None else _choice(status, CONNECTION_STATUSES, "status"),
+        "id": ident(connection_id, "connection_id"),
+        "display_name": optional_text(display_name, "display_name"),
+        "status": None if status is None else choice(status, CONNECTION_STATUSES, "status"),
         "now": now_utc(),
     }
     yield Transaction(_one("update_connection", params, require=connection_id))
@@ -158,14 +124,14 @@ def ingest_records(
     ctx: Context, connection_id: str, stream: str, records: Iterable[Mapping[str, Any]]
 ) -> Plan[int]:
     """Upsert records of one stream; returns the number of rows inserted or changed."""
-    cid = _id(connection_id, "connection_id")
-    stream = _id(stream, "stream")
+    cid = ident(connection_id, "connection_id")
+    stream = ident(stream, "stream")
     rows: dict[str, dict[str, Any]] = {}
-    for n, record in enumerate(records):
+    for n, record in enumerate(items(records, "records")):
         if not isinstance(record, Mapping):
             raise InvalidInput(f"record #{n} must be a mapping with key, data, emitted_at")
-        key = _id(record.get("key"), f"record #{n} key")
-        data = _json_object(record.get("data"), f"record #{n} data")
+        key = ident(record.get("key"), f"record #{n} key")
+        data = json_object(record.get("data"), f"record #{n} data")
         emitted = record.get("emitted_at")
         emitted_at = now_utc() if emitted is None else to_utc(emitted, f"record #{n} emitted_at")
         rows[key] = {"key": key, "data": data, "emitted_at": iso(emitted_at)}
@@ -179,7 +145,7 @@ def _ingest(cid: str, stream: str, batch: list[dict[str, Any]]) -> Plan[int]:
     try:
         yield from _require_connections([cid])
     except ConnectionNotFound:
-        raise InvalidInput(f"records for a connection that does not exist: {cid!r}") from None
+        raise InvalidInput(f"records for a connection that does not exist: {shown(cid)}") from None
     changed = 0
     for start in range(0, len(batch), BATCH):
         chunk = batch[start : start + BATCH]
@@ -191,9 +157,9 @@ def _ingest(cid: str, stream: str, batch: list[dict[str, Any]]) -> Plan[int]:
 def delete_record(ctx: Context, connection_id: str, stream: str, key: str) -> Plan[bool]:
     """Soft-delete one live record; True if a live record was deleted."""
     params = {
-        "id": _id(connection_id, "connection_id"),
-        "stream": _id(stream, "stream"),
-        "key": _id(key, "key"),
+        "id": ident(connection_id, "connection_id"),
+        "stream": ident(stream, "stream"),
+        "key": ident(key, "key"),
         "now": now_utc(),
     }
     return bool((yield Transaction(_one("delete_record", params))))
@@ -202,12 +168,15 @@ def delete_record(ctx: Context, connection_id: str, stream: str, key: str) -> Pl
 # -- the spine -------------------------------------------------------------
 def append_events(ctx: Context, events: Iterable[Mapping[str, Any]]) -> Plan[list[str]]:
     """Append events in order; returns their event ids. An identical repeat is a no-op."""
-    rows = [_event_row(n, e) for n, e in enumerate(events)]
+    rows = [_event_row(n, e) for n, e in enumerate(items(events, "events"))]
     if not rows:
         return []
     ids = [r["event_id"] for r in rows]
     if len(set(ids)) != len(ids):
         raise InvalidInput("the batch repeats an event_id")
+    seqs = [r["event_seq"] for r in rows if r["event_seq"] is not None]
+    if len(set(seqs)) != len(seqs):
+        raise InvalidInput("the batch repeats an event_seq")
     yield Transaction(_append(ctx, rows, ids))
     return ids
 
@@ -221,44 +190,57 @@ def _append(ctx: Context, rows: list[dict[str, Any]], ids: list[str]) -> Plan[No
         if old is None:
             fresh.append(row)
         elif not _same_event(old, row, ctx.loads):
-            raise InvalidInput(f"event_id {row['event_id']!r} was already used for another event")
-    if fresh:
-        yield from execute("insert_events", {"events": Json(fresh)})
+            raise InvalidInput(
+                f"event_id {shown(row['event_id'])} was already used for another event"
+            )
+    explicit = [r["event_seq"] for r in fresh if r["event_seq"] is not None]
+    if explicit:
+        taken = yield from execute("events_by_seq", {"seqs": Ids(explicit)})
+        if taken:
+            raise InvalidInput(f"event_seq {taken[0]['event_seq']} is already used")
+    assigned = [r for r in fresh if r["event_seq"] is None]
+    if assigned:
+        yield from execute("insert_events", {"events": Json(assigned)})
+    if explicit:
+        yield from execute("insert_events_with_seq", {"events": Json(fresh)})
+        # Numbers given explicitly are never handed out again (Postgres sequence;
+        # SQLite's AUTOINCREMENT follows by itself).
+        yield from execute("advance_event_seq")
 
 
 def _event_row(n: int, event: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(event, Mapping):
         raise InvalidInput(f"event #{n} must be a mapping")
-    event_type = _id(event.get("event_type"), f"event #{n} event_type")
+    event_type = ident(event.get("event_type"), f"event #{n} event_type")
     if event_type.startswith("run.") and event_type not in RUN_EVENT_TYPES:
-        raise InvalidInput(f"event #{n} has unknown run event type {event_type!r}")
+        raise InvalidInput(f"event #{n} has unknown run event type {shown(event_type)}")
     if event.get("occurred_at") is None:
         raise InvalidInput(f"event #{n} needs occurred_at")
     occurred = to_utc(event["occurred_at"], f"event #{n} occurred_at")
     run_id = event.get("run_id")
     if event_type.startswith("run.") and run_id is None:
-        raise InvalidInput(f"event #{n} ({event_type}) needs a run_id")
+        raise InvalidInput(f"event #{n} ({shown(event_type)}) needs a run_id")
     data = event.get("data")
     connector_id = event.get("connector_id")
+    seq = event.get("event_seq")
     return {
-        "event_id": _id(event.get("event_id") or f"evt_{uuid.uuid4().hex}", f"event #{n} event_id"),
+        "event_seq": None if seq is None else event_seq(seq, f"event #{n} event_seq"),
+        "event_id": ident(
+            event.get("event_id") or f"evt_{uuid.uuid4().hex}", f"event #{n} event_id"
+        ),
         "event_type": event_type,
         "occurred_at": iso(occurred),
         "recorded_at": iso(now_utc()),
-        "status": _optional_text(event.get("status"), f"event #{n} status"),
-        "run_id": None if run_id is None else _id(run_id, f"event #{n} run_id"),
-        "connector_id": None
-        if connector_id is None
-        else _id(connector_id, f"event #{n} connector_id"),
-        "connection_id": None
-        if event.get("connection_id") is None
-        else _id(event["connection_id"], f"event #{n} connection_id"),
-        "source_kind": _optional_text(
+        "status": optional_text(event.get("status"), f"event #{n} status"),
+        "run_id": optional_ident(run_id, f"event #{n} run_id"),
+        "connector_id": optional_ident(connector_id, f"event #{n} connector_id"),
+        "connection_id": optional_ident(event.get("connection_id"), f"event #{n} connection_id"),
+        "source_kind": optional_text(
             event.get("source_kind", "connector" if connector_id else None),
             f"event #{n} source_kind",
         ),
-        "source_id": _optional_text(event.get("source_id", connector_id), f"event #{n} source_id"),
-        "data": None if data is None else _json_object(data, f"event #{n} data"),
+        "source_id": optional_text(event.get("source_id", connector_id), f"event #{n} source_id"),
+        "data": None if data is None else json_object(data, f"event #{n} data"),
     }
 
 
@@ -273,23 +255,11 @@ def set_schedule(
     next_run_at: datetime | str | None = None,
 ) -> Plan[None]:
     """Create or replace a connection's schedule; raises `ConnectionNotFound`."""
-    if (
-        isinstance(interval_seconds, bool)
-        or not isinstance(interval_seconds, int)
-        or interval_seconds <= 0
-    ):
-        raise InvalidInput("interval_seconds must be a positive integer")
-    if (
-        isinstance(consecutive_failures, bool)
-        or not isinstance(consecutive_failures, int)
-        or consecutive_failures < 0
-    ):
-        raise InvalidInput("consecutive_failures must be a non-negative integer")
     params = {
-        "id": _id(connection_id, "connection_id"),
-        "interval_seconds": interval_seconds,
-        "enabled": bool(enabled),
-        "consecutive_failures": consecutive_failures,
+        "id": ident(connection_id, "connection_id"),
+        "interval_seconds": bigint(interval_seconds, "interval_seconds", minimum=1),
+        "enabled": flag(enabled, "enabled"),
+        "consecutive_failures": bigint(consecutive_failures, "consecutive_failures", minimum=0),
         "next_run_at": optional_utc(next_run_at, "next_run_at"),
         "now": now_utc(),
     }
@@ -307,13 +277,13 @@ def add_detail_gap(
     next_attempt_after: datetime | str | None = None,
 ) -> Plan[str]:
     """Record a detail gap of one stream; returns its id."""
-    gap_id = _id(gap_id or f"gap_{uuid.uuid4().hex}", "gap_id")
+    gap_id = ident(gap_id or f"gap_{uuid.uuid4().hex}", "gap_id")
     params = {
         "gap_id": gap_id,
-        "id": _id(connection_id, "connection_id"),
-        "stream": _id(stream, "stream"),
-        "status": _choice(status, GAP_STATUSES, "gap status"),
-        "reason": _optional_text(reason, "reason"),
+        "id": ident(connection_id, "connection_id"),
+        "stream": ident(stream, "stream"),
+        "status": choice(status, GAP_STATUSES, "gap status"),
+        "reason": optional_text(reason, "reason"),
         "next_attempt_after": optional_utc(next_attempt_after, "next_attempt_after"),
         "now": now_utc(),
     }
@@ -324,12 +294,12 @@ def add_detail_gap(
 def update_detail_gap(ctx: Context, gap_id: str, *, status: str) -> Plan[None]:
     """Change a detail gap's status; raises `InvalidInput` for an unknown gap."""
     params = {
-        "gap_id": _id(gap_id, "gap_id"),
-        "status": _choice(status, GAP_STATUSES, "gap status"),
+        "gap_id": ident(gap_id, "gap_id"),
+        "status": choice(status, GAP_STATUSES, "gap status"),
         "now": now_utc(),
     }
     if not (yield Transaction(_one("update_gap", params))):
-        raise InvalidInput(f"no detail gap {gap_id!r}")
+        raise InvalidInput(f"no detail gap {shown(gap_id)}")
 
 
 def open_attention(
@@ -343,13 +313,13 @@ def open_attention(
     expires_at: datetime | str | None = None,
 ) -> Plan[str]:
     """Open an attention record on a connection; returns its id."""
-    attention_id = _id(attention_id or f"att_{uuid.uuid4().hex}", "attention_id")
+    attention_id = ident(attention_id or f"att_{uuid.uuid4().hex}", "attention_id")
     params = {
         "attention_id": attention_id,
-        "id": _id(connection_id, "connection_id"),
-        "reason_code": _id(reason_code, "reason_code"),
-        "owner_action": _optional_text(owner_action, "owner_action"),
-        "response_required": bool(response_required),
+        "id": ident(connection_id, "connection_id"),
+        "reason_code": ident(reason_code, "reason_code"),
+        "owner_action": optional_text(owner_action, "owner_action"),
+        "response_required": flag(response_required, "response_required"),
         "expires_at": optional_utc(expires_at, "expires_at"),
         "now": now_utc(),
     }
@@ -360,12 +330,20 @@ def open_attention(
 def update_attention(ctx: Context, attention_id: str, *, lifecycle: str) -> Plan[None]:
     """Move an attention record through its lifecycle; `InvalidInput` for an unknown one."""
     params = {
-        "attention_id": _id(attention_id, "attention_id"),
-        "lifecycle": _choice(lifecycle, LIFECYCLES, "attention lifecycle"),
+        "attention_id": ident(attention_id, "attention_id"),
+        "lifecycle": choice(lifecycle, LIFECYCLES, "attention lifecycle"),
         "now": now_utc(),
     }
     if not (yield Transaction(_one("update_attention", params))):
-        raise InvalidInput(f"no attention record {attention_id!r}")
+        raise InvalidInput(f"no attention record {shown(attention_id)}")
+
+
+def event_seq(value: Any, what: str) -> int:
+    """An explicit event_seq: an integer from 1 to 2**53 (every writer, the TypeScript
+    server included, can represent it, and the sequence can never be exhausted by it)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_EVENT_SEQ:
+        raise InvalidInput(f"{what} must be an integer from 1 to 2**53")
+    return value
 
 
 def _same_event(stored: Mapping[str, Any], row: Mapping[str, Any], loads: Any) -> bool:
@@ -374,6 +352,7 @@ def _same_event(stored: Mapping[str, Any], row: Mapping[str, Any], loads: Any) -
     return (
         stored["event_type"] == row["event_type"]
         and occurred == to_utc(row["occurred_at"])
+        and (row["event_seq"] is None or stored["event_seq"] == row["event_seq"])
         and stored["status"] == row["status"]
         and stored["run_id"] == row["run_id"]
         and stored["connector_id"] == row["connector_id"]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from pyreference.evidence import Evidence
 from pyreference.synthesis._time import at_or_after, parse_ts
 from pyreference.synthesis.runs import classifying_run, run_time
+from pyreference.timeutil import DOMAIN_SPAN_SECONDS
 
 
 def is_manual_only(evidence: Evidence) -> bool:
@@ -20,13 +22,22 @@ def is_manual_only(evidence: Evidence) -> bool:
     return manual
 
 
-def staleness_window(evidence: Evidence) -> float | None:
-    """The manifest's maximum staleness, only when it is a positive finite number."""
-    window = evidence.profile.refresh_policy.maximum_staleness_seconds
-    if window is None or isinstance(window, bool):
+def staleness_seconds(value: Any) -> float | None:
+    """A refresh policy's `maximum_staleness_seconds` when it is a usable window: a number
+    greater than 0 and at most the span of the timestamp domain (years 0001-9999). Anything
+    else (not a number, NaN, zero or negative, 1e14, 10**400) counts as no window."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    window = float(window)
-    return window if math.isfinite(window) and window > 0 else None
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if not 0 < value <= DOMAIN_SPAN_SECONDS:
+        return None
+    return float(value)
+
+
+def staleness_window(evidence: Evidence) -> float | None:
+    """The manifest's maximum staleness, only when it is a usable window (see above)."""
+    return staleness_seconds(evidence.profile.refresh_policy.maximum_staleness_seconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ def _failures(evidence: Evidence) -> int:
 
 def _unreliable_reason(evidence: Evidence) -> str:
     if not evidence.available:
-        return "evidence_unavailable"
+        return evidence.problem or "evidence_unavailable"
     if evidence.state == "failed":
         return "evidence_failed"
     return "evidence_not_current"  # dirty and this read could not recompute it

@@ -203,8 +203,17 @@ UPDATE records SET deleted = true, deleted_at = %(now)s
    AND NOT deleted
 RETURNING 1 AS changed;
 
+-- name: events_by_seq
+SELECT event_seq FROM spine_events WHERE event_seq = ANY(%(seqs)s) ORDER BY event_seq LIMIT 1;
+
+-- name: advance_event_seq
+SELECT setval(pg_get_serial_sequence('spine_events', 'event_seq'), m.top)
+  FROM (SELECT max(event_seq) AS top FROM spine_events) m
+ WHERE m.top > pg_sequence_last_value(pg_get_serial_sequence('spine_events', 'event_seq')::regclass)
+    OR pg_sequence_last_value(pg_get_serial_sequence('spine_events', 'event_seq')::regclass) IS NULL;
+
 -- name: events_by_id
-SELECT event_id, event_type, pyref_iso(occurred_at) AS occurred_at, status, run_id, connector_id,
+SELECT event_seq, event_id, event_type, pyref_iso(occurred_at) AS occurred_at, status, run_id, connector_id,
        connector_instance_id, source_kind, source_id, data_json
   FROM spine_events WHERE event_id = ANY(%(ids)s);
 
@@ -255,7 +264,7 @@ RETURNING 1 AS changed;
 
 -- name: insert_events
 -- In the given order, so event_seq follows it; run events fold into pyref_runs
--- by trigger.
+-- by trigger. Events that carry their own event_seq are the next statement.
 INSERT INTO spine_events (event_id, event_type, occurred_at, recorded_at, status, run_id, connector_id,
                           connector_instance_id, source_kind, source_id, data_json)
 SELECT x.v->>'event_id', x.v->>'event_type', (x.v->>'occurred_at')::timestamptz,
@@ -263,5 +272,19 @@ SELECT x.v->>'event_id', x.v->>'event_type', (x.v->>'occurred_at')::timestamptz,
        x.v->>'connection_id', x.v->>'source_kind', x.v->>'source_id',
        CASE WHEN jsonb_typeof(x.v->'data') = 'object' THEN x.v->'data' END
   FROM jsonb_array_elements(%(events)s) WITH ORDINALITY AS x(v, ord)
+ WHERE jsonb_typeof(x.v->'event_seq') IS DISTINCT FROM 'number'
+ ORDER BY x.ord
+ON CONFLICT (event_id) DO NOTHING;
+
+-- name: insert_events_with_seq
+-- Events whose writer gave event_seq: stored with exactly that number.
+INSERT INTO spine_events (event_seq, event_id, event_type, occurred_at, recorded_at, status, run_id, connector_id,
+                          connector_instance_id, source_kind, source_id, data_json)
+SELECT (x.v->>'event_seq')::bigint, x.v->>'event_id', x.v->>'event_type', (x.v->>'occurred_at')::timestamptz,
+       (x.v->>'recorded_at')::timestamptz, x.v->>'status', x.v->>'run_id', x.v->>'connector_id',
+       x.v->>'connection_id', x.v->>'source_kind', x.v->>'source_id',
+       CASE WHEN jsonb_typeof(x.v->'data') = 'object' THEN x.v->'data' END
+  FROM jsonb_array_elements(%(events)s) WITH ORDINALITY AS x(v, ord)
+ WHERE jsonb_typeof(x.v->'event_seq') = 'number'
  ORDER BY x.ord
 ON CONFLICT (event_id) DO NOTHING;

@@ -368,8 +368,14 @@ UPDATE records SET deleted = 1, deleted_at = :now
    AND NOT deleted
 RETURNING 1 AS changed;
 
+-- name: events_by_seq
+SELECT event_seq FROM spine_events WHERE event_seq IN (SELECT value FROM json_each(:seqs)) ORDER BY event_seq LIMIT 1;
+
+-- name: advance_event_seq
+SELECT 1 AS unchanged;  -- AUTOINCREMENT already continues after the largest event_seq
+
 -- name: events_by_id
-SELECT event_id, event_type, occurred_at AS occurred_at, status, run_id, connector_id,
+SELECT event_seq, event_id, event_type, occurred_at AS occurred_at, status, run_id, connector_id,
        connector_instance_id, source_kind, source_id, data_json
   FROM spine_events WHERE event_id IN (SELECT value FROM json_each(:ids));
 
@@ -420,7 +426,7 @@ RETURNING 1 AS changed;
 
 -- name: insert_events
 -- In the given order, so event_seq follows it; run events fold into pyref_runs
--- by trigger.
+-- by trigger. Events that carry their own event_seq are the next statement.
 INSERT INTO spine_events (event_id, event_type, occurred_at, recorded_at, status, run_id, connector_id,
                           connector_instance_id, source_kind, source_id, data_json)
 SELECT x.value->>'event_id', x.value->>'event_type', x.value->>'occurred_at', x.value->>'recorded_at',
@@ -428,6 +434,19 @@ SELECT x.value->>'event_id', x.value->>'event_type', x.value->>'occurred_at', x.
        x.value->>'source_kind', x.value->>'source_id',
        CASE WHEN json_type(x.value, '$.data') = 'object' THEN x.value->>'$.data' END
   FROM json_each(:events) AS x
- WHERE true
+ WHERE json_type(x.value, '$.event_seq') IS NOT 'integer'
+ ORDER BY x.key
+ON CONFLICT (event_id) DO NOTHING;
+
+-- name: insert_events_with_seq
+-- Events whose writer gave event_seq: stored with exactly that number.
+INSERT INTO spine_events (event_seq, event_id, event_type, occurred_at, recorded_at, status, run_id, connector_id,
+                          connector_instance_id, source_kind, source_id, data_json)
+SELECT x.value->>'event_seq', x.value->>'event_id', x.value->>'event_type', x.value->>'occurred_at', x.value->>'recorded_at',
+       x.value->>'status', x.value->>'run_id', x.value->>'connector_id', x.value->>'connection_id',
+       x.value->>'source_kind', x.value->>'source_id',
+       CASE WHEN json_type(x.value, '$.data') = 'object' THEN x.value->>'$.data' END
+  FROM json_each(:events) AS x
+ WHERE json_type(x.value, '$.event_seq') = 'integer'
  ORDER BY x.key
 ON CONFLICT (event_id) DO NOTHING;
