@@ -59,16 +59,20 @@ def _text_problem(value: str) -> str | None:
     return None
 
 
-def ident(value: Any, what: str) -> str:
-    """A non-empty id of at most `MAX_ID` characters (R22)."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInput(f"{what} must be a non-empty string")
-    if len(value) > MAX_ID:
-        raise InvalidInput(f"{what} is longer than {MAX_ID} characters")
+def _bounded(value: str, what: str, limit: int) -> str:
+    if len(value) > limit:
+        raise InvalidInput(f"{what} is longer than {limit} characters")
     problem = _text_problem(value)
     if problem:
         raise InvalidInput(f"{what} {problem}")
     return value
+
+
+def ident(value: Any, what: str) -> str:
+    """A non-empty id of at most `MAX_ID` characters (R22)."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{what} must be a non-empty string")
+    return _bounded(value, what, MAX_ID)
 
 
 def optional_ident(value: Any, what: str) -> str | None:
@@ -81,12 +85,7 @@ def optional_text(value: Any, what: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{what} must be text")
-    if len(value) > MAX_TEXT:
-        raise InvalidInput(f"{what} is longer than {MAX_TEXT} characters")
-    problem = _text_problem(value)
-    if problem:
-        raise InvalidInput(f"{what} {problem}")
-    return value
+    return _bounded(value, what, MAX_TEXT)
 
 
 def choice(value: Any, allowed: tuple[str, ...], what: str) -> str:
