@@ -149,6 +149,7 @@ class AsyncStore(StoreBase):
     rebuild = _async(maintenance.rebuild)
     verify = _async(maintenance.verify)
     dirty_backlog = _async(maintenance.backlog)
+    read_model_health = _async(maintenance.health)
 
     # -- writes (thin wrappers over plain SQL; the triggers maintain) ---------------------
     register_connector = _async(writes.register_connector)

@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 from . import sqlfiles
+from .db import redact_dsn
 from .errors import PyreferenceError
 from .store import DEFAULT_DSN, Store, connect
 
@@ -377,6 +378,69 @@ def demo(dsn: str, as_json: bool, now: str | None) -> None:
     from .timeutil import to_utc
 
     run_demo(dsn, as_json=as_json, now=None if now is None else to_utc(now, "--now"))
+
+
+@cli.command()
+@dsn_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Bind address.")
+@click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
+@click.option(
+    "--token",
+    envvar="PYREFERENCE_TOKEN",
+    default=None,
+    help="Bearer token every request must send; required off loopback. Env PYREFERENCE_TOKEN.",
+)
+@click.option(
+    "--owner",
+    envvar="PYREFERENCE_OWNER",
+    default="owner_local",
+    show_default=True,
+    help="Whose connections are served. Env PYREFERENCE_OWNER.",
+)
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="Serve a demo fleet built now in a fresh SQLite file (ignores --dsn).",
+)
+def serve(dsn: str, host: str, port: int, token: str | None, owner: str, demo: bool) -> None:
+    """Serve the HTTP API (/v1/…, /healthz, /metrics) and the owner console (/).
+
+    Needs the web extra: pip install 'pyreference[web]'.
+
+    \b
+    Examples:
+      pyreference serve --demo                      # then open http://127.0.0.1:8000/
+      pyreference serve --dsn postgresql://…/db --host 0.0.0.0 --token "$TOKEN"
+    """
+    try:
+        import uvicorn
+
+        from .web import Settings, create_app
+    except ImportError as exc:
+        raise Failure(
+            f"the web extra is missing ({exc.name}): pip install 'pyreference[web]'"
+        ) from None
+    if demo:
+        dsn = _demo_database()
+    settings = Settings(dsn=dsn, owner=owner, host=host, port=port, token=token)
+    click.echo(f"serving {redact_dsn(dsn)} for {owner} on http://{host}:{port}/", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, server_header=False)
+
+
+def _demo_database() -> str:
+    """A fresh SQLite file holding the demo fleet built at the current time."""
+    import tempfile
+
+    from .demo import build_demo_fleet
+    from .timeutil import now_utc
+
+    dsn = f"sqlite:///{tempfile.mkdtemp(prefix='pyreference-demo-')}/demo.db"
+    with connect(dsn) as store:
+        store.migrate()
+        created = build_demo_fleet(store, now_utc())
+        store.reconcile()
+    click.echo(f"demo fleet: {len(created)} connections in {dsn}", err=True)
+    return dsn
 
 
 @cli.command()

@@ -128,3 +128,19 @@ def backlog(ctx: Context) -> Plan[dict[str, Any]]:
         "dirty_marks": int(row["marks"] or 0),
         "oldest_mark": row["oldest_mark"],
     }
+
+
+def health(ctx: Context) -> Plan[dict[str, Any]]:
+    """The read model's state for `/healthz` and `/metrics`, in one statement.
+
+    Returns `dirty_connections`, `dirty_marks`, `oldest_mark` (ISO-8601 UTC or None),
+    `failed_rows` (evidence rows whose last recompute failed) and `last_reconciled_at`
+    (the newest successfully persisted evidence row, ISO-8601 UTC or None)."""
+    row = (yield from execute("read_model_health"))[0]
+    return {
+        "dirty_connections": int(row["connections"] or 0),
+        "dirty_marks": int(row["marks"] or 0),
+        "oldest_mark": row["oldest_mark"],
+        "failed_rows": int(row["failed_rows"] or 0),
+        "last_reconciled_at": row["last_reconciled_at"],
+    }

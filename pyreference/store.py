@@ -263,6 +263,7 @@ class Store(StoreBase):
     rebuild = _sync(maintenance.rebuild)
     verify = _sync(maintenance.verify)
     dirty_backlog = _sync(maintenance.backlog)
+    read_model_health = _sync(maintenance.health)
 
     # -- writes (thin wrappers over plain SQL; the triggers maintain) ---------------------
     register_connector = _sync_write(writes.register_connector)

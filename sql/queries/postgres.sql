@@ -172,6 +172,15 @@ SELECT count(DISTINCT connector_instance_id) AS connections, count(*) AS marks,
        pyref_iso(min(marked_at)) AS oldest_mark
   FROM pyref_dirty;
 
+-- name: read_model_health
+SELECT b.connections, b.marks, b.oldest_mark,
+       (SELECT count(*) FROM pyref_evidence WHERE state = 'failed') AS failed_rows,
+       (SELECT pyref_iso(max(computed_at)) FROM pyref_evidence WHERE state = 'ok')
+           AS last_reconciled_at
+  FROM (SELECT count(DISTINCT connector_instance_id) AS connections, count(*) AS marks,
+               pyref_iso(min(marked_at)) AS oldest_mark
+          FROM pyref_dirty) b;
+
 -- name: insert_connector
 INSERT INTO connectors (connector_id, manifest) VALUES (%(connector_id)s, %(manifest)s)
 ON CONFLICT (connector_id) DO UPDATE SET manifest = excluded.manifest, updated_at = now()
