@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -17,6 +17,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from .. import __version__
 from ..aio import AsyncStore, connect_async
 from ..errors import ConnectionNotFound, PyreferenceError
+from ..inputs import MAX_ID
 from ..synthesis import ConnectionSummary
 from . import problems
 from .metrics import CONTENT_TYPE, Metrics, RequestTimer, age_seconds
@@ -26,6 +27,16 @@ from .settings import Settings
 _Now = Annotated[
     str | None,
     Query(description="Evaluate at this ISO-8601 time.", json_schema_extra={"format": "date-time"}),
+]
+# An id: some non-space text, no NUL, at most MAX_ID characters (pyreference.inputs.ident).
+_ID_PATTERN = r"^[^\x00]*\S[^\x00]*$"
+_ConnectionId = Annotated[
+    str,
+    Path(
+        description="A connection id, or a connector id that has exactly one connection.",
+        pattern=_ID_PATTERN,
+        max_length=MAX_ID,
+    ),
 ]
 _bearer = HTTPBearer(auto_error=False, description="Required when the server has a token.")
 
@@ -109,7 +120,10 @@ def _api_routes(app: FastAPI, *, guarded: bool) -> None:
         cursor: Annotated[
             str | None, Query(description="`next_cursor` of the page before.")
         ] = None,
-        connector_id: Annotated[str | None, Query(description="Only this connector.")] = None,
+        connector_id: Annotated[
+            str | None,
+            Query(description="Only this connector.", pattern=_ID_PATTERN, max_length=MAX_ID),
+        ] = None,
         now: _Now = None,
     ) -> Response:
         """One keyset page of connection summaries (`Page.to_dict()`)."""
@@ -127,7 +141,7 @@ def _api_routes(app: FastAPI, *, guarded: bool) -> None:
     )
     async def get_connection(
         request: Request,
-        connection_id: str,
+        connection_id: _ConnectionId,
         now: _Now = None,
     ) -> Response:
         """One connection's summary, by id (or by a connector id that has exactly one)."""
@@ -146,7 +160,7 @@ def _api_routes(app: FastAPI, *, guarded: bool) -> None:
     )
     async def get_diagnostics(
         request: Request,
-        connection_id: str,
+        connection_id: _ConnectionId,
         now: _Now = None,
     ) -> Response:
         """Deep diagnostics: recent runs with reasons, browser-surface history, gaps, attention."""
