@@ -263,6 +263,8 @@ class PostgresDatabase(Database):
         except errors.ReadOnlySqlTransaction as exc:
             raise ReadOnlyDatabase.at(self.description) from exc
         except (errors.IntegrityError, errors.DataError) as exc:
+            if "append-only" in (exc.diag.message_primary or ""):
+                raise InvalidInput(APPEND_ONLY) from exc
             raise InvalidInput(
                 _integrity_message(exc.diag.sqlstate, exc.diag.constraint_name)
             ) from exc
@@ -440,6 +442,10 @@ def redact_dsn(dsn: str) -> str:
     return re.sub(r"password\s*=\s*\S+", "password=***", dsn)
 
 
+# The one message for any statement that would change or remove a spine event (both backends).
+APPEND_ONLY = "spine_events is append-only: insert a new event instead of changing or removing one"
+
+
 def _integrity_message(sqlstate: str | None, constraint: str | None) -> str:
     what = {
         "23505": "duplicate key",
@@ -471,6 +477,8 @@ class SQLiteDatabase(Database):
         self.conn.isolation_level = None  # explicit BEGIN/COMMIT, as yoyo expects
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.conn.execute("PRAGMA busy_timeout = 30000")
+        # INSERT OR REPLACE fires delete triggers only so: a replaced spine event is refused.
+        self.conn.execute("PRAGMA recursive_triggers = ON")
         if self.path not in (":memory:", "(connection)", ""):
             self.conn.execute("PRAGMA journal_mode = WAL")
 
@@ -518,8 +526,17 @@ class SQLiteDatabase(Database):
             yield
         except sqlite3.IntegrityError as exc:
             raise InvalidInput(_sqlite_integrity_message(str(exc))) from exc
+        except (OverflowError, UnicodeEncodeError) as exc:
+            # The write helpers refuse these first; this is the net for anything else.
+            raise InvalidInput(
+                "an integer outside 64-bit range"
+                if isinstance(exc, OverflowError)
+                else "text that is not encodable (a lone surrogate)"
+            ) from exc
         except sqlite3.OperationalError as exc:
             text = str(exc)
+            if "malformed JSON" in text:
+                raise InvalidInput("malformed JSON") from exc
             if "no such table" in text or "no such view" in text:
                 raise SchemaNotReady(
                     "the pyreference schema is missing or outdated: run `pyreference migrate`"
@@ -533,6 +550,8 @@ class SQLiteDatabase(Database):
 
 
 def _sqlite_integrity_message(text: str) -> str:
+    if "append-only" in text:
+        return APPEND_ONLY
     if "UNIQUE" in text:
         return "duplicate key"
     if "FOREIGN KEY" in text:

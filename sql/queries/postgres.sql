@@ -19,7 +19,7 @@ FROM connector_instances ci
   LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
  WHERE ci.owner_subject_id = %(owner)s
    AND ci.status <> 'draft'
- ORDER BY ci.connector_id, ci.created_at, ci.connector_instance_id
+ ORDER BY ci.connector_id COLLATE "C", ci.created_at, ci.connector_instance_id COLLATE "C"
  LIMIT %(fetch)s;
 
 -- name: list_page_after
@@ -39,9 +39,9 @@ FROM connector_instances ci
   LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
  WHERE ci.owner_subject_id = %(owner)s
    AND ci.status <> 'draft'
-   AND (ci.connector_id, ci.created_at, ci.connector_instance_id)
+   AND (ci.connector_id COLLATE "C", ci.created_at, ci.connector_instance_id COLLATE "C")
        > (%(after_connector)s, %(after_created)s::timestamptz, %(after_id)s)
- ORDER BY ci.connector_id, ci.created_at, ci.connector_instance_id
+ ORDER BY ci.connector_id COLLATE "C", ci.created_at, ci.connector_instance_id COLLATE "C"
  LIMIT %(fetch)s;
 
 -- name: list_page_connector
@@ -61,8 +61,8 @@ FROM connector_instances ci
   LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
  WHERE ci.owner_subject_id = %(owner)s
    AND ci.status <> 'draft'
-   AND ci.connector_id = %(connector_id)s
- ORDER BY ci.connector_id, ci.created_at, ci.connector_instance_id
+   AND ci.connector_id COLLATE "C" = %(connector_id)s
+ ORDER BY ci.connector_id COLLATE "C", ci.created_at, ci.connector_instance_id COLLATE "C"
  LIMIT %(fetch)s;
 
 -- name: list_page_connector_after
@@ -82,9 +82,9 @@ FROM connector_instances ci
   LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
  WHERE ci.owner_subject_id = %(owner)s
    AND ci.status <> 'draft'
-   AND ci.connector_id = %(connector_id)s
-   AND (ci.created_at, ci.connector_instance_id) > (%(after_created)s::timestamptz, %(after_id)s)
- ORDER BY ci.connector_id, ci.created_at, ci.connector_instance_id
+   AND ci.connector_id COLLATE "C" = %(connector_id)s
+   AND (ci.created_at, ci.connector_instance_id COLLATE "C") > (%(after_created)s::timestamptz, %(after_id)s)
+ ORDER BY ci.connector_id COLLATE "C", ci.created_at, ci.connector_instance_id COLLATE "C"
  LIMIT %(fetch)s;
 
 -- name: scoped_summary

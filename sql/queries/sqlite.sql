@@ -181,9 +181,11 @@ SELECT connector_instance_id FROM connector_instances ORDER BY connector_instanc
 INSERT INTO pyref_connector_digest (connector_id, display_name, streams, refresh_policy, profile_base)
 SELECT c.connector_id,
        c.manifest->>'display_name',
-       CASE WHEN json_type(c.manifest->'streams') = 'array' THEN (SELECT coalesce(json_group_array(json_object('name', st.value->>'name', 'required', json(st.value->'required'))), '[]')
-   FROM (SELECT value FROM json_each(c.manifest->'streams') ORDER BY key) AS st
-  WHERE json_type(st.value) = 'object') END,
+       CASE WHEN json_type(c.manifest->'streams') = 'array' THEN (SELECT coalesce(json_group_array(json_object(
+                   'name', CASE WHEN json_type(st.value, '$.name') = 'text' THEN st.value->>'name' END,
+                   'required', json(st.value->'required'))), '[]')
+   FROM (SELECT type, value FROM json_each(c.manifest->'streams') ORDER BY key) AS st
+  WHERE st.type = 'object') END,
        json(c.manifest->'capabilities'->'refresh_policy'),
        coalesce(nullif(c.manifest->'capabilities'->'browser_surface'->>'profile_key', ''), c.connector_id) FROM connectors c
 WHERE true

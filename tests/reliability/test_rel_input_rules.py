@@ -414,7 +414,7 @@ def test_explicit_event_seq_is_stored_as_given(store: Store) -> None:
 # Hostile values a plain-SQL writer could store before the 0006 guards (and that a
 # database restored from elsewhere may still hold), per backend.
 HOSTILE_TIME = {"sqlite": "2026-11-31T10:00:00.000000Z", "postgres": "10000-01-01T00:00:00Z"}
-LEAP_SECOND = {"sqlite": "2016-12-31T23:59:60.000000Z", "postgres": "10000-06-01T00:00:00Z"}
+LEAP_SECOND = {"sqlite": "2016-12-31T23:59:60.000000Z", "postgres": "infinity"}
 
 
 def _page(store: Store) -> dict[str, dict[str, Any]]:
@@ -527,4 +527,100 @@ def test_out_of_range_staleness_window_is_no_window(store: Store, window: str) -
 
 
 def drop_timestamp_guards(store: Store) -> None:
-    """Simulate rows stored before the timestamp guards existed (none yet)."""
+    """Simulate rows stored before 0008's timestamp guards (a database migrated from 0007)."""
+    if store.dialect == "postgres":
+        for table, cols in TIMESTAMP_COLUMNS.items():
+            for col in cols:
+                sql(store, f"ALTER TABLE {table} DROP CONSTRAINT {table}_{col}_in_domain")
+    else:
+        for table in TIMESTAMP_COLUMNS:
+            for op in ("insert", "update"):
+                sql(store, f"DROP TRIGGER pyref_050_{table}_timestamps_{op}")
+
+
+TIMESTAMP_COLUMNS = {
+    "connectors": ["created_at", "updated_at"],
+    "connector_instances": ["created_at", "updated_at", "revoked_at"],
+    "records": ["emitted_at", "deleted_at"],
+    "spine_events": ["occurred_at", "recorded_at"],
+    "connector_schedules": ["next_run_at", "updated_at"],
+    "connector_detail_gaps": ["next_attempt_after", "updated_at"],
+    "connector_attention_records": ["expires_at", "created_at", "updated_at"],
+}
+# What a plain-SQL writer can put in a timestamp column that is outside the domain.
+HOSTILE_SQL_TIMES = {
+    "sqlite": [
+        "2026-11-31T10:00:00.000000Z",
+        "2023-02-29T00:00:00.000000Z",
+        "2016-12-31T23:59:60.000000Z",
+        "2016-12-31T24:00:00.000000Z",
+        "2016-12-31T23:60:00.000000Z",
+        "0000-01-01T00:00:00.000000Z",
+    ],
+    "postgres": [
+        "10000-01-01T00:00:00Z",
+        "infinity",
+        "-infinity",
+        "0001-01-01 00:00:00+00 BC",
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59.999999-00:01",
+    ],
+}
+EDGE_SQL_TIMES = {
+    "sqlite": ["0001-01-01T00:00:00.000000Z", "9999-12-31T23:59:59.999999Z"],
+    "postgres": ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z", "2016-12-31T23:59:60Z"],
+}
+
+
+def _plain_insert(store: Store, table: str, col: str, value: str, n: int) -> None:
+    """One plain-SQL row of `table` with `value` in `col` (other columns valid)."""
+    rows = {
+        "connectors": ("connector_id, manifest", f"'pc{n}', '{{}}'"),
+        "connector_instances": ("connector_instance_id, connector_id", f"'pi{n}', 'alpha'"),
+        "records": (
+            "connector_instance_id, stream, record_key, record_json, emitted_at",
+            f"'c1', 's', 'pr{n}', '{{}}', '2024-01-01T00:00:00.000000Z'",
+        ),
+        "spine_events": (
+            "event_id, event_type, occurred_at",
+            f"'pe{n}', 'x', '2024-01-01T00:00:00.000000Z'",
+        ),
+        "connector_schedules": ("connector_instance_id, interval_seconds", f"'ps{n}', 60"),
+        "connector_detail_gaps": ("gap_id, connector_instance_id, stream", f"'pg{n}', 'c1', 's'"),
+        "connector_attention_records": (
+            "attention_id, connector_instance_id, reason_code",
+            f"'pa{n}', 'c1', 'r'",
+        ),
+    }
+    columns, values = rows[table]
+    if table == "connector_schedules":
+        store.create_connection(f"ps{n}", "alpha")
+    if col in columns.split(", "):
+        index = columns.split(", ").index(col)
+        parts = values.split(", ")
+        parts[index] = f"'{value}'"
+        values = ", ".join(parts)
+    else:
+        columns, values = f"{columns}, {col}", f"{values}, '{value}'"
+    sql(store, f"INSERT INTO {table} ({columns}) VALUES ({values})")
+
+
+def test_plain_sql_writers_meet_the_same_timestamp_domain(store: Store) -> None:
+    """As far as each database can enforce it, plain SQL is held to the domain too."""
+    _fresh(store)
+    n = 0
+    for table, cols in TIMESTAMP_COLUMNS.items():
+        for col in cols:
+            for value in HOSTILE_SQL_TIMES[store.dialect]:
+                n += 1
+                with pytest.raises(InvalidInput, match="allowed set"):
+                    _plain_insert(store, table, col, value, n)
+            for value in EDGE_SQL_TIMES[store.dialect]:
+                n += 1
+                _plain_insert(store, table, col, value, n)
+    # An UPDATE is held to it as well.
+    with pytest.raises(InvalidInput, match="allowed set"):
+        sql(store, f"UPDATE records SET emitted_at = '{HOSTILE_SQL_TIMES[store.dialect][0]}'")
+    store.reconcile()
+    assert store.verify() == []
+    assert len(store.list_connection_summaries(limit=1000, now=NOW).items) > 10
