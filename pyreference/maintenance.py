@@ -85,7 +85,11 @@ def _refresh_or_rollback(ids: list[Any], seqs: list[Any]) -> Plan[Exception | No
 
 
 def rebuild(ctx: Context, progress: Callable[[int, int], None] | None = None) -> Plan[int]:
-    """Recompute every connection's evidence in one transaction."""
+    """Recompute every connection's evidence in one transaction.
+
+    `progress(done, total)` is called as batches finish; `InvalidInput` if it is not callable."""
+    if progress is not None and not callable(progress):
+        raise InvalidInput("progress must be a callable taking (done, total), or None")
     n = yield Transaction(_rebuild(ctx.dialect, progress))
     return int(n)
 

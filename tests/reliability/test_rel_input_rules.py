@@ -624,3 +624,262 @@ def test_plain_sql_writers_meet_the_same_timestamp_domain(store: Store) -> None:
     store.reconcile()
     assert store.verify() == []
     assert len(store.list_connection_summaries(limit=1000, now=NOW).items) > 10
+
+
+# -- the spine is append-only in every way ---------------------------------------------------
+
+
+def _spine_state(store: Store) -> tuple[Any, ...]:
+    events = sql(
+        store, "SELECT event_seq, event_id, event_type FROM spine_events ORDER BY event_seq"
+    )
+    runs = sql(store, "SELECT run_id, status FROM pyref_runs ORDER BY run_id")
+    return tuple(tuple(r.values()) for r in events), tuple(tuple(r.values()) for r in runs)
+
+
+def test_spine_is_append_only_for_every_statement_form(store: Store) -> None:
+    _fresh(store)
+    store.append_events(
+        [
+            {
+                "event_type": "run.started",
+                "occurred_at": "2024-05-01T00:00:00Z",
+                "run_id": "r1",
+                "connection_id": "c1",
+                "event_id": "e1",
+            },
+            {
+                "event_type": "run.failed",
+                "occurred_at": "2024-05-01T01:00:00Z",
+                "run_id": "r1",
+                "connection_id": "c1",
+                "event_id": "e2",
+            },
+        ]
+    )
+    store.reconcile()
+    before = _spine_state(store)
+    page = _page(store)
+    upsert = (
+        "INSERT INTO spine_events (event_id, event_type, occurred_at) "
+        "VALUES ('e2', 'run.completed', '2024-05-02T00:00:00.000000Z') "
+        "ON CONFLICT (event_id) DO UPDATE SET event_type = excluded.event_type"
+    )
+    refused = [
+        "UPDATE spine_events SET status = 'succeeded' WHERE event_id = 'e2'",
+        "UPDATE spine_events SET event_type = event_type",
+        "DELETE FROM spine_events WHERE event_id = 'e2'",
+        "DELETE FROM spine_events",
+        upsert,
+        "TRUNCATE spine_events"
+        if store.dialect == "postgres"
+        else "INSERT OR REPLACE INTO spine_events (event_id, event_type, occurred_at) "
+        "VALUES ('e2', 'x', '2024-05-02T00:00:00.000000Z')",
+    ]
+    messages = set()
+    for statement in refused:
+        with pytest.raises(InvalidInput) as info:
+            sql(store, statement)
+        messages.add(str(info.value))
+        assert _spine_state(store) == before, statement
+    assert messages == {
+        "spine_events is append-only: insert a new event instead of changing or removing one"
+    }
+    # Statements that change no event are accepted alike on both backends.
+    sql(store, "UPDATE spine_events SET status = 'x' WHERE event_id = 'no-such-event'")
+    sql(store, "DELETE FROM spine_events WHERE event_id = 'no-such-event'")
+    sql(store, upsert.replace("'e2'", "'e3'"))
+    sql(
+        store,
+        "INSERT INTO spine_events (event_id, event_type, occurred_at) "
+        "VALUES ('e1', 'x', '2024-05-02T00:00:00.000000Z') ON CONFLICT (event_id) DO NOTHING",
+    )
+    assert len(_spine_state(store)[0]) == 3
+    store.rebuild()
+    assert store.verify() == []
+    assert _page(store)["c1"]["last_run"] == page["c1"]["last_run"]
+
+
+# -- manifests and collection facts of any shape ----------------------------------------------
+
+
+def test_manifest_streams_that_are_not_objects_are_skipped_alike(store: Store) -> None:
+    odd = {
+        "connector_key": "odd",
+        "display_name": "Odd",
+        "streams": [
+            "plain",
+            {"name": "s1"},
+            5,
+            None,
+            [1],
+            {"name": 7},
+            {"name": "s2", "required": False},
+        ],
+    }
+    store.register_connector(odd)
+    text = '{"connector_key": "odd2", "streams": ["x", {"name": "s1"}, {"nom": "y"}]}'
+    sql(
+        store,
+        "INSERT INTO connectors (connector_id, manifest) VALUES ('odd2', "
+        + ("%(m)s" if store.dialect == "postgres" else ":m")
+        + ")",
+        {"m": text},
+    )
+    store.create_connection("o1", "odd")
+    store.create_connection("o2", "odd2")
+    store.ingest_records("o1", "s1", [{"key": "k", "data": {}}])
+    store.append_events(
+        [
+            {
+                "event_type": "run.started",
+                "occurred_at": "2024-05-01T00:00:00Z",
+                "run_id": "r1",
+                "connection_id": "o1",
+            },
+            {
+                "event_type": "run.completed",
+                "occurred_at": "2024-05-01T01:00:00Z",
+                "run_id": "r1",
+                "connection_id": "o1",
+                "data": {
+                    "collection_facts": {
+                        "streams": [
+                            "s1",
+                            5,
+                            None,
+                            {
+                                "stream": "s1",
+                                "checkpoint": "committed",
+                                "collected": 1,
+                                "considered": 1,
+                            },
+                        ]
+                    }
+                },
+            },
+        ]
+    )
+    for reconcile in (False, True):
+        if reconcile:
+            assert store.reconcile() >= 2
+        page = _page(store)
+        assert page["o1"]["streams"] == ["s1", "s2"]
+        assert page["o2"]["streams"] == ["s1"]
+        reasons = page["o1"]["connection_health"]["unknown_reasons"]
+        assert reasons == ["freshness_unknown"], reasons  # no window: evidence itself is fine
+        assert page["o1"]["last_run"]["status"] == "succeeded"
+    assert store.verify() == []
+    store.rebuild()
+    assert store.verify() == []
+
+
+# -- order is byte order everywhere ------------------------------------------------------------
+
+ODD_IDS = [
+    "apple_contacts",
+    "apple-health",
+    "Apple",
+    "apple",
+    "a b",
+    "ab",
+    "é",
+    "e",
+    "Z",
+    "_x",
+    "-y",
+    "10",
+    "9",
+    "ǅ",
+    "z",
+]
+
+
+@pytest.fixture
+def icu_pg_dsn(pg_admin_dsn: str) -> Any:
+    """A migrated Postgres database whose default collation is ICU en-US (not byte order)."""
+    import uuid
+
+    import psycopg
+
+    import pyreference
+    from tests.conftest import _with_db
+
+    name = f"pyref_icu_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+        admin.execute(
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' "
+            "LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+        )
+    dsn = _with_db(pg_admin_dsn, name)
+    try:
+        store = pyreference.connect(dsn)
+        store.migrate()
+        store.close()
+        yield dsn
+    finally:
+        with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _odd_fleet(store: Store) -> None:
+    for cid in ODD_IDS:
+        store.register_connector({"connector_key": cid, "streams": [{"name": "s1"}]})
+        store.create_connection(f"{cid}:1", cid, created_at="2024-01-01T00:00:00Z")
+        store.create_connection(f"{cid}_2", cid, created_at="2024-01-01T00:00:00Z")
+        store.create_connection(f"{cid}-3", cid, created_at="2024-01-01T00:00:00Z")
+
+
+def _walk(store: Store, limit: int) -> list[str]:
+    seen, cursor = [], None
+    while True:
+        page = store.list_connection_summaries(limit=limit, cursor=cursor, now=NOW)
+        seen += [i.connection_id for i in page.items]
+        if not page.has_more:
+            return seen
+        cursor = page.next_cursor
+
+
+def test_list_order_is_byte_order_on_a_non_c_collation(icu_pg_dsn: str, sqlite_conn: Any) -> None:
+    import psycopg
+
+    import pyreference
+
+    with psycopg.connect(icu_pg_dsn) as conn:
+        provider = conn.execute(
+            "SELECT datlocprovider FROM pg_database WHERE datname = current_database()"
+        ).fetchone()
+        differs = conn.execute("SELECT 'apple_contacts' < 'apple-health'").fetchone()
+    assert provider == ("i",) and differs == (True,)  # the database's own order is not bytes
+    pg, lite = pyreference.connect(icu_pg_dsn), pyreference.connect(sqlite_conn)
+    try:
+        for s in (pg, lite):
+            _odd_fleet(s)
+        # (connector_id, created_at, id) compared as UTF-8 bytes; created_at is the same.
+        fleet = [(c, f"{c}{suffix}") for c in ODD_IDS for suffix in (":1", "_2", "-3")]
+        expected = [i for _, i in sorted(fleet, key=lambda p: (p[0].encode(), p[1].encode()))]
+        for limit in (1, 2, 7, 1000):
+            assert _walk(pg, limit) == _walk(lite, limit) == expected
+        for cid in ("apple-health", "apple_contacts", "é"):
+            got = [
+                i.connection_id
+                for i in pg.list_connection_summaries(connector_id=cid, limit=1000, now=NOW).items
+            ]
+            assert got == sorted(got, key=str.encode)
+            assert got == [
+                i.connection_id
+                for i in lite.list_connection_summaries(connector_id=cid, limit=1000, now=NOW).items
+            ]
+        pg.reconcile()
+        lite.reconcile()
+        comparable = []
+        for s in (pg, lite):
+            rows = [x.to_dict() for x in s.iter_connection_summaries(NOW)]
+            for row in rows:
+                row["evidence"].pop("computed_at")
+                row.pop("retained_bytes")
+            comparable.append(rows)
+        assert comparable[0] == comparable[1]
+    finally:
+        pg.close()
+        lite.close()
