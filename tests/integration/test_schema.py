@@ -325,3 +325,45 @@ def test_iso_is_inlined_with_the_same_text_and_rolls_back(pg_dsn) -> None:
             backend.apply_migrations(backend.to_apply(migrations))
         backend.connection.close()
         assert _iso_state(conn)[0] == "s"
+
+
+def test_0008_rolls_back_and_forward(backend, request, tmp_path) -> None:
+    """0008 (input rules) rolls back to 0007's schema and forward again, summaries intact."""
+    from pyreference.demo import build_demo_fleet
+    from pyreference.errors import InvalidInput
+    from tests.support.scenario import NOW
+
+    if backend == "sqlite":
+        target = uri = f"sqlite:///{tmp_path / 'rules.db'}"
+        store = pyreference.connect(target)
+        store.migrate()
+    else:
+        target = request.getfixturevalue("pg_dsn")
+        uri = target.replace("postgresql://", "postgresql+psycopg://", 1)
+        store = pyreference.connect(target)
+    build_demo_fleet(store, NOW)
+    store.reconcile()
+    before = store.list_connection_summaries(limit=100, now=NOW).to_dict()
+    guard = (
+        "SELECT count(*) AS n FROM sqlite_master WHERE name = 'pyref_100_spine_no_delete'"
+        if backend == "sqlite"
+        else "SELECT count(*) AS n FROM pg_trigger WHERE tgname = 'pyref_100_spine_append_only'"
+    )
+    migrations = read_migrations(str(sqlfiles.migrations_dir(store.dialect)))
+    yoyo = get_backend(uri)
+    with yoyo.lock():
+        yoyo.rollback_migrations(migrations.filter(lambda m: m.id == "0008_input_rules"))
+    with store.database.session() as s:
+        assert s.execute(guard)[0]["n"] == 0
+    assert store.verify() == []
+    assert store.list_connection_summaries(limit=100, now=NOW).to_dict() == before
+    with yoyo.lock():
+        yoyo.apply_migrations(yoyo.to_apply(migrations))
+    yoyo.connection.close()
+    with store.database.session() as s:
+        assert s.execute(guard)[0]["n"] == 1
+    assert store.verify() == []
+    assert store.list_connection_summaries(limit=100, now=NOW).to_dict() == before
+    with pytest.raises(InvalidInput, match="append-only"), store.database.session() as s:
+        s.execute("DELETE FROM spine_events")
+    store.close()
