@@ -6,6 +6,7 @@ from .errors import (
     DatabaseUnavailable,
     InvalidCursor,
     InvalidInput,
+    MigrationLocked,
     PyreferenceError,
     SchemaNotReady,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "DatabaseUnavailable",
     "InvalidCursor",
     "InvalidInput",
+    "MigrationLocked",
     "Page",
     "PyreferenceError",
     "Runtime",

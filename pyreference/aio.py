@@ -19,7 +19,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from . import maintenance, migrate, read_path, writes
-from .db import AsyncPostgresDatabase, Database, PostgresDatabase
+from .db import AsyncPostgresDatabase, Database, PostgresDatabase, prepare_default
 from .errors import InvalidInput
 from .plan import Plan, run, run_async
 from .read_path import ListRequest, Page, list_request
@@ -67,9 +67,13 @@ class AsyncStore(StoreBase):
         await self.aclose()
 
     # -- schema ----------------------------------------------------------------
-    async def migrate(self) -> list[str]:
-        """Apply pending migrations (idempotent); returns the ids applied."""
-        return await self._on_sync_twin(migrate.migrate)
+    async def migrate(
+        self, *, lock_wait: float = migrate.LOCK_WAIT, break_lock: bool = False
+    ) -> list[str]:
+        """Apply pending migrations (idempotent); returns the ids applied (see `Store.migrate`)."""
+        return await self._on_sync_twin(
+            functools.partial(migrate.migrate, lock_wait=lock_wait, break_lock=break_lock)
+        )
 
     async def pending_migrations(self) -> list[str]:
         """Ids of migrations not yet applied."""
@@ -84,7 +88,7 @@ class AsyncStore(StoreBase):
         conninfo = db.conninfo
 
         def on_twin() -> T:
-            twin = PostgresDatabase(conninfo, dsn=conninfo)
+            twin = PostgresDatabase(conninfo, dsn=conninfo, prepare=db.prepared_statements)
             try:
                 return work(twin)
             finally:
@@ -166,21 +170,27 @@ class AsyncStore(StoreBase):
 
 
 async def connect_async(
-    target: Any = None, *, owner: str = "owner_local", memo_rows: int = DEFAULT_MEMO_ROWS
+    target: Any = None,
+    *,
+    owner: str = "owner_local",
+    memo_rows: int = DEFAULT_MEMO_ROWS,
+    prepare: bool | None = None,
 ) -> AsyncStore:
     """An async store over a DSN (`postgresql://…` gets an `AsyncConnectionPool` of its
     own; `sqlite:///path`), a psycopg `AsyncConnection` or `AsyncConnectionPool`, or
     anything `connect()` accepts (a `sqlite3.Connection` must allow other threads:
-    `check_same_thread=False`). Raises `DatabaseUnavailable`, `InvalidInput`."""
+    `check_same_thread=False`). A caller's connection or pool is used as given and
+    `prepare` is as in `connect()`. Raises `DatabaseUnavailable`, `InvalidInput`."""
     target = DEFAULT_DSN if target is None else target
+    prepared = prepare_default(prepare)
     db: Database
     dsn = postgres_dsn(target) if isinstance(target, str) else None
     if dsn is not None:
-        db = await AsyncPostgresDatabase.open(dsn)
+        db = await AsyncPostgresDatabase.open(dsn, prepare=prepared)
     elif isinstance(target, AsyncConnection | AsyncConnectionPool):
-        db = AsyncPostgresDatabase(target)
+        db = AsyncPostgresDatabase(target, prepare=prepared)
     else:
-        db = await asyncio.to_thread(_database, target)
+        db = await asyncio.to_thread(functools.partial(_database, target, prepare=prepared))
     try:
         return AsyncStore(db, owner, memo_rows=memo_rows)
     except InvalidInput:

@@ -109,15 +109,26 @@ def cli() -> None:
 @cli.command()
 @dsn_option
 @json_option
-def migrate(dsn: str, as_json: bool) -> None:
+@click.option(
+    "--lock-wait", type=click.FloatRange(min=0), default=60.0, show_default=True,
+    help="Seconds to wait for another migrate to finish.",
+)  # fmt: skip
+@click.option(
+    "--break-lock", is_flag=True,
+    help="Remove a yoyo_lock row left by a killed `yoyo apply` (only if none is running).",
+)  # fmt: skip
+def migrate(dsn: str, as_json: bool, lock_wait: float, break_lock: bool) -> None:
     """Apply pending migrations (idempotent: a second run applies nothing).
+
+    Concurrent runs wait for each other (a lock that ends with its session, so a
+    killed run never blocks the next); with nothing pending no lock is taken.
 
     \b
     Example:
       pyreference migrate --dsn postgresql://postgres@127.0.0.1/pdpp
     """
     with _store(dsn) as store:
-        applied = store.migrate()
+        applied = store.migrate(lock_wait=lock_wait, break_lock=break_lock)
     if as_json:
         _emit({"applied": applied})
     else:

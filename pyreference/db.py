@@ -8,17 +8,20 @@ and turns driver errors into pyreference's typed errors.
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from . import sqlfiles
+from .conninfo import describe_dsn, describe_params, failure_reason, parse_dsn
 from .errors import DatabaseUnavailable, InvalidInput, ReadOnlyDatabase, SchemaNotReady
 from .timeutil import iso
 
@@ -58,13 +61,21 @@ def _loads_text(text: str) -> Any:
     return value if end == len(text) else json.loads(text)
 
 
-@dataclass
+@dataclass(eq=False)
 class StatementCounter:
-    """Statements sent through the store while active (transaction control excluded)."""
+    """Statements sent through the store while active (transaction control excluded).
+
+    Counters compare by identity: two counters holding the same numbers are still two.
+    """
 
     statements: int = 0
     writes: int = 0
     names: list[str] = field(default_factory=list)
+
+    def add(self, name: str, write: bool) -> None:
+        self.statements += 1
+        self.writes += int(write)
+        self.names.append(name)
 
 
 _TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
@@ -92,11 +103,18 @@ C = TypeVar("C")
 
 
 class Session:
-    """One connection, optionally inside a transaction."""
+    """One connection, optionally inside a transaction.
 
-    def __init__(self, db: Database, raw: Any) -> None:
+    `reconnect`, when given, checks out a fresh connection: a read (never a write)
+    whose connection turns out to have been closed by the server is retried once on it.
+    """
+
+    def __init__(
+        self, db: Database, raw: Any, *, reconnect: Callable[[], Any] | None = None
+    ) -> None:
         self._db = db
         self._raw = raw
+        self._reconnect = reconnect
 
     def execute(self, name: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a named query (or literal SQL for tests/bench) and return its rows as dicts."""
@@ -107,7 +125,24 @@ class Session:
         """Like `execute`, as column names and value tuples (hashable: the page memo's keys)."""
         sql, adapted = self._db.prepare(name, params)
         with self._db.translate_errors():
-            return self._db._run(self._raw, sql, adapted)
+            try:
+                return self._db._run(self._raw, sql, adapted)
+            except Exception as exc:
+                if not self._retryable(sql, exc):
+                    raise
+                # The statement never ran (its connection was gone): sent once more,
+                # counted once.
+                assert self._reconnect is not None
+                self._raw = self._reconnect()
+                self._reconnect = None
+                return self._db._run(self._raw, sql, adapted)
+
+    def _retryable(self, sql: str, exc: Exception) -> bool:
+        return (
+            self._reconnect is not None
+            and not is_write(sql)
+            and self._db.connection_lost(self._raw, exc)
+        )
 
     @property
     def raw(self) -> Any:
@@ -115,37 +150,64 @@ class Session:
 
 
 class Database:
+    """The dialect-neutral half of a database: named queries, counting, sessions."""
+
     dialect: str = ""
 
     def __init__(self) -> None:
         self.queries = sqlfiles.queries(self.dialect)
-        self._counters: list[StatementCounter] = []
+        # The counters of the current context (a thread, or an asyncio task and the
+        # worker threads it hands work to), plus counters that watch every thread.
+        self._mine: ContextVar[tuple[StatementCounter, ...]] = ContextVar(
+            f"pyreference_counters_{id(self)}", default=()
+        )
+        self._everywhere: list[StatementCounter] = []
         self._counter_lock = threading.Lock()
 
     # -- counting -------------------------------------------------------
     @contextmanager
     def statement_counter(
-        self, counter: StatementCounter | None = None
+        self, counter: StatementCounter | None = None, *, all_threads: bool = False
     ) -> Iterator[StatementCounter]:
-        """Count statements sent while active (into `counter`, shared by several databases)."""
+        """Count the statements the store sends while the block runs (R10).
+
+        Args:
+            counter: count into this counter (one shared by several databases, as a
+                store with replicas does); a new one by default.
+            all_threads: count statements sent by every thread (default: only those of
+                the thread or asyncio task that opened the counter, so concurrent
+                counters never mix).
+
+        Counters nest: an inner block's statements count in every enclosing counter.
+        """
         counter = counter or StatementCounter()
-        with self._counter_lock:
-            self._counters.append(counter)
+        if all_threads:
+            with self._counter_lock:
+                self._everywhere.append(counter)
+        else:
+            self._mine.set((*self._mine.get(), counter))
         try:
             yield counter
         finally:
-            with self._counter_lock:
-                self._counters.remove(counter)
+            if all_threads:
+                with self._counter_lock:
+                    self._everywhere[:] = [c for c in self._everywhere if c is not counter]
+            else:
+                self._mine.set(tuple(c for c in self._mine.get() if c is not counter))
 
     def _count(self, name: str, sql: str) -> None:
-        if not self._counters or _TRANSACTION_CONTROL.match(sql):
+        mine = self._mine.get()
+        if not mine and not self._everywhere:
+            return
+        if _TRANSACTION_CONTROL.match(sql):
             return
         write = is_write(sql)
-        with self._counter_lock:
-            for counter in self._counters:
-                counter.statements += 1
-                counter.writes += int(write)
-                counter.names.append(name)
+        for counter in mine:
+            counter.add(name, write)
+        if self._everywhere:
+            with self._counter_lock:
+                for counter in self._everywhere:
+                    counter.add(name, write)
 
     def prepare(self, name: str, params: Mapping[str, Any] | None) -> tuple[str, dict[str, Any]]:
         """The SQL of a named query (or literal SQL) and its adapted parameters; counts it."""
@@ -159,6 +221,10 @@ class Database:
 
     def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> Rows:
         raise NotImplementedError
+
+    def connection_lost(self, raw: Any, exc: Exception) -> bool:
+        """True when `exc` came from `raw` having been closed (by the server or network)."""
+        return False
 
     @contextmanager
     def session(self, transaction: bool = False) -> Iterator[Session]:
@@ -186,11 +252,38 @@ class Database:
 
 # -- Postgres ------------------------------------------------------------------
 
+POOL_MAX_SIZE = 8
+POOL_TIMEOUT = 30.0  # seconds a call waits for a pooled connection
+POOL_MAX_LIFETIME = 30 * 60.0  # seconds before a pooled connection is replaced
+POOL_MAX_IDLE = 5 * 60.0  # seconds an idle connection above min_size is kept
+CONNECT_TIMEOUT = 10  # seconds, for the probe and every new pooled connection
+PREPARE_ENV = "PYREFERENCE_PREPARE"
+
+
+def prepare_default(prepare: bool | None) -> bool:
+    """`prepare` as given, else from PYREFERENCE_PREPARE (`0`/`off`/`false`/`no` → False)."""
+    if prepare is not None:
+        return bool(prepare)
+    return os.environ.get(PREPARE_ENV, "").strip().lower() not in ("0", "off", "false", "no")
+
 
 class PostgresDatabase(Database):
+    """Postgres through psycopg 3: the store's own pool (from a DSN), or the caller's
+    connection or pool, used as given.
+
+    A caller's connection keeps its autocommit, isolation and transaction state: the
+    store's work runs in `conn.transaction()`, which begins and commits only its own
+    transaction when the connection is idle and nests as a savepoint inside a caller's
+    transaction (so the caller commits or rolls back everything, store work included).
+
+    `prepare=False` sends every statement unprepared: required behind PgBouncer in
+    transaction (or statement) pooling mode, where server-side prepared statements
+    land on another client's backend.
+    """
+
     dialect = "postgres"
 
-    def __init__(self, target: Any, *, dsn: str | None = None) -> None:
+    def __init__(self, target: Any, *, dsn: str | None = None, prepare: bool = True) -> None:
         import psycopg
         from psycopg_pool import ConnectionPool
 
@@ -199,21 +292,40 @@ class PostgresDatabase(Database):
         self._lock = threading.RLock()
         self._pool: Any = None
         self._conn: Any = None
+        self._owns_pool = False
         self.dsn = dsn
+        self.prepared_statements = prepare
+        # psycopg's own per-execute switch: None = its default (prepare after 5 runs).
+        self._prepare_arg: bool | None = None if prepare else False
         if isinstance(target, ConnectionPool):
             self._pool = target
         elif isinstance(target, psycopg.Connection):
             self._conn = target
         else:
-            self._pool = _open_pool(str(target))
+            self._pool = _open_pool(str(target), prepare=prepare)
             self._owns_pool = True
 
     @property
     def description(self) -> str:
         if self.dsn:
-            return redact_dsn(self.dsn)
-        raw = self._conn if self._conn is not None else None
-        return f"postgresql://{raw.info.host}/{raw.info.dbname}" if raw else "postgresql (pool)"
+            return describe_dsn(self.dsn)
+        if self._conn is not None:
+            return describe_params(self._conn.info.get_parameters())
+        return describe_dsn(self._pool.conninfo) if self._pool.conninfo else "postgresql (pool)"
+
+    def direct_conninfo(self) -> tuple[str, dict[str, Any]]:
+        """How to open a new connection to the same database (conninfo and keyword args)."""
+        if self.dsn:
+            return self.dsn, {}
+        if self._conn is not None:
+            info = self._conn.info
+            return info.dsn, ({"password": info.password} if info.password else {})
+        kwargs = {
+            k: v
+            for k, v in (self._pool.kwargs or {}).items()
+            if k not in ("autocommit", "prepare_threshold", "row_factory", "cursor_factory")
+        }
+        return self._pool.conninfo, kwargs
 
     def adapt(self, value: Any) -> Any:
         if isinstance(value, Json):
@@ -226,30 +338,62 @@ class PostgresDatabase(Database):
 
     @contextmanager
     def session(self, transaction: bool = False) -> Iterator[Session]:
-        with self._connection() as conn:
+        if self._conn is not None:
+            # The caller's connection, one user at a time; left as it was found.
+            with self._lock:
+                conn = self._conn
+                if transaction or not conn.autocommit:
+                    with self.translate_errors(), conn.transaction():
+                        yield Session(self, conn)
+                else:
+                    yield Session(self, conn)
+            return
+        with self._checkout() as conn:
             if transaction:
                 with self.translate_errors(), conn.transaction():
                     yield Session(self, conn)
-            else:
-                yield Session(self, conn)
+                return
+            with ExitStack() as held:
+                yield Session(self, conn, reconnect=lambda: self._answering(held))
 
     @contextmanager
-    def _connection(self) -> Iterator[Any]:
-        if self._conn is not None:
-            with self._lock:
-                if not self._conn.autocommit and self._conn.info.transaction_status == 0:
-                    self._conn.autocommit = True
-                yield self._conn
-            return
+    def _checkout(self) -> Iterator[Any]:
+        # The pool discards a connection returned closed and opens a replacement.
         with self.translate_errors(), self._pool.connection() as conn:
             yield conn
 
+    def _answering(self, held: ExitStack) -> Any:
+        """A pooled connection checked to answer, held until `held` closes (for a retry).
+
+        A caller's pool may not check connections itself: dead ones met here go back
+        (the pool discards them and opens replacements) until one answers.
+        """
+        from psycopg_pool import ConnectionPool
+
+        for _ in range(self._pool.max_size + 1):
+            with self.translate_errors():
+                conn = self._pool.getconn()
+            try:
+                ConnectionPool.check_connection(conn)
+            except self._psycopg.Error:
+                self._pool.putconn(conn)
+                continue
+            held.callback(self._pool.putconn, conn)
+            held.enter_context(conn)  # commit or roll back at the end, as pool.connection()
+            return conn
+        raise DatabaseUnavailable(
+            f"cannot reach PostgreSQL at {self.description}: no pooled connection answers"
+        )
+
     def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> Rows:
         with _text_json(raw.cursor(row_factory=_tuple_row())) as cur:
-            cur.execute(sql, params or None)
+            cur.execute(sql, params or None, prepare=self._prepare_arg)
             if cur.description is None:
                 return (), []
             return tuple(c.name for c in cur.description), cur.fetchall()
+
+    def connection_lost(self, raw: Any, exc: Exception) -> bool:
+        return isinstance(exc, self._psycopg.OperationalError) and bool(raw.closed or raw.broken)
 
     @contextmanager
     def translate_errors(self) -> Iterator[None]:
@@ -268,17 +412,39 @@ class PostgresDatabase(Database):
             raise InvalidInput(
                 _integrity_message(exc.diag.sqlstate, exc.diag.constraint_name)
             ) from exc
+        except (errors.DuplicatePreparedStatement, errors.InvalidSqlStatementName) as exc:
+            raise DatabaseUnavailable(
+                f"PostgreSQL at {self.description} lost a prepared statement: the server "
+                "connection is shared (a transaction pooler such as PgBouncer?); connect "
+                f"with prepare=False or {PREPARE_ENV}=0"
+            ) from exc
         except self._psycopg.OperationalError as exc:
             if isinstance(exc, errors.QueryCanceled | errors.LockNotAvailable):
                 raise
-            raise DatabaseUnavailable(f"cannot reach PostgreSQL at {self.description}") from exc
+            reason = failure_reason(str(exc), self.dsn)
+            raise DatabaseUnavailable(
+                f"cannot reach PostgreSQL at {self.description}: {reason}"
+            ) from exc
         except Exception as exc:
             if type(exc).__name__ == "PoolTimeout":
-                raise DatabaseUnavailable(f"cannot reach PostgreSQL at {self.description}") from exc
+                raise DatabaseUnavailable(self._pool_timeout_message()) from exc
             raise
 
+    def _pool_timeout_message(self) -> str:
+        """Why no pooled connection came: the server's answer to a fresh probe, or a full pool."""
+        where = self.description
+        conninfo, kwargs = self.direct_conninfo()
+        try:
+            self._psycopg.connect(conninfo, connect_timeout=3, **kwargs).close()
+        except self._psycopg.Error as exc:
+            return f"cannot reach PostgreSQL at {where}: {failure_reason(str(exc), self.dsn)}"
+        return (
+            f"no pooled connection to PostgreSQL at {where} within {self._pool.timeout:g} s: "
+            f"all {self._pool.max_size} are busy (the server answers)"
+        )
+
     def close(self) -> None:
-        if self._pool is not None and getattr(self, "_owns_pool", False):
+        if self._pool is not None and self._owns_pool:
             self._pool.close()
 
 
@@ -299,31 +465,60 @@ def _text_json(cursor: C) -> C:
 
 
 class AsyncSession:
-    """One async Postgres connection, optionally inside a transaction (see `Session`)."""
+    """One async Postgres connection, optionally inside a transaction (see `Session`:
+    the same one retry of a read whose connection the server closed, never of a write)."""
 
-    def __init__(self, db: AsyncPostgresDatabase, raw: Any) -> None:
+    def __init__(
+        self,
+        db: AsyncPostgresDatabase,
+        raw: Any,
+        *,
+        reconnect: Callable[[], Awaitable[Any]] | None = None,
+    ) -> None:
         self._db = db
         self._raw = raw
+        self._reconnect = reconnect
 
     async def rows(self, name: str, params: Mapping[str, Any] | None = None) -> Rows:
         sql, adapted = self._db.prepare(name, params)
         with self._db.translate_errors():
-            async with _text_json(self._raw.cursor(row_factory=_tuple_row())) as cur:
-                await cur.execute(sql, adapted or None)
-                if cur.description is None:
-                    return (), []
-                return tuple(c.name for c in cur.description), await cur.fetchall()
+            try:
+                return await self._run(sql, adapted)
+            except Exception as exc:
+                if not (
+                    self._reconnect is not None
+                    and not is_write(sql)
+                    and self._db.connection_lost(self._raw, exc)
+                ):
+                    raise
+                self._raw, self._reconnect = await self._reconnect(), None
+                return await self._run(sql, adapted)
+
+    async def _run(self, sql: str, adapted: dict[str, Any]) -> Rows:
+        async with _text_json(self._raw.cursor(row_factory=_tuple_row())) as cur:
+            await cur.execute(sql, adapted or None, prepare=self._db._prepare_arg)
+            if cur.description is None:
+                return (), []
+            return tuple(c.name for c in cur.description), await cur.fetchall()
 
 
 class AsyncPostgresDatabase(PostgresDatabase):
     """Postgres through psycopg's `AsyncConnection` or `AsyncConnectionPool`.
 
-    Shares parameter adaptation, statement counting and error translation with
-    `PostgresDatabase`; only how a connection is borrowed is async. Open it with
-    `await AsyncPostgresDatabase.open(target)`.
+    Shares parameter adaptation, statement counting, error translation and the
+    production rules of `PostgresDatabase` (a caller's connection used as given,
+    `prepare=False` for transaction poolers, checked pools, one read retry); only how
+    a connection is borrowed is async. Open it with `await AsyncPostgresDatabase.open(target)`.
     """
 
-    def __init__(self, target: Any, *, dsn: str | None = None, owns_pool: bool = False) -> None:
+    def __init__(
+        self,
+        target: Any,
+        *,
+        dsn: str | None = None,
+        owns_pool: bool = False,
+        prepare: bool = True,
+    ) -> None:
         import asyncio
 
         import psycopg
@@ -333,6 +528,8 @@ class AsyncPostgresDatabase(PostgresDatabase):
         self._alock = asyncio.Lock()
         self.dsn = dsn
         self._owns_pool = owns_pool
+        self.prepared_statements = prepare
+        self._prepare_arg = None if prepare else False
         self._pool: Any = None
         self._conn: Any = None
         if isinstance(target, psycopg.AsyncConnection):
@@ -341,68 +538,77 @@ class AsyncPostgresDatabase(PostgresDatabase):
             self._pool = target
 
     @classmethod
-    async def open(cls, target: Any) -> AsyncPostgresDatabase:
+    async def open(cls, target: Any, *, prepare: bool = True) -> AsyncPostgresDatabase:
         """A database over a DSN (with a pool of its own), an `AsyncConnection`
-        or an `AsyncConnectionPool`; raises `DatabaseUnavailable`."""
+        or an `AsyncConnectionPool`; raises `DatabaseUnavailable`, `InvalidInput`."""
         import psycopg
         from psycopg_pool import AsyncConnectionPool
 
         if not isinstance(target, str):
-            return cls(target)
+            return cls(target, prepare=prepare)
+        _refuse_malformed(target)
         try:
             # Probe first: a pool retries silently, a probe fails with a reason.
-            await (await psycopg.AsyncConnection.connect(target, connect_timeout=10)).close()
-        except psycopg.OperationalError as exc:
-            raise DatabaseUnavailable(f"cannot reach PostgreSQL at {redact_dsn(target)}") from exc
-        except psycopg.ProgrammingError:
-            raise InvalidInput(f"malformed PostgreSQL URL: {redact_dsn(target)}") from None
+            probe = await psycopg.AsyncConnection.connect(target, connect_timeout=CONNECT_TIMEOUT)
+            await probe.close()
+        except psycopg.Error as exc:
+            raise _unreachable(target, exc) from None
         pool = AsyncConnectionPool(
-            target, min_size=1, max_size=8, kwargs={"autocommit": True}, open=False, timeout=30
+            target, check=AsyncConnectionPool.check_connection, **_pool_settings(prepare)
         )
-        await pool.open(wait=True, timeout=30)
-        return cls(pool, dsn=target, owns_pool=True)
+        await pool.open(wait=True, timeout=POOL_TIMEOUT)
+        return cls(pool, dsn=target, owns_pool=True, prepare=prepare)
 
     @property
     def conninfo(self) -> str:
         """A libpq connection string for a synchronous twin (migrations run on yoyo)."""
         from psycopg.conninfo import make_conninfo
 
-        if self.dsn:
-            return self.dsn
-        if self._pool is not None:
-            return str(self._pool.conninfo)
-        info = self._conn.info
-        return make_conninfo(info.dsn, password=info.password) if info.password else info.dsn
-
-    @property
-    def description(self) -> str:
-        if self.dsn:
-            return redact_dsn(self.dsn)
-        return "postgresql (async pool)" if self._pool is not None else "postgresql (async)"
+        conninfo, kwargs = self.direct_conninfo()
+        return make_conninfo(conninfo, **kwargs) if kwargs else conninfo
 
     @asynccontextmanager
     async def session(  # type: ignore[override]
         self, transaction: bool = False
     ) -> AsyncIterator[AsyncSession]:
-        async with self._aconnection() as conn:
-            if transaction:
-                with self.translate_errors():
-                    async with conn.transaction():
-                        yield AsyncSession(self, conn)
-            else:
-                yield AsyncSession(self, conn)
-
-    @asynccontextmanager
-    async def _aconnection(self) -> AsyncIterator[Any]:
         if self._conn is not None:
+            # The caller's connection, one task at a time; left as it was found.
             async with self._alock:
-                if not self._conn.autocommit and self._conn.info.transaction_status == 0:
-                    await self._conn.set_autocommit(True)
-                yield self._conn
+                conn = self._conn
+                if transaction or not conn.autocommit:
+                    with self.translate_errors():
+                        async with conn.transaction():
+                            yield AsyncSession(self, conn)
+                else:
+                    yield AsyncSession(self, conn)
             return
         with self.translate_errors():
             async with self._pool.connection() as conn:
-                yield conn
+                if transaction:
+                    async with conn.transaction():
+                        yield AsyncSession(self, conn)
+                    return
+                async with AsyncExitStack() as held:
+                    yield AsyncSession(self, conn, reconnect=lambda: self._answering_async(held))
+
+    async def _answering_async(self, held: AsyncExitStack) -> Any:
+        """`PostgresDatabase._answering`, async."""
+        from psycopg_pool import AsyncConnectionPool
+
+        for _ in range(self._pool.max_size + 1):
+            with self.translate_errors():
+                conn = await self._pool.getconn()
+            try:
+                await AsyncConnectionPool.check_connection(conn)
+            except self._psycopg.Error:
+                await self._pool.putconn(conn)
+                continue
+            held.push_async_callback(self._pool.putconn, conn)
+            await held.enter_async_context(conn)
+            return conn
+        raise DatabaseUnavailable(
+            f"cannot reach PostgreSQL at {self.description}: no pooled connection answers"
+        )
 
     async def aclose(self) -> None:
         if self._pool is not None and self._owns_pool:
@@ -412,34 +618,53 @@ class AsyncPostgresDatabase(PostgresDatabase):
         raise TypeError("close an async database with `await db.aclose()`")
 
 
-def _open_pool(dsn: str) -> Any:
+def _pool_settings(prepare: bool) -> dict[str, Any]:
+    """What the store's own pools (sync and async) are made with."""
+    kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT}
+    if not prepare:
+        kwargs["prepare_threshold"] = None
+    return {
+        "min_size": 1,
+        "max_size": POOL_MAX_SIZE,
+        "kwargs": kwargs,
+        # Checked on every checkout: a connection the server closed (restart,
+        # failover, idle timeout, pg_terminate_backend) is replaced, not handed out.
+        "max_lifetime": POOL_MAX_LIFETIME,
+        "max_idle": POOL_MAX_IDLE,
+        "timeout": POOL_TIMEOUT,
+        "open": False,
+        "name": "pyreference",
+    }
+
+
+def _refuse_malformed(dsn: str) -> None:
+    if parse_dsn(dsn) is None:
+        raise InvalidInput(f"malformed PostgreSQL connection string: {describe_dsn(dsn)}")
+
+
+def _unreachable(dsn: str, exc: Exception) -> DatabaseUnavailable:
+    reason = failure_reason(str(exc), dsn)
+    return DatabaseUnavailable(f"cannot connect to PostgreSQL at {describe_dsn(dsn)}: {reason}")
+
+
+def _open_pool(dsn: str, *, prepare: bool) -> Any:
     import psycopg
     from psycopg_pool import ConnectionPool
 
+    _refuse_malformed(dsn)
     try:
         # Probe first: a pool retries silently, a probe fails with a reason.
-        psycopg.connect(dsn, connect_timeout=10).close()
-    except psycopg.OperationalError as exc:
-        raise DatabaseUnavailable(f"cannot reach PostgreSQL at {redact_dsn(dsn)}") from exc
-    except psycopg.ProgrammingError:
-        # psycopg's message quotes the whole URL, password included.
-        raise InvalidInput(f"malformed PostgreSQL URL: {redact_dsn(dsn)}") from None
-    return ConnectionPool(
-        dsn, min_size=1, max_size=8, kwargs={"autocommit": True}, open=True, timeout=30
-    )
+        psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT).close()
+    except psycopg.Error as exc:
+        raise _unreachable(dsn, exc) from None
+    pool = ConnectionPool(dsn, check=ConnectionPool.check_connection, **_pool_settings(prepare))
+    pool.open()
+    return pool
 
 
 def redact_dsn(dsn: str) -> str:
-    """The DSN with any password removed, for messages."""
-    try:
-        parts = urlsplit(dsn)
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:  # a malformed host or port: drop everything between // and @
-        return re.sub(r"//[^/]*@", "//***@", dsn)
-    if parts.scheme and parts.hostname:
-        user = f"{parts.username}@" if parts.username else ""
-        return f"{parts.scheme}://{user}{parts.hostname}{port}{parts.path}"
-    return re.sub(r"password\s*=\s*\S+", "password=***", dsn)
+    """Where the DSN points, never its password (see `conninfo.describe_dsn`)."""
+    return describe_dsn(dsn)
 
 
 # The one message for any statement that would change or remove a spine event (both backends).
@@ -460,27 +685,35 @@ def _integrity_message(sqlstate: str | None, constraint: str | None) -> str:
 
 
 class SQLiteDatabase(Database):
+    """SQLite through the standard library: a file or memory database of the store's own,
+    or the caller's `sqlite3.Connection`, used as given.
+
+    A caller's connection keeps its isolation level and transaction: the store's own
+    transactions are `BEGIN IMMEDIATE … COMMIT` when the connection is idle and a
+    savepoint inside the caller's open transaction. Only `PRAGMA foreign_keys = ON` and
+    `PRAGMA recursive_triggers = ON` are set on it (the schema's references and its
+    append-only spine rely on them; they are no-ops inside a transaction).
+    """
+
     dialect = "sqlite"
 
-    def __init__(self, target: sqlite3.Connection | str) -> None:
+    def __init__(self, target: sqlite3.Connection | str, *, create: bool = True) -> None:
         super().__init__()
         self._lock = threading.RLock()
+        self.owned = not isinstance(target, sqlite3.Connection)
         if isinstance(target, sqlite3.Connection):
             self.conn = target
-            self.path = "(connection)"
+            self.path = _sqlite_file(target) or "(connection)"
         else:
             self.path = target
-            try:
-                self.conn = sqlite3.connect(target, check_same_thread=False, timeout=30)
-            except sqlite3.OperationalError as exc:
-                raise DatabaseUnavailable(f"cannot open SQLite database {target}") from exc
-        self.conn.isolation_level = None  # explicit BEGIN/COMMIT, as yoyo expects
+            self.conn = _open_sqlite(target, create)
+            self.conn.isolation_level = None  # explicit BEGIN/COMMIT, as yoyo expects
+            self.conn.execute("PRAGMA busy_timeout = 30000")
+            if target not in (":memory:", ""):
+                self.conn.execute("PRAGMA journal_mode = WAL")
         self.conn.execute("PRAGMA foreign_keys = ON")
-        self.conn.execute("PRAGMA busy_timeout = 30000")
         # INSERT OR REPLACE fires delete triggers only so: a replaced spine event is refused.
         self.conn.execute("PRAGMA recursive_triggers = ON")
-        if self.path not in (":memory:", "(connection)", ""):
-            self.conn.execute("PRAGMA journal_mode = WAL")
 
     @property
     def description(self) -> str:
@@ -503,16 +736,25 @@ class SQLiteDatabase(Database):
             if not transaction:
                 yield Session(self, self.conn)
                 return
+            # Inside the caller's transaction the store's work is a savepoint of it.
+            nested = self.conn.in_transaction
+            begin, commit, undo = (
+                ("SAVEPOINT pyref_session", "RELEASE pyref_session",
+                 ("ROLLBACK TO pyref_session", "RELEASE pyref_session"))
+                if nested
+                else ("BEGIN IMMEDIATE", "COMMIT", ("ROLLBACK",))
+            )  # fmt: skip
             with self.translate_errors():
-                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.execute(begin)
             try:
                 yield Session(self, self.conn)
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                for statement in undo:
+                    self.conn.execute(statement)
                 raise
             else:
                 with self.translate_errors():
-                    self.conn.execute("COMMIT")
+                    self.conn.execute(commit)
 
     def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> Rows:
         cur = raw.execute(sql, dict(params))
@@ -546,7 +788,32 @@ class SQLiteDatabase(Database):
             raise
 
     def close(self) -> None:
-        self.conn.close()
+        if self.owned:
+            self.conn.close()
+
+
+def _open_sqlite(path: str, create: bool) -> sqlite3.Connection:
+    """A connection to `path`; with `create=False` a missing file is refused, not created."""
+    try:
+        if create or path in (":memory:", ""):
+            return sqlite3.connect(path, check_same_thread=False, timeout=30)
+        uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=rw"
+        return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+    except sqlite3.OperationalError as exc:
+        if not create and not os.path.exists(path):
+            raise SchemaNotReady(
+                f"no SQLite database at {path}: run `pyreference migrate` to create one"
+            ) from None
+        raise DatabaseUnavailable(f"cannot open SQLite database {path}: {exc}") from exc
+
+
+def _sqlite_file(conn: sqlite3.Connection) -> str | None:
+    """The file behind a caller's connection (None for a memory database)."""
+    try:
+        rows = conn.execute("PRAGMA database_list").fetchall()
+    except sqlite3.Error:
+        return None
+    return next((str(r[2]) for r in rows if r[1] == "main" and r[2]), None)
 
 
 def _sqlite_integrity_message(text: str) -> str:

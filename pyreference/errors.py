@@ -40,3 +40,9 @@ class ReadOnlyDatabase(PyreferenceError):
             "default_transaction_read_only is on): writes, maintenance and migrations "
             "must run on the primary"
         )
+
+
+class MigrationLocked(PyreferenceError):
+    """`migrate()` could not take the migration lock in time (another migrate is running),
+    a lock row left by `yoyo apply` remains, or a migration waited too long for a table lock.
+    Nothing was applied by this call; the message says who holds what and what to do."""

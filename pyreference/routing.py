@@ -105,7 +105,7 @@ class _Replica:
     probed with one direct connection, which a stopped server refuses at once (a pool would
     wait its whole timeout for a connection that never comes)."""
 
-    def __init__(self, dsn: str, timeout: float) -> None:
+    def __init__(self, dsn: str, timeout: float, *, prepare: bool = True) -> None:
         import psycopg
         from psycopg_pool import ConnectionPool
 
@@ -122,13 +122,19 @@ class _Replica:
             dsn,
             min_size=1,
             max_size=8,
-            kwargs={"autocommit": True, "connect_timeout": self.connect_timeout},
+            kwargs={
+                "autocommit": True,
+                "connect_timeout": self.connect_timeout,
+                **({} if prepare else {"prepare_threshold": None}),
+            },
             configure=configure,
+            # A connection the server closed is replaced, not handed out.
+            check=ConnectionPool.check_connection,
             open=False,
             timeout=timeout,
             name=f"pyreference-replica {self.name}",
         )
-        self.db = PostgresDatabase(self.pool, dsn=dsn)
+        self.db = PostgresDatabase(self.pool, dsn=dsn, prepare=prepare)
         self.down_until = 0.0
         self.suspect = True
         self.reason: str | None = None
@@ -211,7 +217,11 @@ class Router:
         self.consistency = consistency
         self.replica_wait = float(replica_wait)
         self.retry_after = float(retry_after)
-        self._replicas = [_Replica(dsn, float(replica_timeout) or 2.0) for dsn in replicas]
+        # Replicas follow the primary's pooler setting (prepare=False behind PgBouncer).
+        prepare = getattr(primary, "prepared_statements", True)
+        self._replicas = [
+            _Replica(dsn, float(replica_timeout) or 2.0, prepare=prepare) for dsn in replicas
+        ]
         self._turn = itertools.count()
         self._own = 0
         self._own_lock = threading.Lock()
@@ -356,12 +366,13 @@ class Router:
         return out
 
     @contextmanager
-    def statement_counter(self) -> Iterator[StatementCounter]:
-        """One counter over the statements sent to every server."""
+    def statement_counter(self, *, all_threads: bool = False) -> Iterator[StatementCounter]:
+        """One counter over the statements sent to every server (see
+        `Database.statement_counter`)."""
         counter = StatementCounter()
         with ExitStack() as stack:
             for db in self.databases:
-                stack.enter_context(db.statement_counter(counter))
+                stack.enter_context(db.statement_counter(counter, all_threads=all_threads))
             yield counter
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from . import maintenance, migrate, read_path, writes
-from .db import Database, PostgresDatabase, SQLiteDatabase, StatementCounter
+from .db import Database, PostgresDatabase, SQLiteDatabase, StatementCounter, prepare_default
 from .errors import InvalidInput
 from .inputs import ident, shown
 from .memo import PreparedMemo
@@ -106,9 +106,17 @@ class StoreBase:
     def database(self) -> Database:
         return self._db
 
-    def statement_counter(self) -> AbstractContextManager[StatementCounter]:
-        """Count the statements this store sends while the block runs (R10)."""
-        return self._db.statement_counter()
+    def statement_counter(
+        self, *, all_threads: bool = False
+    ) -> AbstractContextManager[StatementCounter]:
+        """Count the statements this store sends while the block runs (R10).
+
+        Counts the calling thread's (or asyncio task's) statements, all threads' with
+        `all_threads=True`; counters nest. `counter.statements` excludes transaction
+        control, `counter.writes` counts those that modify data, `counter.names` the
+        query names.
+        """
+        return self._db.statement_counter(all_threads=all_threads)
 
 
 class Store(StoreBase):
@@ -134,9 +142,17 @@ class Store(StoreBase):
     def close(self) -> None:
         self._router.close()
 
-    def statement_counter(self) -> AbstractContextManager[StatementCounter]:
-        """Count the statements this store sends (to the primary and every replica, R10)."""
-        return self._router.statement_counter()
+    def statement_counter(
+        self, *, all_threads: bool = False
+    ) -> AbstractContextManager[StatementCounter]:
+        """Count the statements this store sends (to the primary and every replica, R10).
+
+        Counts the calling thread's (or asyncio task's) statements, all threads' with
+        `all_threads=True`; counters nest. `counter.statements` excludes transaction
+        control, `counter.writes` counts those that modify data, `counter.names` the
+        query names.
+        """
+        return self._router.statement_counter(all_threads=all_threads)
 
     # -- read routing (docs/scaling.md) ---------------------------------------------
     @property
@@ -176,12 +192,29 @@ class Store(StoreBase):
         self.close()
 
     # -- schema ----------------------------------------------------------------
-    def migrate(self) -> list[str]:
-        """Apply pending migrations (idempotent); returns the ids applied."""
-        return migrate.migrate(self._db)
+    def migrate(
+        self, *, lock_wait: float = migrate.LOCK_WAIT, break_lock: bool = False
+    ) -> list[str]:
+        """Apply pending migrations (idempotent); returns the ids applied.
+
+        Concurrent calls are serialized by a lock held by a live session (a Postgres
+        advisory lock, an SQLite file lock), never by a row a crash could leave behind;
+        nothing pending takes no lock. On Postgres migrations run on a connection of
+        their own, never in the caller's connection or transaction.
+
+        Args:
+            lock_wait: seconds to wait for a concurrent `migrate()` to finish.
+            break_lock: remove a `yoyo_lock` row left by a killed `yoyo apply`.
+
+        Raises:
+            ReadOnlyDatabase: the server is a hot standby: migrate the primary.
+            MigrationLocked: the lock stayed taken `lock_wait` seconds, a `yoyo_lock` row
+                remains, or a migration waited too long for a table lock.
+        """
+        return migrate.migrate(self._db, lock_wait=lock_wait, break_lock=break_lock)
 
     def pending_migrations(self) -> list[str]:
-        """Ids of migrations not yet applied."""
+        """Ids of the migrations not applied yet (takes no lock)."""
         return migrate.pending(self._db)
 
     # -- list path (R10, R12, R13) -------------------------------------------------
@@ -288,15 +321,28 @@ def connect(
     consistency: str = "session",
     replica_wait: float = 0.25,
     replica_retry_after: float = 5.0,
+    prepare: bool | None = None,
+    create: bool = True,
 ) -> Store:
-    """A store over a DSN (`postgresql://…`, `sqlite:///path`, `sqlite:///:memory:`),
-    a psycopg connection or pool, or a `sqlite3.Connection`.
+    """A store over a DSN (`postgresql://…` or libpq keywords `host=… dbname=…`,
+    `sqlite:///path`, `sqlite:///:memory:`), a psycopg connection or pool, or a
+    `sqlite3.Connection`.
+
+    A connection or pool is used as given: its autocommit, isolation and open
+    transaction are left alone, the store's own transactions nest inside the caller's
+    (as savepoints) instead of committing or rolling back the caller's work, and the
+    store never closes it.
 
     Args:
         target: the database; with `replicas`, the primary.
         owner: whose connections the reads show.
         memo_rows: page rows whose prepared evidence is kept between reads (0 keeps none;
             see `PreparedMemo`).
+        prepare: False sends every statement unprepared, as PgBouncer in transaction
+            or statement pooling mode requires; None (default) reads
+            PYREFERENCE_PREPARE (`0`, `off`, `false` or `no` mean False), else True.
+        create: SQLite only; False refuses to create a missing database file
+            (`SchemaNotReady`) instead of creating an empty one.
         replicas: DSNs of streaming replicas (hot standbys) of a Postgres primary. List and
             scoped reads go to them (round-robin, each checked on the connection that serves
             the read); writes, maintenance and migrations go to `target`; with no healthy,
@@ -311,9 +357,13 @@ def connect(
 
     Raises:
         InvalidInput: a malformed URL or option (replicas need a Postgres primary).
-        DatabaseUnavailable: the primary cannot be reached (a replica that is down is not an
-            error: the primary serves its reads until it is back)."""
-    db = _database(DEFAULT_DSN if target is None else target)
+        DatabaseUnavailable: the primary cannot be reached; the message says why (refused,
+            unknown host, authentication, missing database, bad option) and names the
+            host, never a password (a replica that is down is not an error: the primary
+            serves its reads until it is back)."""
+    db = _database(
+        DEFAULT_DSN if target is None else target, prepare=prepare_default(prepare), create=create
+    )
     try:
         router = Router(
             db,
@@ -341,19 +391,27 @@ def postgres_dsn(target: str) -> str | None:
     return None
 
 
-def _database(target: Any) -> Database:
+def sqlite_path(dsn: str) -> str | None:
+    """The file path of a `sqlite://` DSN (`:memory:` for memory), None for other DSNs."""
+    if not dsn.startswith("sqlite://"):
+        return None
+    path = dsn.removeprefix("sqlite://")
+    path = path[1:] if path.startswith("/") else path
+    return path or ":memory:"
+
+
+def _database(target: Any, *, prepare: bool = True, create: bool = True) -> Database:
     if isinstance(target, sqlite3.Connection):
         return SQLiteDatabase(target)
     if isinstance(target, str):
-        if target.startswith("sqlite://"):
-            path = target.removeprefix("sqlite://")
-            path = path[1:] if path.startswith("/") else path
-            return SQLiteDatabase(path or ":memory:")
+        path = sqlite_path(target)
+        if path is not None:
+            return SQLiteDatabase(path, create=create)
         dsn = postgres_dsn(target)
         if dsn is not None:
-            return PostgresDatabase(dsn, dsn=dsn)
+            return PostgresDatabase(dsn, dsn=dsn, prepare=prepare)
         raise InvalidInput("unsupported database URL: use postgresql://… or sqlite:///path")
     module = type(target).__module__
     if module.startswith(("psycopg", "psycopg_pool")):
-        return PostgresDatabase(target)
+        return PostgresDatabase(target, prepare=prepare)
     raise InvalidInput(f"cannot connect to a {type(target).__name__}")

@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -106,17 +107,34 @@ def pg_template(pg_admin_dsn: str) -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def pg_dsn(pg_admin_dsn: str, pg_template: str) -> Iterator[str]:
-    """A fresh, migrated database for one test."""
+@contextmanager
+def scratch_database(admin_dsn: str, template: str | None = None) -> Iterator[str]:
+    """A uniquely named database (a copy of `template`, else empty), dropped afterwards."""
     import psycopg
 
     name = f"pyref_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"')
-    yield _with_db(pg_admin_dsn, name)
-    with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    copy = f' TEMPLATE "{template}"' if template else ""
+    with psycopg.connect(admin_dsn, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"{copy}')
+    try:
+        yield _with_db(admin_dsn, name)
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_dsn(pg_admin_dsn: str, pg_template: str) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    with scratch_database(pg_admin_dsn, pg_template) as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def empty_pg_dsn(pg_admin_dsn: str) -> Iterator[str]:
+    """A fresh database nothing was applied to (every migration pending)."""
+    with scratch_database(pg_admin_dsn) as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ its own fresh database of the same backend, and compares every output's `to_dict
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sqlite3
 import threading
 import uuid
@@ -47,7 +48,10 @@ class Blocking:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             result = method(*args, **kwargs)
-            return self._runner.run(result) if asyncio.iscoroutine(result) else result
+            if not asyncio.iscoroutine(result):
+                return result
+            # In the caller's context, so its statement counters see the call.
+            return self._runner.run(result, context=contextvars.copy_context())
 
         return call
 
@@ -55,7 +59,7 @@ class Blocking:
         async def collect() -> list[Any]:
             return [s async for s in self._store.iter_connection_summaries(*args, **kwargs)]
 
-        return self._runner.run(collect())
+        return self._runner.run(collect(), context=contextvars.copy_context())
 
 
 @pytest.fixture

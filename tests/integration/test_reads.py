@@ -152,7 +152,7 @@ def test_single_flight_shares_one_computation_and_caches_nothing(store) -> None:
     def read() -> None:
         results.append(store.list_connection_summaries(limit=10, now=NOW))
 
-    with store.statement_counter() as counter:
+    with store.statement_counter(all_threads=True) as counter:
         threads = [threading.Thread(target=read) for _ in range(6)]
         threads[0].start()
         assert entered.wait(5)

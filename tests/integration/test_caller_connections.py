@@ -1,0 +1,179 @@
+"""A caller's connection or pool is used as given (issue 13, item 1).
+
+Its autocommit, isolation and transaction state are untouched, and the store's own
+transactions never commit or roll back the caller's work: inside a caller's open
+transaction the store's work is a savepoint of it, so the caller's rollback undoes
+both and the caller's commit keeps both.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import psycopg
+import pytest
+from psycopg.pq import TransactionStatus
+from psycopg_pool import ConnectionPool
+
+import pyreference
+from tests.support.scenario import NOW, small_fleet
+
+
+def _app_rows_pg(dsn: str) -> int:
+    with psycopg.connect(dsn) as other:
+        return int(other.execute("SELECT count(*) FROM app_orders").fetchone()[0])
+
+
+@pytest.fixture
+def pg_app(pg_dsn: str) -> str:
+    with pyreference.connect(pg_dsn) as store:
+        small_fleet(store)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE app_orders (id int PRIMARY KEY)")
+    return pg_dsn
+
+
+@pytest.mark.postgres
+def test_caller_transaction_around_a_store_read_is_left_alone(pg_app: str) -> None:
+    conn = psycopg.connect(pg_app)  # autocommit off, as applications use it
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    store = pyreference.connect(conn)
+    conn.execute("INSERT INTO app_orders VALUES (1)")
+    page = store.list_connection_summaries(now=NOW)
+    assert page.items
+    assert store.get_connection_summary(page.items[0].connection_id, NOW) is not None
+    assert store.verify() == []
+    # Still the caller's open transaction, settings as set.
+    assert conn.info.transaction_status == TransactionStatus.INTRANS
+    assert conn.autocommit is False
+    assert conn.isolation_level == psycopg.IsolationLevel.REPEATABLE_READ
+    conn.rollback()
+    assert _app_rows_pg(pg_app) == 0  # the caller's rollback still rolls back
+    conn.close()
+
+
+@pytest.mark.postgres
+def test_store_writes_join_the_callers_transaction(pg_app: str) -> None:
+    conn = psycopg.connect(pg_app)
+    store = pyreference.connect(conn)
+    conn.execute("INSERT INTO app_orders VALUES (1)")
+    store.create_connection("cin_in_tx", "gmail")
+    assert store.reconcile() >= 1
+    assert store.get_connection_summary("cin_in_tx", NOW) is not None
+    assert conn.info.transaction_status == TransactionStatus.INTRANS
+    conn.rollback()  # undoes the caller's insert and the store's writes alike
+    assert _app_rows_pg(pg_app) == 0
+    assert pyreference.connect(pg_app).get_connection_summary("cin_in_tx", NOW) is None
+    conn.execute("INSERT INTO app_orders VALUES (2)")
+    store.create_connection("cin_in_tx", "gmail")
+    conn.commit()
+    assert _app_rows_pg(pg_app) == 1
+    assert pyreference.connect(pg_app).get_connection_summary("cin_in_tx", NOW) is not None
+    conn.close()
+
+
+@pytest.mark.postgres
+def test_idle_non_autocommit_connection_stays_idle(pg_app: str) -> None:
+    conn = psycopg.connect(pg_app)
+    store = pyreference.connect(conn)
+    store.list_connection_summaries(now=NOW)
+    store.create_connection("cin_idle", "gmail")
+    # The store's own work began and ended its own transaction: nothing left open.
+    assert conn.info.transaction_status == TransactionStatus.IDLE
+    assert conn.autocommit is False
+    conn.execute("INSERT INTO app_orders VALUES (1)")  # the issue's reproduction
+    conn.rollback()
+    assert _app_rows_pg(pg_app) == 0
+    store.close()
+    assert not conn.closed  # the caller's connection is the caller's to close
+    conn.close()
+    assert pyreference.connect(pg_app).get_connection_summary("cin_idle", NOW) is not None
+
+
+@pytest.mark.postgres
+def test_failed_store_write_leaves_the_callers_transaction_usable(pg_app: str) -> None:
+    conn = psycopg.connect(pg_app)
+    store = pyreference.connect(conn)
+    conn.execute("INSERT INTO app_orders VALUES (1)")
+    with pytest.raises(pyreference.InvalidInput):
+        store.create_connection("cin_orphan", "no_such_connector")
+    conn.execute("INSERT INTO app_orders VALUES (2)")  # not aborted by the store's failure
+    conn.commit()
+    assert _app_rows_pg(pg_app) == 2
+    conn.close()
+
+
+@pytest.mark.postgres
+def test_callers_pool_is_used_as_configured(pg_app: str) -> None:
+    with ConnectionPool(pg_app, min_size=1, max_size=2, kwargs={"autocommit": False}) as pool:
+        store = pyreference.connect(pool)
+        assert store.list_connection_summaries(now=NOW).items
+        store.create_connection("cin_pool", "gmail")
+        with pool.connection() as conn:
+            assert conn.autocommit is False
+            assert conn.info.transaction_status == TransactionStatus.IDLE
+        store.close()
+        assert not pool.closed
+    assert pyreference.connect(pg_app).get_connection_summary("cin_pool", NOW) is not None
+
+
+def test_sqlite_caller_transaction_around_a_store_read_is_left_alone(tmp_path) -> None:
+    path = tmp_path / "app.db"
+    with pyreference.connect(f"sqlite:///{path}") as setup:
+        setup.migrate()
+        small_fleet(setup)
+    conn = sqlite3.connect(path, check_same_thread=False)
+    level = conn.isolation_level
+    conn.execute("CREATE TABLE app_orders (id int PRIMARY KEY)")
+    conn.commit()
+    store = pyreference.connect(conn)
+    conn.execute("INSERT INTO app_orders VALUES (1)")  # opens the caller's transaction
+    assert store.list_connection_summaries(now=NOW).items
+    store.create_connection("cin_in_tx", "gmail")
+    assert store.reconcile() >= 1
+    assert conn.in_transaction and conn.isolation_level == level
+    conn.rollback()
+    assert conn.execute("SELECT count(*) FROM app_orders").fetchone()[0] == 0
+    assert store.get_connection_summary("cin_in_tx", NOW) is None
+    # Idle: the store's write is its own transaction, committed, nothing left open.
+    store.create_connection("cin_idle", "gmail")
+    assert not conn.in_transaction
+    store.close()
+    conn.execute("SELECT 1")  # still open: the caller closes it
+    conn.close()
+    assert pyreference.connect(f"sqlite:///{path}").get_connection_summary("cin_idle", NOW)
+
+
+def test_sqlite_migrate_refuses_a_connection_inside_a_transaction(tmp_path) -> None:
+    conn = sqlite3.connect(tmp_path / "app.db")
+    conn.execute("CREATE TABLE app_orders (id int)")
+    conn.execute("INSERT INTO app_orders VALUES (1)")
+    with pytest.raises(pyreference.InvalidInput, match="outside a transaction"):
+        pyreference.connect(conn).migrate()
+    conn.rollback()
+    assert pyreference.connect(conn).migrate()
+    conn.close()
+
+
+@pytest.mark.postgres
+def test_async_caller_transaction_around_a_store_read_is_left_alone(pg_app: str) -> None:
+    import asyncio
+
+    async def scenario() -> None:
+        conn = await psycopg.AsyncConnection.connect(pg_app)  # autocommit off
+        store = await pyreference.connect_async(conn)
+        assert (await store.list_connection_summaries(now=NOW)).items  # idle: stays idle
+        assert conn.info.transaction_status == TransactionStatus.IDLE
+        assert conn.autocommit is False
+        await conn.execute("INSERT INTO app_orders VALUES (1)")
+        assert (await store.list_connection_summaries(now=NOW)).items
+        await store.create_connection("cin_async_tx", "gmail")
+        assert conn.info.transaction_status == TransactionStatus.INTRANS
+        await conn.rollback()
+        await store.aclose()
+        assert not conn.closed
+        await conn.close()
+
+    asyncio.run(scenario())
+    assert _app_rows_pg(pg_app) == 0
+    assert pyreference.connect(pg_app).get_connection_summary("cin_async_tx", NOW) is None

@@ -1,0 +1,144 @@
+"""Connections the server closed are replaced; reads retry once, writes never (issue 13, item 3).
+
+The server really closes them: `pg_terminate_backend` on the store's backends.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+import pyreference
+from pyreference.errors import DatabaseUnavailable
+from tests.support.scenario import NOW, small_fleet
+
+pytestmark = pytest.mark.postgres
+
+
+def _terminate_all_but_mine(dsn: str) -> int:
+    """End every other backend of this (per-test) database; wait until they are gone."""
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        ended = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
+        _wait_gone(admin, "datname = current_database() AND pid <> pg_backend_pid()")
+    return int(ended)
+
+
+def _terminate(dsn: str, pid: int) -> None:
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        _wait_gone(admin, f"pid = {int(pid)}")
+
+
+def _wait_gone(admin: psycopg.Connection, where: str) -> None:
+    deadline = time.monotonic() + 10
+    while admin.execute(f"SELECT count(*) FROM pg_stat_activity WHERE {where}").fetchone()[0]:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def _read_in_threads(store: pyreference.Store, threads: int, reads: int) -> list[BaseException]:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(threads)
+
+    def work() -> None:
+        barrier.wait()
+        for i in range(reads):
+            try:
+                if i % 2:
+                    store.list_connection_summaries(now=NOW)
+                else:
+                    store.get_connection_summary("cin_mail", NOW)
+            except BaseException as exc:
+                errors.append(exc)
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    return errors
+
+
+def test_terminated_backends_cost_no_failed_read(pg_dsn: str) -> None:
+    store = pyreference.connect(pg_dsn)
+    small_fleet(store)
+    assert _read_in_threads(store, 4, 10) == []  # the pool now holds several connections
+    assert _terminate_all_but_mine(pg_dsn) >= 2
+    assert _read_in_threads(store, 4, 10) == []
+    store.close()
+
+
+def test_callers_pool_without_checks_recovers_through_read_retries(pg_dsn: str) -> None:
+    with pyreference.connect(pg_dsn) as setup:
+        small_fleet(setup)
+    with ConnectionPool(pg_dsn, min_size=3, max_size=3, kwargs={"autocommit": True}) as pool:
+        pool.wait()
+        store = pyreference.connect(pool)
+        assert _terminate_all_but_mine(pg_dsn) >= 3
+        for _ in range(6):  # every pooled connection is dead at first
+            assert store.list_connection_summaries(now=NOW).items
+        assert _read_in_threads(store, 3, 6) == []
+
+
+def test_a_read_is_retried_once_on_a_fresh_connection(pg_dsn: str) -> None:
+    store = pyreference.connect(pg_dsn)
+    small_fleet(store)
+    with store.database.session() as s, store.statement_counter() as counter:
+        dead = s.raw
+        _terminate(pg_dsn, dead.info.backend_pid)
+        assert s.execute("cursor_secret")  # retried on another connection
+        assert s.raw is not dead and dead.closed
+        assert counter.statements == 1
+    store.close()
+
+
+def test_a_write_is_never_retried(pg_dsn: str) -> None:
+    store = pyreference.connect(pg_dsn)
+    small_fleet(store)
+    with store.database.session() as s:
+        _terminate(pg_dsn, s.raw.info.backend_pid)
+        with pytest.raises(DatabaseUnavailable, match="the server closed the connection"):
+            s.execute("UPDATE connector_instances SET display_name = 'x' WHERE false")
+    # The next call gets a live connection (the pool checked and replaced it).
+    store.update_connection("cin_mail", display_name="Mail 2")
+    summary = store.get_connection_summary("cin_mail", NOW)
+    assert summary is not None and summary.display_name == "Mail 2"
+    store.close()
+
+
+def test_callers_own_connection_killed_reports_why(pg_dsn: str) -> None:
+    conn = psycopg.connect(pg_dsn, autocommit=True)
+    store = pyreference.connect(conn)
+    _terminate(pg_dsn, conn.info.backend_pid)
+    with pytest.raises(DatabaseUnavailable, match="the server closed the connection") as info:
+        store.list_connection_summaries(now=NOW)
+    assert "\n" not in str(info.value)
+
+
+def test_async_store_terminated_backends_cost_no_failed_read(pg_dsn: str) -> None:
+    import asyncio
+
+    with pyreference.connect(pg_dsn) as setup:
+        small_fleet(setup)
+
+    async def scenario() -> None:
+        store = await pyreference.connect_async(pg_dsn)
+
+        async def reads() -> None:
+            for _ in range(5):
+                assert (await store.list_connection_summaries(now=NOW)).items
+                assert await store.get_connection_summary("cin_mail", NOW) is not None
+
+        await asyncio.gather(*(reads() for _ in range(4)))
+        assert await asyncio.to_thread(_terminate_all_but_mine, pg_dsn) >= 1
+        await asyncio.gather(*(reads() for _ in range(4)))
+        await store.aclose()
+
+    asyncio.run(scenario())
