@@ -1,6 +1,6 @@
 """Reconcile, rebuild and verify (R7–R9).
 
-On Postgres each is one SQL function call (`pyref_reconcile_v1` and friends);
+On Postgres each is one SQL function call (`pyref_reconcile_v2` and friends);
 on SQLite the same statements, rendered from the same templates, run here in
 one transaction. SQLite has one writer at a time (`BEGIN IMMEDIATE`), so a
 reconcile there cannot interleave with a write. Each is a plan (see `plan.py`),
@@ -27,35 +27,52 @@ class ReconcileResult:
 
 
 def reconcile(ctx: Context, limit: int | None = None) -> Plan[ReconcileResult]:
-    """Reconcile up to `limit` dirty connections (all when None), committing per batch."""
+    """Reconcile up to `limit` dirty connections (all when None), committing per batch.
+
+    Each batch claims dirty rows that no other transaction holds (skipped *before* the
+    batch is counted), so concurrent reconcilers share the backlog. It goes on while
+    batches make progress: a short batch is not the end (a row may be held, or new
+    marks may have arrived). A connection that fails stays dirty (`state = failed`)
+    and is not tried again in the same call.
+    """
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
         raise InvalidInput("limit must be a positive int or None")
     done = failed = 0
+    failed_ids: list[str] = []
     while limit is None or done + failed < limit:
         batch = BATCH if limit is None else min(BATCH, limit - done - failed)
-        result = yield Transaction(_reconcile_batch(ctx.dialect, batch))
+        result = yield Transaction(_reconcile_batch(ctx.dialect, batch, failed_ids))
         done += result.reconciled
-        failed += result.failed
-        if result.reconciled + result.failed < batch or result.reconciled == 0:
-            break
+        failed += len(result.failed_ids)
+        failed_ids += result.failed_ids
+        if result.reconciled + len(result.failed_ids) == 0:
+            break  # nothing left that another reconcile does not hold
     return ReconcileResult(done, failed)
 
 
-def _reconcile_batch(dialect: str, batch: int) -> Plan[ReconcileResult]:
+@dataclass(frozen=True)
+class _Batch:
+    reconciled: int
+    failed_ids: list[str]
+
+
+def _reconcile_batch(dialect: str, batch: int, skip: list[str]) -> Plan[_Batch]:
     if dialect == "postgres":
-        row = (yield from execute("reconcile", {"limit": batch}))[0]
-        return ReconcileResult(int(row["reconciled"]), int(row["failed"]))
-    claimed = yield from execute("reconcile_claim", {"limit": batch})
+        params = {"limit": batch, "skip": Ids(list(skip))}
+        row = (yield from execute("reconcile", params))[0]
+        return _Batch(int(row["reconciled"]), list(row["failed_ids"] or []))
+    claimed = yield from execute("reconcile_claim", {"limit": batch, "skip": Ids(list(skip))})
     ids = [r["connector_instance_id"] for r in claimed]
     if not ids:
-        return ReconcileResult(0, 0)
+        return _Batch(0, [])
     seqs = [r["dirty_seq"] for r in (yield from execute("dirty_seqs", {"ids": Ids(ids)}))]
     if (yield from _refresh_or_rollback(ids, seqs)) is None:
-        return ReconcileResult(len(ids), 0)
-    # Like pyref_reconcile_v1: retry one connection at a time, so one failing
+        return _Batch(len(ids), [])
+    # Like pyref_reconcile_v2: retry one connection at a time, so one failing
     # connection (claimed first, as its mark is oldest) cannot starve the rest.
     done = 0
     consumed = set(seqs)
+    failures: list[str] = []
     for cid in ids:
         own = [r["dirty_seq"] for r in (yield from execute("dirty_seqs", {"ids": Ids([cid])}))]
         own = [q for q in own if q in consumed]
@@ -63,11 +80,12 @@ def _reconcile_batch(dialect: str, batch: int) -> Plan[ReconcileResult]:
         if exc is None:
             done += 1
         else:  # the row stays dirty, marked failed with a sanitized reason
+            failures.append(cid)
             yield from execute(
                 "mark_failed",
                 {"ids": Ids([cid]), "error": f"reconcile failed ({type(exc).__name__})"},
             )
-    return ReconcileResult(done, len(ids) - done)
+    return _Batch(done, failures)
 
 
 def _refresh_or_rollback(ids: list[Any], seqs: list[Any]) -> Plan[Exception | None]:

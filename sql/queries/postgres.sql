@@ -135,7 +135,8 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
  WHERE s.connector_instance_id = ANY(%(ids)s);
 
 -- name: reconcile
-SELECT reconciled, failed FROM pyref_reconcile_v1(%(limit)s::integer);
+SELECT reconciled, failed, failed_ids
+  FROM pyref_reconcile_v2(%(limit)s::integer, %(skip)s::text[]);
 
 -- name: rebuild
 SELECT pyref_rebuild_v1();
@@ -185,6 +186,14 @@ SELECT b.connections, b.marks, b.oldest_mark,
 INSERT INTO connectors (connector_id, manifest) VALUES (%(connector_id)s, %(manifest)s)
 ON CONFLICT (connector_id) DO UPDATE SET manifest = excluded.manifest, updated_at = now()
  WHERE connectors.manifest IS DISTINCT FROM excluded.manifest;
+
+-- name: insert_connector_if_absent
+-- A connector already registered keeps its manifest (the demo never overwrites one).
+INSERT INTO connectors (connector_id, manifest) VALUES (%(connector_id)s, %(manifest)s)
+ON CONFLICT (connector_id) DO NOTHING;
+
+-- name: connection_count
+SELECT count(*) AS connections FROM connector_instances;
 
 -- name: insert_connection
 INSERT INTO connector_instances (connector_instance_id, owner_subject_id, connector_id, display_name,

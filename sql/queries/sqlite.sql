@@ -138,6 +138,7 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
 SELECT q.connector_instance_id
   FROM pyref_dirty q
   JOIN pyref_evidence ev ON ev.connector_instance_id = q.connector_instance_id
+ WHERE NOT (q.connector_instance_id IN (SELECT value FROM json_each(:skip)))
  GROUP BY q.connector_instance_id, ev.state
  ORDER BY CASE WHEN ev.state = 'failed' THEN 1 ELSE 0 END, min(q.dirty_seq)
  LIMIT :limit;
@@ -352,6 +353,14 @@ SELECT b.connections, b.marks, b.oldest_mark,
 INSERT INTO connectors (connector_id, manifest) VALUES (:connector_id, :manifest)
 ON CONFLICT (connector_id) DO UPDATE SET manifest = excluded.manifest, updated_at = strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')
  WHERE connectors.manifest IS DISTINCT FROM excluded.manifest;
+
+-- name: insert_connector_if_absent
+-- A connector already registered keeps its manifest (the demo never overwrites one).
+INSERT INTO connectors (connector_id, manifest) VALUES (:connector_id, :manifest)
+ON CONFLICT (connector_id) DO NOTHING;
+
+-- name: connection_count
+SELECT count(*) AS connections FROM connector_instances;
 
 -- name: insert_connection
 INSERT INTO connector_instances (connector_instance_id, owner_subject_id, connector_id, display_name,

@@ -142,8 +142,9 @@ def test_naive_clear_by_connection_would_lose_the_update(fleet: Store, pg_dsn: s
 def test_real_reconcile_paused_mid_recompute_keeps_concurrent_mark(
     fleet: Store, pg_dsn: str
 ) -> None:
-    """The real pyref_reconcile_v1, held inside its evidence upsert by a test-only trigger
-    waiting on an advisory lock, while a writer commits a record for the same connection."""
+    """The real pyref_reconcile_v2, held inside its evidence upsert by a test-only trigger
+    waiting on an advisory lock, while a writer commits a record for the same connection.
+    One batch (limit=1): an unlimited reconcile would go on and settle the new mark too."""
     admin = _pg(pg_dsn, autocommit=True)
     admin.execute("""
         CREATE FUNCTION pyref_test_hold() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -156,7 +157,7 @@ def test_real_reconcile_paused_mid_recompute_keeps_concurrent_mark(
 
     def run() -> None:
         try:
-            result["n"] = fleet.reconcile()
+            result["n"] = fleet.reconcile(limit=1)
         except Exception as exc:
             result["error"] = exc
 
@@ -182,7 +183,7 @@ def test_real_reconcile_paused_mid_recompute_keeps_concurrent_mark(
     assert _count(fleet, "c0") == 3
     admin.execute("DROP TRIGGER pyref_test_hold ON pyref_evidence")
     admin.close()
-    fleet.reconcile()
+    assert fleet.reconcile() == 1
     assert _stored_live(fleet, "c0") == 3 and not _dirty(fleet, "c0")
     assert fleet.verify() == []
 

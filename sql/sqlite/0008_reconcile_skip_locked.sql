@@ -1,0 +1,16 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0007_function_settings
+-- pyreference 0008: reconcile skips locked rows before it counts its batch (issue #13).
+-- pyref_reconcile_v1 took the LIMIT oldest dirty connections first and only then skipped
+-- those another transaction held: one locked row made a batch short, and two concurrent
+-- reconcilers picked the same candidates, one locking them all and the other getting
+-- none. pyref_reconcile_v2 locks with SKIP LOCKED *under* the LIMIT (so a batch fills up
+-- with rows nobody holds and concurrent reconcilers take disjoint batches), settles only
+-- connections that are still dirty once locked (a row a concurrent reconcile just settled
+-- is not done twice), leaves out `p_skip` (the connections that already failed in the
+-- caller's run) and returns the ids that failed. pyref_reconcile_v1 stays as it was.
+-- Rows are claimed oldest mark first, not in id order: with SKIP LOCKED a claim never
+-- waits, so it cannot deadlock with another claim or with rebuild's ordered lock.
+-- SQLite runs reconcile from Python, one writer at a time (its claim skips the
+-- connections that already failed in the run): nothing changes here. This migration
+-- exists so that both dialects number their migrations alike.
