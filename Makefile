@@ -5,10 +5,12 @@ BIN := $(VENV)/bin
 
 .PHONY: demo test lint render bench bench-quick clean
 
+# setuptools tells every editable install of a package-dir mapping (pyreference.sql is sql/)
+# to mind same-named folders: information only, silenced so `make` output stays clean.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench,web]'
+	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet -e '.[test,bench,web]'
 	touch $@
 
 demo: $(VENV)/.installed  ## the demo fleet on embedded SQLite

@@ -36,6 +36,9 @@ from pyreference.store import page_statement
 
 DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 RESULTS = Path(__file__).parent / "results"
+LOCAL = RESULTS / "local"  # untracked (.gitignore)
+# Measured: `pyreference bench --quick` on the 2-core project machine (see bench/README.md).
+QUICK_TAKES = "about a minute on 2 cores, 50 s measured"
 
 
 @dataclass(frozen=True)
@@ -371,9 +374,17 @@ def pages_phase(cfg: Config, admin_dsn: str, ui: Progress, out_dir: Path) -> lis
         ui.remove_task(task)
 
 
+def output_dir(scale: str, out: Path | None) -> Path:
+    """Where a run writes its report: `out` if given; a quick run (a check on this machine)
+    never rewrites the committed results, so it goes to the untracked LOCAL folder."""
+    if out is not None:
+        return out
+    return LOCAL if scale == "quick" else RESULTS
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="small scales, under two minutes")
+    parser.add_argument("--quick", action="store_true", help=f"small scales ({QUICK_TAKES})")
     parser.add_argument(
         "--dsn",
         default=os.environ.get("PYREFERENCE_BENCH_DSN", DEFAULT_DSN),
@@ -385,7 +396,13 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="quick | medium (N ≤ 10,000, R=100; ~15 min) | full (10M records)",
     )
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help=f"where to write the report (default: {LOCAL} for quick, which git ignores; "
+        f"{RESULTS}, the committed results, for medium and full)",
+    )
     parser.add_argument(
         "--only",
         choices=("all", "pages"),
@@ -394,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     cfg = CONFIGS[args.scale or ("quick" if args.quick else "full")]
+    args.out = output_dir(cfg.name, args.out)
     if args.dsn.startswith("postgresql+psycopg://"):
         args.dsn = args.dsn.replace("postgresql+psycopg://", "postgresql://", 1)
     spec = fleet.FleetSpec()

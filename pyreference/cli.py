@@ -1,9 +1,10 @@
 """The `pyreference` command line.
 
 Exit codes scripts can rely on: 0 ok, 1 error (one `error: …` line on stderr, no
-traceback), 2 usage error (click's convention), 3 drift (`verify` found differing
-evidence, `render --check` found stale renderings). Data goes to stdout (`--json`
-gives pure JSON); progress and messages go to stderr.
+traceback), 2 usage error (click's convention: an unknown option, a bad value such as
+`--now garbage`, an option that needs another), 3 drift (`verify` found differing
+evidence, `render --check` found stale renderings), 130 interrupted (Ctrl-C). Data goes
+to stdout (`--json` gives pure JSON); progress and messages go to stderr.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .store import DEFAULT_DSN, Store, connect
 
 EXIT_ERROR = 1
 EXIT_DRIFT = 3  # verify found differing rows / render --check found stale files
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 _SECRET_IN_URL = re.compile(r"(\w+://[^:/@\s]*):[^@\s]*@")
 NOTIFY_CHANNEL = "pyref_dirty"  # `reconcile --watch` wakes early on NOTIFY pyref_dirty
 
@@ -37,6 +39,25 @@ dsn_option = click.option(
     help="Database URL (postgresql://… or sqlite:///path); env PYREFERENCE_DSN.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print pure JSON on stdout.")
+
+
+class IsoTime(click.ParamType):
+    """An ISO-8601 time with a zone (`2026-11-23T12:00:00Z`); anything else is a usage error."""
+
+    name = "ISO-TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from .timeutil import to_utc
+
+        try:
+            return to_utc(value, "--now")
+        except PyreferenceError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+now_option = click.option(
+    "--now", type=IsoTime(), default=None, help="Evaluate at this ISO-8601 time (default: now)."
+)
 
 
 class Failure(click.ClickException):
@@ -59,7 +80,8 @@ class _Group(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except KeyboardInterrupt:
-            raise click.exceptions.Abort() from None
+            click.echo("interrupted", err=True)
+            raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
         except Exception as exc:
             if os.environ.get("PYREFERENCE_DEBUG"):
                 raise
@@ -71,8 +93,10 @@ class _Group(click.Group):
 
 
 @contextmanager
-def _store(dsn: str) -> Iterator[Store]:
-    store = connect(dsn)
+def _store(dsn: str, *, create: bool = False) -> Iterator[Store]:
+    """The store of `dsn`. Only `migrate` creates a missing SQLite file: a command that
+    needs a migrated database says so instead of leaving an empty file behind."""
+    store = connect(dsn, create=create)
     try:
         yield store
     finally:
@@ -127,7 +151,7 @@ def migrate(dsn: str, as_json: bool, lock_wait: float, break_lock: bool) -> None
     Example:
       pyreference migrate --dsn postgresql://postgres@127.0.0.1/pdpp
     """
-    with _store(dsn) as store:
+    with _store(dsn, create=True) as store:
         applied = store.migrate(lock_wait=lock_wait, break_lock=break_lock)
     if as_json:
         _emit({"applied": applied})
@@ -160,6 +184,9 @@ def render(ctx: click.Context, check: bool) -> None:
     click.echo(f"rendered {len(changed)} changed file(s)")
 
 
+WATCH_ONLY = ("interval", "passes", "heartbeat")
+
+
 @cli.command()
 @dsn_option
 @click.option(
@@ -173,6 +200,10 @@ def render(ctx: click.Context, check: bool) -> None:
 @click.option(
     "--passes", type=click.IntRange(min=1), default=None, help="Stop --watch after N passes."
 )
+@click.option(
+    "--heartbeat", type=click.FloatRange(min=0), default=300.0, show_default=True,
+    help="With --watch, log one 'idle' line after this many quiet seconds (0: never).",
+)  # fmt: skip
 @json_option
 @click.pass_context
 def reconcile(
@@ -182,18 +213,29 @@ def reconcile(
     watch: bool,
     interval: float,
     passes: int | None,
+    heartbeat: float,
     as_json: bool,
 ) -> None:
     """Persist recomputations of dirty evidence rows, oldest first.
 
     Exits 1 if a row failed to reconcile (it stays dirty with a sanitized last_error).
-    With --watch, --json prints one JSON object per pass that did work.
+    --watch logs to stderr when it starts, after each pass that did work and, when
+    idle, a heartbeat line every --heartbeat seconds; --json prints one JSON object per
+    pass that did work on stdout. Ctrl-C stops it (exit 130).
 
     \b
     Examples:
       pyreference reconcile --limit 5000                # from cron, every minute
       pyreference reconcile --watch --interval 2        # a long-running worker
     """
+    if not watch:
+        given = [
+            f"--{name}"
+            for name in WATCH_ONLY
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+        ]
+        if given:
+            raise click.UsageError(f"{', '.join(given)} only applies with --watch")
     with _store(dsn) as store:
         if not watch:
             result = store.reconcile_report(limit)
@@ -204,34 +246,59 @@ def reconcile(
             if result.failed:
                 ctx.exit(EXIT_ERROR)
             return
-        _watch(store, limit, interval, passes, as_json)
+        _watch(store, limit, interval, passes, heartbeat, as_json)
+
+
+def _log(message: str) -> None:
+    """One timestamped line on stderr (a worker's log)."""
+    from .timeutil import iso, now_utc
+
+    click.echo(f"{iso(now_utc())[:19]}Z {message}", err=True)
 
 
 def _watch(
-    store: Store, limit: int | None, interval: float, passes: int | None, as_json: bool
+    store: Store,
+    limit: int | None,
+    interval: float,
+    passes: int | None,
+    heartbeat: float,
+    as_json: bool,
 ) -> None:
-    """Reconcile in bounded passes until Ctrl-C (or `passes`), sleeping between idle passes."""
+    """Reconcile in bounded passes until Ctrl-C (or `passes`), sleeping between idle passes.
+
+    Logs its start, each pass that did work, and a heartbeat after `heartbeat` quiet
+    seconds; Ctrl-C ends it between or during passes (each pass is its own transactions)."""
     waiter = _Waiter(store)
-    done = 0
+    _log(
+        f"reconcile --watch on {store.database.description}: a pass every {interval:g} s"
+        + (f", at most {limit} per pass" if limit else "")
+        + (", early on NOTIFY pyref_dirty" if waiter.listening else "")
+        + "; Ctrl-C stops"
+    )
+    done = total = 0
+    quiet_since = time.monotonic()
     try:
         while passes is None or done < passes:
             result = store.reconcile_report(limit)
             done += 1
             if result.reconciled or result.failed:
+                total += result.reconciled
+                quiet_since = time.monotonic()
                 if as_json:
                     click.echo(
                         json.dumps({"reconciled": result.reconciled, "failed": result.failed})
                     )
-                else:
-                    click.echo(
-                        f"reconciled {result.reconciled} connection(s), {result.failed} failed"
-                    )
+                _log(f"reconciled {result.reconciled} connection(s), {result.failed} failed")
+            elif heartbeat and time.monotonic() - quiet_since >= heartbeat:
+                _log(f"idle: nothing dirty for {time.monotonic() - quiet_since:.0f} s")
+                quiet_since = time.monotonic()
             # A full pass may have left more behind: go again at once.
             full = limit is not None and result.reconciled + result.failed >= limit
             if not full and (passes is None or done < passes):
                 waiter.wait(interval)
     except KeyboardInterrupt:
-        click.echo("stopped", err=True)
+        _log(f"stopped after {done} pass(es), {total} connection(s) reconciled")
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
     finally:
         waiter.close()
 
@@ -246,7 +313,9 @@ class _Waiter:
     def __init__(self, store: Store) -> None:
         self._conn: Any = None
         dsn = getattr(store.database, "dsn", None)
-        if store.dialect == "postgres" and dsn:
+        # Behind a transaction pooler (prepare off) a LISTEN is never delivered: poll.
+        pooled = not getattr(store.database, "prepared_statements", True)
+        if store.dialect == "postgres" and dsn and not pooled:
             import psycopg
 
             try:
@@ -254,6 +323,10 @@ class _Waiter:
                 self._conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
             except psycopg.Error:
                 self._conn = None  # polling still works
+
+    @property
+    def listening(self) -> bool:
+        return self._conn is not None
 
     def wait(self, seconds: float) -> None:
         if self._conn is None:
@@ -338,8 +411,8 @@ def backlog(dsn: str, as_json: bool) -> None:
 @dsn_option
 @click.option("--connection", "connection_id", default=None, help="One connection (deep read).")
 @json_option
-@click.option("--now", default=None, help="Evaluate at this ISO-8601 time (default: now).")
-def summaries(dsn: str, connection_id: str | None, as_json: bool, now: str | None) -> None:
+@now_option
+def summaries(dsn: str, connection_id: str | None, as_json: bool, now: Any) -> None:
     """Print connection summaries (all, or one with --connection).
 
     \b
@@ -349,9 +422,9 @@ def summaries(dsn: str, connection_id: str | None, as_json: bool, now: str | Non
       pyreference summaries --now 2026-11-23T12:00:00Z --json
     """
     from .render_table import print_summaries
-    from .timeutil import now_utc, to_utc
+    from .timeutil import now_utc
 
-    at = now_utc() if now is None else to_utc(now, "--now")
+    at = now_utc() if now is None else now
     with _store(dsn) as store:
         if connection_id:
             diag = store.connection_diagnostics(connection_id, at)
@@ -376,9 +449,16 @@ def summaries(dsn: str, connection_id: str | None, as_json: bool, now: str | Non
     help="Where to build the demo fleet (an empty database); env PYREFERENCE_DEMO_DSN.",
 )
 @json_option
-@click.option("--now", default=None, help="Build and evaluate at this ISO-8601 time.")
-def demo(dsn: str, as_json: bool, now: str | None) -> None:
+@now_option
+@click.option(
+    "--force", is_flag=True,
+    help="Add the fleet to a database that already holds connections (manifests it finds "
+    "registered are kept, never overwritten).",
+)  # fmt: skip
+def demo(dsn: str, as_json: bool, now: Any, force: bool) -> None:
     """Build a demo fleet from the real manifests and print its summaries.
+
+    Refuses a database that already holds connections unless --force.
 
     \b
     Examples:
@@ -386,9 +466,11 @@ def demo(dsn: str, as_json: bool, now: str | None) -> None:
       pyreference demo --json | jq '.[] | {connection_id, state: .connection_health.state}'
     """
     from .demo import run_demo
-    from .timeutil import to_utc
 
-    run_demo(dsn, as_json=as_json, now=None if now is None else to_utc(now, "--now"))
+    run_demo(dsn, as_json=as_json, now=now, force=force)
+
+
+BENCH_QUICK_TAKES = "about a minute on 2 cores (50 s measured)"  # each run prints its own time
 
 
 @cli.command()
@@ -455,10 +537,15 @@ def _demo_database() -> str:
 
 
 @cli.command()
-@click.option("--quick", is_flag=True, help="Small scales: about a minute on 2 cores.")
+@click.option("--quick", is_flag=True, help=f"Small scales: {BENCH_QUICK_TAKES}.")
 @click.option("--dsn", envvar="PYREFERENCE_BENCH_DSN", default=None, help="Postgres to measure.")
-def bench(quick: bool, dsn: str | None) -> None:
-    """Run the benchmarks in bench/ and write the report.
+@click.option(
+    "--out", type=click.Path(file_okay=False), default=None,
+    help="Folder for the report (default: bench/results/local for --quick, untracked; "
+    "bench/results, the committed results, for the full run).",
+)  # fmt: skip
+def bench(quick: bool, dsn: str | None, out: str | None) -> None:
+    """Run the benchmarks in bench/ and write the report (it says how long the run took).
 
     \b
     Example:
@@ -472,6 +559,7 @@ def bench(quick: bool, dsn: str | None) -> None:
         [sys.executable, str(runner)]
         + (["--quick"] if quick else [])
         + (["--dsn", dsn] if dsn else [])
+        + (["--out", out] if out else [])
     )
     os.execv(sys.executable, args)
 

@@ -800,7 +800,8 @@ def _open_sqlite(path: str, create: bool) -> sqlite3.Connection:
         uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=rw"
         return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
     except sqlite3.OperationalError as exc:
-        if not create and not os.path.exists(path):
+        folder = os.path.dirname(os.path.abspath(path))
+        if not create and os.path.isdir(folder) and not os.path.exists(path):
             raise SchemaNotReady(
                 f"no SQLite database at {path}: run `pyreference migrate` to create one"
             ) from None

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from .errors import InvalidInput
 from .manifests import real_manifests
 from .store import Store
 from .timeutil import iso, to_utc
@@ -385,11 +386,13 @@ def build_demo_fleet(
 ) -> list[str]:
     """Seed the demo fleet into a migrated, empty store; returns every connection id created.
 
+    A connector already registered keeps its manifest: the demo registers only the
+    bundled manifests that are missing, never overwriting one it did not create.
     `on_step(done, total, label)` reports progress after each step (for a progress bar).
     """
     now = to_utc(now, "now")
     for manifest in real_manifests().values():
-        store.register_connector(manifest)
+        store.register_connector(manifest, replace=False)
     demo = _Demo(store, now)
     created: list[str] = []
     for n, step in enumerate(_STEPS, start=1):
@@ -400,8 +403,15 @@ def build_demo_fleet(
     return created
 
 
-def run_demo(dsn: str, as_json: bool = False, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Migrate, seed with progress on stderr, reconcile, then print the table (or JSON)."""
+def run_demo(
+    dsn: str, as_json: bool = False, now: datetime | None = None, *, force: bool = False
+) -> list[dict[str, Any]]:
+    """Migrate, seed with progress on stderr, reconcile, then print the table (or JSON).
+
+    Raises:
+        InvalidInput: the database already holds connections and `force` is False (the
+            demo fleet belongs in an empty database).
+    """
     import json
 
     from rich.console import Console
@@ -415,6 +425,13 @@ def run_demo(dsn: str, as_json: bool = False, now: datetime | None = None) -> li
     err = Console(stderr=True)
     with connect(dsn) as store:
         store.migrate()
+        held = _connection_count(store)
+        if held and not force:
+            raise InvalidInput(
+                f"the database already holds {held:,} connection(s); the demo builds its "
+                "fleet in an empty database (pass --force to add it anyway: existing "
+                "manifests are kept)"
+            )
         columns = (
             TextColumn("seeding demo fleet"),
             BarColumn(),
@@ -438,6 +455,11 @@ def run_demo(dsn: str, as_json: bool = False, now: datetime | None = None) -> li
         legend = LEGEND.format(listed=len(rows), now=iso(at)[:19] + "Z", reconciled=reconciled)
         stdout_console().print(legend)
     return rows
+
+
+def _connection_count(store: Store) -> int:
+    with store.database.session() as s:
+        return int(s.execute("connection_count")[0]["connections"])
 
 
 def tones(rows: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:

@@ -57,14 +57,18 @@ def _require_connections(ids: Iterable[str]) -> Plan[None]:
 
 
 # -- connectors and connections --------------------------------------------
-def register_connector(ctx: Context, manifest: Mapping[str, Any] | str | bytes) -> Plan[str]:
-    """Store a manifest; its id is `connector_key`, else `connector_id`. Returns the id."""
+def register_connector(
+    ctx: Context, manifest: Mapping[str, Any] | str | bytes, *, replace: bool = True
+) -> Plan[str]:
+    """Store a manifest; its id is `connector_key`, else `connector_id`. Returns the id.
+
+    `replace=False` leaves a connector that is already registered as it is (its manifest
+    is not overwritten)."""
     data = json_object(manifest, "manifest")
     connector_id = data.get("connector_key") or data.get("connector_id")
     connector_id = ident(connector_id, "manifest connector_key (or connector_id)")
-    yield Transaction(
-        _one("insert_connector", {"connector_id": connector_id, "manifest": Json(data)})
-    )
+    query = "insert_connector" if replace else "insert_connector_if_absent"
+    yield Transaction(_one(query, {"connector_id": connector_id, "manifest": Json(data)}))
     return connector_id
 
 
