@@ -145,13 +145,7 @@ class Store(StoreBase):
     def statement_counter(
         self, *, all_threads: bool = False
     ) -> AbstractContextManager[StatementCounter]:
-        """Count the statements this store sends (to the primary and every replica, R10).
-
-        Counts the calling thread's (or asyncio task's) statements, all threads' with
-        `all_threads=True`; counters nest. `counter.statements` excludes transaction
-        control, `counter.writes` counts those that modify data, `counter.names` the
-        query names.
-        """
+        """`StoreBase.statement_counter` over the primary and every replica (R10)."""
         return self._router.statement_counter(all_threads=all_threads)
 
     # -- read routing (docs/scaling.md) ---------------------------------------------
