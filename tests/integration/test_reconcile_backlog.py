@@ -132,7 +132,7 @@ def test_concurrent_reconcilers_share_the_backlog(pg_store: Store, pg_dsn: str) 
 
 
 @pytest.mark.postgres
-def test_0008_rolls_back_and_forward(pg_store: Store, pg_dsn: str) -> None:
+def test_0009_rolls_back_and_forward(pg_store: Store, pg_dsn: str) -> None:
     from yoyo import get_backend, read_migrations
 
     from pyreference import sqlfiles
@@ -143,13 +143,13 @@ def test_0008_rolls_back_and_forward(pg_store: Store, pg_dsn: str) -> None:
     migrations = read_migrations(str(sqlfiles.migrations_dir("postgres")))
     with backend.lock():
         backend.rollback_migrations(
-            migrations.filter(lambda m: m.id == "0008_reconcile_skip_locked")
+            migrations.filter(lambda m: m.id == "0009_reconcile_skip_locked")
         )
     backend.connection.close()
     with pytest.raises(SchemaNotReady):
         pg_store.reconcile()
     with psycopg.connect(pg_dsn, autocommit=True) as conn:  # v1 is untouched
         assert conn.execute("SELECT reconciled FROM pyref_reconcile_v1(1)").fetchone() == (1,)
-    assert pg_store.migrate() == ["0008_reconcile_skip_locked"]
+    assert pg_store.migrate() == ["0009_reconcile_skip_locked"]
     assert pg_store.reconcile() == 2
     assert pg_store.verify() == []

@@ -1,6 +1,6 @@
 -- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
--- depends: 0007_function_settings
--- pyreference 0008: reconcile skips locked rows before it counts its batch (issue #13).
+-- depends: 0008_input_rules
+-- pyreference 0009: reconcile skips locked rows before it counts its batch (issue #13).
 -- pyref_reconcile_v1 took the LIMIT oldest dirty connections first and only then skipped
 -- those another transaction held: one locked row made a batch short, and two concurrent
 -- reconcilers picked the same candidates, one locking them all and the other getting
