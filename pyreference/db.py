@@ -310,7 +310,10 @@ class PostgresDatabase(Database):
         if self.dsn:
             return describe_dsn(self.dsn)
         if self._conn is not None:
-            return describe_params(self._conn.info.get_parameters())
+            try:
+                return describe_params(self._conn.info.get_parameters())
+            except self._psycopg.Error:  # a closed connection has no parameters left
+                return "postgresql (a closed connection)"
         return describe_dsn(self._pool.conninfo) if self._pool.conninfo else "postgresql (pool)"
 
     def direct_conninfo(self) -> tuple[str, dict[str, Any]]:

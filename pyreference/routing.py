@@ -35,6 +35,7 @@ from typing import Any, Literal, TypeVar
 
 from .db import Database, PostgresDatabase, StatementCounter, cancelled_by_recovery, redact_dsn
 from .errors import DatabaseUnavailable, InvalidInput
+from .inputs import shown
 from .plan import Plan, drive, query_on, run
 
 T = TypeVar("T")
@@ -57,7 +58,7 @@ def parse_position(position: str) -> int:
                 return (int(high, 16) << 32) | int(low, 16)
         except ValueError:
             pass
-    raise InvalidInput(f"not a WAL position (expected text like '0/3000148'): {position!r}")
+    raise InvalidInput(f"not a WAL position (expected text like '0/3000148'): {shown(position)}")
 
 
 def format_position(offset: int) -> str:
