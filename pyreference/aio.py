@@ -143,6 +143,7 @@ class AsyncStore(StoreBase):
     # -- scoped path (R11) -----------------------------------------------------------
     get_connection_summary = _async(read_path.connection_summary)
     connection_diagnostics = _async(read_path.connection_diagnostics)
+    list_connectors = _async(read_path.owner_connectors)
 
     # -- maintenance (R7) ---------------------------------------------------------------
     async def reconcile(self, limit: int | None = None) -> int:

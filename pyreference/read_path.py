@@ -245,3 +245,12 @@ def connection_diagnostics(
         return diagnose(found[0], found[1], at, runtime)
     except Exception as exc:  # evidence that decodes but cannot be synthesized
         return diagnose(unreadable(found[0], exc), DeepEvidence(), at, runtime)
+
+
+def owner_connectors(ctx: Context) -> Plan[list[dict[str, str | None]]]:
+    """The owner's connectors that have a listed connection, by id: `connector_id` and the
+    manifest's `display_name` (or None). One statement, constant in the fleet size."""
+    found = yield from execute("owner_connectors", {"owner": ctx.owner})
+    return [
+        {"connector_id": str(r["connector_id"]), "display_name": r["display_name"]} for r in found
+    ]

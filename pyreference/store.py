@@ -280,6 +280,7 @@ class Store(StoreBase):
     # -- scoped path (R11) -----------------------------------------------------------
     get_connection_summary = _sync_read(read_path.connection_summary)
     connection_diagnostics = _sync_read(read_path.connection_diagnostics)
+    list_connectors = _sync_read(read_path.owner_connectors)
 
     # -- maintenance (R7) ---------------------------------------------------------------
     def reconcile(self, limit: int | None = None) -> int:

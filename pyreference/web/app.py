@@ -19,7 +19,7 @@ from ..aio import AsyncStore, connect_async
 from ..errors import ConnectionNotFound, PyreferenceError
 from ..inputs import MAX_ID
 from ..synthesis import ConnectionSummary
-from . import problems
+from . import console, problems
 from .metrics import CONTENT_TYPE, Metrics, RequestTimer, age_seconds
 from .schemas import DiagnosticsOut, HealthOut, PageOut
 from .settings import Settings
@@ -101,6 +101,7 @@ def create_app(settings: Settings, *, store: AsyncStore | None = None) -> FastAP
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts())
     app.add_middleware(RequestTimer, metrics=metrics)
     _api_routes(app, guarded=settings.token is not None)
+    console.install(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

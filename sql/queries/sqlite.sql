@@ -340,6 +340,17 @@ SELECT count(DISTINCT connector_instance_id) AS connections, count(*) AS marks,
        min(marked_at) AS oldest_mark
   FROM pyref_dirty;
 
+-- name: owner_connectors
+-- The console's connector filter: the owner's connectors (drafts aside), one index probe
+-- per registered connector, whatever the number of connections.
+SELECT c.connector_id, g.display_name
+  FROM connectors c
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = c.connector_id
+ WHERE EXISTS (SELECT 1 FROM connector_instances ci
+                WHERE ci.owner_subject_id = :owner
+                  AND ci.connector_id = c.connector_id AND ci.status <> 'draft')
+ ORDER BY c.connector_id;
+
 -- name: read_model_health
 SELECT b.connections, b.marks, b.oldest_mark,
        (SELECT count(*) FROM pyref_evidence WHERE state = 'failed') AS failed_rows,

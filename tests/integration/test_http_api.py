@@ -229,6 +229,8 @@ def test_bearer_token(fleet: pyreference.Store, request: Any) -> None:
         return [
             await client.get("/v1/connections"),
             await client.get("/v1/connections", headers={"Authorization": "Bearer wrong"}),
+            await client.get("/", headers={"Authorization": "Bearer wrong"}),
+            await client.get("/connections/cin_heb"),
             await client.get("/metrics"),
             await client.get("/v1/connections", headers={"Authorization": "Bearer s3cret-token"}),
         ]

@@ -1,0 +1,203 @@
+"""The owner console: server-rendered HTML pages over the same async store as the API.
+
+No JavaScript and no front-end build: a table of the fleet (keyset pages, a connector
+filter) and one page per connection with its diagnostics. Words come from `words.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ..errors import ConnectionNotFound, InvalidCursor, InvalidInput
+from ..synthesis import ConnectionDiagnostics, ConnectionSummary
+from ..timeutil import now_utc
+from . import words
+
+PAGE_SIZE = 25
+MAX_PAGE_SIZE = 200
+MAX_BACK = 50  # pages remembered for "Previous" (keyset pages only go forward)
+_templates = Jinja2Templates(
+    env=Environment(
+        loader=PackageLoader("pyreference.web", "templates"),
+        autoescape=select_autoescape(default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One table row, in words."""
+
+    connection_id: str
+    name: str
+    connector: str
+    tone: str
+    label: str
+    freshness: str
+    records: str
+    last_run: str
+    next_step: str
+    revoked: bool
+
+
+def row(summary: ConnectionSummary, connector_names: dict[str, str], now: datetime) -> Row:
+    return Row(
+        connection_id=summary.connection_id,
+        name=summary.display_name or summary.connection_id,
+        connector=connector_names.get(summary.connector_id, summary.connector_id),
+        tone=summary.rendered_verdict.tone,
+        label=summary.rendered_verdict.label,
+        freshness=words.freshness(summary, now),
+        records=words.records(summary),
+        last_run=words.run_words(summary.last_run, now),
+        next_step=words.next_step(summary),
+        revoked=summary.status == "revoked",
+    )
+
+
+def _link(**params: Any) -> str:
+    query = urlencode([(k, v) for k, vs in params.items() for v in _values(vs)])
+    return f"/?{query}" if query else "/"
+
+
+def _values(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def install(app: FastAPI) -> None:
+    """Add the console's pages (`/` and `/connections/{id}`) to `app`."""
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def fleet(
+        request: Request,
+        connector: Annotated[str | None, Query()] = None,
+        cursor: Annotated[str | None, Query()] = None,
+        back: Annotated[list[str] | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
+    ) -> HTMLResponse:
+        store = request.app.state.store
+        metrics = request.app.state.metrics
+        connector = connector or None
+        trail = (back or [])[-MAX_BACK:]
+        now = now_utc()
+        try:
+            connectors = await store.list_connectors()
+            with metrics.read("list"):
+                page = await store.list_connection_summaries(limit, cursor, connector, now)
+        except (InvalidCursor, InvalidInput) as exc:
+            return _error(request, 400, "That page link is not valid", str(exc))
+        names = {c["connector_id"]: c["display_name"] or c["connector_id"] for c in connectors}
+        size = None if limit == PAGE_SIZE else limit  # links keep a chosen page size
+        previous = None
+        if cursor is not None:  # the page before this one: the last cursor on the trail
+            before = trail[-1] if trail else None
+            previous = _link(connector=connector, limit=size, cursor=before, back=trail[:-1])
+        following = None
+        if page.has_more:
+            following = _link(
+                connector=connector,
+                limit=size,
+                cursor=page.next_cursor,
+                back=[*trail, cursor] if cursor is not None else [],
+            )
+        return _templates.TemplateResponse(
+            request,
+            "fleet.html",
+            {
+                "rows": [row(s, names, now) for s in page.items],
+                "connectors": connectors,
+                "connector": connector,
+                "connector_name": names.get(connector or "", connector),
+                "previous": previous,
+                "following": following,
+                "first": _link(connector=connector, limit=size) if cursor is not None else None,
+                "page_number": len(trail) + (2 if cursor is not None else 1),
+                "size": size,
+                "now": now,
+            },
+        )
+
+    @app.get("/connections/{connection_id}", response_class=HTMLResponse, include_in_schema=False)
+    async def connection(request: Request, connection_id: str) -> HTMLResponse:
+        store = request.app.state.store
+        now = now_utc()
+        try:
+            with request.app.state.metrics.read("diagnostics"):
+                diagnostics: ConnectionDiagnostics = await store.connection_diagnostics(
+                    connection_id, now
+                )
+        except ConnectionNotFound:
+            return _error(
+                request, 404, "No such connection", f"There is no connection {connection_id!r}."
+            )
+        except InvalidInput as exc:
+            return _error(request, 400, "That link is not valid", str(exc))
+        return _templates.TemplateResponse(request, "connection.html", _detail(diagnostics, now))
+
+
+def _detail(d: ConnectionDiagnostics, now: datetime) -> dict[str, Any]:
+    s = d.summary
+    return {
+        "s": s,
+        "row": row(s, {}, now),
+        "runs": [
+            {
+                "status": words.RUN_STATUS.get(r.run.status, r.run.status),
+                "started": words.ago(r.run.started_at, now) or "—",
+                "finished": words.ago(r.run.finished_at, now) or "—",
+                "reason": words.reason(r.run.failure_reason or r.terminal_reason) or "",
+                "run_id": r.run.run_id,
+            }
+            for r in d.recent_runs
+        ],
+        "surfaces": [
+            {
+                "at": words.ago(e.at, now) or "—",
+                "status": (e.status or "unknown").replace("_", " "),
+                "reason": words.reason(e.wait_reason) or "",
+                "profile": e.profile_key or "",
+            }
+            for e in d.browser_surface_history
+        ],
+        "gaps": [
+            {
+                "stream": g.stream,
+                "status": g.status,
+                "reason": words.reason(g.reason) or "",
+                "next": words.ago(g.next_attempt_after, now) if g.next_attempt_after else "",
+            }
+            for g in d.pending_gaps
+        ],
+        "attention": [
+            {
+                "reason": words.reason(a.reason_code),
+                "asks": words.OWNER_ACTIONS.get(a.owner_action or "", a.owner_action or ""),
+                "lifecycle": a.lifecycle.replace("_", " "),
+                "active": a.active,
+                "opened": words.ago(a.created_at, now) or "",
+            }
+            for a in d.attention
+        ],
+        "coverage": d.coverage,
+        "evidence": d.evidence,
+        "conditions": [words.reason(c.reason_code) for c in s.connection_health.conditions],
+        "now": now,
+    }
+
+
+def _error(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
+    return _templates.TemplateResponse(
+        request, "error.html", {"title": title, "detail": detail}, status_code=status
+    )

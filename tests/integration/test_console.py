@@ -1,0 +1,125 @@
+"""The console's HTML on the demo fleet, on both backends (the browser test drives it too)."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+import pyreference
+from pyreference.demo import DRAFT_ID, build_demo_fleet
+from pyreference.timeutil import now_utc
+from pyreference.web import words
+from tests.integration.test_http_api import serve, target_of
+
+
+@pytest.fixture
+def fleet(store: pyreference.Store) -> pyreference.Store:
+    build_demo_fleet(store, now_utc())  # the console reads at the server's clock
+    store.reconcile()
+    return store
+
+
+def _rows(page: str) -> dict[str, dict[str, str]]:
+    """Table rows by connection id: each cell's text, and the pill's tone."""
+    out = {}
+    for cid, body in re.findall(r'<tr data-connection="([^"]+)">(.*?)</tr>', page, re.S):
+        cells = [
+            html.unescape(re.sub(r"<[^>]+>", " ", c)).split()
+            for c in re.findall(r"<td[^>]*>(.*?)</td>", body, re.S)
+        ]
+        tone = re.search(r'data-tone="(\w+)"', body)
+        out[cid] = {
+            "name": " ".join(cells[0]),
+            "label": " ".join(cells[2]),
+            "tone": tone.group(1) if tone else "",
+            "freshness": " ".join(cells[3]),
+            "records": " ".join(cells[4]),
+            "last_run": " ".join(cells[5]),
+            "next": " ".join(cells[6]),
+        }
+    return out
+
+
+def test_fleet_page_shows_every_listed_connection_in_words(
+    fleet: pyreference.Store, request: Any
+) -> None:
+    async def scenario(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.get("/")
+
+    r = serve(target_of(fleet, request), scenario)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    assert "<script" not in r.text  # works without JavaScript
+    rows = _rows(r.text)
+    now = now_utc()
+    summaries = {s.connection_id: s for s in fleet.iter_connection_summaries(now)}
+    assert set(rows) == set(summaries) and DRAFT_ID not in rows
+    for cid, summary in summaries.items():
+        shown = rows[cid]
+        assert shown["label"] == summary.rendered_verdict.label
+        assert shown["tone"] == summary.rendered_verdict.tone
+        assert shown["next"] == words.next_step(summary)
+        assert shown["records"] == words.records(summary)
+        assert "_" not in shown["next"] and "_" not in shown["last_run"]  # no identifiers
+    assert (
+        rows["cin_chase"]["last_run"].startswith("Failed")
+        and "sign-in" in rows["cin_chase"]["last_run"]
+    )
+    assert rows["cin_google_contacts"]["next"] == "Sign in again to give the connector permission"
+    assert rows["cin_claude_code"]["next"] == "Turn the schedule back on"
+    assert rows["cin_slack"]["freshness"] == "never updated"
+    assert rows["cin_github"]["freshness"].startswith("stale for")
+    assert rows["cin_gmail_work"]["freshness"].startswith("updated")
+
+
+def test_paging_forward_and_back_and_filter(fleet: pyreference.Store, request: Any) -> None:
+    async def scenario(client: httpx.AsyncClient) -> tuple[list[list[str]], list[list[str]], Any]:
+        forward, backward = [], []
+        url: str | None = "/?limit=4"
+        while url:
+            page = (await client.get(url)).text
+            forward.append(list(_rows(page)))
+            nxt = re.search(r'<a href="([^"]+)" rel="next"', page)
+            url = html.unescape(nxt.group(1)) if nxt else None
+            last = page
+        url = None
+        prev = re.search(r'<a href="([^"]+)" rel="prev"', last)
+        while prev:
+            page = (await client.get(html.unescape(prev.group(1)))).text
+            backward.append(list(_rows(page)))
+            prev = re.search(r'<a href="([^"]+)" rel="prev"', page)
+        amazon = (await client.get("/?connector=amazon")).text
+        return forward, backward, amazon
+
+    forward, backward, amazon = serve(target_of(fleet, request), scenario)
+    listed = [s.connection_id for s in fleet.iter_connection_summaries()]
+    assert [cid for page in forward for cid in page] == listed
+    assert all(len(p) == 4 for p in forward[:-1])
+    assert backward == forward[-2::-1]  # back through every page to the first
+    assert set(_rows(amazon)) == {"cin_amazon_household", "cin_amazon_personal"}
+    assert '<option value="amazon" selected>' in amazon
+
+
+def test_detail_page_and_errors(fleet: pyreference.Store, request: Any) -> None:
+    async def scenario(client: httpx.AsyncClient) -> list[httpx.Response]:
+        return [
+            await client.get("/connections/cin_heb"),
+            await client.get("/connections/cin_ynab"),
+            await client.get("/connections/nobody"),
+            await client.get("/?cursor=forged"),
+        ]
+
+    heb, ynab, missing, forged = serve(target_of(fleet, request), scenario)
+    assert heb.status_code == 200
+    text = html.unescape(heb.text)
+    assert "Open the site and enter the one-time code" in text
+    assert "the site asked for a one-time code" in text and "run_heb_2" in text
+    assert "Browser sign-in history" in text
+    assert ynab.status_code == 200 and "Report it: the connector needs a fix" in ynab.text
+    assert missing.status_code == 404 and "No such connection" in missing.text
+    assert forged.status_code == 400 and "not valid" in forged.text
+    for r in (missing, forged):
+        assert r.headers["content-type"].startswith("text/html") and "Traceback" not in r.text

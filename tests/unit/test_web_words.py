@@ -1,0 +1,54 @@
+"""Summaries in words (the console's text): pure functions of their inputs and `now`."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from pyreference.synthesis.model import RunView
+from pyreference.web import words
+
+NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+
+def iso(delta: timedelta) -> str:
+    return (NOW + delta).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("delta", "text"),
+    [
+        (timedelta(seconds=-20), "under a minute ago"),
+        (timedelta(minutes=-14), "14 min ago"),
+        (timedelta(hours=-3, minutes=-59), "3 h ago"),
+        (timedelta(days=-1), "1 day ago"),
+        (timedelta(days=-2, hours=-5), "2 days ago"),
+        (timedelta(minutes=20), "in 20 min"),
+    ],
+)
+def test_ago(delta: timedelta, text: str) -> None:
+    assert words.ago(iso(delta), NOW) == text
+
+
+def test_runs_in_words() -> None:
+    failed = RunView("r1", "failed", iso(timedelta(hours=-2)), iso(timedelta(hours=-1)), "captcha")
+    running = RunView("r2", "running", iso(timedelta(minutes=-3)), None, None)
+    odd = RunView("r3", "failed", None, iso(timedelta(hours=-1)), "brand_new_reason")
+    assert words.run_words(failed, NOW) == "Failed 1 h ago: the site asked to solve a CAPTCHA"
+    assert words.run_words(running, NOW) == "Running since 3 min ago"
+    assert words.run_words(odd, NOW) == "Failed 1 h ago: brand new reason"  # never raw
+    assert words.run_words(None, NOW) == "Never run"
+
+
+def test_every_required_action_has_a_sentence() -> None:
+    """Each action synthesis can require (R19) reads as a sentence, not an identifier."""
+    from pyreference.synthesis import verdict
+
+    source = Path(verdict.__file__).read_text()
+    actions = set(re.findall(r'actions\.append\("(\w+)"\)', source))
+    assert len(actions) >= 6
+    for action in actions:
+        assert words.ACTIONS[action][0].isupper() and "_" not in words.ACTIONS[action]
