@@ -382,6 +382,35 @@ def output_dir(scale: str, out: Path | None) -> Path:
     return LOCAL if scale == "quick" else RESULTS
 
 
+BROWSER_N = 10_000  # the issue's fleet size for the browser harness (--quick: 1,000)
+BROWSER_RECORDS = 10
+
+
+def browser_phase(admin_dsn: str, ui: Progress, out_dir: Path, n: int) -> list[Path]:
+    """The owner console in Chromium on a fleet of `n`, beside fan-out (bench/browser.py)."""
+    from bench import browser
+
+    with Scratch(admin_dsn, "browser") as db:
+        task = ui.add_task(f"browser: loading N={n:,}", total=n * BROWSER_RECORDS)
+        store, conn = open_pg(db.dsn)
+        try:
+            fleet.pg_grow_connections(
+                conn, 0, n, fleet.FleetSpec(), BROWSER_RECORDS, lambda k: ui.advance(task, k)
+            )
+            fleet.pg_settle(conn)
+            fleet.pg_vacuum(conn)
+            ui.update(task, description=f"browser: N={n:,}, loading pages in Chromium")
+            results = browser.measure(db.dsn, n)
+            results["canonical_fanout_ms"] = browser.canonical_fanout_ms(db.dsn)
+            results["database"] = f"PostgreSQL {conn.info.server_version // 10000}"
+            results["machine"] = report.machine_info(admin_dsn)
+        finally:
+            ui.remove_task(task)
+            conn.close()
+            store.close()
+    return browser.write_report(results, out_dir)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help=f"small scales ({QUICK_TAKES})")
@@ -405,9 +434,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("all", "pages"),
+        choices=("all", "pages", "browser"),
         default="all",
-        help="pages: only the pages experiment (positions, walk, dirty, write load)",
+        help="pages: only the pages experiment (positions, walk, dirty, write load); "
+        "browser: only the console in Chromium beside fan-out (N = 10,000; --quick: 1,000)",
     )
     args = parser.parse_args(argv)
     cfg = CONFIGS[args.scale or ("quick" if args.quick else "full")]
@@ -428,6 +458,14 @@ def main(argv: list[str] | None = None) -> int:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
+    if args.only == "browser":
+        with Progress(*columns, console=console) as ui:
+            n = 1000 if args.quick else BROWSER_N
+            paths = browser_phase(args.dsn, ui, args.out, n)
+        console.print(f"bench browser finished in {time.perf_counter() - started:.0f} s")
+        for path in paths:
+            console.print(f"  wrote {path}")
+        return 0
     if args.only == "pages":
         with Progress(*columns, console=console) as ui:
             paths = pages_phase(cfg, args.dsn, ui, args.out)

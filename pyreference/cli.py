@@ -544,12 +544,19 @@ def _demo_database() -> str:
     help="Folder for the report (default: bench/results/local for --quick, untracked; "
     "bench/results, the committed results, for the full run).",
 )  # fmt: skip
-def bench(quick: bool, dsn: str | None, out: str | None) -> None:
+@click.option(
+    "--browser",
+    is_flag=True,
+    help="Only the console in headless Chromium beside fan-out (N = 10,000; needs the web "
+    "extra, playwright and /usr/bin/chromium).",
+)
+def bench(quick: bool, dsn: str | None, out: str | None, browser: bool) -> None:
     """Run the benchmarks in bench/ and write the report (it says how long the run took).
 
     \b
-    Example:
+    Examples:
       pyreference bench --quick --dsn postgresql://postgres@127.0.0.1/postgres
+      pyreference bench --browser      # writes bench/results/browser.{md,json,png}
     """
     root = sqlfiles.sql_dir().parent
     runner = root / "bench" / "run.py"
@@ -560,6 +567,7 @@ def bench(quick: bool, dsn: str | None, out: str | None) -> None:
         + (["--quick"] if quick else [])
         + (["--dsn", dsn] if dsn else [])
         + (["--out", out] if out else [])
+        + (["--only", "browser"] if browser else [])
     )
     os.execv(sys.executable, args)
 
