@@ -361,8 +361,9 @@ def markdown(results: dict[str, Any]) -> str:
         "statement per page over the maintained read model). **fan-out** is the same "
         "application whose page is read one connection at a time (one statement for the ids, "
         "then a scoped read per connection; each equals its list row, R11), the pattern of a "
-        "console built on a per-connection API. The HTML is identical, so bytes and rows "
-        "match; the difference is the server's read behind the first byte.",
+        "console built on a per-connection API. Both pages hold the same rows in the same "
+        "words; they differ in bytes only by the next-page link (the fan-out reader does not "
+        "page), so the difference is the server's read behind the first byte.",
         "",
         "![console loads and API latency, pyreference beside fan-out](browser.png)",
     ]
