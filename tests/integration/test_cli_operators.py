@@ -177,3 +177,5 @@ def test_license_ships_in_the_repo_and_the_wheel(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "pyreference/sql/postgres/0001_canonical.sql" in names
+    # The console's templates ship too (`pyreference serve` from a wheel renders pages).
+    assert "pyreference/web/templates/fleet.html" in names
