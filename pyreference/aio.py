@@ -10,8 +10,10 @@ read never blocks the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import dataclasses
 import functools
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -23,6 +25,7 @@ from .db import AsyncPostgresDatabase, Database, PostgresDatabase, prepare_defau
 from .errors import InvalidInput
 from .plan import Plan, run, run_async
 from .read_path import ListRequest, Page, list_request
+from .routing import ReadSource, Router
 from .store import DEFAULT_DSN, DEFAULT_MEMO_ROWS, StoreBase, _database, postgres_dsn
 from .synthesis import ConnectionSummary
 
@@ -42,14 +45,71 @@ def _async(
     return method
 
 
+def _async_write(
+    plan: Callable[Concatenate[Any, P], Plan[T]],
+) -> Callable[Concatenate[AsyncStore, P], Coroutine[Any, Any, T]]:
+    """A write plan as an async store method that remembers the write's WAL position."""
+
+    @functools.wraps(plan)
+    async def method(self: AsyncStore, *args: P.args, **kwargs: P.kwargs) -> T:
+        result = await self._run(plan(self._ctx, *args, **kwargs))
+        await self._router.note_write_async()
+        return result
+
+    return method
+
+
+def _async_read(
+    plan: Callable[Concatenate[Any, P], Plan[T]],
+) -> Callable[..., Coroutine[Any, Any, T]]:
+    """A scoped read plan as an async store method routed by `Router` (adds `consistent_with=`)."""
+
+    @functools.wraps(plan)
+    async def method(
+        self: AsyncStore, *args: Any, consistent_with: str | None = None, **kwargs: Any
+    ) -> T:
+        target = await self._router.target_async(consistent_with)
+        result, _ = await self._read(lambda: plan(self._ctx, *args, **kwargs), target)
+        return result
+
+    return method
+
+
 class AsyncStore(StoreBase):
-    """A pyreference store for asyncio code over one database (Postgres or SQLite)."""
+    """A pyreference store for asyncio code over one database (Postgres or SQLite),
+    optionally with streaming replicas (see `Store`, docs/scaling.md)."""
 
     def __init__(
-        self, db: Database, owner: str = "owner_local", *, memo_rows: int = DEFAULT_MEMO_ROWS
+        self,
+        db: Database,
+        owner: str = "owner_local",
+        *,
+        memo_rows: int = DEFAULT_MEMO_ROWS,
+        router: Router | None = None,
     ) -> None:
-        super().__init__(db, owner, memo_rows=memo_rows)
+        super().__init__(db, owner, memo_rows=memo_rows, router=router)
         self._inflight: dict[tuple[Any, ...], asyncio.Task[Page]] = {}
+        self._last_source: contextvars.ContextVar[ReadSource | None] = contextvars.ContextVar(
+            "last_read_source", default=None
+        )
+
+    @property
+    def last_read_source(self) -> ReadSource | None:
+        """Which server served this task's latest read, and its lag (None before a read)."""
+        return self._last_source.get()
+
+    async def current_position(self) -> str:
+        """The primary's WAL insert position now (see `Store.current_position`)."""
+        return await self._router.current_position_async()
+
+    async def replica_status(self) -> list[dict[str, Any]]:
+        """Each replica's health, replay position and lag in seconds, checked now."""
+        return await self._router.status_async()
+
+    async def _read(self, make: Callable[[], Plan[T]], target: int | None) -> tuple[T, ReadSource]:
+        result, source = await self._router.read_async(make, target, self._run)
+        self._last_source.set(source)
+        return result, source
 
     async def _run(self, plan: Plan[T]) -> T:
         if isinstance(self._db, AsyncPostgresDatabase):
@@ -58,6 +118,7 @@ class AsyncStore(StoreBase):
 
     async def aclose(self) -> None:
         """Close the connections this store opened (a passed-in connection or pool stays open)."""
+        await self._router.aclose_replicas()
         await _close(self._db)
 
     async def __aenter__(self) -> AsyncStore:
@@ -105,22 +166,25 @@ class AsyncStore(StoreBase):
         now: datetime | str | None = None,
         *,
         live_run_ids: frozenset[str] | None = None,
+        consistent_with: str | None = None,
     ) -> Page:
         """One keyset page of summaries (see `Store.list_connection_summaries`).
 
         Identical concurrent reads in this event loop share one computation (R13): a
         task that outlives any one caller's cancellation, forgotten once it settles."""
         req = list_request(limit, cursor, connector_id, now, live_run_ids)
-        key = (asyncio.get_running_loop(), *req.key)
+        target = await self._router.target_async(consistent_with)
+        key = (asyncio.get_running_loop(), *req.key, target)
         task = self._inflight.get(key)
         if task is None or task.done():
-            task = asyncio.ensure_future(self._list_page(req))
+            task = asyncio.ensure_future(self._list_page(req, target))
             self._inflight[key] = task
             task.add_done_callback(lambda _: self._inflight.pop(key, None))
         return await asyncio.shield(task)
 
-    async def _list_page(self, req: ListRequest) -> Page:
-        return await self._run(read_path.list_page(self._ctx, req))
+    async def _list_page(self, req: ListRequest, target: int | None) -> Page:
+        page, source = await self._read(lambda: read_path.list_page(self._ctx, req), target)
+        return dataclasses.replace(page, source=source)
 
     async def iter_connection_summaries(
         self,
@@ -128,12 +192,15 @@ class AsyncStore(StoreBase):
         *,
         connector_id: str | None = None,
         page_size: int = 500,
+        consistent_with: str | None = None,
     ) -> AsyncIterator[ConnectionSummary]:
         """Every summary, following pages (one `now` for the whole walk)."""
         at = list_request(page_size, None, connector_id, now, None).now
         cursor = None
         while True:
-            page = await self.list_connection_summaries(page_size, cursor, connector_id, at)
+            page = await self.list_connection_summaries(
+                page_size, cursor, connector_id, at, consistent_with=consistent_with
+            )
             for item in page.items:
                 yield item
             if not page.has_more:
@@ -141,9 +208,9 @@ class AsyncStore(StoreBase):
             cursor = page.next_cursor
 
     # -- scoped path (R11) -----------------------------------------------------------
-    get_connection_summary = _async(read_path.connection_summary)
-    connection_diagnostics = _async(read_path.connection_diagnostics)
-    list_connectors = _async(read_path.owner_connectors)
+    get_connection_summary = _async_read(read_path.connection_summary)
+    connection_diagnostics = _async_read(read_path.connection_diagnostics)
+    list_connectors = _async_read(read_path.owner_connectors)
 
     # -- maintenance (R7) ---------------------------------------------------------------
     async def reconcile(self, limit: int | None = None) -> int:
@@ -157,17 +224,17 @@ class AsyncStore(StoreBase):
     read_model_health = _async(maintenance.health)
 
     # -- writes (thin wrappers over plain SQL; the triggers maintain) ---------------------
-    register_connector = _async(writes.register_connector)
-    create_connection = _async(writes.create_connection)
-    update_connection = _async(writes.update_connection)
-    ingest_records = _async(writes.ingest_records)
-    delete_record = _async(writes.delete_record)
-    append_events = _async(writes.append_events)
-    set_schedule = _async(writes.set_schedule)
-    add_detail_gap = _async(writes.add_detail_gap)
-    update_detail_gap = _async(writes.update_detail_gap)
-    open_attention = _async(writes.open_attention)
-    update_attention = _async(writes.update_attention)
+    register_connector = _async_write(writes.register_connector)
+    create_connection = _async_write(writes.create_connection)
+    update_connection = _async_write(writes.update_connection)
+    ingest_records = _async_write(writes.ingest_records)
+    delete_record = _async_write(writes.delete_record)
+    append_events = _async_write(writes.append_events)
+    set_schedule = _async_write(writes.set_schedule)
+    add_detail_gap = _async_write(writes.add_detail_gap)
+    update_detail_gap = _async_write(writes.update_detail_gap)
+    open_attention = _async_write(writes.open_attention)
+    update_attention = _async_write(writes.update_attention)
 
 
 async def connect_async(
@@ -176,12 +243,18 @@ async def connect_async(
     owner: str = "owner_local",
     memo_rows: int = DEFAULT_MEMO_ROWS,
     prepare: bool | None = None,
+    replicas: Sequence[str] = (),
+    consistency: str = "session",
+    replica_wait: float = 0.25,
+    replica_retry_after: float = 5.0,
 ) -> AsyncStore:
     """An async store over a DSN (`postgresql://…` gets an `AsyncConnectionPool` of its
     own; `sqlite:///path`), a psycopg `AsyncConnection` or `AsyncConnectionPool`, or
     anything `connect()` accepts (a `sqlite3.Connection` must allow other threads:
     `check_same_thread=False`). A caller's connection or pool is used as given and
-    `prepare` is as in `connect()`. Raises `DatabaseUnavailable`, `InvalidInput`."""
+    `prepare` is as in `connect()`. `replicas`, `consistency`, `replica_wait` and
+    `replica_retry_after` route reads to streaming replicas as for `connect()` (the
+    primary must then be async Postgres). Raises `DatabaseUnavailable`, `InvalidInput`."""
     target = DEFAULT_DSN if target is None else target
     prepared = prepare_default(prepare)
     db: Database
@@ -193,8 +266,23 @@ async def connect_async(
     else:
         db = await asyncio.to_thread(functools.partial(_database, target, prepare=prepared))
     try:
-        return AsyncStore(db, owner, memo_rows=memo_rows)
+        if replicas and not isinstance(db, AsyncPostgresDatabase):
+            raise InvalidInput("replicas need a PostgreSQL primary")
+        router = Router(
+            db,
+            replicas,
+            consistency=consistency,
+            replica_wait=replica_wait,
+            retry_after=replica_retry_after,
+            asynchronous=True,
+        )
     except InvalidInput:
+        await _close(db)
+        raise
+    try:
+        return AsyncStore(db, owner, memo_rows=memo_rows, router=router)
+    except InvalidInput:
+        await router.aclose_replicas()
         await _close(db)
         raise
 

@@ -482,6 +482,10 @@ class AsyncSession:
         self._raw = raw
         self._reconnect = reconnect
 
+    @property
+    def raw(self) -> Any:
+        return self._raw
+
     async def rows(self, name: str, params: Mapping[str, Any] | None = None) -> Rows:
         sql, adapted = self._db.prepare(name, params)
         with self._db.translate_errors():

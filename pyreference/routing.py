@@ -24,19 +24,27 @@ position taken at the start of the read, so the read observes every write commit
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from .db import Database, PostgresDatabase, StatementCounter, cancelled_by_recovery, redact_dsn
+from .db import (
+    AsyncPostgresDatabase,
+    Database,
+    PostgresDatabase,
+    StatementCounter,
+    cancelled_by_recovery,
+    redact_dsn,
+)
 from .errors import DatabaseUnavailable, InvalidInput
 from .inputs import shown
-from .plan import Plan, drive, query_on, run
+from .plan import Plan, drive, drive_async, query_on, run
 
 T = TypeVar("T")
 Consistency = Literal["session", "strict"]
@@ -104,42 +112,53 @@ class _Replica:
 
     A replica starts, and returns after a failure, as *suspect*: before its pool is used it is
     probed with one direct connection, which a stopped server refuses at once (a pool would
-    wait its whole timeout for a connection that never comes)."""
+    wait its whole timeout for a connection that never comes). The pool opens on the first
+    successful probe, so a replica that is down at start is not an error."""
 
-    def __init__(self, dsn: str, timeout: float, *, prepare: bool = True) -> None:
+    def __init__(self, dsn: str, timeout: float, asynchronous: bool, *, prepare: bool) -> None:
         import psycopg
-        from psycopg_pool import ConnectionPool
+        from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
         def configure(conn: Any) -> None:
             # The BEGIN a read sends carries these; statements outside it are autocommit.
             conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
             conn.read_only = True
 
+        async def aconfigure(conn: Any) -> None:
+            await conn.set_isolation_level(psycopg.IsolationLevel.REPEATABLE_READ)
+            await conn.set_read_only(True)
+
         self.dsn = dsn
         self.name = redact_dsn(dsn)
         self.connect_timeout = max(1, round(timeout))
-        # Opened on the first successful probe: a replica that is down at start is not an error.
-        self.pool = ConnectionPool(
-            dsn,
-            min_size=1,
-            max_size=8,
-            kwargs={
+        options: dict[str, Any] = {
+            "min_size": 1,
+            "max_size": 8,
+            "kwargs": {
                 "autocommit": True,
                 "connect_timeout": self.connect_timeout,
                 **({} if prepare else {"prepare_threshold": None}),
             },
-            configure=configure,
+            "open": False,
+            "timeout": timeout,
+            "name": f"pyreference-replica {self.name}",
+        }
+        self.db: PostgresDatabase
+        if asynchronous:
             # A connection the server closed is replaced, not handed out.
-            check=ConnectionPool.check_connection,
-            open=False,
-            timeout=timeout,
-            name=f"pyreference-replica {self.name}",
-        )
-        self.db = PostgresDatabase(self.pool, dsn=dsn, prepare=prepare)
+            self.pool: Any = AsyncConnectionPool(
+                dsn, configure=aconfigure, check=AsyncConnectionPool.check_connection, **options
+            )
+            self.db = AsyncPostgresDatabase(self.pool, dsn=dsn, prepare=prepare)
+        else:
+            self.pool = ConnectionPool(
+                dsn, configure=configure, check=ConnectionPool.check_connection, **options
+            )
+            self.db = PostgresDatabase(self.pool, dsn=dsn, prepare=prepare)
+        self.unreachable = f"cannot reach PostgreSQL at {self.name}"
         self.down_until = 0.0
         self.suspect = True
         self.reason: str | None = None
-        self._lock = threading.Lock()
 
     def available(self, now: float) -> bool:
         return now >= self.down_until
@@ -149,26 +168,77 @@ class _Replica:
         self.suspect = True
         self.down_until = time.monotonic() + retry_after
 
-    def ready(self, retry_after: float) -> bool:
-        """Probe a suspect replica; True when its pool may be used."""
-        if not self.suspect:
-            return True
+    def probe(self) -> bool:
+        """One direct connection to a suspect replica; then (re)open or check its pool."""
         import psycopg
 
-        with self._lock:
-            if not self.suspect:
-                return True
-            try:
-                psycopg.connect(self.dsn, connect_timeout=self.connect_timeout).close()
-            except psycopg.Error:
-                self.mark_down(f"cannot reach PostgreSQL at {self.name}", retry_after)
-                return False
-            if self.pool.closed:
-                self.pool.open(wait=False)
-            else:
-                self.pool.check()  # drop connections the server closed while it was away
-            self.suspect = False
-            return True
+        try:
+            psycopg.connect(self.dsn, connect_timeout=self.connect_timeout).close()
+        except psycopg.Error:
+            return False
+        if self.pool.closed:
+            self.pool.open(wait=False)
+        else:
+            self.pool.check()  # drop connections the server closed while it was away
+        return True
+
+    async def probe_async(self) -> bool:
+        """`probe` on asyncio."""
+        import psycopg
+
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                self.dsn, connect_timeout=self.connect_timeout
+            )
+            await conn.close()
+        except psycopg.Error:
+            return False
+        if self.pool.closed:
+            await self.pool.open(wait=False)
+        else:
+            await self.pool.check()
+        return True
+
+
+# -- the routing policy, written once (sans-IO) and driven by a sync and an async driver ------
+@dataclass(frozen=True)
+class _Probe:
+    replica: _Replica
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    replica: _Replica
+
+
+@dataclass(frozen=True)
+class _Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class _OnPrimary:
+    pass
+
+
+@dataclass(frozen=True)
+class _Served:
+    result: Any
+    state: dict[str, Any]
+
+
+_BEHIND = "behind"
+_NOT_STANDBY = "not a standby (not in recovery)"
+_Step = _Probe | _Attempt | _Sleep | _OnPrimary
+
+
+def _verdict(state: dict[str, Any], target: int | None) -> str | None:
+    """Why a replica in `state` cannot serve a read needing `target` (None: it can)."""
+    if not state["in_recovery"] or state["replayed"] is None:
+        return _NOT_STANDBY
+    if target and parse_position(state["replayed"]) < target:
+        return _BEHIND
+    return None
 
 
 class Router:
@@ -183,6 +253,8 @@ class Router:
             before the primary serves it (0 = never wait).
         retry_after: seconds an unreachable or non-standby replica is left out.
         replica_timeout: seconds to wait for a replica connection before skipping it.
+        asynchronous: the primary is an `AsyncPostgresDatabase` (the async store's router):
+            use the `*_async` methods.
 
     Raises:
         InvalidInput: replicas on a non-Postgres primary, or a bad option.
@@ -197,6 +269,7 @@ class Router:
         replica_wait: float = 0.25,
         retry_after: float = 5.0,
         replica_timeout: float = 2.0,
+        asynchronous: bool = False,
     ) -> None:
         if consistency not in CONSISTENCIES:
             raise InvalidInput(f"consistency must be one of {', '.join(CONSISTENCIES)}")
@@ -220,9 +293,8 @@ class Router:
         self.retry_after = float(retry_after)
         # Replicas follow the primary's pooler setting (prepare=False behind PgBouncer).
         prepare = getattr(primary, "prepared_statements", True)
-        self._replicas = [
-            _Replica(dsn, float(replica_timeout) or 2.0, prepare=prepare) for dsn in replicas
-        ]
+        timeout = float(replica_timeout) or 2.0
+        self._replicas = [_Replica(dsn, timeout, asynchronous, prepare=prepare) for dsn in replicas]
         self._turn = itertools.count()
         self._own = 0
         self._own_lock = threading.Lock()
@@ -237,14 +309,18 @@ class Router:
         return [self.primary, *(r.db for r in self._replicas)]
 
     # -- positions -----------------------------------------------------------------
-    def note_write(self) -> str | None:
-        """After a committed write: remember and return the primary's WAL insert position."""
-        if not self._replicas:
-            return None
-        position = self._primary_position()
+    def _remember(self, position: str) -> str:
         with self._own_lock:
             self._own = max(self._own, parse_position(position))
         return position
+
+    def note_write(self) -> str | None:
+        """After a committed write: remember and return the primary's WAL insert position."""
+        return self._remember(self._primary_position()) if self._replicas else None
+
+    async def note_write_async(self) -> str | None:
+        """`note_write` on asyncio."""
+        return self._remember(await self._primary_position_async()) if self._replicas else None
 
     @property
     def own_position(self) -> str | None:
@@ -253,28 +329,92 @@ class Router:
 
     def current_position(self) -> str:
         """The primary's WAL insert position now (a token for `consistent_with=`)."""
-        if self.primary.dialect != "postgres":
-            raise InvalidInput("WAL positions exist on PostgreSQL only")
+        self._require_postgres()
         return self._primary_position()
 
-    def target(self, consistent_with: str | None) -> int | None:
-        """The position a read must observe: the caller's, the store's own, or (strict) now."""
+    async def current_position_async(self) -> str:
+        """`current_position` on asyncio."""
+        self._require_postgres()
+        return await self._primary_position_async()
+
+    def _require_postgres(self) -> None:
+        if self.primary.dialect != "postgres":
+            raise InvalidInput("WAL positions exist on PostgreSQL only")
+
+    def _wanted(self, consistent_with: str | None) -> list[int]:
+        if consistent_with is not None:
+            parse_position(consistent_with)  # validate even when the primary serves
         if not self._replicas:
-            if consistent_with is not None:
-                parse_position(consistent_with)  # validate; the primary is always current
-            return None
+            return []
         wanted = [self._own]
         if consistent_with is not None:
             wanted.append(parse_position(consistent_with))
-        if self.consistency == "strict":
+        return wanted
+
+    def target(self, consistent_with: str | None) -> int | None:
+        """The position a read must observe: the caller's, the store's own, or (strict) now."""
+        wanted = self._wanted(consistent_with)
+        if wanted and self.consistency == "strict":
             wanted.append(parse_position(self._primary_position()))
-        return max(wanted) or None
+        return max(wanted, default=0) or None
+
+    async def target_async(self, consistent_with: str | None) -> int | None:
+        """`target` on asyncio."""
+        wanted = self._wanted(consistent_with)
+        if wanted and self.consistency == "strict":
+            wanted.append(parse_position(await self._primary_position_async()))
+        return max(wanted, default=0) or None
 
     def _primary_position(self) -> str:
         with self.primary.session() as s:
             return str(s.execute("write_position")[0]["position"])
 
+    async def _primary_position_async(self) -> str:
+        async with self.primary.session() as s:  # type: ignore[attr-defined]
+            (_, rows) = await s.rows("write_position")
+            return str(rows[0][0])
+
     # -- reads ---------------------------------------------------------------------
+    def _route(self, target: int | None) -> Generator[_Step, Any, tuple[Any, ReadSource]]:
+        """The policy: replicas in turn, wait for one to catch up, else the primary."""
+        started = time.monotonic()
+        deadline = started + (self.replica_wait if target else 0.0)
+        while True:
+            behind = False
+            for replica in self._rotation():
+                if replica.suspect:
+                    if not (yield _Probe(replica)):
+                        replica.mark_down(
+                            f"cannot reach PostgreSQL at {replica.name}", self.retry_after
+                        )
+                        continue
+                    replica.suspect = False
+                outcome = yield _Attempt(replica)
+                if isinstance(outcome, _Served):
+                    replica.reason = None
+                    lag = outcome.state["lag_seconds"]
+                    source = ReadSource(
+                        server=replica.name,
+                        role="replica",
+                        replayed=outcome.state["replayed"],
+                        lag_seconds=None if lag is None else float(lag),
+                    )
+                    waited = round(time.monotonic() - started, 6) if target else 0.0
+                    return outcome.result, _with_wait(source, waited)
+                if outcome == _BEHIND:
+                    behind = True
+                elif outcome == _NOT_STANDBY:
+                    replica.mark_down(_NOT_STANDBY, self.retry_after)
+                elif type(outcome.__cause__).__name__ == "PoolTimeout":
+                    replica.suspect = True  # busy, or gone: probe before the next use
+                elif not cancelled_by_recovery(outcome):
+                    replica.mark_down(str(outcome), self.retry_after)
+            if not behind or time.monotonic() >= deadline:
+                break
+            yield _Sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+        result = yield _OnPrimary()
+        return result, _with_wait(PRIMARY, round(time.monotonic() - started, 6))
+
     def read(self, make: Callable[[], Plan[T]], target: int | None) -> tuple[T, ReadSource]:
         """Drive the read plan `make()` on a replica that replayed `target`, else the primary.
 
@@ -284,24 +424,46 @@ class Router:
         """
         if not self._replicas:
             return run(self.primary, make()), PRIMARY
-        started = time.monotonic()
-        deadline = started + (self.replica_wait if target else 0.0)
+        route = self._route(target)
+        sent: Any = None
         while True:
-            behind = False
-            for replica in self._rotation():
-                outcome = self._try(replica, make, target)
-                if outcome is _BEHIND:
-                    behind = True
-                elif outcome is not None:
-                    result, source = outcome
-                    waited = round(time.monotonic() - started, 6) if target else 0.0
-                    return result, _with_wait(source, waited)
-            if not behind or time.monotonic() >= deadline:
-                break
-            time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
-        result = run(self.primary, make())
-        waited = round(time.monotonic() - started, 6)
-        return result, _with_wait(PRIMARY, waited)
+            try:
+                step = route.send(sent)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            if isinstance(step, _Probe):
+                sent = step.replica.probe()
+            elif isinstance(step, _Attempt):
+                sent = self._attempt(step.replica, make, target)
+            elif isinstance(step, _Sleep):
+                time.sleep(step.seconds)
+            else:
+                sent = run(self.primary, make())
+
+    async def read_async(
+        self,
+        make: Callable[[], Plan[T]],
+        target: int | None,
+        on_primary: Callable[[Plan[T]], Awaitable[T]],
+    ) -> tuple[T, ReadSource]:
+        """`read` on asyncio; `on_primary` drives a plan on the primary."""
+        if not self._replicas:
+            return await on_primary(make()), PRIMARY
+        route = self._route(target)
+        sent: Any = None
+        while True:
+            try:
+                step = route.send(sent)
+            except StopIteration as done:
+                return done.value  # type: ignore[no-any-return]
+            if isinstance(step, _Probe):
+                sent = await step.replica.probe_async()
+            elif isinstance(step, _Attempt):
+                sent = await self._attempt_async(step.replica, make, target)
+            elif isinstance(step, _Sleep):
+                await asyncio.sleep(step.seconds)
+            else:
+                sent = await on_primary(make())
 
     def _rotation(self) -> Iterator[_Replica]:
         now = time.monotonic()
@@ -310,60 +472,84 @@ class Router:
             if replica.available(now):
                 yield replica
 
-    def _try(self, replica: _Replica, make: Callable[[], Plan[T]], target: int | None) -> Any:
-        """(result, source), `_BEHIND`, or None when the replica cannot serve now."""
-        if not replica.ready(self.retry_after):
-            return None
+    def _attempt(self, replica: _Replica, make: Callable[[], Plan[T]], target: int | None) -> Any:
+        """`_Served`, a verdict, or the `DatabaseUnavailable` that stopped the read."""
         try:
             with replica.db.session() as s:
+                # Checked before the read's snapshot exists, on the connection that serves it.
                 state = s.execute("replica_state")[0]
-                if not state["in_recovery"] or state["replayed"] is None:
-                    replica.mark_down("not a standby (not in recovery)", self.retry_after)
-                    return None
-                if target and parse_position(state["replayed"]) < target:
-                    return _BEHIND
+                verdict = _verdict(state, target)
+                if verdict is not None:
+                    return verdict
                 with replica.db.translate_errors(), s.raw.transaction():
-                    result = drive(make(), functools.partial(query_on, s))
+                    return _Served(drive(make(), functools.partial(query_on, s)), state)
         except DatabaseUnavailable as exc:
-            if type(exc.__cause__).__name__ == "PoolTimeout":
-                replica.suspect = True  # busy, or gone: probe before the next use
-            elif not cancelled_by_recovery(exc):
-                replica.mark_down(str(exc), self.retry_after)
-            return None
-        replica.reason = None
-        lag = state["lag_seconds"]
-        source = ReadSource(
-            server=replica.name,
-            role="replica",
-            replayed=state["replayed"],
-            lag_seconds=None if lag is None else float(lag),
-        )
-        return result, source
+            return exc
+
+    async def _attempt_async(
+        self, replica: _Replica, make: Callable[[], Plan[T]], target: int | None
+    ) -> Any:
+        """`_attempt` on asyncio."""
+        db: Any = replica.db
+        try:
+            async with db.session() as s:
+                columns, rows = await s.rows("replica_state")
+                state = dict(zip(columns, rows[0], strict=True))
+                verdict = _verdict(state, target)
+                if verdict is not None:
+                    return verdict
+                with replica.db.translate_errors():
+                    async with s.raw.transaction():
+                        result = await drive_async(make(), functools.partial(query_on, s))
+                return _Served(result, state)
+        except DatabaseUnavailable as exc:
+            return exc
 
     # -- status --------------------------------------------------------------------
+    def _status_entry(self, replica: _Replica, state: Any) -> dict[str, Any]:
+        entry: dict[str, Any] = {"server": replica.name}
+        if isinstance(state, dict):
+            lag = state["lag_seconds"]
+            verdict = _verdict(state, None)
+            return {
+                **entry,
+                "healthy": verdict is None,
+                "replayed": state["replayed"],
+                "lag_seconds": None if lag is None else float(lag),
+                "reason": verdict,
+            }
+        return {**entry, "healthy": False, "replayed": None, "lag_seconds": None, "reason": state}
+
     def status(self) -> list[dict[str, Any]]:
         """Each replica's health and lag, checked now (a documented call, docs/scaling.md)."""
         out = []
         for replica in self._replicas:
-            entry: dict[str, Any] = {"server": replica.name}
-            if not replica.ready(self.retry_after):
-                entry.update(healthy=False, replayed=None, lag_seconds=None, reason=replica.reason)
-                out.append(entry)
-                continue
-            try:
-                with replica.db.session() as s:
-                    state = s.execute("replica_state")[0]
-                healthy = bool(state["in_recovery"]) and state["replayed"] is not None
-                lag = state["lag_seconds"]
-                entry.update(
-                    healthy=healthy,
-                    replayed=state["replayed"],
-                    lag_seconds=None if lag is None else float(lag),
-                    reason=None if healthy else "not a standby (not in recovery)",
-                )
-            except DatabaseUnavailable as exc:
-                entry.update(healthy=False, replayed=None, lag_seconds=None, reason=str(exc))
-            out.append(entry)
+            state: Any = replica.unreachable
+            if replica.probe():
+                replica.suspect = False
+                try:
+                    with replica.db.session() as s:
+                        state = s.execute("replica_state")[0]
+                except DatabaseUnavailable as exc:
+                    state = str(exc)
+            out.append(self._status_entry(replica, state))
+        return out
+
+    async def status_async(self) -> list[dict[str, Any]]:
+        """`status` on asyncio."""
+        out = []
+        for replica in self._replicas:
+            state: Any = replica.unreachable
+            if await replica.probe_async():
+                replica.suspect = False
+                db: Any = replica.db
+                try:
+                    async with db.session() as s:
+                        columns, rows = await s.rows("replica_state")
+                        state = dict(zip(columns, rows[0], strict=True))
+                except DatabaseUnavailable as exc:
+                    state = str(exc)
+            out.append(self._status_entry(replica, state))
         return out
 
     @contextmanager
@@ -377,13 +563,17 @@ class Router:
             yield counter
 
     def close(self) -> None:
+        """Close the replicas' pools and the primary (sync router)."""
         for replica in self._replicas:
             if not replica.pool.closed:
                 replica.pool.close()
         self.primary.close()
 
-
-_BEHIND = object()
+    async def aclose_replicas(self) -> None:
+        """Close the replicas' pools (async router; the store closes the primary)."""
+        for replica in self._replicas:
+            if not replica.pool.closed:
+                await replica.pool.close()
 
 
 def _with_wait(source: ReadSource, waited: float) -> ReadSource:

@@ -88,13 +88,20 @@ def _sync_read(plan: Callable[Concatenate[Context, P], Plan[T]]) -> Callable[...
 
 
 class StoreBase:
-    """What the sync and async stores share: settings, the plans' context, counting."""
+    """What the sync and async stores share: settings, the plans' context, the read
+    router (docs/scaling.md), counting."""
 
     def __init__(
-        self, db: Database, owner: str = "owner_local", *, memo_rows: int = DEFAULT_MEMO_ROWS
+        self,
+        db: Database,
+        owner: str = "owner_local",
+        *,
+        memo_rows: int = DEFAULT_MEMO_ROWS,
+        router: Router | None = None,
     ) -> None:
         self._ctx = store_context(db.dialect, db.loads, owner, memo_rows)
         self._db = db
+        self._router = router or Router(db)
         self.owner = owner
         self._memo = self._ctx.memo
 
@@ -116,7 +123,14 @@ class StoreBase:
         control, `counter.writes` counts those that modify data, `counter.names` the
         query names.
         """
-        return self._db.statement_counter(all_threads=all_threads)
+        return self._router.statement_counter(all_threads=all_threads)
+
+    @property
+    def write_position(self) -> str | None:
+        """WAL position of this store's latest committed write (None before any write or
+        without replicas). Reads on this store wait for replicas to replay it; pass it as
+        `consistent_with=` to reads on another store or process (read-your-writes, R6)."""
+        return self._router.own_position
 
 
 class Store(StoreBase):
@@ -133,8 +147,7 @@ class Store(StoreBase):
         memo_rows: int = DEFAULT_MEMO_ROWS,
         router: Router | None = None,
     ) -> None:
-        super().__init__(db, owner, memo_rows=memo_rows)
-        self._router = router or Router(db)
+        super().__init__(db, owner, memo_rows=memo_rows, router=router)
         self._last_source = threading.local()
         self._inflight: dict[tuple[Any, ...], Future[Page]] = {}
         self._inflight_lock = threading.Lock()
@@ -142,20 +155,7 @@ class Store(StoreBase):
     def close(self) -> None:
         self._router.close()
 
-    def statement_counter(
-        self, *, all_threads: bool = False
-    ) -> AbstractContextManager[StatementCounter]:
-        """`StoreBase.statement_counter` over the primary and every replica (R10)."""
-        return self._router.statement_counter(all_threads=all_threads)
-
     # -- read routing (docs/scaling.md) ---------------------------------------------
-    @property
-    def write_position(self) -> str | None:
-        """WAL position of this store's latest committed write (None before any write or
-        without replicas). Reads on this store wait for replicas to replay it; pass it as
-        `consistent_with=` to reads on another store or process (read-your-writes, R6)."""
-        return self._router.own_position
-
     def current_position(self) -> str:
         """The primary's WAL insert position now: a read given it as `consistent_with=`
         observes every write committed before this call. Postgres only.

@@ -172,3 +172,19 @@ def test_bench_pages_smoke(pg_admin_dsn: str, tmp_path: Path) -> None:
     assert "ROW(" in data["explain"]["pyreference_last_page"]
     assert {t["status"] for t in data["targets"]} <= {"PASS", "MISS"}
     assert "floor" in paths[1].read_text() and paths[2].stat().st_size > 0
+
+
+def test_replica_bench_runs_every_set_up_once(replica_cluster: object) -> None:
+    """bench/replicas.py on the test cluster: a tiny fleet, one short window per set-up."""
+    from bench import replicas
+
+    cfg = replicas.Config(
+        name="smoke", connections=20, records=2, seconds=0.3, readers=1, rounds=1, pin=False
+    )
+    result = replicas.run(cfg, replica_cluster)  # type: ignore[arg-type]
+    rows = {row["mode"]: row for row in replicas.summarize(result)}
+    assert set(rows) == set(replicas.MODES)
+    assert rows["no readers"]["writes_per_s"] > 0
+    assert rows["2 replicas"]["from_replicas_pct"] > 50  # a recovery conflict may fall back
+    assert rows["primary only"]["from_replicas_pct"] == 0
+    assert "| 2 replicas, strict |" in replicas.markdown(result)

@@ -7,6 +7,7 @@ with `pg_wal_replay_pause()` to make a replica lag, and servers are stopped to m
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Iterator
@@ -376,3 +377,58 @@ def test_positions_round_trip() -> None:
     for bad in ("", "0", "x/1", "/1", "1/", None):
         with pytest.raises(InvalidInput):
             parse_position(bad)  # type: ignore[arg-type]
+
+
+def test_the_async_store_routes_reads_with_the_same_guarantees(
+    replicated: tuple[str, list[str]], replica_cluster: Any
+) -> None:
+    primary, replicas = replicated
+
+    async def scenario() -> None:
+        store = await pyreference.connect_async(primary, replicas=replicas, replica_wait=0)
+        try:
+            connector = next(iter(real_manifests()))
+            await store.register_connector(real_manifests()[connector])
+            await store.create_connection("c0", connector)
+            await store.reconcile()
+            await asyncio.to_thread(replica_cluster.wait_replayed)
+            page = await store.list_connection_summaries(now=NOW)
+            assert page.source.role == "replica" and len(page.items) == 1
+            summary = await store.get_connection_summary("c0", NOW)
+            assert summary is not None and store.last_read_source is not None
+            assert store.last_read_source.role == "replica"
+            await asyncio.to_thread(_replay, replicas, True)
+            stale = 0
+            for i in range(200):  # read-your-writes with both replicas frozen
+                await store.ingest_records("c0", "orders", [{"key": f"k{i}", "data": {}}])
+                if i % 2:
+                    got = await store.get_connection_summary("c0", NOW)
+                else:
+                    got = (await store.list_connection_summaries(now=NOW)).items[0]
+                assert got is not None
+                stale += got.total_records != i + 1
+            assert stale == 0 and store.last_read_source.role == "primary"
+            position = store.write_position
+            assert position is not None
+            assert parse_position(position) <= parse_position(await store.current_position())
+            status = await store.replica_status()
+            assert [s["healthy"] for s in status] == [True, True]
+            with pytest.raises(InvalidInput):
+                await store.list_connection_summaries(consistent_with="nope")
+            for standby in replica_cluster.standbys:  # an outage: the primary serves
+                await asyncio.to_thread(replica_cluster.stop_server, standby)
+            page = await store.list_connection_summaries(now=NOW)
+            assert page.source.role == "primary" and page.items[0].total_records == 200
+            assert not any(s["healthy"] for s in await store.replica_status())
+        finally:  # the fixture resumes replay and restarts the replicas
+            await store.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_async_replicas_need_a_postgres_primary() -> None:
+    async def scenario() -> None:
+        with pytest.raises(InvalidInput, match="PostgreSQL primary"):
+            await pyreference.connect_async("sqlite:///:memory:", replicas=["postgresql://h/d"])
+
+    asyncio.run(scenario())
