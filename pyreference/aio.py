@@ -173,17 +173,17 @@ class AsyncStore(StoreBase):
         Identical concurrent reads in this event loop share one computation (R13): a
         task that outlives any one caller's cancellation, forgotten once it settles."""
         req = list_request(limit, cursor, connector_id, now, live_run_ids)
-        target = await self._router.target_async(consistent_with)
-        key = (asyncio.get_running_loop(), *req.key, target)
+        req = req.at_position(await self._router.target_async(consistent_with))
+        key = (asyncio.get_running_loop(), *req.key)
         task = self._inflight.get(key)
         if task is None or task.done():
-            task = asyncio.ensure_future(self._list_page(req, target))
+            task = asyncio.ensure_future(self._list_page(req))
             self._inflight[key] = task
             task.add_done_callback(lambda _: self._inflight.pop(key, None))
         return await asyncio.shield(task)
 
-    async def _list_page(self, req: ListRequest, target: int | None) -> Page:
-        page, source = await self._read(lambda: read_path.list_page(self._ctx, req), target)
+    async def _list_page(self, req: ListRequest) -> Page:
+        page, source = await self._read(lambda: read_path.list_page(self._ctx, req), req.target)
         return dataclasses.replace(page, source=source)
 
     async def iter_connection_summaries(

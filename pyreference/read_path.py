@@ -7,6 +7,7 @@ dirty rows, one `recompute_evidence` statement (R6); a scoped read (R11) is one
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -63,6 +64,13 @@ class ListRequest:
     now: datetime
     runtime: Runtime
     key: tuple[Any, ...]
+    # The WAL position a replica must have replayed to serve it (routing.Router.target).
+    target: int | None = None
+
+    def at_position(self, target: int | None) -> ListRequest:
+        """This request needing `target`; the position joins the key, so a read never
+        shares a page older than it asked for."""
+        return dataclasses.replace(self, target=target, key=(*self.key, target))
 
 
 def list_request(

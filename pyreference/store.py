@@ -229,9 +229,8 @@ class Store(StoreBase):
 
         Raises `InvalidInput` (bad limit or position), `InvalidCursor`, `DatabaseUnavailable`."""
         req = list_request(limit, cursor, connector_id, now, live_run_ids)
-        # The position joins the key: a read never shares a page older than it asked for.
-        target = self._router.target(consistent_with)
-        return self._single_flight((*req.key, target), lambda: self._list_page(req, target))
+        req = req.at_position(self._router.target(consistent_with))
+        return self._single_flight(req.key, lambda: self._list_page(req))
 
     def _single_flight(self, key: tuple[Any, ...], compute: Callable[[], Page]) -> Page:
         # Identical concurrent reads share one computation; nothing outlives it (R13).
@@ -253,8 +252,8 @@ class Store(StoreBase):
                 del self._inflight[key]
         return future.result()
 
-    def _list_page(self, req: ListRequest, target: int | None) -> Page:
-        page, source = self._read(lambda: read_path.list_page(self._ctx, req), target)
+    def _list_page(self, req: ListRequest) -> Page:
+        page, source = self._read(lambda: read_path.list_page(self._ctx, req), req.target)
         return dataclasses.replace(page, source=source)
 
     def iter_connection_summaries(
