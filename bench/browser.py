@@ -136,6 +136,7 @@ def fanout_app(dsn: str) -> Any:
 
 
 def serve(reader: str, dsn: str, port: int) -> None:
+    """Serve one reader on 127.0.0.1:`port` until stopped (the harness's subprocess)."""
     import uvicorn
 
     from pyreference.web import Settings, create_app
@@ -272,6 +273,7 @@ def _median(values: list[float | None]) -> float | None:
 
 
 def summarize(s: dict[str, list[Any]]) -> dict[str, Any]:
+    """Medians of one reader's samples, and its console errors."""
     out: dict[str, Any] = {"console_errors": len(s["errors"]), "errors": s["errors"][:10]}
     for kind in ("cold", "warm"):
         loads = s[kind]
@@ -314,6 +316,7 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 
 
 def markdown(results: dict[str, Any]) -> str:
+    """The report's Markdown: one table, both readers side by side."""
     r = results["readers"]
     py, fan = r["pyreference"], r["fanout"]
 
@@ -371,6 +374,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def plot(results: dict[str, Any], path: Path) -> None:
+    """The report's bar chart (medians, ms) at `path`."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -402,6 +406,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 
 def write_report(results: dict[str, Any], out_dir: Path) -> list[Path]:
+    """browser.json, browser.md and browser.png in `out_dir`; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / "browser.json", out_dir / "browser.md", out_dir / "browser.png"]
     paths[0].write_text(json.dumps(results, indent=2) + "\n")
@@ -411,6 +416,7 @@ def write_report(results: dict[str, Any], out_dir: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.browser serve READER DSN PORT`."""
     parser = argparse.ArgumentParser(description="Serve one reader of the browser bench.")
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve")

@@ -48,6 +48,7 @@ def store_of(request: Request) -> AsyncStore:
 
 
 def metrics_of(request: Request) -> Metrics:
+    """The application's metrics (`Metrics`)."""
     metrics: Metrics = request.app.state.metrics
     return metrics
 

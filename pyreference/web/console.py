@@ -51,6 +51,7 @@ class Row:
 
 
 def row(summary: ConnectionSummary, connector_names: dict[str, str], now: datetime) -> Row:
+    """One summary as a table row in words (`connector_names`: connector id to its name)."""
     return Row(
         connection_id=summary.connection_id,
         name=summary.display_name or summary.connection_id,
@@ -87,6 +88,7 @@ def install(app: FastAPI) -> None:
         back: Annotated[list[str] | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
     ) -> HTMLResponse:
+        """The fleet page: one keyset page of the table, the connector filter, page links."""
         store = request.app.state.store
         metrics = request.app.state.metrics
         connector = connector or None
@@ -131,6 +133,7 @@ def install(app: FastAPI) -> None:
 
     @app.get("/connections/{connection_id}", response_class=HTMLResponse, include_in_schema=False)
     async def connection(request: Request, connection_id: str) -> HTMLResponse:
+        """One connection's page: its summary in words and its diagnostics."""
         store = request.app.state.store
         now = now_utc()
         try:

@@ -53,6 +53,7 @@ class Settings:
 
     @property
     def loopback(self) -> bool:
+        """True when the bind address is loopback (no token needed)."""
         return is_loopback(self.host)
 
     def allowed_hosts(self) -> list[str]:

@@ -168,6 +168,16 @@ def _observe(store: Any) -> dict[str, Any]:
     seen["bad_limit"] = _outcome(lambda: store.list_connection_summaries(limit=0))
     seen["bad_cursor"] = _outcome(lambda: store.list_connection_summaries(cursor="x.y"))
     seen["bad_id"] = _outcome(lambda: store.get_connection_summary(""))
+    seen["cw_ok"] = _outcome(
+        lambda: store.get_connection_summary("cin_heb", now=NOW, consistent_with="0/0")
+    )
+    seen["cw_page"] = _outcome(
+        lambda: store.list_connection_summaries(limit=3, now=NOW, consistent_with="0/16B3748")
+    )
+    seen["cw_bad"] = _outcome(lambda: store.list_connection_summaries(consistent_with="nope"))
+    seen["cw_bad_scoped"] = _outcome(
+        lambda: store.connection_diagnostics("cin_heb", consistent_with="nope")
+    )
     seen["verify"] = _outcome(store.verify)
     backlog = store.dirty_backlog()
     seen["backlog"] = (backlog["dirty_connections"], backlog["dirty_marks"])
