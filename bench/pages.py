@@ -28,7 +28,7 @@ from dataclasses import replace
 from typing import Any
 
 import pyreference
-from pyreference.cursors import encode_cursor
+from pyreference.cursors import derive_key, encode_cursor
 from pyreference.store import Store, page_statement
 
 from . import baselines, fleet, measure
@@ -163,7 +163,7 @@ def positions(conn: Any) -> dict[str, tuple[Key, str | None]]:
         )
         rows = cur.fetchall()
         cur.execute("SELECT value FROM pyref_meta WHERE key = 'cursor_secret'")
-        secret = str(cur.fetchone()[0])  # type: ignore[index]
+        secret = derive_key(str(cur.fetchone()[0]), OWNER)  # type: ignore[index]
     out: dict[str, tuple[Key, str | None]] = {"first": (None, None)}
     block = max(i for i, r in enumerate(rows) if r[0] == rows[0][0]) + 1  # the first connector's
     starts = {
@@ -199,7 +199,7 @@ def position_rows(conn: Any) -> dict[str, int]:
 
 def _pyref_sql(store: Store, cursor: str | None) -> int:
     name, params = page_statement(OWNER, PAGE + 1, None, cursor)
-    with store.database.session() as s:
+    with store.database.session(owner=OWNER) as s:  # as the store reads: naming its owner
         return len(s.rows(name, params)[1])
 
 
@@ -414,6 +414,7 @@ def sqlite_positions(n: int, records: int, reps: int, path: str) -> dict[str, An
         (OWNER,),
     ).fetchall()
     secret = conn.execute("SELECT value FROM pyref_meta WHERE key = 'cursor_secret'").fetchone()[0]
+    secret = derive_key(str(secret), OWNER)
     block = max(i for i, r in enumerate(rows) if r[0] == rows[0][0]) + 1
     deep = encode_cursor(secret, OWNER, None, list(rows[block - PAGE - 1]))
     out: dict[str, Any] = {"n": n, "records_per_connection": records}

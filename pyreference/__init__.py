@@ -4,11 +4,14 @@ from .aio import AsyncStore, connect_async
 from .errors import (
     ConnectionNotFound,
     DatabaseUnavailable,
+    InsufficientPrivilege,
     InvalidCursor,
     InvalidInput,
+    LockTimeout,
     MigrationLocked,
     PyreferenceError,
     SchemaNotReady,
+    StatementTimeout,
 )
 from .store import Page, Store, connect
 from .synthesis import ConnectionDiagnostics, ConnectionSummary, Runtime, synthesize
@@ -19,13 +22,16 @@ __all__ = [
     "ConnectionNotFound",
     "ConnectionSummary",
     "DatabaseUnavailable",
+    "InsufficientPrivilege",
     "InvalidCursor",
     "InvalidInput",
+    "LockTimeout",
     "MigrationLocked",
     "Page",
     "PyreferenceError",
     "Runtime",
     "SchemaNotReady",
+    "StatementTimeout",
     "Store",
     "connect",
     "connect_async",

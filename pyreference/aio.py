@@ -107,14 +107,14 @@ class AsyncStore(StoreBase):
         return await self._router.status_async()
 
     async def _read(self, make: Callable[[], Plan[T]], target: int | None) -> tuple[T, ReadSource]:
-        result, source = await self._router.read_async(make, target, self._run)
+        result, source = await self._router.read_async(make, target, self._run, self.owner)
         self._last_source.set(source)
         return result, source
 
     async def _run(self, plan: Plan[T]) -> T:
         if isinstance(self._db, AsyncPostgresDatabase):
-            return await run_async(self._db, plan)
-        return await asyncio.to_thread(run, self._db, plan)
+            return await run_async(self._db, plan, self.owner)
+        return await asyncio.to_thread(run, self._db, plan, self.owner)
 
     async def aclose(self) -> None:
         """Close the connections this store opened (a passed-in connection or pool stays open)."""

@@ -20,6 +20,7 @@ from typing import Any
 
 import click
 
+from . import grants as grants_module
 from . import sqlfiles
 from .db import redact_dsn
 from .errors import PyreferenceError
@@ -405,6 +406,56 @@ def backlog(dsn: str, as_json: bool) -> None:
             f"{info['dirty_connections']} dirty connection(s), {info['dirty_marks']} mark(s), "
             f"oldest {info['oldest_mark'] or '—'}"
         )
+
+
+@cli.command()
+@dsn_option
+@click.option("--writer", default=None, help="Role that writes the canonical tables.")
+@click.option("--reader", default=None, help="Role that reads summaries.")
+@click.option("--maintainer", default=None, help="Role that runs reconcile, rebuild, verify.")
+@click.option(
+    "--confine-readers",
+    is_flag=True,
+    help="Row-level security: the reader sees only the owner named by pyref.owner.",
+)
+@click.option(
+    "--schema", default=None, help="Install schema (default: found when applying, else public)."
+)
+@click.option("--apply", "apply_", is_flag=True, help="Run the statements (as the owner).")
+def grants(
+    dsn: str,
+    writer: str | None,
+    reader: str | None,
+    maintainer: str | None,
+    confine_readers: bool,
+    schema: str | None,
+    apply_: bool,
+) -> None:
+    """Print (or --apply) the GRANTs giving each role exactly what it needs (Postgres).
+
+    Each named role first loses every privilege on pyreference's objects, then gets the
+    union of what its kinds need; running it again converges. Name every role in one
+    call. The roles must exist; see docs/dba-guide.md, "Roles and grants".
+
+    \b
+    Examples:
+      pyreference grants --writer etl --reader console --maintainer worker > grants.sql
+      pyreference grants --dsn postgresql://postgres@db/pdpp --reader console \\
+          --confine-readers --apply
+    """
+    roles = grants_module.Roles(writer=writer, reader=reader, maintainer=maintainer)
+    if not apply_:
+        statements = grants_module.grant_statements(
+            roles, schema=schema or "public", confine_readers=confine_readers
+        )
+        click.echo(grants_module.script(statements), nl=False)
+        return
+    with _store(dsn) as store:
+        statements = grants_module.apply(
+            store.database, roles, schema=schema, confine_readers=confine_readers
+        )
+    done = sum(not s.startswith("--") for s in statements)
+    click.echo(f"applied {done} statement(s) for {', '.join(roles.named())}")
 
 
 @cli.command()

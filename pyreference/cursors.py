@@ -24,6 +24,12 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def derive_key(secret: str, owner: str) -> str:
+    """The key that signs `owner`'s cursors: what pyref_cursor_key_v1() computes on Postgres,
+    so that a reader, which never sees the database's secret, can still sign and verify."""
+    return hashlib.sha256(f"{secret}:{owner}".encode()).hexdigest()
+
+
 def encode_cursor(secret: str, owner: str, connector_id: str | None, key: list[str]) -> str:
     """An opaque cursor: the keyset position, bound to owner and filter, HMAC-signed."""
     payload = json.dumps({"o": owner, "f": connector_id, "k": key}, separators=(",", ":")).encode()

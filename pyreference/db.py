@@ -22,7 +22,16 @@ from typing import Any, TypeVar
 
 from . import sqlfiles
 from .conninfo import describe_dsn, describe_params, failure_reason, parse_dsn
-from .errors import DatabaseUnavailable, InvalidInput, ReadOnlyDatabase, SchemaNotReady
+from .cursors import derive_key
+from .errors import (
+    DatabaseUnavailable,
+    InsufficientPrivilege,
+    InvalidInput,
+    LockTimeout,
+    ReadOnlyDatabase,
+    SchemaNotReady,
+    StatementTimeout,
+)
 from .timeutil import iso
 
 
@@ -79,6 +88,7 @@ class StatementCounter:
 
 
 _TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
+OWNER_SETTING = "pyref.owner"
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "COPY", "MERGE")
 _WRITE_FUNCTIONS = re.compile(r"pyref_(reconcile|rebuild|refresh)\w*\(")
 
@@ -94,6 +104,19 @@ Rows = tuple[tuple[str, ...], list[tuple[Any, ...]]]
 _CANCELLED_BY_RECOVERY = ("40001", "40P01")
 
 
+def unreadable_data(exc: BaseException) -> bool:
+    """True when a statement failed on the data it read: a data exception (SQLSTATE class
+    22), an error raised while computing (P0001), SQLite's malformed JSON. False for what
+    is not the data's fault: a privilege, a missing object, a timeout, a lost connection."""
+    for error in (exc, exc.__cause__):
+        state = getattr(error, "sqlstate", None)
+        if state:
+            return state.startswith("22") or state == "P0001"
+        if isinstance(error, sqlite3.Error):
+            return "malformed JSON" in str(error)
+    return False
+
+
 def cancelled_by_recovery(exc: BaseException) -> bool:
     """True when a standby cancelled the read (a recovery conflict): retry it elsewhere."""
     return getattr(exc.__cause__, "sqlstate", None) in _CANCELLED_BY_RECOVERY
@@ -107,14 +130,22 @@ class Session:
 
     `reconnect`, when given, checks out a fresh connection: a read (never a write)
     whose connection turns out to have been closed by the server is retried once on it.
+    `owner_setting` (Postgres reads): SQL naming the store's owner, sent in the same
+    transaction as every statement of the session (see `Database.session`).
     """
 
     def __init__(
-        self, db: Database, raw: Any, *, reconnect: Callable[[], Any] | None = None
+        self,
+        db: Database,
+        raw: Any,
+        *,
+        reconnect: Callable[[], Any] | None = None,
+        owner_setting: str | None = None,
     ) -> None:
         self._db = db
         self._raw = raw
         self._reconnect = reconnect
+        self._owner_setting = owner_setting
 
     def execute(self, name: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a named query (or literal SQL for tests/bench) and return its rows as dicts."""
@@ -126,7 +157,7 @@ class Session:
         sql, adapted = self._db.prepare(name, params)
         with self._db.translate_errors():
             try:
-                return self._db._run(self._raw, sql, adapted)
+                return self._send(sql, adapted)
             except Exception as exc:
                 if not self._retryable(sql, exc):
                     raise
@@ -135,7 +166,12 @@ class Session:
                 assert self._reconnect is not None
                 self._raw = self._reconnect()
                 self._reconnect = None
-                return self._db._run(self._raw, sql, adapted)
+                return self._send(sql, adapted)
+
+    def _send(self, sql: str, adapted: Mapping[str, Any]) -> Rows:
+        if self._owner_setting is None:
+            return self._db._run(self._raw, sql, adapted)
+        return self._db._run_as_owner(self._raw, self._owner_setting, sql, adapted)
 
     def _retryable(self, sql: str, exc: Exception) -> bool:
         return (
@@ -227,9 +263,21 @@ class Database:
         return False
 
     @contextmanager
-    def session(self, transaction: bool = False) -> Iterator[Session]:
+    def session(self, transaction: bool = False, owner: str | None = None) -> Iterator[Session]:
+        """A connection for one plan. `transaction`: one read-write transaction. `owner`
+        (reads): on Postgres every statement runs in one implicit transaction with a
+        `SET LOCAL pyref.owner` naming that owner, pipelined with it (no extra round trip,
+        transaction-local, so safe behind a transaction pooler); the reader functions and
+        row-level security key on it. SQLite has no roles and ignores it."""
         raise NotImplementedError
         yield  # pragma: no cover
+
+    def _run_as_owner(self, raw: Any, setting: str, sql: str, params: Mapping[str, Any]) -> Rows:
+        raise NotImplementedError
+
+    def cursor_key(self, value: Any, owner: str) -> str:
+        """The key signing `owner`'s cursors, from what the page statement returned."""
+        raise NotImplementedError
 
     @contextmanager
     def translate_errors(self) -> Iterator[None]:
@@ -340,16 +388,17 @@ class PostgresDatabase(Database):
         return value
 
     @contextmanager
-    def session(self, transaction: bool = False) -> Iterator[Session]:
+    def session(self, transaction: bool = False, owner: str | None = None) -> Iterator[Session]:
+        setting = None if transaction or owner is None else owner_setting(owner)
         if self._conn is not None:
             # The caller's connection, one user at a time; left as it was found.
             with self._lock:
                 conn = self._conn
                 if transaction or not conn.autocommit:
                     with self.translate_errors(), conn.transaction():
-                        yield Session(self, conn)
+                        yield Session(self, conn, owner_setting=setting)
                 else:
-                    yield Session(self, conn)
+                    yield Session(self, conn, owner_setting=setting)
             return
         with self._checkout() as conn:
             if transaction:
@@ -357,7 +406,30 @@ class PostgresDatabase(Database):
                     yield Session(self, conn)
                 return
             with ExitStack() as held:
-                yield Session(self, conn, reconnect=lambda: self._answering(held))
+                yield Session(
+                    self, conn, reconnect=lambda: self._answering(held), owner_setting=setting
+                )
+
+    def _run_as_owner(self, raw: Any, setting: str, sql: str, params: Mapping[str, Any]) -> Rows:
+        # Pipelined: the setting and the statement travel together and run in one implicit
+        # transaction (or in the caller's open one), so the owner never outlives the read.
+        if raw.info.pipeline_status or not self._psycopg.Pipeline.is_supported():
+            with raw.transaction():
+                raw.execute(setting, prepare=False)
+                return self._run(raw, sql, params)
+        with raw.pipeline() as pipeline, _text_json(raw.cursor(row_factory=_tuple_row())) as cur:
+            raw.execute(setting, prepare=False)
+            cur.execute(sql, params or None, prepare=self._prepare_arg)
+            pipeline.sync()  # both results are in (the statement's description too)
+            if cur.description is None:
+                return (), []
+            return tuple(c.name for c in cur.description), cur.fetchall()
+
+    def cursor_key(self, value: Any, owner: str) -> str:
+        # pyref_cursor_key_v1() derived it in the database: readers never see the secret.
+        if value is None:
+            raise InvalidInput("this database has no cursor key: run `pyreference migrate`")
+        return str(value)
 
     @contextmanager
     def _checkout(self) -> Iterator[Any]:
@@ -421,9 +493,18 @@ class PostgresDatabase(Database):
                 "connection is shared (a transaction pooler such as PgBouncer?); connect "
                 f"with prepare=False or {PREPARE_ENV}=0"
             ) from exc
+        except errors.InsufficientPrivilege as exc:
+            raise InsufficientPrivilege(_privilege_message(exc.diag.message_primary)) from exc
+        except errors.QueryCanceled as exc:
+            raise StatementTimeout(
+                "PostgreSQL cancelled the statement (statement_timeout, or a cancel request);"
+                " nothing was committed: retry, or raise statement_timeout for this role"
+            ) from exc
+        except errors.LockNotAvailable as exc:
+            raise LockTimeout(
+                "a lock was not granted in time (lock_timeout); nothing was committed: retry"
+            ) from exc
         except self._psycopg.OperationalError as exc:
-            if isinstance(exc, errors.QueryCanceled | errors.LockNotAvailable):
-                raise
             reason = failure_reason(str(exc), self.dsn)
             raise DatabaseUnavailable(
                 f"cannot reach PostgreSQL at {self.description}: {reason}"
@@ -449,6 +530,15 @@ class PostgresDatabase(Database):
     def close(self) -> None:
         if self._pool is not None and self._owns_pool:
             self._pool.close()
+
+
+def owner_setting(owner: str) -> str:
+    """`SET LOCAL pyref.owner = '<owner>'`, the owner quoted as a literal (no connection
+    needed, so a dead one fails at its first statement, with the usual typed error)."""
+    from psycopg import sql
+
+    setting = sql.SQL("SET LOCAL {} = {}").format(sql.SQL(OWNER_SETTING), sql.Literal(owner))
+    return setting.as_string()
 
 
 def _tuple_row() -> Any:
@@ -477,10 +567,12 @@ class AsyncSession:
         raw: Any,
         *,
         reconnect: Callable[[], Awaitable[Any]] | None = None,
+        owner_setting: str | None = None,
     ) -> None:
         self._db = db
         self._raw = raw
         self._reconnect = reconnect
+        self._owner_setting = owner_setting
 
     @property
     def raw(self) -> Any:
@@ -490,7 +582,7 @@ class AsyncSession:
         sql, adapted = self._db.prepare(name, params)
         with self._db.translate_errors():
             try:
-                return await self._run(sql, adapted)
+                return await self._send(sql, adapted)
             except Exception as exc:
                 if not (
                     self._reconnect is not None
@@ -499,7 +591,24 @@ class AsyncSession:
                 ):
                     raise
                 self._raw, self._reconnect = await self._reconnect(), None
+                return await self._send(sql, adapted)
+
+    async def _send(self, sql: str, adapted: dict[str, Any]) -> Rows:
+        """As `Session._send`, with `PostgresDatabase._run_as_owner`'s pipeline."""
+        if self._owner_setting is None:
+            return await self._run(sql, adapted)
+        if self._raw.info.pipeline_status or not self._db._psycopg.AsyncPipeline.is_supported():
+            async with self._raw.transaction():
+                await self._raw.execute(self._owner_setting, prepare=False)
                 return await self._run(sql, adapted)
+        async with self._raw.pipeline() as pipeline:
+            await self._raw.execute(self._owner_setting, prepare=False)
+            async with _text_json(self._raw.cursor(row_factory=_tuple_row())) as cur:
+                await cur.execute(sql, adapted or None, prepare=self._db._prepare_arg)
+                await pipeline.sync()
+                if cur.description is None:
+                    return (), []
+                return tuple(c.name for c in cur.description), await cur.fetchall()
 
     async def _run(self, sql: str, adapted: dict[str, Any]) -> Rows:
         async with _text_json(self._raw.cursor(row_factory=_tuple_row())) as cur:
@@ -576,8 +685,9 @@ class AsyncPostgresDatabase(PostgresDatabase):
 
     @asynccontextmanager
     async def session(  # type: ignore[override]
-        self, transaction: bool = False
+        self, transaction: bool = False, owner: str | None = None
     ) -> AsyncIterator[AsyncSession]:
+        setting = None if transaction or owner is None else owner_setting(owner)
         if self._conn is not None:
             # The caller's connection, one task at a time; left as it was found.
             async with self._alock:
@@ -585,9 +695,9 @@ class AsyncPostgresDatabase(PostgresDatabase):
                 if transaction or not conn.autocommit:
                     with self.translate_errors():
                         async with conn.transaction():
-                            yield AsyncSession(self, conn)
+                            yield AsyncSession(self, conn, owner_setting=setting)
                 else:
-                    yield AsyncSession(self, conn)
+                    yield AsyncSession(self, conn, owner_setting=setting)
             return
         with self.translate_errors():
             async with self._pool.connection() as conn:
@@ -596,7 +706,12 @@ class AsyncPostgresDatabase(PostgresDatabase):
                         yield AsyncSession(self, conn)
                     return
                 async with AsyncExitStack() as held:
-                    yield AsyncSession(self, conn, reconnect=lambda: self._answering_async(held))
+                    yield AsyncSession(
+                        self,
+                        conn,
+                        reconnect=lambda: self._answering_async(held),
+                        owner_setting=setting,
+                    )
 
     async def _answering_async(self, held: AsyncExitStack) -> Any:
         """`PostgresDatabase._answering`, async."""
@@ -678,6 +793,19 @@ def redact_dsn(dsn: str) -> str:
 APPEND_ONLY = "spine_events is append-only: insert a new event instead of changing or removing one"
 
 
+_DENIED = re.compile(r"permission denied for (table|view|sequence|function|schema|database) (\w+)")
+
+
+def _privilege_message(primary: str | None) -> str:
+    """What a role may not do, naming the object the server named (never SQL text)."""
+    found = _DENIED.search(primary or "")
+    what = f" on {found.group(1)} {found.group(2)}" if found else ""
+    return (
+        f"permission denied{what}: this database role lacks a privilege the call needs"
+        " (a DBA grants each role what it needs with `pyreference grants`)"
+    )
+
+
 def _integrity_message(sqlstate: str | None, constraint: str | None) -> str:
     what = {
         "23505": "duplicate key",
@@ -738,7 +866,7 @@ class SQLiteDatabase(Database):
         return value
 
     @contextmanager
-    def session(self, transaction: bool = False) -> Iterator[Session]:
+    def session(self, transaction: bool = False, owner: str | None = None) -> Iterator[Session]:
         with self._lock:
             if not transaction:
                 yield Session(self, self.conn)
@@ -792,7 +920,16 @@ class SQLiteDatabase(Database):
                 ) from exc
             if "unable to open" in text:
                 raise DatabaseUnavailable(f"cannot open SQLite database {self.path}") from exc
+            if "database is locked" in text or "database table is locked" in text:
+                raise LockTimeout(
+                    f"SQLite database {self.path} is locked by another writer (busy timeout"
+                    " expired); nothing was committed: retry"
+                ) from exc
             raise
+
+    def cursor_key(self, value: Any, owner: str) -> str:
+        # SQLite has no roles: the page read the secret itself and derives the same key.
+        return derive_key(str(value), owner)
 
     def close(self) -> None:
         if self.owned:

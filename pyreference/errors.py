@@ -4,7 +4,13 @@ from __future__ import annotations
 
 
 class PyreferenceError(Exception):
-    """Base class of every error pyreference raises on purpose."""
+    """Base class of every error pyreference raises on purpose.
+
+    `retryable` is True on errors where the same call may succeed if simply made again
+    (a lock or a timeout that a busy moment caused); False everywhere else.
+    """
+
+    retryable: bool = False
 
 
 class ConnectionNotFound(PyreferenceError, LookupError):
@@ -46,3 +52,26 @@ class MigrationLocked(PyreferenceError):
     """`migrate()` could not take the migration lock in time (another migrate is running),
     a lock row left by `yoyo apply` remains, or a migration waited too long for a table lock.
     Nothing was applied by this call; the message says who holds what and what to do."""
+
+
+class InsufficientPrivilege(PyreferenceError, PermissionError):
+    """The database role lacks a privilege this call needs (SQLSTATE 42501).
+
+    The message names the kind of object when the server does, never SQL text; a DBA
+    grants what each role needs with `pyreference grants` (docs/dba-guide.md). Not retryable.
+    """
+
+
+class StatementTimeout(PyreferenceError, TimeoutError):
+    """The server cancelled a statement: `statement_timeout` expired, or it was cancelled
+    (SQLSTATE 57014). Nothing of the call was committed; retryable."""
+
+    retryable = True
+
+
+class LockTimeout(PyreferenceError, TimeoutError):
+    """A lock could not be taken in time: Postgres `lock_timeout` or NOWAIT (SQLSTATE 55P03),
+    or SQLite's "database is locked" after its busy timeout. Nothing of the call was
+    committed; retryable."""
+
+    retryable = True

@@ -10,8 +10,10 @@ plan catches database errors exactly as straight-line code would.
 
 Steps a plan may yield:
 
-- ``Query(name, params)`` → ``(columns, rows)``: runs on the plan's session, a
-  plain (autocommit) one opened at the first query and held until the plan ends.
+- ``Query(name, params)`` → ``(columns, rows)``: runs on the plan's session, opened
+  at the first query and held until the plan ends: on Postgres one read-only
+  transaction naming the store's owner (`pyref.owner`, which the reader functions and
+  row-level security key on), elsewhere a plain (autocommit) session.
 - ``Transaction(plan)`` → that plan's result: runs a sub-plan (only `Query`
   steps) in its own transaction, committed when it returns, rolled back when it
   raises. A plan that yields transactions yields no bare queries.
@@ -43,6 +45,8 @@ class Context:
     dialect: str
     memo: PreparedMemo
     loads: Callable[[Any], Any]
+    # (what the page statement returned, owner) -> the key signing the owner's cursors
+    cursor_key: Callable[[Any, str], str]
     # The database's cursor secret once a read has seen it (cursors are verified
     # with it before any part of them is used).
     secret: CursorSecret = field(default_factory=lambda: CursorSecret())
@@ -106,8 +110,9 @@ def drive(plan: Plan[T], perform: Callable[[Step], Any]) -> T:
             error = exc
 
 
-def run(db: Database, plan: Plan[T]) -> T:
-    """Drive `plan` on a synchronous database (SQLite, or Postgres through psycopg)."""
+def run(db: Database, plan: Plan[T], owner: str | None = None) -> T:
+    """Drive `plan` on a synchronous database (SQLite, or Postgres through psycopg);
+    its bare queries run in one read session naming `owner` (see `Database.session`)."""
     with ExitStack() as stack:
         sessions: list[Any] = []
 
@@ -116,7 +121,7 @@ def run(db: Database, plan: Plan[T]) -> T:
                 with db.session(transaction=True) as s:
                     return drive(step.plan, functools.partial(query_on, s))
             if not sessions:
-                sessions.append(stack.enter_context(db.session()))
+                sessions.append(stack.enter_context(db.session(owner=owner)))
             return sessions[0].rows(step.name, step.params)
 
         return drive(plan, perform)
@@ -138,7 +143,7 @@ async def drive_async(plan: Plan[T], perform: Callable[[Step], Awaitable[Any]]) 
             error = exc
 
 
-async def run_async(db: AsyncPostgresDatabase, plan: Plan[T]) -> T:
+async def run_async(db: AsyncPostgresDatabase, plan: Plan[T], owner: str | None = None) -> T:
     """Drive `plan` on psycopg's async connections: `run` with `await`."""
     async with AsyncExitStack() as stack:
         sessions: list[Any] = []
@@ -148,7 +153,7 @@ async def run_async(db: AsyncPostgresDatabase, plan: Plan[T]) -> T:
                 async with db.session(transaction=True) as s:
                     return await drive_async(step.plan, functools.partial(query_on, s))
             if not sessions:
-                sessions.append(await stack.enter_async_context(db.session()))
+                sessions.append(await stack.enter_async_context(db.session(owner=owner)))
             return await sessions[0].rows(step.name, step.params)
 
         return await drive_async(plan, perform)

@@ -14,8 +14,8 @@ from datetime import datetime
 from typing import Any
 
 from .cursors import check_format, cursor_position, encode_cursor, verify_cursor
-from .db import Ids, cancelled_by_recovery
-from .errors import ConnectionNotFound, DatabaseUnavailable, InvalidCursor, InvalidInput
+from .db import Ids, unreadable_data
+from .errors import ConnectionNotFound, InvalidCursor, InvalidInput
 from .evidence import DeepEvidence
 from .inputs import cursor_text, id_set, ident, optional_ident, shown
 from .memo import prepare_page
@@ -133,9 +133,9 @@ def list_page(ctx: Context, req: ListRequest) -> Plan[Page]:
     name, params = page_statement(ctx.owner, req.limit + 1, req.connector_id, req.cursor)
     columns, page_rows = yield from rows(name, params)
     column = {name: i for i, name in enumerate(columns)}
-    # The page query carries the secret; only an empty page needs a lookup.
+    # The page query carries the cursor key; only an empty page needs a lookup.
     if page_rows:
-        secret = ctx.secret.value = str(page_rows[0][column["cursor_secret"]])
+        secret = ctx.secret.value = ctx.cursor_key(page_rows[0][column["cursor_key"]], ctx.owner)
     else:
         secret = yield from _read_secret(ctx)
     has_more = len(page_rows) > req.limit
@@ -162,7 +162,7 @@ def _summary(prepared: Prepared, now: datetime, runtime: Runtime) -> ConnectionS
 
 
 def _read_secret(ctx: Context) -> Plan[str]:
-    ctx.secret.value = str((yield from execute("cursor_secret"))[0]["value"])
+    ctx.secret.value = ctx.cursor_key((yield from execute("cursor_key"))[0]["value"], ctx.owner)
     return ctx.secret.value
 
 
@@ -187,13 +187,12 @@ def _recompute(dirty: list[str]) -> Plan[dict[str, Mapping[str, Any]]]:
         return {}
     try:
         fresh = yield from execute("recompute_evidence", {"ids": Ids(dirty)})
-    except DatabaseUnavailable as exc:
-        if cancelled_by_recovery(exc):
-            raise  # a standby cancelled the read: the router serves it elsewhere
-        return {}
-    except Exception:
-        # The recompute is a read's last statement; without it the dirty rows
-        # are reported as not current (health unknown), never guessed.
+    except Exception as exc:
+        # Canonical rows the recompute cannot read (bad data; the read's last statement):
+        # these rows are reported as not current (health unknown), never guessed. Anything
+        # else (a missing privilege or object, a timeout, a lost connection) is raised.
+        if not unreadable_data(exc):
+            raise
         return {}
     return {r["connector_instance_id"]: r for r in fresh}
 

@@ -415,7 +415,9 @@ class Router:
         result = yield _OnPrimary()
         return result, _with_wait(PRIMARY, round(time.monotonic() - started, 6))
 
-    def read(self, make: Callable[[], Plan[T]], target: int | None) -> tuple[T, ReadSource]:
+    def read(
+        self, make: Callable[[], Plan[T]], target: int | None, owner: str | None = None
+    ) -> tuple[T, ReadSource]:
         """Drive the read plan `make()` on a replica that replayed `target`, else the primary.
 
         A fresh plan is made for each attempt (a replica failing mid-read is retried
@@ -423,7 +425,7 @@ class Router:
         replica propagate.
         """
         if not self._replicas:
-            return run(self.primary, make()), PRIMARY
+            return run(self.primary, make(), owner), PRIMARY
         route = self._route(target)
         sent: Any = None
         while True:
@@ -434,19 +436,20 @@ class Router:
             if isinstance(step, _Probe):
                 sent = step.replica.probe()
             elif isinstance(step, _Attempt):
-                sent = self._attempt(step.replica, make, target)
+                sent = self._attempt(step.replica, make, target, owner)
             elif isinstance(step, _Sleep):
                 time.sleep(step.seconds)
             else:
-                sent = run(self.primary, make())
+                sent = run(self.primary, make(), owner)
 
     async def read_async(
         self,
         make: Callable[[], Plan[T]],
         target: int | None,
         on_primary: Callable[[Plan[T]], Awaitable[T]],
+        owner: str | None = None,
     ) -> tuple[T, ReadSource]:
-        """`read` on asyncio; `on_primary` drives a plan on the primary."""
+        """`read` on asyncio; `on_primary` drives a plan on the primary (naming `owner`)."""
         if not self._replicas:
             return await on_primary(make()), PRIMARY
         route = self._route(target)
@@ -459,7 +462,7 @@ class Router:
             if isinstance(step, _Probe):
                 sent = await step.replica.probe_async()
             elif isinstance(step, _Attempt):
-                sent = await self._attempt_async(step.replica, make, target)
+                sent = await self._attempt_async(step.replica, make, target, owner)
             elif isinstance(step, _Sleep):
                 await asyncio.sleep(step.seconds)
             else:
@@ -472,10 +475,12 @@ class Router:
             if replica.available(now):
                 yield replica
 
-    def _attempt(self, replica: _Replica, make: Callable[[], Plan[T]], target: int | None) -> Any:
+    def _attempt(
+        self, replica: _Replica, make: Callable[[], Plan[T]], target: int | None, owner: str | None
+    ) -> Any:
         """`_Served`, a verdict, or the `DatabaseUnavailable` that stopped the read."""
         try:
-            with replica.db.session() as s:
+            with replica.db.session(owner=owner) as s:
                 # Checked before the read's snapshot exists, on the connection that serves it.
                 state = s.execute("replica_state")[0]
                 verdict = _verdict(state, target)
@@ -487,12 +492,12 @@ class Router:
             return exc
 
     async def _attempt_async(
-        self, replica: _Replica, make: Callable[[], Plan[T]], target: int | None
+        self, replica: _Replica, make: Callable[[], Plan[T]], target: int | None, owner: str | None
     ) -> Any:
         """`_attempt` on asyncio."""
         db: Any = replica.db
         try:
-            async with db.session() as s:
+            async with db.session(owner=owner) as s:
                 columns, rows = await s.rows("replica_state")
                 state = dict(zip(columns, rows[0], strict=True))
                 verdict = _verdict(state, target)

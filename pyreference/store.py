@@ -43,12 +43,18 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 
-def store_context(dialect: str, loads: Callable[[Any], Any], owner: Any, memo_rows: Any) -> Context:
+def store_context(db: Database, owner: Any, memo_rows: Any) -> Context:
     """Check a store's settings (raises `InvalidInput`) and build its plans' context."""
     ident(owner, "owner")
     if isinstance(memo_rows, bool) or not isinstance(memo_rows, int) or memo_rows < 0:
         raise InvalidInput(f"memo_rows must be an int >= 0, not {shown(memo_rows)}")
-    return Context(owner=owner, dialect=dialect, memo=PreparedMemo(memo_rows), loads=loads)
+    return Context(
+        owner=owner,
+        dialect=db.dialect,
+        memo=PreparedMemo(memo_rows),
+        loads=db.loads,
+        cursor_key=db.cursor_key,
+    )
 
 
 def _sync(plan: Callable[Concatenate[Context, P], Plan[T]]) -> Callable[Concatenate[Store, P], T]:
@@ -56,7 +62,7 @@ def _sync(plan: Callable[Concatenate[Context, P], Plan[T]]) -> Callable[Concaten
 
     @functools.wraps(plan)
     def method(self: Store, *args: P.args, **kwargs: P.kwargs) -> T:
-        return run(self._db, plan(self._ctx, *args, **kwargs))
+        return run(self._db, plan(self._ctx, *args, **kwargs), self.owner)
 
     return method
 
@@ -99,7 +105,7 @@ class StoreBase:
         memo_rows: int = DEFAULT_MEMO_ROWS,
         router: Router | None = None,
     ) -> None:
-        self._ctx = store_context(db.dialect, db.loads, owner, memo_rows)
+        self._ctx = store_context(db, owner, memo_rows)
         self._db = db
         self._router = router or Router(db)
         self.owner = owner
@@ -175,7 +181,7 @@ class Store(StoreBase):
         return getattr(self._last_source, "value", None)
 
     def _read(self, make: Callable[[], Plan[T]], target: int | None) -> tuple[T, ReadSource]:
-        result, source = self._router.read(make, target)
+        result, source = self._router.read(make, target, self.owner)
         self._last_source.value = source
         return result, source
 

@@ -1,9 +1,11 @@
 """Write helpers: thin wrappers over plain SQL on the canonical tables.
 
 They validate input and write; they never maintain the read model themselves
-(the triggers do, whoever writes). Each call is one transaction: a batch is
-written whole or not at all. Each helper is a plan (see `plan.py`): its
-arguments are checked before any I/O, then it yields one `Transaction`.
+(the triggers do, whoever writes). They act only on the store's owner's
+connections: naming another owner's connection raises `ConnectionNotFound`.
+Each call is one transaction: a batch is written whole or not at all. Each
+helper is a plan (see `plan.py`): its arguments are checked before any I/O,
+then it yields one `Transaction`.
 """
 
 from __future__ import annotations
@@ -38,22 +40,26 @@ BATCH = 2000
 MAX_EVENT_SEQ = 2**53
 
 
-def _one(name: str, params: Mapping[str, Any], require: str | None = None) -> Plan[int]:
-    """One statement (after checking that connection `require` exists); rows it returned."""
+def _one(
+    name: str, params: Mapping[str, Any], require: str | None = None, owner: str = ""
+) -> Plan[int]:
+    """One statement (after checking that `owner` has connection `require`); rows returned."""
     if require is not None:
-        yield from _require_connections([require])
+        yield from _require_connections(owner, [require])
     return len((yield from execute(name, params)))
 
 
-def _require_connections(ids: Iterable[str]) -> Plan[None]:
+def _require_connections(owner: str, ids: Iterable[str], *, missing_ok: bool = False) -> Plan[None]:
+    """Raise `ConnectionNotFound` unless every id is a connection of `owner` (with
+    `missing_ok`, ids naming no connection at all pass: only another owner's raise)."""
     wanted = sorted(set(ids))
-    found = {
-        r["connector_instance_id"]
-        for r in (yield from execute("connection_exists", {"ids": Ids(wanted)}))
+    owners = {
+        r["connector_instance_id"]: r["owner_subject_id"]
+        for r in (yield from execute("connection_owners", {"ids": Ids(wanted)}))
     }
-    missing = [i for i in wanted if i not in found]
-    if missing:
-        raise ConnectionNotFound(f"no connection {shown(missing[0])}")
+    for cid in wanted:
+        if owners.get(cid, owner if missing_ok else None) != owner:
+            raise ConnectionNotFound(f"no connection {shown(cid)} for owner {shown(owner)}")
 
 
 # -- connectors and connections --------------------------------------------
@@ -80,17 +86,21 @@ def create_connection(
     display_name: str | None = None,
     source_kind: str = "account",
     status: str = "active",
-    owner_subject_id: str = "owner_local",
+    owner_subject_id: str | None = None,
     created_at: datetime | str | None = None,
 ) -> Plan[str]:
-    """Create a connection of a registered connector; returns its id."""
+    """Create a connection of a registered connector; returns its id.
+
+    `owner_subject_id` defaults to the store's owner (whose connections it lists)."""
     params = {
         "id": ident(connection_id, "connection_id"),
         "connector_id": ident(connector_id, "connector_id"),
         "display_name": optional_text(display_name, "display_name"),
         "source_kind": choice(source_kind, SOURCE_KINDS, "source_kind"),
         "status": choice(status, CONNECTION_STATUSES, "status"),
-        "owner": ident(owner_subject_id, "owner_subject_id"),
+        "owner": ident(
+            ctx.owner if owner_subject_id is None else owner_subject_id, "owner_subject_id"
+        ),
         "created_at": optional_utc(created_at, "created_at") or now_utc(),
     }
     try:
@@ -120,7 +130,7 @@ def update_connection(
         "status": None if status is None else choice(status, CONNECTION_STATUSES, "status"),
         "now": now_utc(),
     }
-    yield Transaction(_one("update_connection", params, require=connection_id))
+    yield Transaction(_one("update_connection", params, connection_id, ctx.owner))
 
 
 # -- records ---------------------------------------------------------------
@@ -141,13 +151,14 @@ def ingest_records(
         rows[key] = {"key": key, "data": data, "emitted_at": iso(emitted_at)}
     if not rows:
         return 0
-    changed: int = yield Transaction(_ingest(cid, stream, list(rows.values())))
+    changed: int = yield Transaction(_ingest(ctx.owner, cid, stream, list(rows.values())))
     return changed
 
 
-def _ingest(cid: str, stream: str, batch: list[dict[str, Any]]) -> Plan[int]:
+def _ingest(owner: str, cid: str, stream: str, batch: list[dict[str, Any]]) -> Plan[int]:
+    yield from _require_connections(owner, [cid], missing_ok=True)  # another owner's: raise
     try:
-        yield from _require_connections([cid])
+        yield from _require_connections(owner, [cid])
     except ConnectionNotFound:
         raise InvalidInput(f"records for a connection that does not exist: {shown(cid)}") from None
     changed = 0
@@ -159,14 +170,20 @@ def _ingest(cid: str, stream: str, batch: list[dict[str, Any]]) -> Plan[int]:
 
 
 def delete_record(ctx: Context, connection_id: str, stream: str, key: str) -> Plan[bool]:
-    """Soft-delete one live record; True if a live record was deleted."""
+    """Soft-delete one live record; True if a live record was deleted (another owner's
+    connection raises `ConnectionNotFound`)."""
     params = {
         "id": ident(connection_id, "connection_id"),
         "stream": ident(stream, "stream"),
         "key": ident(key, "key"),
         "now": now_utc(),
     }
-    return bool((yield Transaction(_one("delete_record", params))))
+    return bool((yield Transaction(_delete_record(ctx.owner, params))))
+
+
+def _delete_record(owner: str, params: Mapping[str, Any]) -> Plan[int]:
+    yield from _require_connections(owner, [params["id"]], missing_ok=True)
+    return (yield from _one("delete_record", params))
 
 
 # -- the spine -------------------------------------------------------------
@@ -186,6 +203,11 @@ def append_events(ctx: Context, events: Iterable[Mapping[str, Any]]) -> Plan[lis
 
 
 def _append(ctx: Context, rows: list[dict[str, Any]], ids: list[str]) -> Plan[None]:
+    # An event may name a connection that does not exist (stored unattributed, R3), but
+    # never one of another owner.
+    named = {c for r in rows for c in _named_connections(r)}
+    if named:
+        yield from _require_connections(ctx.owner, named, missing_ok=True)
     stored = yield from execute("events_by_id", {"ids": Ids(ids)})
     existing = {r["event_id"]: r for r in stored}
     fresh = []
@@ -210,6 +232,13 @@ def _append(ctx: Context, rows: list[dict[str, Any]], ids: list[str]) -> Plan[No
         # Numbers given explicitly are never handed out again (Postgres sequence;
         # SQLite's AUTOINCREMENT follows by itself).
         yield from execute("advance_event_seq")
+
+
+def _named_connections(row: Mapping[str, Any]) -> list[str]:
+    """The connection ids an event row names explicitly (R3 rule 2)."""
+    data = row["data"] or {}
+    named = [row["connection_id"], data.get("connection_id"), data.get("connector_instance_id")]
+    return [c for c in named if isinstance(c, str) and c]
 
 
 def _event_row(n: int, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -267,7 +296,7 @@ def set_schedule(
         "next_run_at": optional_utc(next_run_at, "next_run_at"),
         "now": now_utc(),
     }
-    yield Transaction(_one("upsert_schedule", params, require=connection_id))
+    yield Transaction(_one("upsert_schedule", params, connection_id, ctx.owner))
 
 
 def add_detail_gap(
@@ -291,19 +320,21 @@ def add_detail_gap(
         "next_attempt_after": optional_utc(next_attempt_after, "next_attempt_after"),
         "now": now_utc(),
     }
-    yield Transaction(_one("insert_gap", params, require=connection_id))
+    yield Transaction(_one("insert_gap", params, connection_id, ctx.owner))
     return gap_id
 
 
 def update_detail_gap(ctx: Context, gap_id: str, *, status: str) -> Plan[None]:
-    """Change a detail gap's status; raises `InvalidInput` for an unknown gap."""
+    """Change a detail gap's status; raises `InvalidInput` for an unknown gap and
+    `ConnectionNotFound` for a gap of another owner's connection."""
     params = {
         "gap_id": ident(gap_id, "gap_id"),
         "status": choice(status, GAP_STATUSES, "gap status"),
         "now": now_utc(),
+        "owner": ctx.owner,
     }
-    if not (yield Transaction(_one("update_gap", params))):
-        raise InvalidInput(f"no detail gap {shown(gap_id)}")
+    what = f"detail gap {shown(gap_id)}"
+    yield Transaction(_update_child("update_gap", "gap_connection", params, what))
 
 
 def open_attention(
@@ -327,19 +358,32 @@ def open_attention(
         "expires_at": optional_utc(expires_at, "expires_at"),
         "now": now_utc(),
     }
-    yield Transaction(_one("insert_attention", params, require=connection_id))
+    yield Transaction(_one("insert_attention", params, connection_id, ctx.owner))
     return attention_id
 
 
 def update_attention(ctx: Context, attention_id: str, *, lifecycle: str) -> Plan[None]:
-    """Move an attention record through its lifecycle; `InvalidInput` for an unknown one."""
+    """Move an attention record through its lifecycle; `InvalidInput` for an unknown one,
+    `ConnectionNotFound` for one of another owner's connection."""
     params = {
         "attention_id": ident(attention_id, "attention_id"),
         "lifecycle": choice(lifecycle, LIFECYCLES, "attention lifecycle"),
         "now": now_utc(),
+        "owner": ctx.owner,
     }
-    if not (yield Transaction(_one("update_attention", params))):
-        raise InvalidInput(f"no attention record {shown(attention_id)}")
+    what = f"attention record {shown(attention_id)}"
+    yield Transaction(_update_child("update_attention", "attention_connection", params, what))
+
+
+def _update_child(update: str, lookup: str, params: Mapping[str, Any], what: str) -> Plan[None]:
+    """Update a gap or attention record of the owner's connections; say why when none was."""
+    if (yield from _one(update, params)):
+        return
+    found = yield from execute(lookup, params)
+    if found:  # it exists, on another owner's connection
+        cid = found[0]["connector_instance_id"]
+        raise ConnectionNotFound(f"no connection {shown(cid)} for owner {shown(params['owner'])}")
+    raise InvalidInput(f"no {what}")
 
 
 def event_seq(value: Any, what: str) -> int:

@@ -1,10 +1,10 @@
 -- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
--- name: cursor_secret
-SELECT value FROM pyref_meta WHERE key = 'cursor_secret';
+-- name: cursor_key
+SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret') AS value;
 
 -- name: list_page
 -- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
--- the position an index condition. The cursor secret rides along (evaluated once), so
+-- the position an index condition. The cursor key rides along (evaluated once), so
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
@@ -13,7 +13,7 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
-       (SELECT value FROM pyref_meta WHERE key = 'cursor_secret') AS cursor_secret
+       (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
   LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
@@ -24,7 +24,7 @@ FROM connector_instances ci
 
 -- name: list_page_after
 -- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
--- the position an index condition. The cursor secret rides along (evaluated once), so
+-- the position an index condition. The cursor key rides along (evaluated once), so
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
@@ -33,7 +33,7 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
-       (SELECT value FROM pyref_meta WHERE key = 'cursor_secret') AS cursor_secret
+       (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
   LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
@@ -46,7 +46,7 @@ FROM connector_instances ci
 
 -- name: list_page_connector
 -- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
--- the position an index condition. The cursor secret rides along (evaluated once), so
+-- the position an index condition. The cursor key rides along (evaluated once), so
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
@@ -55,7 +55,7 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
-       (SELECT value FROM pyref_meta WHERE key = 'cursor_secret') AS cursor_secret
+       (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
   LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
@@ -67,7 +67,7 @@ FROM connector_instances ci
 
 -- name: list_page_connector_after
 -- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
--- the position an index condition. The cursor secret rides along (evaluated once), so
+-- the position an index condition. The cursor key rides along (evaluated once), so
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
@@ -76,7 +76,7 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
-       (SELECT value FROM pyref_meta WHERE key = 'cursor_secret') AS cursor_secret
+       (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
   LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
@@ -129,7 +129,8 @@ FROM connector_instances ci
            WHERE x.connector_id = :id AND x.owner_subject_id = :owner));
 
 -- name: recompute_evidence
--- R6: dirty rows of a page, recomputed from canonical tables without a write.
+-- R6: dirty rows of a page, recomputed from canonical tables without a write (on
+-- Postgres through a function that serves the owner the read transaction names only).
 SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention
   FROM pyref_evidence_source s
  WHERE s.connector_instance_id IN (SELECT value FROM json_each(:ids));
@@ -390,8 +391,9 @@ UPDATE connector_instances
        updated_at = :now
  WHERE connector_instance_id = :id;
 
--- name: connection_exists
-SELECT connector_instance_id FROM connector_instances WHERE connector_instance_id IN (SELECT value FROM json_each(:ids));
+-- name: connection_owners
+SELECT connector_instance_id, owner_subject_id FROM connector_instances
+ WHERE connector_instance_id IN (SELECT value FROM json_each(:ids));
 
 -- name: delete_record
 UPDATE records SET deleted = 1, deleted_at = :now
@@ -427,8 +429,12 @@ VALUES (:gap_id, :id, :stream, :status, :reason,
 
 -- name: update_gap
 UPDATE connector_detail_gaps SET status = :status, updated_at = :now
- WHERE gap_id = :gap_id
+ WHERE gap_id = :gap_id AND connector_instance_id IN (SELECT ci.connector_instance_id FROM connector_instances ci
+                           WHERE ci.owner_subject_id = :owner)
 RETURNING 1 AS changed;
+
+-- name: gap_connection
+SELECT connector_instance_id FROM connector_detail_gaps WHERE gap_id = :gap_id;
 
 -- name: insert_attention
 INSERT INTO connector_attention_records (attention_id, connector_instance_id, reason_code, owner_action,
@@ -438,8 +444,12 @@ VALUES (:attention_id, :id, :reason_code, :owner_action,
 
 -- name: update_attention
 UPDATE connector_attention_records SET lifecycle = :lifecycle, updated_at = :now
- WHERE attention_id = :attention_id
+ WHERE attention_id = :attention_id AND connector_instance_id IN (SELECT ci.connector_instance_id FROM connector_instances ci
+                           WHERE ci.owner_subject_id = :owner)
 RETURNING 1 AS changed;
+
+-- name: attention_connection
+SELECT connector_instance_id FROM connector_attention_records WHERE attention_id = :attention_id;
 
 -- name: ingest_records
 -- One statement per batch, so a statement-level trigger fires once per batch.

@@ -44,13 +44,13 @@ def _deep_cursor(store: Store, connector_id: str | None) -> str:
     """A signed cursor before the last 100 rows of the list (the deepest full page)."""
     iso = "pyref_iso(created_at)" if store.dialect == "postgres" else "created_at"
     where = "" if connector_id is None else f" WHERE connector_id = '{connector_id}'"
-    with store.database.session() as s:
+    with store.database.session(owner=store.owner) as s:
         rows = s.execute(
             f"SELECT connector_id, {iso} AS created_at, connector_instance_id"
             f" FROM connector_instances{where}"
             " ORDER BY connector_id, created_at, connector_instance_id"
         )
-        secret = s.execute("cursor_secret")[0]["value"]
+        secret = store.database.cursor_key(s.execute("cursor_key")[0]["value"], store.owner)
     last = rows[-101]
     position = [last["connector_id"], last["created_at"], last["connector_instance_id"]]
     return encode_cursor(secret, store.owner, connector_id, position)

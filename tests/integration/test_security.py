@@ -5,14 +5,15 @@ Each test logs in as real, uniquely named roles (tests/support/pgroles.py).
 
 from __future__ import annotations
 
+import sqlite3
+from typing import Any
+
 import psycopg
 import pytest
 
 import pyreference
 from tests.support.pgroles import Roles
-from tests.support.scenario import NOW, records, register
-
-pytestmark = pytest.mark.postgres
+from tests.support.scenario import NOW, at, records, register
 
 
 def _is_superuser(roles: Roles, role: str) -> bool:
@@ -22,6 +23,7 @@ def _is_superuser(roles: Roles, role: str) -> bool:
     return bool(row[0])
 
 
+@pytest.mark.postgres
 def test_a_schema_named_like_the_maintaining_role_hijacks_nothing(pg_roles: Roles) -> None:
     """Issue #11, 1: a role with only CREATE on the database plants a schema named like the
     role that runs maintenance, holding pyreference's internal names; reconcile, rebuild,
@@ -83,6 +85,7 @@ def test_a_schema_named_like_the_maintaining_role_hijacks_nothing(pg_roles: Role
     store.close()
 
 
+@pytest.mark.postgres
 def test_a_writers_temp_table_named_pyref_dirty_swallows_no_mark(pg_roles: Roles) -> None:
     """Issue #11, 2: a temp table named like the dirty queue does not capture the
     triggers' marks: the write shows up in summaries at once and verify stays empty."""
@@ -111,4 +114,172 @@ def test_a_writers_temp_table_named_pyref_dirty_swallows_no_mark(pg_roles: Roles
     assert summary.last_run is not None and summary.last_run.run_id == "r1"
     store.reconcile()
     assert store.verify() == []
+    store.close()
+
+
+def _two_owners(store) -> Any:
+    """`store` (owner_local) holding cin_a with a gap and an attention record, and a store
+    on the same database for owner bob."""
+    register(store, "gmail")
+    store.create_connection("cin_a", "gmail", created_at=at(60))
+    store.ingest_records("cin_a", "messages", records(2))
+    store.add_detail_gap("cin_a", "messages", gap_id="gap_a")
+    store.open_attention("cin_a", reason_code="reauth", attention_id="att_a")
+    store.reconcile()
+    if store.dialect == "sqlite":
+        return pyreference.connect(store.database.conn, owner="bob")
+    return pyreference.connect(store.database.dsn, owner="bob")
+
+
+def test_write_helpers_act_only_on_the_stores_owners_connections(store) -> None:
+    """Issue #11, 5, on both backends: a store for bob cannot rename, revoke, ingest into,
+    delete from, schedule, gap, attend or attribute events to owner_local's connection."""
+    bob = _two_owners(store)
+    before = store.get_connection_summary("cin_a", now=NOW).to_dict()
+    attempts = {
+        "update_connection": lambda: bob.update_connection("cin_a", status="revoked"),
+        "rename": lambda: bob.update_connection("cin_a", display_name="bob's now"),
+        "ingest_records": lambda: bob.ingest_records("cin_a", "messages", records(1, prefix="b")),
+        "delete_record": lambda: bob.delete_record("cin_a", "messages", "k0"),
+        "set_schedule": lambda: bob.set_schedule("cin_a", interval_seconds=60),
+        "add_detail_gap": lambda: bob.add_detail_gap("cin_a", "messages"),
+        "update_detail_gap": lambda: bob.update_detail_gap("gap_a", status="terminal"),
+        "open_attention": lambda: bob.open_attention("cin_a", reason_code="x"),
+        "update_attention": lambda: bob.update_attention("att_a", lifecycle="resolved"),
+        "append_events": lambda: bob.append_events(
+            [{"event_type": "run.started", "occurred_at": at(5), "run_id": "rb",
+              "connection_id": "cin_a"}]
+        ),
+        "append_events_data_id": lambda: bob.append_events(
+            [{"event_type": "run.started", "occurred_at": at(5), "run_id": "rb",
+              "data": {"connector_instance_id": "cin_a"}}]
+        ),
+    }  # fmt: skip
+    outcomes = {}
+    for name, attempt in attempts.items():
+        with pytest.raises(pyreference.ConnectionNotFound) as caught:
+            attempt()
+        outcomes[name] = str(caught.value)
+    assert all("cin_a" in m and "bob" in m for m in outcomes.values()), outcomes
+    assert store.get_connection_summary("cin_a", now=NOW).to_dict() == before
+    assert store.verify() == []
+    # Unknown ids keep their documented answers.
+    assert bob.delete_record("cin_nobody", "messages", "k0") is False
+    with pytest.raises(pyreference.InvalidInput, match="no detail gap"):
+        bob.update_detail_gap("gap_nobody", status="terminal")
+    bob.append_events([{"event_type": "note", "occurred_at": at(1), "connection_id": "cin_zz"}])
+    bob.close()
+
+
+def test_create_connection_defaults_to_the_stores_owner(store) -> None:
+    """Issue #11, 5: a connection created through bob's store is bob's, so bob sees it."""
+    bob = _two_owners(store)
+    bob.create_connection("cin_b", "gmail", created_at=at(10))
+    mine = bob.list_connection_summaries(now=NOW).items
+    assert [s.connection_id for s in mine] == ["cin_b"]
+    assert bob.get_connection_summary("cin_b", now=NOW) is not None
+    assert store.get_connection_summary("cin_b", now=NOW) is None
+    bob.close()
+
+
+def test_a_recompute_that_cannot_run_raises_instead_of_showing_unknown(store) -> None:
+    """Issue #11, 4, on both backends: a read whose recompute fails for a reason other
+    than unreadable data (here the view it reads is gone) raises a typed error; it never
+    shows the dirty row as unknown."""
+    register(store, "gmail")
+    store.create_connection("cin_a", "gmail")
+    store.ingest_records("cin_a", "messages", records(1))  # dirty
+    drop = "DROP VIEW pyref_evidence_source" + (" CASCADE" if store.dialect == "postgres" else "")
+    with store.database.session() as s:
+        s.execute(drop)
+    with pytest.raises(pyreference.SchemaNotReady):
+        store.list_connection_summaries(now=NOW)
+    with pytest.raises(pyreference.SchemaNotReady):
+        store.get_connection_summary("cin_a", now=NOW)
+
+
+@pytest.mark.postgres
+def test_a_readers_missing_grant_is_an_error_not_an_unknown_row(pg_roles: Roles) -> None:
+    """Issue #11, 4: without EXECUTE on the recompute function a read fails with
+    InsufficientPrivilege; before, the dirty row was silently shown as unknown."""
+    from pyreference import grants
+
+    admin = pyreference.connect(pg_roles.db_dsn)
+    register(admin, "gmail")
+    admin.create_connection("cin_a", "gmail")
+    reader = pg_roles.create("reader")
+    grants.apply(admin.database, grants.Roles(reader=reader))
+    with pg_roles.admin() as conn:
+        conn.execute(
+            f'REVOKE EXECUTE ON FUNCTION pyref_recompute_evidence_v1(text[]) FROM "{reader}"'
+        )
+    store = pyreference.connect(pg_roles.dsn(reader))
+    with pytest.raises(pyreference.InsufficientPrivilege, match="function pyref_recompute"):
+        store.list_connection_summaries(now=NOW)
+    admin.reconcile()  # clean rows need no recompute: the read works
+    assert [s.connection_id for s in store.list_connection_summaries(now=NOW).items] == ["cin_a"]
+    store.close()
+    admin.close()
+
+
+def _no_sql(exc: BaseException) -> None:
+    assert not any(w in str(exc) for w in ("SELECT", "FROM", "WHERE", "LOCK")), str(exc)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("setting", ["lock_timeout", "statement_timeout"])
+def test_postgres_timeouts_are_typed_and_retryable(pg_dsn: str, setting: str) -> None:
+    """A read blocked behind a table lock ends in LockTimeout or StatementTimeout
+    (retryable, no SQL text), and the same call succeeds once the lock is gone."""
+    store = pyreference.connect(pg_dsn)
+    register(store, "gmail")
+    store.create_connection("cin_a", "gmail")
+    sep = "&" if "?" in pg_dsn else "?"
+    impatient = pyreference.connect(f"{pg_dsn}{sep}options=-c%20{setting}%3D200")
+    expected = (
+        pyreference.LockTimeout if setting == "lock_timeout" else pyreference.StatementTimeout
+    )
+    with psycopg.connect(pg_dsn) as holder:
+        holder.execute("LOCK TABLE pyref_evidence IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(expected) as caught:
+            impatient.list_connection_summaries(now=NOW)
+        holder.rollback()
+    assert caught.value.retryable is True
+    assert isinstance(caught.value, TimeoutError)
+    _no_sql(caught.value)
+    assert len(impatient.list_connection_summaries(now=NOW).items) == 1
+    impatient.close()
+    store.close()
+
+
+def test_sqlite_database_is_locked_is_typed_and_retryable(tmp_path) -> None:
+    path = tmp_path / "locked.db"
+    store = pyreference.connect(f"sqlite:///{path}")
+    store.migrate()
+    register(store, "gmail")
+    store.database.conn.execute("PRAGMA busy_timeout = 50")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    with pytest.raises(pyreference.LockTimeout) as caught:
+        store.create_connection("cin_a", "gmail")
+    assert caught.value.retryable is True
+    _no_sql(caught.value)
+    holder.execute("ROLLBACK")
+    holder.close()
+    store.create_connection("cin_a", "gmail")
+    store.close()
+
+
+@pytest.mark.postgres
+def test_the_owner_setting_never_outlives_a_read(pg_dsn: str) -> None:
+    """The owner is named per statement (transaction-local), never on the session: a
+    connection going back to the pool (or through a transaction pooler) carries none."""
+    store = pyreference.connect(pg_dsn, owner="al'ice\\b")  # quoted as a literal
+    register(store, "gmail")
+    store.create_connection("cin_a", "gmail")
+    store.ingest_records("cin_a", "messages", records(1))  # dirty: the recompute runs too
+    assert [s.total_records for s in store.list_connection_summaries(now=NOW).items] == [1]
+    assert store.get_connection_summary("cin_a", now=NOW).total_records == 1
+    with store.database.session() as s:
+        assert s.execute("SELECT current_setting('pyref.owner', true) AS v")[0]["v"] in ("", None)
     store.close()

@@ -1,0 +1,4 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- Roll back pyreference 0010: drops the reader functions and the owner policies and
+-- turns row-level security off again. Grants made by `pyreference grants` stay.
+-- SQLite: nothing to undo.

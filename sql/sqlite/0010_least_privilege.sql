@@ -1,0 +1,14 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0009_reconcile_skip_locked
+-- pyreference 0010: what least-privilege roles need (issue #11; `pyreference grants`).
+-- * Readers never see the cursor secret: a page reads a key derived from it for the
+--   owner its transaction names (`pyref.owner`, set with set_config(..., true)).
+-- * Readers recompute dirty rows through a function, never through the view (which
+--   reads canonical tables with its owner's rights): only the named owner's rows.
+-- * The pyref_* tables, view and sequence accept writes from their owner alone.
+-- * Row-level security by owner is prepared but OFF: `pyreference grants --confine-readers`
+--   turns it on. Until then these policies change nothing; afterwards every role keeps
+--   what its grants allow (the permissive policy) except readers, whose restrictive
+--   policies show only the owner named by `pyref.owner` (none when unset: fail closed).
+-- SQLite has no roles: nothing changes. This migration exists so that both dialects
+-- number their migrations alike.
