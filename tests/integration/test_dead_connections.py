@@ -93,7 +93,7 @@ def test_a_read_is_retried_once_on_a_fresh_connection(pg_dsn: str) -> None:
     with store.database.session() as s, store.statement_counter() as counter:
         dead = s.raw
         _terminate(pg_dsn, dead.info.backend_pid)
-        assert s.execute("cursor_secret")  # retried on another connection
+        assert s.execute("cursor_key")  # retried on another connection
         assert s.raw is not dead and dead.closed
         assert counter.statements == 1
     store.close()
