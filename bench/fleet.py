@@ -304,7 +304,7 @@ def pg_settle(conn: Any) -> float:
     import time
 
     t0 = time.perf_counter()
-    conn.execute("SELECT * FROM pyref_reconcile_v1(NULL)")
+    conn.execute("SELECT * FROM pyref_reconcile_v3(NULL)")
     return time.perf_counter() - t0
 
 

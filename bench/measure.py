@@ -246,10 +246,94 @@ def write_overhead(
     return out
 
 
+EVENT_COLUMNS = "(event_id, event_type, occurred_at, run_id, connector_id, connector_instance_id)"
+
+
+def _run_event_rows(
+    n: int, ids: list[str], connector_of: dict[str, str], tag: str
+) -> list[tuple[Any, ...]]:
+    """`n` run events spread over `ids`: per connection, runs of a start naming the
+    connection, keyless progress, and a keyless end (R3's inheritance on every run)."""
+    rows: list[tuple[Any, ...]] = []
+    kinds = ["run.started"] + ["run.progress_reported"] * 8 + ["run.completed"]
+    for k in range(n):
+        c = ids[k % len(ids)]
+        step = k // len(ids)  # runs of ten events per connection
+        run = f"{tag}_{c}_{step // 10}"
+        kind = kinds[step % 10]
+        rows.append(
+            (
+                f"{tag}_{k:06d}",
+                kind,
+                f"2026-02-01T00:{step % 60:02d}:00Z",
+                run,
+                connector_of[c],
+                c if kind == "run.started" else None,
+            )
+        )
+    return rows
+
+
+def _timed_events(conn: Any, rows: list[tuple[Any, ...]], triggers: bool) -> float:
+    """Seconds for one COPY of run events into `spine_events`, its triggers on or off;
+    rolled back either way, so every sample writes into the same table."""
+    with conn.transaction(force_rollback=True), conn.cursor() as cur:
+        if not triggers:
+            cur.execute("ALTER TABLE spine_events DISABLE TRIGGER USER")
+        t0 = time.perf_counter()
+        with cur.copy(f"COPY spine_events {EVENT_COLUMNS} FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return time.perf_counter() - t0
+
+
+def run_event_overhead(
+    conn: Any, reps: int = 5, count: int = 10000, connections: int = 500
+) -> dict[str, Any]:
+    """One COPY of `count` run events for up to `connections` connections, `spine_events`'
+    triggers on vs off (alternating, median), and the dirty marks one such COPY leaves."""
+    found = conn.execute(
+        "SELECT connector_instance_id, connector_id FROM connector_instances"
+        " ORDER BY connector_instance_id LIMIT %s",
+        (connections,),
+    ).fetchall()
+    owner = {c: k for c, k in found}
+    ids = list(owner)
+    samples: dict[str, list[float]] = {"triggers_on": [], "triggers_off": []}
+    for rep in range(-1, reps):
+        order = [True, False] if rep % 2 == 0 else [False, True]
+        for triggers in order:
+            rows = _run_event_rows(count, ids, owner, f"bev{rep + 1}_{time.monotonic_ns()}")
+            elapsed = _timed_events(conn, rows, triggers)
+            if rep >= 0:
+                samples["triggers_on" if triggers else "triggers_off"].append(elapsed)
+    with conn.transaction(force_rollback=True), conn.cursor() as cur:
+        before = cur.execute("SELECT count(*) FROM pyref_dirty").fetchone()[0]
+        runs_before = cur.execute("SELECT count(*) FROM pyref_dirty_runs").fetchone()[0]
+        with cur.copy(f"COPY spine_events {EVENT_COLUMNS} FROM STDIN") as copy:
+            for row in _run_event_rows(count, ids, owner, f"bevm_{time.monotonic_ns()}"):
+                copy.write_row(row)
+        marks = cur.execute("SELECT count(*) FROM pyref_dirty").fetchone()[0] - before
+        run_marks = cur.execute("SELECT count(*) FROM pyref_dirty_runs").fetchone()[0] - runs_before
+    trig = statistics.median(samples["triggers_on"])
+    plain = statistics.median(samples["triggers_off"])
+    return {
+        "reps": reps,
+        "count": count,
+        "connections": len(ids),
+        "triggered_ms": trig * 1000,
+        "plain_ms": plain * 1000,
+        "ratio": trig / plain,
+        "dirty_marks_per_copy": marks,
+        "run_marks_per_copy": run_marks,
+        "samples_ms": {v: [round(x * 1000, 3) for x in xs] for v, xs in samples.items()},
+    }
+
+
 def reconcile_vs_dirty(
     conn: Any, n: int, fractions: tuple[float, ...], reps: int = 3
 ) -> dict[str, Any]:
-    """Mark a fraction of connections dirty, then time `pyref_reconcile_v1(NULL)`."""
+    """Mark a fraction of connections dirty, then time `pyref_reconcile_v3(NULL)`."""
     fleet.pg_settle(conn)
     out: dict[str, Any] = {}
     for frac in fractions:
@@ -270,7 +354,7 @@ def rebuild_cost(conn: Any, reps: int = 3) -> dict[str, Any]:
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
-        conn.execute("SELECT pyref_rebuild_v1()")
+        conn.execute("SELECT pyref_rebuild_v2()")
         times.append((time.perf_counter() - t0) * 1000)
     return {"ms": statistics.median(times), "samples_ms": times}
 

@@ -197,6 +197,7 @@ def pg_n_series(
         fleet.pg_vacuum(conn)  # quiet the server: no autovacuum racing the write timings
         conn.execute("CHECKPOINT")
         out["write_overhead"] = measure.write_overhead(conn, ids, reps=cfg.write_reps)
+        out["run_event_overhead"] = measure.run_event_overhead(conn, reps=cfg.write_reps)
         fleet.pg_settle(conn)
         baselines.pg_refresh_matview(conn)
         out["staleness"] = measure.staleness(store, conn, views=True)

@@ -12,6 +12,7 @@ from .errors import (
     PyreferenceError,
     SchemaNotReady,
     StatementTimeout,
+    TransactionConflict,
 )
 from .store import Page, Store, connect
 from .synthesis import ConnectionDiagnostics, ConnectionSummary, Runtime, synthesize
@@ -33,6 +34,7 @@ __all__ = [
     "SchemaNotReady",
     "StatementTimeout",
     "Store",
+    "TransactionConflict",
     "connect",
     "connect_async",
     "synthesize",

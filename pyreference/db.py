@@ -31,6 +31,7 @@ from .errors import (
     ReadOnlyDatabase,
     SchemaNotReady,
     StatementTimeout,
+    TransactionConflict,
 )
 from .timeutil import iso
 
@@ -503,6 +504,10 @@ class PostgresDatabase(Database):
         except errors.LockNotAvailable as exc:
             raise LockTimeout(
                 "a lock was not granted in time (lock_timeout); nothing was committed: retry"
+            ) from exc
+        except (errors.SerializationFailure, errors.DeadlockDetected) as exc:
+            raise TransactionConflict(
+                "a concurrent transaction conflicted with this one; nothing was written: retry"
             ) from exc
         except self._psycopg.OperationalError as exc:
             reason = failure_reason(str(exc), self.dsn)

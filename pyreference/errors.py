@@ -74,4 +74,9 @@ class LockTimeout(PyreferenceError, TimeoutError):
     or SQLite's "database is locked" after its busy timeout. Nothing of the call was
     committed; retryable."""
 
+
+class TransactionConflict(PyreferenceError):
+    """A concurrent transaction conflicted with this one (PostgreSQL serialization
+    failure or deadlock, SQLSTATE 40001 / 40P01); nothing was written. Retry the call."""
+
     retryable = True

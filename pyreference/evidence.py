@@ -62,6 +62,8 @@ class RunEvidence:
     terminal_reason: str | None = None  # e.g. "owner_cancelled"
     browser_surface: BrowserSurface | None = None
     collection_facts: tuple[StreamFacts, ...] = ()
+    # the settling event's `known_gaps` array, as written (JSON values), SPEC-SEMANTICS R2
+    known_gaps: tuple[object, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,8 +45,10 @@ INTERNAL_TABLES = (
     "pyref_runs",
     "pyref_dirty",
     "pyref_evidence_source",
+    "pyref_run_facts",
+    "pyref_dirty_runs",
 )
-INTERNAL_SEQUENCES = ("pyref_dirty_dirty_seq_seq",)
+INTERNAL_SEQUENCES = ("pyref_dirty_dirty_seq_seq", "pyref_dirty_runs_dirty_seq_seq")
 READER_TABLES = (
     "connector_instances",
     "connector_detail_gaps",
@@ -55,12 +57,19 @@ READER_TABLES = (
     "pyref_evidence",
     "pyref_runs",
     "pyref_dirty",
+    # is a row dirty through a run mark (0011)?
+    "pyref_dirty_runs",
+    "pyref_run_facts",
 )
-READER_FUNCTIONS = ("pyref_cursor_key_v1()", "pyref_recompute_evidence_v1(text[])")
+READER_FUNCTIONS = (
+    "pyref_cursor_key_v1()",
+    "pyref_recompute_evidence_v1(text[])",
+    "pyref_recent_runs_v1(text)",
+)
 MAINTAINER_FUNCTIONS = (
-    "pyref_reconcile_v2(integer, text[])",
-    "pyref_rebuild_v1()",
-    "pyref_verify_v1()",
+    "pyref_reconcile_v3(integer, text[])",
+    "pyref_rebuild_v2()",
+    "pyref_verify_v2()",
 )
 MAINTAINER_TABLES = ("pyref_dirty",)
 # What each kind of role is granted: (why, [(privileges, object kind, objects)]).

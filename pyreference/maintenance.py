@@ -93,6 +93,9 @@ def _refresh_or_rollback(ids: list[Any], seqs: list[Any]) -> Plan[Exception | No
     yield from execute("SAVEPOINT pyref_reconcile")
     failure: Exception | None = None
     try:
+        # Runs first: evidence is computed from them (as pyref_refresh_evidence_v1 does).
+        yield from execute("refresh_runs_delete", {"ids": Ids(ids)})
+        yield from execute("refresh_runs_insert", {"ids": Ids(ids)})
         yield from execute("refresh_evidence", {"ids": Ids(ids)})
         yield from execute("release_dirty", {"seqs": Ids(seqs)})
     except Exception as exc:
@@ -121,6 +124,8 @@ def _rebuild(dialect: str, progress: Callable[[int, int], None] | None) -> Plan[
     seqs = [r["dirty_seq"] for r in (yield from execute("all_dirty_seqs"))]
     ids = [r["connector_instance_id"] for r in (yield from execute("all_connection_ids"))]
     yield from execute("refresh_digests")
+    yield from execute("rebuild_runs_delete")
+    yield from execute("rebuild_runs_insert")
     for start in range(0, len(ids), BATCH):
         yield from execute("refresh_evidence", {"ids": Ids(ids[start : start + BATCH])})
         if progress:
@@ -149,6 +154,9 @@ def backlog(ctx: Context) -> Plan[dict[str, Any]]:
         "dirty_connections": int(row["connections"] or 0),
         "dirty_marks": int(row["marks"] or 0),
         "oldest_mark": row["oldest_mark"],
+        # Postgres: spine statements whose runs' other connections are not marked yet
+        # (reconcile turns them into marks; reads count them as dirty meanwhile).
+        "run_marks": int(row["run_marks"] or 0),
     }
 
 

@@ -114,22 +114,9 @@ def migrate(db: Database, *, lock_wait: float = LOCK_WAIT, break_lock: bool = Fa
                         "migration was applied: run migrate again when it ends"
                     ) from exc
                 raise
-    applied = [m.id for m in todo]
-    if db.dialect == "sqlite" and "0003_triggers" in applied:
-        _project_earlier_run_events(db)
-    return applied
-
-
-def _project_earlier_run_events(db: Database) -> None:
-    """Fold run events written before the spine trigger existed, in log order.
-
-    Postgres does this inside migration 0003 (a PL/pgSQL loop); SQLite has no
-    procedural SQL, so the trigger's own statement runs here once per event.
-    """
-    with db.session(transaction=True) as s:
-        for row in s.execute("unprojected_run_events"):
-            s.execute("project_run_event", {"seq": row["event_seq"]})
-            s.execute("mark_run_event_dirty", {"seq": row["event_seq"]})
+    # 0010 folds run events written before the spine trigger existed (in SQL, so a
+    # plain `yoyo apply` does it too).
+    return [m.id for m in todo]
 
 
 def _migrations(db: Database) -> Any:

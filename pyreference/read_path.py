@@ -181,12 +181,16 @@ def _verify_cursor(ctx: Context, cursor: str) -> Plan[None]:
         verify_cursor(ctx.secret.value or "", cursor)
 
 
-def _recompute(dirty: list[str]) -> Plan[dict[str, Mapping[str, Any]]]:
-    """Evidence of dirty rows recomputed in one extra statement (R6), by connection id."""
+def _recompute(dirty: list[str], deep: bool = False) -> Plan[dict[str, Mapping[str, Any]]]:
+    """Evidence of dirty rows recomputed in one extra statement (R6), by connection id.
+
+    `deep` adds each row's recent runs (a scoped read's), recomputed from the spine: the
+    stored runs of a dirty row may be stale."""
     if not dirty:
         return {}
     try:
-        fresh = yield from execute("recompute_evidence", {"ids": Ids(dirty)})
+        query = "recompute_evidence_deep" if deep else "recompute_evidence"
+        fresh = yield from execute(query, {"ids": Ids(dirty)})
     except Exception as exc:
         # Canonical rows the recompute cannot read (bad data; the read's last statement):
         # these rows are reported as not current (health unknown), never guessed. Anything
@@ -208,10 +212,11 @@ def _scoped(ctx: Context, connection_id: str) -> Plan[tuple[Any, Any] | None]:
         return None
     row = found[0]
     dirty = [row["connector_instance_id"]] if row["dirty"] else []
-    fresh = (yield from _recompute(dirty)).get(row["connector_instance_id"])
+    fresh = (yield from _recompute(dirty, deep=True)).get(row["connector_instance_id"])
     decoder = PageDecoder(ctx.loads)
+    deep = row if fresh is None else {**row, "recent_runs": fresh["recent_runs"]}
     try:
-        return evidence_from_row(row, decoder, fresh), deep_from_row(row, decoder)
+        return evidence_from_row(row, decoder, fresh), deep_from_row(deep, decoder)
     except Exception as exc:  # one unreadable row: this connection's health is unknown
         return unreadable_evidence(row, decoder, exc), DeepEvidence()
 

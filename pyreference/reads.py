@@ -157,6 +157,7 @@ def run_from_json(data: Mapping[str, Any] | None) -> RunEvidence | None:
         collection_facts=tuple(
             _facts(f, run_id) for f in facts if isinstance(f, Mapping) and f.get("stream")
         ),
+        known_gaps=tuple(gaps) if isinstance(gaps := data.get("known_gaps"), list) else (),
     )
 
 

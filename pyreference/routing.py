@@ -42,7 +42,7 @@ from .db import (
     cancelled_by_recovery,
     redact_dsn,
 )
-from .errors import DatabaseUnavailable, InvalidInput
+from .errors import DatabaseUnavailable, InvalidInput, TransactionConflict
 from .inputs import shown
 from .plan import Plan, drive, drive_async, query_on, run
 
@@ -488,7 +488,7 @@ class Router:
                     return verdict
                 with replica.db.translate_errors(), s.raw.transaction():
                     return _Served(drive(make(), functools.partial(query_on, s)), state)
-        except DatabaseUnavailable as exc:
+        except (DatabaseUnavailable, TransactionConflict) as exc:
             return exc
 
     async def _attempt_async(
@@ -507,7 +507,7 @@ class Router:
                     async with s.raw.transaction():
                         result = await drive_async(make(), functools.partial(query_on, s))
                 return _Served(result, state)
-        except DatabaseUnavailable as exc:
+        except (DatabaseUnavailable, TransactionConflict) as exc:
             return exc
 
     # -- status --------------------------------------------------------------------

@@ -20,6 +20,7 @@ from ..errors import (
     InvalidInput,
     PyreferenceError,
     SchemaNotReady,
+    TransactionConflict,
 )
 
 MEDIA_TYPE = "application/problem+json"
@@ -32,6 +33,7 @@ _STATUS: tuple[tuple[type[PyreferenceError], int, str], ...] = (
     (InvalidInput, 400, "invalid-input"),
     (SchemaNotReady, 503, "schema-not-ready"),
     (DatabaseUnavailable, 503, "database-unavailable"),
+    (TransactionConflict, 503, "transaction-conflict"),
 )
 
 

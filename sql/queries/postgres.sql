@@ -12,7 +12,12 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        g.streams AS declared_streams, g.refresh_policy,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
-       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
+        OR ci.connector_instance_id IN (SELECT mf.connector_instance_id
+          FROM pyref_dirty_runs rm
+         CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
+          JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
+         WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -32,7 +37,12 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        g.streams AS declared_streams, g.refresh_policy,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
-       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
+        OR ci.connector_instance_id IN (SELECT mf.connector_instance_id
+          FROM pyref_dirty_runs rm
+         CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
+          JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
+         WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -54,7 +64,12 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        g.streams AS declared_streams, g.refresh_policy,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
-       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
+        OR ci.connector_instance_id IN (SELECT mf.connector_instance_id
+          FROM pyref_dirty_runs rm
+         CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
+          JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
+         WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -75,7 +90,12 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        g.streams AS declared_streams, g.refresh_policy,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
-       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
+        OR ci.connector_instance_id IN (SELECT mf.connector_instance_id
+          FROM pyref_dirty_runs rm
+         CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
+          JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
+         WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -96,13 +116,19 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        g.streams AS declared_streams, g.refresh_policy,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
-       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
+        OR ci.connector_instance_id IN (SELECT mf.connector_instance_id
+          FROM pyref_dirty_runs rm
+         CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
+          JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
+         WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('run_id', r.run_id, 'status', r.status,
   'started_at', pyref_iso(r.started_at), 'finished_at', pyref_iso(r.completed_at),
   'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
   'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
   'surface_wait_reason', r.surface_wait_reason,
-  'collection_facts', r.collection_facts) ORDER BY r.order_at DESC, r.run_id DESC), '[]'::jsonb)
+  'collection_facts', r.collection_facts,
+  'known_gaps', r.known_gaps) ORDER BY r.order_at DESC, r.run_id DESC), '[]'::jsonb)
           FROM (SELECT * FROM pyref_runs x
                  WHERE x.connector_instance_id = ci.connector_instance_id
                  ORDER BY x.order_at DESC, x.run_id DESC LIMIT 20) r) AS recent_runs,
@@ -129,20 +155,24 @@ FROM connector_instances ci
            WHERE x.connector_id = %(id)s AND x.owner_subject_id = %(owner)s));
 
 -- name: recompute_evidence
--- R6: dirty rows of a page, recomputed from canonical tables without a write (on
--- Postgres through a function that serves the owner the read transaction names only).
+-- Through functions that serve the owner the read transaction names only (0010, 0011).
 SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention
+  FROM pyref_recompute_evidence_v1(%(ids)s) s;
+
+-- name: recompute_evidence_deep
+-- Through functions that serve the owner the read transaction names only (0010, 0011).
+SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention, pyref_recent_runs_v1(s.connector_instance_id) AS recent_runs
   FROM pyref_recompute_evidence_v1(%(ids)s) s;
 
 -- name: reconcile
 SELECT reconciled, failed, failed_ids
-  FROM pyref_reconcile_v2(%(limit)s::integer, %(skip)s::text[]);
+  FROM pyref_reconcile_v3(%(limit)s::integer, %(skip)s::text[]);
 
 -- name: rebuild
-SELECT pyref_rebuild_v1();
+SELECT pyref_rebuild_v2();
 
 -- name: verify
-SELECT connector_instance_id, differing FROM pyref_verify_v1();
+SELECT connector_instance_id, differing FROM pyref_verify_v2();
 
 -- name: write_position
 -- Read-your-writes (docs/scaling.md): the primary's WAL insert position, taken after a
@@ -170,7 +200,8 @@ SELECT pg_is_in_recovery() AS in_recovery,
 
 -- name: dirty_backlog
 SELECT count(DISTINCT connector_instance_id) AS connections, count(*) AS marks,
-       pyref_iso(min(marked_at)) AS oldest_mark
+       pyref_iso(min(marked_at)) AS oldest_mark,
+       (SELECT count(*) FROM pyref_dirty_runs) AS run_marks
   FROM pyref_dirty;
 
 -- name: owner_connectors

@@ -102,7 +102,8 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
   'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
   'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
   'surface_wait_reason', r.surface_wait_reason,
-  'collection_facts', json(r.collection_facts)))), '[]')
+  'collection_facts', json(r.collection_facts),
+  'known_gaps', json(r.known_gaps)))), '[]')
           FROM (SELECT * FROM pyref_runs x
                  WHERE x.connector_instance_id = ci.connector_instance_id
                  ORDER BY x.order_at DESC, x.run_id DESC LIMIT 20) r) AS recent_runs,
@@ -129,10 +130,369 @@ FROM connector_instances ci
            WHERE x.connector_id = :id AND x.owner_subject_id = :owner));
 
 -- name: recompute_evidence
--- R6: dirty rows of a page, recomputed from canonical tables without a write (on
--- Postgres through a function that serves the owner the read transaction names only).
+WITH fresh_runs AS MATERIALIZED (
+  SELECT m.run_id, m.connector_instance_id,
+         CASE m.settle_type
+           WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+           WHEN 'run.failed' THEN 'failed'
+           WHEN 'run.cancelled' THEN 'cancelled'
+           WHEN 'run.abandoned' THEN 'abandoned'
+           WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+           ELSE 'running' END AS status,
+         coalesce(m.started_min, m.settled_at) AS started_at,
+         m.settled_at AS completed_at,
+         m.failure_reason, m.terminal_reason,
+         m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+         m.collection_facts AS collection_facts, m.known_gaps AS known_gaps,
+         m.settled_seq,
+         coalesce(m.settled_at, m.started_min) AS order_at
+    FROM (SELECT w.run_id, w.connector_instance_id,
+                 min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                 max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                 max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                 max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                 max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                 max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                 max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                 max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                 max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                 max(CASE WHEN w.key_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                 max(CASE WHEN w.status_rank = 1 THEN w.surface_status END) AS surface_status,
+                 max(CASE WHEN w.wait_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                 max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+            FROM (SELECT x.*,
+                         CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                           PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                           ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                         CASE WHEN x.surface_profile_key IS NOT NULL THEN row_number() OVER (
+                           PARTITION BY x.run_id, x.connector_instance_id, x.surface_profile_key IS NULL
+                           ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS key_rank,
+                         CASE WHEN x.surface_status IS NOT NULL THEN row_number() OVER (
+                           PARTITION BY x.run_id, x.connector_instance_id, x.surface_status IS NULL
+                           ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS status_rank,
+                         CASE WHEN x.surface_wait_reason IS NOT NULL THEN row_number() OVER (
+                           PARTITION BY x.run_id, x.connector_instance_id, x.surface_wait_reason IS NULL
+                           ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS wait_rank
+                    FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                 r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                 r.collection_facts, r.known_gaps,
+                                 r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                            FROM (SELECT v.*,
+                                         CASE WHEN v.carried = 1 THEN v.cid
+                                              WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                              ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                         CASE WHEN v.carried = 1 THEN v.born
+                                              WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                              ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                    FROM (SELECT u.*,
+                                                 max(u.carried) OVER per_run AS any_carried,
+                                                 min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                 max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                 min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                 min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                 min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                 max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                 min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                 min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                            FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                         CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                         f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                         f.connector_instance_id || '|' || f.connection_created_at AS key_,
+                                                         e.event_type, e.status, e.occurred_at,
+                                                         CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                         nullif(e.data_json->>'failure_reason', '') AS failure_reason,
+                                                         coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                         CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
+                                                              THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
+                                                         CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
+                                                              THEN json(e.data_json->'known_gaps') END AS known_gaps,
+                                                         coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
+                                                         coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
+                                                         coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                    FROM pyref_run_facts f
+                                                   CROSS JOIN json_each(f.event_seqs) AS fs
+                                                    JOIN spine_events e ON e.event_seq = fs.value
+                                                   WHERE f.run_id IN (SELECT nf.run_id FROM pyref_run_facts nf WHERE nf.connector_instance_id IN (SELECT value FROM json_each(:ids)))) u
+                                          WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                            JOIN connector_instances pci
+                              ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                           WHERE pci.connector_instance_id IN (SELECT value FROM json_each(:ids))) x) w
+           GROUP BY w.run_id, w.connector_instance_id) m
+   WHERE m.exists_ = 1
+)
 SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention
-  FROM pyref_evidence_source s
+  FROM (SELECT
+          ci.connector_instance_id,
+          CASE WHEN ci.connector_instance_id = ci.connector_id THEN g.profile_base
+             ELSE g.profile_base || ':' || ci.connector_instance_id END AS expected_profile_key,
+          (SELECT coalesce(json_group_array(json(json_object('stream', s.stream, 'live', s.live, 'rows', s.n, 'bytes', s.bytes, 'last_record_at', s.last_at))), '[]')
+             FROM (SELECT r.stream,
+                          count(*) FILTER (WHERE NOT r.deleted) AS live,
+                          count(*) AS n,
+                          coalesce(sum(length(CAST(r.record_json AS BLOB))) FILTER (WHERE NOT r.deleted), 0) AS bytes,
+                          max(r.emitted_at) FILTER (WHERE NOT r.deleted) AS last_at
+                     FROM records r
+                    WHERE r.connector_instance_id = ci.connector_instance_id
+                    GROUP BY r.stream ORDER BY r.stream) s) AS stream_stats,
+          (SELECT json_object('run_id', r.run_id, 'status', r.status,
+          'started_at', r.started_at, 'finished_at', r.completed_at,
+          'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
+          'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
+          'surface_wait_reason', r.surface_wait_reason,
+          'collection_facts', json(r.collection_facts),
+          'known_gaps', json(r.known_gaps)) FROM fresh_runs r
+          WHERE r.connector_instance_id = ci.connector_instance_id
+          ORDER BY r.order_at DESC, r.run_id DESC LIMIT 1) AS latest_run,
+          (SELECT json_object('run_id', r.run_id, 'status', r.status,
+          'started_at', r.started_at, 'finished_at', r.completed_at,
+          'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
+          'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
+          'surface_wait_reason', r.surface_wait_reason,
+          'collection_facts', json(r.collection_facts),
+          'known_gaps', json(r.known_gaps)) FROM fresh_runs r
+          WHERE r.connector_instance_id = ci.connector_instance_id AND r.status = 'succeeded'
+          ORDER BY r.order_at DESC, r.run_id DESC LIMIT 1) AS latest_successful_run,
+          (SELECT json_object('run_id', r.run_id, 'status', r.status,
+          'started_at', r.started_at, 'finished_at', r.completed_at,
+          'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
+          'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
+          'surface_wait_reason', r.surface_wait_reason,
+          'collection_facts', json(r.collection_facts),
+          'known_gaps', json(r.known_gaps)) FROM fresh_runs r
+          WHERE r.connector_instance_id = ci.connector_instance_id AND r.settled_seq IS NOT NULL AND r.status <> 'skipped'
+          ORDER BY r.order_at DESC, r.run_id DESC LIMIT 1) AS latest_settled_run,
+          (SELECT count(*) FROM fresh_runs r
+            WHERE r.connector_instance_id = ci.connector_instance_id AND r.status = 'failed'
+              AND NOT EXISTS (SELECT 1 FROM fresh_runs s
+                               WHERE s.connector_instance_id = r.connector_instance_id
+                                 AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(json_group_array(json(f.fact)), '[]')
+             FROM (SELECT x.stream, x.fact
+                     FROM (SELECT e.value->>'stream' AS stream,
+                                  json_object('stream', e.value->>'stream', 'checkpoint', e.value->>'checkpoint',
+                                                'collected', json(e.value->'collected'),
+                                                'considered', json(e.value->'considered'),
+                                                'pending_detail_gaps', json(e.value->'pending_detail_gaps'),
+                                                'run_id', r.run_id) AS fact,
+                                  row_number() OVER (
+                                    PARTITION BY e.value->>'stream'
+                                    ORDER BY CASE WHEN e.value->>'checkpoint' = 'committed' THEN 0 ELSE 1 END,
+                                             r.order_at DESC, r.run_id DESC) AS rn
+                             FROM fresh_runs r, json_each(r.collection_facts) AS e
+                            WHERE r.connector_instance_id = ci.connector_instance_id
+                              AND r.collection_facts IS NOT NULL
+                              AND e.type = 'object'
+                              AND e.value->>'stream' IS NOT NULL) x
+                    WHERE x.rn = 1 ORDER BY x.stream) f) AS stream_facts,
+          (SELECT coalesce(json_group_array(json(json_object('stream', gc.stream, 'pending', gc.pending, 'terminal', gc.terminal))), '[]')
+             FROM (SELECT dg.stream,
+                          count(*) FILTER (WHERE dg.status = 'pending') AS pending,
+                          count(*) FILTER (WHERE dg.status = 'terminal') AS terminal
+                     FROM connector_detail_gaps dg
+                    WHERE dg.connector_instance_id = ci.connector_instance_id
+                      AND dg.status IN ('pending', 'terminal')
+                    GROUP BY dg.stream ORDER BY dg.stream) gc) AS gap_counts,
+          (SELECT json_object('interval_seconds', cs.interval_seconds, 'enabled', cs.enabled,
+                                'consecutive_failures', cs.consecutive_failures,
+                                'next_run_at', cs.next_run_at)
+             FROM connector_schedules cs
+            WHERE cs.connector_instance_id = ci.connector_instance_id) AS schedule,
+          (SELECT coalesce(json_group_array(json(json_object('attention_id', a.attention_id, 'reason_code', a.reason_code, 'owner_action', a.owner_action, 'lifecycle', a.lifecycle, 'response_required', a.response_required, 'expires_at', a.expires_at, 'created_at', a.created_at))), '[]')
+             FROM (SELECT ar.attention_id, ar.reason_code, ar.owner_action, ar.lifecycle, ar.response_required,
+                          ar.expires_at AS expires_at, ar.created_at AS created_at
+                     FROM connector_attention_records ar
+                    WHERE ar.connector_instance_id = ci.connector_instance_id
+                      AND ar.lifecycle IN ('open', 'acknowledged', 'in_progress')
+                    ORDER BY ar.created_at, ar.attention_id) a) AS open_attention
+        FROM connector_instances ci
+        JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id) s
+ WHERE s.connector_instance_id IN (SELECT value FROM json_each(:ids));
+
+-- name: recompute_evidence_deep
+WITH fresh_runs AS MATERIALIZED (
+  SELECT m.run_id, m.connector_instance_id,
+         CASE m.settle_type
+           WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+           WHEN 'run.failed' THEN 'failed'
+           WHEN 'run.cancelled' THEN 'cancelled'
+           WHEN 'run.abandoned' THEN 'abandoned'
+           WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+           ELSE 'running' END AS status,
+         coalesce(m.started_min, m.settled_at) AS started_at,
+         m.settled_at AS completed_at,
+         m.failure_reason, m.terminal_reason,
+         m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+         m.collection_facts AS collection_facts, m.known_gaps AS known_gaps,
+         m.settled_seq,
+         coalesce(m.settled_at, m.started_min) AS order_at
+    FROM (SELECT w.run_id, w.connector_instance_id,
+                 min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                 max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                 max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                 max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                 max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                 max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                 max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                 max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                 max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                 max(CASE WHEN w.key_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                 max(CASE WHEN w.status_rank = 1 THEN w.surface_status END) AS surface_status,
+                 max(CASE WHEN w.wait_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                 max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+            FROM (SELECT x.*,
+                         CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                           PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                           ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                         CASE WHEN x.surface_profile_key IS NOT NULL THEN row_number() OVER (
+                           PARTITION BY x.run_id, x.connector_instance_id, x.surface_profile_key IS NULL
+                           ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS key_rank,
+                         CASE WHEN x.surface_status IS NOT NULL THEN row_number() OVER (
+                           PARTITION BY x.run_id, x.connector_instance_id, x.surface_status IS NULL
+                           ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS status_rank,
+                         CASE WHEN x.surface_wait_reason IS NOT NULL THEN row_number() OVER (
+                           PARTITION BY x.run_id, x.connector_instance_id, x.surface_wait_reason IS NULL
+                           ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS wait_rank
+                    FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                 r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                 r.collection_facts, r.known_gaps,
+                                 r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                            FROM (SELECT v.*,
+                                         CASE WHEN v.carried = 1 THEN v.cid
+                                              WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                              ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                         CASE WHEN v.carried = 1 THEN v.born
+                                              WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                              ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                    FROM (SELECT u.*,
+                                                 max(u.carried) OVER per_run AS any_carried,
+                                                 min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                 max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                 min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                 min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                 min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                 max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                 min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                 min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                            FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                         CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                         f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                         f.connector_instance_id || '|' || f.connection_created_at AS key_,
+                                                         e.event_type, e.status, e.occurred_at,
+                                                         CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                         nullif(e.data_json->>'failure_reason', '') AS failure_reason,
+                                                         coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                         CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
+                                                              THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
+                                                         CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
+                                                              THEN json(e.data_json->'known_gaps') END AS known_gaps,
+                                                         coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
+                                                         coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
+                                                         coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                    FROM pyref_run_facts f
+                                                   CROSS JOIN json_each(f.event_seqs) AS fs
+                                                    JOIN spine_events e ON e.event_seq = fs.value
+                                                   WHERE f.run_id IN (SELECT nf.run_id FROM pyref_run_facts nf WHERE nf.connector_instance_id IN (SELECT value FROM json_each(:ids)))) u
+                                          WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                            JOIN connector_instances pci
+                              ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                           WHERE pci.connector_instance_id IN (SELECT value FROM json_each(:ids))) x) w
+           GROUP BY w.run_id, w.connector_instance_id) m
+   WHERE m.exists_ = 1
+)
+SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention,
+       (SELECT coalesce(json_group_array(json(json_object('run_id', r.run_id, 'status', r.status,
+  'started_at', r.started_at, 'finished_at', r.completed_at,
+  'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
+  'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
+  'surface_wait_reason', r.surface_wait_reason,
+  'collection_facts', json(r.collection_facts),
+  'known_gaps', json(r.known_gaps)))), '[]')
+          FROM (SELECT * FROM fresh_runs x
+                 WHERE x.connector_instance_id = s.connector_instance_id
+                 ORDER BY x.order_at DESC, x.run_id DESC LIMIT 20) r) AS recent_runs
+  FROM (SELECT
+          ci.connector_instance_id,
+          CASE WHEN ci.connector_instance_id = ci.connector_id THEN g.profile_base
+             ELSE g.profile_base || ':' || ci.connector_instance_id END AS expected_profile_key,
+          (SELECT coalesce(json_group_array(json(json_object('stream', s.stream, 'live', s.live, 'rows', s.n, 'bytes', s.bytes, 'last_record_at', s.last_at))), '[]')
+             FROM (SELECT r.stream,
+                          count(*) FILTER (WHERE NOT r.deleted) AS live,
+                          count(*) AS n,
+                          coalesce(sum(length(CAST(r.record_json AS BLOB))) FILTER (WHERE NOT r.deleted), 0) AS bytes,
+                          max(r.emitted_at) FILTER (WHERE NOT r.deleted) AS last_at
+                     FROM records r
+                    WHERE r.connector_instance_id = ci.connector_instance_id
+                    GROUP BY r.stream ORDER BY r.stream) s) AS stream_stats,
+          (SELECT json_object('run_id', r.run_id, 'status', r.status,
+          'started_at', r.started_at, 'finished_at', r.completed_at,
+          'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
+          'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
+          'surface_wait_reason', r.surface_wait_reason,
+          'collection_facts', json(r.collection_facts),
+          'known_gaps', json(r.known_gaps)) FROM fresh_runs r
+          WHERE r.connector_instance_id = ci.connector_instance_id
+          ORDER BY r.order_at DESC, r.run_id DESC LIMIT 1) AS latest_run,
+          (SELECT json_object('run_id', r.run_id, 'status', r.status,
+          'started_at', r.started_at, 'finished_at', r.completed_at,
+          'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
+          'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
+          'surface_wait_reason', r.surface_wait_reason,
+          'collection_facts', json(r.collection_facts),
+          'known_gaps', json(r.known_gaps)) FROM fresh_runs r
+          WHERE r.connector_instance_id = ci.connector_instance_id AND r.status = 'succeeded'
+          ORDER BY r.order_at DESC, r.run_id DESC LIMIT 1) AS latest_successful_run,
+          (SELECT json_object('run_id', r.run_id, 'status', r.status,
+          'started_at', r.started_at, 'finished_at', r.completed_at,
+          'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
+          'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
+          'surface_wait_reason', r.surface_wait_reason,
+          'collection_facts', json(r.collection_facts),
+          'known_gaps', json(r.known_gaps)) FROM fresh_runs r
+          WHERE r.connector_instance_id = ci.connector_instance_id AND r.settled_seq IS NOT NULL AND r.status <> 'skipped'
+          ORDER BY r.order_at DESC, r.run_id DESC LIMIT 1) AS latest_settled_run,
+          (SELECT count(*) FROM fresh_runs r
+            WHERE r.connector_instance_id = ci.connector_instance_id AND r.status = 'failed'
+              AND NOT EXISTS (SELECT 1 FROM fresh_runs s
+                               WHERE s.connector_instance_id = r.connector_instance_id
+                                 AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(json_group_array(json(f.fact)), '[]')
+             FROM (SELECT x.stream, x.fact
+                     FROM (SELECT e.value->>'stream' AS stream,
+                                  json_object('stream', e.value->>'stream', 'checkpoint', e.value->>'checkpoint',
+                                                'collected', json(e.value->'collected'),
+                                                'considered', json(e.value->'considered'),
+                                                'pending_detail_gaps', json(e.value->'pending_detail_gaps'),
+                                                'run_id', r.run_id) AS fact,
+                                  row_number() OVER (
+                                    PARTITION BY e.value->>'stream'
+                                    ORDER BY CASE WHEN e.value->>'checkpoint' = 'committed' THEN 0 ELSE 1 END,
+                                             r.order_at DESC, r.run_id DESC) AS rn
+                             FROM fresh_runs r, json_each(r.collection_facts) AS e
+                            WHERE r.connector_instance_id = ci.connector_instance_id
+                              AND r.collection_facts IS NOT NULL
+                              AND e.type = 'object'
+                              AND e.value->>'stream' IS NOT NULL) x
+                    WHERE x.rn = 1 ORDER BY x.stream) f) AS stream_facts,
+          (SELECT coalesce(json_group_array(json(json_object('stream', gc.stream, 'pending', gc.pending, 'terminal', gc.terminal))), '[]')
+             FROM (SELECT dg.stream,
+                          count(*) FILTER (WHERE dg.status = 'pending') AS pending,
+                          count(*) FILTER (WHERE dg.status = 'terminal') AS terminal
+                     FROM connector_detail_gaps dg
+                    WHERE dg.connector_instance_id = ci.connector_instance_id
+                      AND dg.status IN ('pending', 'terminal')
+                    GROUP BY dg.stream ORDER BY dg.stream) gc) AS gap_counts,
+          (SELECT json_object('interval_seconds', cs.interval_seconds, 'enabled', cs.enabled,
+                                'consecutive_failures', cs.consecutive_failures,
+                                'next_run_at', cs.next_run_at)
+             FROM connector_schedules cs
+            WHERE cs.connector_instance_id = ci.connector_instance_id) AS schedule,
+          (SELECT coalesce(json_group_array(json(json_object('attention_id', a.attention_id, 'reason_code', a.reason_code, 'owner_action', a.owner_action, 'lifecycle', a.lifecycle, 'response_required', a.response_required, 'expires_at', a.expires_at, 'created_at', a.created_at))), '[]')
+             FROM (SELECT ar.attention_id, ar.reason_code, ar.owner_action, ar.lifecycle, ar.response_required,
+                          ar.expires_at AS expires_at, ar.created_at AS created_at
+                     FROM connector_attention_records ar
+                    WHERE ar.connector_instance_id = ci.connector_instance_id
+                      AND ar.lifecycle IN ('open', 'acknowledged', 'in_progress')
+                    ORDER BY ar.created_at, ar.attention_id) a) AS open_attention
+        FROM connector_instances ci
+        JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id) s
  WHERE s.connector_instance_id IN (SELECT value FROM json_each(:ids));
 
 -- name: reconcile_claim
@@ -146,6 +506,196 @@ SELECT q.connector_instance_id
 
 -- name: dirty_seqs
 SELECT dirty_seq FROM pyref_dirty WHERE connector_instance_id IN (SELECT value FROM json_each(:ids));
+
+-- name: refresh_runs_delete
+DELETE FROM pyref_runs WHERE connector_instance_id IN (SELECT value FROM json_each(:ids));
+
+-- name: refresh_runs_insert
+INSERT INTO pyref_runs (run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq)
+SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq
+  FROM (SELECT m.run_id, m.connector_instance_id,
+               CASE m.settle_type
+                 WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+                 WHEN 'run.failed' THEN 'failed'
+                 WHEN 'run.cancelled' THEN 'cancelled'
+                 WHEN 'run.abandoned' THEN 'abandoned'
+                 WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+                 ELSE 'running' END AS status,
+               coalesce(m.started_min, m.settled_at) AS started_at,
+               m.settled_at AS completed_at,
+               m.failure_reason, m.terminal_reason,
+               m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+               m.collection_facts AS collection_facts, m.known_gaps AS known_gaps,
+               m.settled_seq,
+               coalesce(m.settled_at, m.started_min) AS order_at
+          FROM (SELECT w.run_id, w.connector_instance_id,
+                       min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                       max(CASE WHEN w.key_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                       max(CASE WHEN w.status_rank = 1 THEN w.surface_status END) AS surface_status,
+                       max(CASE WHEN w.wait_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                       max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+                  FROM (SELECT x.*,
+                               CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                                 PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                                 ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                               CASE WHEN x.surface_profile_key IS NOT NULL THEN row_number() OVER (
+                                 PARTITION BY x.run_id, x.connector_instance_id, x.surface_profile_key IS NULL
+                                 ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS key_rank,
+                               CASE WHEN x.surface_status IS NOT NULL THEN row_number() OVER (
+                                 PARTITION BY x.run_id, x.connector_instance_id, x.surface_status IS NULL
+                                 ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS status_rank,
+                               CASE WHEN x.surface_wait_reason IS NOT NULL THEN row_number() OVER (
+                                 PARTITION BY x.run_id, x.connector_instance_id, x.surface_wait_reason IS NULL
+                                 ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS wait_rank
+                          FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                       r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                       r.collection_facts, r.known_gaps,
+                                       r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                                  FROM (SELECT v.*,
+                                               CASE WHEN v.carried = 1 THEN v.cid
+                                                    WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                                    ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                               CASE WHEN v.carried = 1 THEN v.born
+                                                    WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                                    ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                          FROM (SELECT u.*,
+                                                       max(u.carried) OVER per_run AS any_carried,
+                                                       min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                       max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                       min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                       min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                       min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                       max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                       min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                       min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                                  FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                               CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                               f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                               f.connector_instance_id || '|' || f.connection_created_at AS key_,
+                                                               e.event_type, e.status, e.occurred_at,
+                                                               CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                               nullif(e.data_json->>'failure_reason', '') AS failure_reason,
+                                                               coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                               CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
+                                                                    THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
+                                                               CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
+                                                                    THEN json(e.data_json->'known_gaps') END AS known_gaps,
+                                                               coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
+                                                               coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
+                                                               coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                          FROM pyref_run_facts f
+                                                         CROSS JOIN json_each(f.event_seqs) AS fs
+                                                          JOIN spine_events e ON e.event_seq = fs.value
+                                                         WHERE f.run_id IN (SELECT nf.run_id FROM pyref_run_facts nf WHERE nf.connector_instance_id IN (SELECT value FROM json_each(:ids)))) u
+                                                WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                                  JOIN connector_instances pci
+                                    ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                                 WHERE pci.connector_instance_id IN (SELECT value FROM json_each(:ids))) x) w
+                 GROUP BY w.run_id, w.connector_instance_id) m
+         WHERE m.exists_ = 1) p;
+
+-- name: rebuild_runs_delete
+DELETE FROM pyref_runs;
+
+-- name: rebuild_runs_insert
+INSERT INTO pyref_runs (run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq)
+SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq
+  FROM (SELECT m.run_id, m.connector_instance_id,
+               CASE m.settle_type
+                 WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+                 WHEN 'run.failed' THEN 'failed'
+                 WHEN 'run.cancelled' THEN 'cancelled'
+                 WHEN 'run.abandoned' THEN 'abandoned'
+                 WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+                 ELSE 'running' END AS status,
+               coalesce(m.started_min, m.settled_at) AS started_at,
+               m.settled_at AS completed_at,
+               m.failure_reason, m.terminal_reason,
+               m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+               m.collection_facts AS collection_facts, m.known_gaps AS known_gaps,
+               m.settled_seq,
+               coalesce(m.settled_at, m.started_min) AS order_at
+          FROM (SELECT w.run_id, w.connector_instance_id,
+                       min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                       max(CASE WHEN w.key_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                       max(CASE WHEN w.status_rank = 1 THEN w.surface_status END) AS surface_status,
+                       max(CASE WHEN w.wait_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                       max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+                  FROM (SELECT x.*,
+                               CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                                 PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                                 ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                               CASE WHEN x.surface_profile_key IS NOT NULL THEN row_number() OVER (
+                                 PARTITION BY x.run_id, x.connector_instance_id, x.surface_profile_key IS NULL
+                                 ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS key_rank,
+                               CASE WHEN x.surface_status IS NOT NULL THEN row_number() OVER (
+                                 PARTITION BY x.run_id, x.connector_instance_id, x.surface_status IS NULL
+                                 ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS status_rank,
+                               CASE WHEN x.surface_wait_reason IS NOT NULL THEN row_number() OVER (
+                                 PARTITION BY x.run_id, x.connector_instance_id, x.surface_wait_reason IS NULL
+                                 ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS wait_rank
+                          FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                       r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                       r.collection_facts, r.known_gaps,
+                                       r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                                  FROM (SELECT v.*,
+                                               CASE WHEN v.carried = 1 THEN v.cid
+                                                    WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                                    ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                               CASE WHEN v.carried = 1 THEN v.born
+                                                    WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                                    ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                          FROM (SELECT u.*,
+                                                       max(u.carried) OVER per_run AS any_carried,
+                                                       min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                       max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                       min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                       min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                       min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                       max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                       min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                       min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                                  FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                               CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                               f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                               f.connector_instance_id || '|' || f.connection_created_at AS key_,
+                                                               e.event_type, e.status, e.occurred_at,
+                                                               CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                               nullif(e.data_json->>'failure_reason', '') AS failure_reason,
+                                                               coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                               CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
+                                                                    THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
+                                                               CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
+                                                                    THEN json(e.data_json->'known_gaps') END AS known_gaps,
+                                                               coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
+                                                               coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
+                                                               coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                          FROM pyref_run_facts f
+                                                         CROSS JOIN json_each(f.event_seqs) AS fs
+                                                          JOIN spine_events e ON e.event_seq = fs.value
+                                                         WHERE true) u
+                                                WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                                  JOIN connector_instances pci
+                                    ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                                 WHERE true) x) w
+                 GROUP BY w.run_id, w.connector_instance_id) m
+         WHERE m.exists_ = 1) p;
 
 -- name: refresh_evidence
 INSERT INTO pyref_evidence AS e (connector_instance_id, expected_profile_key, stream_stats, latest_run, latest_successful_run, latest_settled_run, failures_since_success, stream_facts, gap_counts, schedule, open_attention,
@@ -209,6 +759,187 @@ SELECT v.connector_instance_id, v.differing FROM (
          || CASE WHEN e.gap_counts IS DISTINCT FROM s.gap_counts THEN 'gap_counts,' ELSE '' END
          || CASE WHEN e.schedule IS DISTINCT FROM s.schedule THEN 'schedule,' ELSE '' END
          || CASE WHEN e.open_attention IS DISTINCT FROM s.open_attention THEN 'open_attention,' ELSE '' END
+         || CASE WHEN s.connector_instance_id IN (SELECT dr.connector_instance_id FROM (
+            SELECT * FROM (SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM (SELECT m.run_id, m.connector_instance_id,
+                     CASE m.settle_type
+                       WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+                       WHEN 'run.failed' THEN 'failed'
+                       WHEN 'run.cancelled' THEN 'cancelled'
+                       WHEN 'run.abandoned' THEN 'abandoned'
+                       WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+                       ELSE 'running' END AS status,
+                     coalesce(m.started_min, m.settled_at) AS started_at,
+                     m.settled_at AS completed_at,
+                     m.failure_reason, m.terminal_reason,
+                     m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+                     m.collection_facts AS collection_facts, m.known_gaps AS known_gaps,
+                     m.settled_seq,
+                     coalesce(m.settled_at, m.started_min) AS order_at
+                FROM (SELECT w.run_id, w.connector_instance_id,
+                             min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                             max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                             max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                             max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                             max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                             max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                             max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                             max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                             max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                             max(CASE WHEN w.key_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                             max(CASE WHEN w.status_rank = 1 THEN w.surface_status END) AS surface_status,
+                             max(CASE WHEN w.wait_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                             max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+                        FROM (SELECT x.*,
+                                     CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                                       PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                                       ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                                     CASE WHEN x.surface_profile_key IS NOT NULL THEN row_number() OVER (
+                                       PARTITION BY x.run_id, x.connector_instance_id, x.surface_profile_key IS NULL
+                                       ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS key_rank,
+                                     CASE WHEN x.surface_status IS NOT NULL THEN row_number() OVER (
+                                       PARTITION BY x.run_id, x.connector_instance_id, x.surface_status IS NULL
+                                       ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS status_rank,
+                                     CASE WHEN x.surface_wait_reason IS NOT NULL THEN row_number() OVER (
+                                       PARTITION BY x.run_id, x.connector_instance_id, x.surface_wait_reason IS NULL
+                                       ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS wait_rank
+                                FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                             r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                             r.collection_facts, r.known_gaps,
+                                             r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                                        FROM (SELECT v.*,
+                                                     CASE WHEN v.carried = 1 THEN v.cid
+                                                          WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                                          ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                                     CASE WHEN v.carried = 1 THEN v.born
+                                                          WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                                          ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                                FROM (SELECT u.*,
+                                                             max(u.carried) OVER per_run AS any_carried,
+                                                             min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                             max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                             min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                             min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                             min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                             max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                             min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                             min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                                        FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                                     CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                                     f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                                     f.connector_instance_id || '|' || f.connection_created_at AS key_,
+                                                                     e.event_type, e.status, e.occurred_at,
+                                                                     CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                                     nullif(e.data_json->>'failure_reason', '') AS failure_reason,
+                                                                     coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                                     CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
+                                                                          THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
+                                                                     CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
+                                                                          THEN json(e.data_json->'known_gaps') END AS known_gaps,
+                                                                     coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
+                                                                     coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
+                                                                     coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                                FROM pyref_run_facts f
+                                                               CROSS JOIN json_each(f.event_seqs) AS fs
+                                                                JOIN spine_events e ON e.event_seq = fs.value
+                                                               WHERE true) u
+                                                      WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                                        JOIN connector_instances pci
+                                          ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                                       WHERE true) x) w
+                       GROUP BY w.run_id, w.connector_instance_id) m
+               WHERE m.exists_ = 1) p
+                           EXCEPT SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM pyref_runs) a
+            UNION ALL
+            SELECT * FROM (SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM pyref_runs
+                           EXCEPT SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM (SELECT m.run_id, m.connector_instance_id,
+                     CASE m.settle_type
+                       WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+                       WHEN 'run.failed' THEN 'failed'
+                       WHEN 'run.cancelled' THEN 'cancelled'
+                       WHEN 'run.abandoned' THEN 'abandoned'
+                       WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+                       ELSE 'running' END AS status,
+                     coalesce(m.started_min, m.settled_at) AS started_at,
+                     m.settled_at AS completed_at,
+                     m.failure_reason, m.terminal_reason,
+                     m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+                     m.collection_facts AS collection_facts, m.known_gaps AS known_gaps,
+                     m.settled_seq,
+                     coalesce(m.settled_at, m.started_min) AS order_at
+                FROM (SELECT w.run_id, w.connector_instance_id,
+                             min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                             max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                             max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                             max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                             max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                             max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                             max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                             max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                             max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                             max(CASE WHEN w.key_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                             max(CASE WHEN w.status_rank = 1 THEN w.surface_status END) AS surface_status,
+                             max(CASE WHEN w.wait_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                             max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+                        FROM (SELECT x.*,
+                                     CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                                       PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                                       ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                                     CASE WHEN x.surface_profile_key IS NOT NULL THEN row_number() OVER (
+                                       PARTITION BY x.run_id, x.connector_instance_id, x.surface_profile_key IS NULL
+                                       ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS key_rank,
+                                     CASE WHEN x.surface_status IS NOT NULL THEN row_number() OVER (
+                                       PARTITION BY x.run_id, x.connector_instance_id, x.surface_status IS NULL
+                                       ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS status_rank,
+                                     CASE WHEN x.surface_wait_reason IS NOT NULL THEN row_number() OVER (
+                                       PARTITION BY x.run_id, x.connector_instance_id, x.surface_wait_reason IS NULL
+                                       ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS wait_rank
+                                FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                             r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                             r.collection_facts, r.known_gaps,
+                                             r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                                        FROM (SELECT v.*,
+                                                     CASE WHEN v.carried = 1 THEN v.cid
+                                                          WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                                          ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                                     CASE WHEN v.carried = 1 THEN v.born
+                                                          WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                                          ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                                FROM (SELECT u.*,
+                                                             max(u.carried) OVER per_run AS any_carried,
+                                                             min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                             max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                             min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                             min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                             min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                             max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                             min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                             min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                                        FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                                     CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                                     f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                                     f.connector_instance_id || '|' || f.connection_created_at AS key_,
+                                                                     e.event_type, e.status, e.occurred_at,
+                                                                     CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                                     nullif(e.data_json->>'failure_reason', '') AS failure_reason,
+                                                                     coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                                     CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
+                                                                          THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
+                                                                     CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
+                                                                          THEN json(e.data_json->'known_gaps') END AS known_gaps,
+                                                                     coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
+                                                                     coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
+                                                                     coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                                FROM pyref_run_facts f
+                                                               CROSS JOIN json_each(f.event_seqs) AS fs
+                                                                JOIN spine_events e ON e.event_seq = fs.value
+                                                               WHERE true) u
+                                                      WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                                        JOIN connector_instances pci
+                                          ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                                       WHERE true) x) w
+                       GROUP BY w.run_id, w.connector_instance_id) m
+               WHERE m.exists_ = 1) p) b
+          ) dr) THEN 'runs,' ELSE '' END
          AS differing
     FROM pyref_evidence_source s
     LEFT JOIN pyref_evidence e ON e.connector_instance_id = s.connector_instance_id
@@ -217,128 +948,10 @@ SELECT v.connector_instance_id, v.differing FROM (
 WHERE v.differing <> ''
 ORDER BY v.connector_instance_id;
 
--- name: unprojected_run_events
--- Run events written before the spine trigger existed (the Postgres migration
--- folds these itself), in log order.
-SELECT e.event_seq FROM spine_events e
- WHERE e.event_type LIKE 'run.%' AND e.run_id IS NOT NULL
-   AND NOT EXISTS (SELECT 1 FROM pyref_runs r WHERE r.run_id = e.run_id)
- ORDER BY e.event_seq;
-
--- name: project_run_event
--- The spine trigger's own statement, for one stored event.
-INSERT INTO pyref_runs (
-  run_id, connector_instance_id, connector_id, status, started_at, completed_at, first_event_at,
-  failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason,
-  collection_facts, settled_seq, surface_seq, facts_seq, last_event_seq)
-SELECT ev.run_id, (CASE
-  WHEN nullif(ev.data_json->'browser_surface'->>'profile_key', '') IS NOT NULL THEN
-    (SELECT CASE WHEN count(*) = 1 THEN max(pe.connector_instance_id) END
-       FROM pyref_evidence pe
-      WHERE pe.expected_profile_key = ev.data_json->'browser_surface'->>'profile_key')
-  WHEN coalesce(ev.connector_instance_id, ev.data_json->>'connection_id',
-                ev.data_json->>'connector_instance_id') IS NOT NULL THEN
-    (SELECT xi.connector_instance_id FROM connector_instances xi
-      WHERE xi.connector_instance_id = coalesce(ev.connector_instance_id,
-                                                ev.data_json->>'connection_id',
-                                                ev.data_json->>'connector_instance_id'))
-  ELSE coalesce(
-    (SELECT CASE WHEN count(*) = 1 THEN max(ar.connector_instance_id) END
-       FROM pyref_runs ar WHERE ar.run_id = ev.run_id),
-    (SELECT CASE WHEN count(*) = 1 THEN max(si.connector_instance_id) END
-       FROM connector_instances si
-      WHERE si.connector_id = coalesce(ev.connector_id,
-                                       CASE WHEN ev.source_kind = 'connector' THEN ev.source_id END)
-        AND si.status = 'active'))
-END), ev.connector_id,
-  CASE ev.event_type
-    WHEN 'run.started' THEN coalesce(ev.status, 'running')
-    WHEN 'run.completed' THEN coalesce(ev.status, 'succeeded')
-    WHEN 'run.failed' THEN coalesce(ev.status, 'failed')
-    WHEN 'run.cancelled' THEN coalesce(ev.status, 'cancelled')
-    WHEN 'run.browser_surface_failed' THEN coalesce(ev.status, 'surface_failed')
-    ELSE 'running' END,
-  CASE WHEN ev.event_type = 'run.started' THEN ev.occurred_at END,
-  CASE WHEN ev.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.browser_surface_failed') THEN ev.occurred_at END,
-  ev.occurred_at,
-  CASE WHEN ev.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.browser_surface_failed') THEN ev.data_json->>'failure_reason' END,
-  CASE WHEN ev.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.browser_surface_failed') THEN ev.data_json->>'terminal_reason' END,
-  ev.data_json->'browser_surface'->>'profile_key',
-  ev.data_json->'browser_surface'->>'status',
-  ev.data_json->'browser_surface'->>'wait_reason',
-  CASE WHEN json_type(ev.data_json->'collection_facts'->'streams') = 'array'
-       THEN json(ev.data_json->'collection_facts'->'streams') END,
-  CASE WHEN ev.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.browser_surface_failed') THEN ev.event_seq END,
-  CASE WHEN json_type(ev.data_json->'browser_surface') = 'object' THEN ev.event_seq END,
-  CASE WHEN json_type(ev.data_json->'collection_facts'->'streams') = 'array' THEN ev.event_seq END,
-  ev.event_seq
-FROM spine_events AS ev WHERE ev.event_seq = :seq
-   AND (CASE
-  WHEN nullif(ev.data_json->'browser_surface'->>'profile_key', '') IS NOT NULL THEN
-    (SELECT CASE WHEN count(*) = 1 THEN max(pe.connector_instance_id) END
-       FROM pyref_evidence pe
-      WHERE pe.expected_profile_key = ev.data_json->'browser_surface'->>'profile_key')
-  WHEN coalesce(ev.connector_instance_id, ev.data_json->>'connection_id',
-                ev.data_json->>'connector_instance_id') IS NOT NULL THEN
-    (SELECT xi.connector_instance_id FROM connector_instances xi
-      WHERE xi.connector_instance_id = coalesce(ev.connector_instance_id,
-                                                ev.data_json->>'connection_id',
-                                                ev.data_json->>'connector_instance_id'))
-  ELSE coalesce(
-    (SELECT CASE WHEN count(*) = 1 THEN max(ar.connector_instance_id) END
-       FROM pyref_runs ar WHERE ar.run_id = ev.run_id),
-    (SELECT CASE WHEN count(*) = 1 THEN max(si.connector_instance_id) END
-       FROM connector_instances si
-      WHERE si.connector_id = coalesce(ev.connector_id,
-                                       CASE WHEN ev.source_kind = 'connector' THEN ev.source_id END)
-        AND si.status = 'active'))
-END) IS NOT NULL
-ON CONFLICT (run_id, connector_instance_id) DO UPDATE SET
-  connector_id = coalesce(pyref_runs.connector_id, excluded.connector_id),
-  status = CASE
-    WHEN excluded.settled_seq IS NOT NULL
-      THEN CASE WHEN pyref_runs.settled_seq IS NULL OR excluded.settled_seq > pyref_runs.settled_seq
-                THEN excluded.status ELSE pyref_runs.status END
-    WHEN pyref_runs.settled_seq IS NULL AND excluded.started_at IS NOT NULL THEN excluded.status
-    ELSE pyref_runs.status END,
-  started_at = CASE WHEN excluded.started_at IS NOT NULL
-                     AND (pyref_runs.started_at IS NULL OR excluded.started_at < pyref_runs.started_at)
-                    THEN excluded.started_at ELSE pyref_runs.started_at END,
-  completed_at = CASE WHEN excluded.settled_seq > coalesce(pyref_runs.settled_seq, -1)
-              THEN excluded.completed_at ELSE pyref_runs.completed_at END,
-  failure_reason = CASE WHEN excluded.settled_seq > coalesce(pyref_runs.settled_seq, -1)
-              THEN excluded.failure_reason ELSE pyref_runs.failure_reason END,
-  terminal_reason = CASE WHEN excluded.settled_seq > coalesce(pyref_runs.settled_seq, -1)
-              THEN excluded.terminal_reason ELSE pyref_runs.terminal_reason END,
-  settled_seq = CASE WHEN excluded.settled_seq > coalesce(pyref_runs.settled_seq, -1)
-                     THEN excluded.settled_seq ELSE pyref_runs.settled_seq END,
-  first_event_at = CASE WHEN excluded.first_event_at < pyref_runs.first_event_at
-                        THEN excluded.first_event_at ELSE pyref_runs.first_event_at END,
-  surface_profile_key = CASE WHEN excluded.surface_seq > coalesce(pyref_runs.surface_seq, -1)
-              THEN coalesce(excluded.surface_profile_key, pyref_runs.surface_profile_key) ELSE coalesce(pyref_runs.surface_profile_key, excluded.surface_profile_key) END,
-  surface_status = CASE WHEN excluded.surface_seq > coalesce(pyref_runs.surface_seq, -1)
-              THEN coalesce(excluded.surface_status, pyref_runs.surface_status) ELSE coalesce(pyref_runs.surface_status, excluded.surface_status) END,
-  surface_wait_reason = CASE WHEN excluded.surface_seq > coalesce(pyref_runs.surface_seq, -1)
-              THEN coalesce(excluded.surface_wait_reason, pyref_runs.surface_wait_reason) ELSE coalesce(pyref_runs.surface_wait_reason, excluded.surface_wait_reason) END,
-  surface_seq = CASE WHEN excluded.surface_seq > coalesce(pyref_runs.surface_seq, -1)
-                     THEN excluded.surface_seq ELSE pyref_runs.surface_seq END,
-  collection_facts = CASE WHEN excluded.facts_seq > coalesce(pyref_runs.facts_seq, -1)
-                          THEN excluded.collection_facts ELSE pyref_runs.collection_facts END,
-  facts_seq = CASE WHEN excluded.facts_seq > coalesce(pyref_runs.facts_seq, -1)
-                   THEN excluded.facts_seq ELSE pyref_runs.facts_seq END,
-  last_event_seq = CASE WHEN excluded.last_event_seq > pyref_runs.last_event_seq
-                        THEN excluded.last_event_seq ELSE pyref_runs.last_event_seq END;
-
--- name: mark_run_event_dirty
-INSERT INTO pyref_dirty (connector_instance_id)
-SELECT pr.connector_instance_id
-  FROM spine_events ev
-  JOIN pyref_runs pr ON pr.run_id = ev.run_id AND pr.last_event_seq = ev.event_seq
- WHERE ev.event_seq = :seq;
-
 -- name: dirty_backlog
 SELECT count(DISTINCT connector_instance_id) AS connections, count(*) AS marks,
-       min(marked_at) AS oldest_mark
+       min(marked_at) AS oldest_mark,
+       (SELECT count(*) FROM pyref_dirty_runs) AS run_marks
   FROM pyref_dirty;
 
 -- name: owner_connectors

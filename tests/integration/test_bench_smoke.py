@@ -102,7 +102,7 @@ def test_bench_smoke_postgres_and_sqlite(pg_dsn: str, pg_admin_dsn: str, tmp_pat
                 " AND NOT tgisinternal"
             )
         }
-        conn.execute("SELECT * FROM pyref_reconcile_v1(NULL)")
+        conn.execute("SELECT * FROM pyref_reconcile_v3(NULL)")
     assert enabled == {"O"}
     store = pyreference.connect(pg_dsn)
     try:
@@ -137,7 +137,7 @@ def test_bench_smoke_postgres_and_sqlite(pg_dsn: str, pg_admin_dsn: str, tmp_pat
     assert set(pg_e["points"]) == {"2", "4"}
     assert all(p["pyreference"]["statements"] == 1 for p in pg_e["points"].values())
     statuses = {t["status"] for t in results["targets"]}
-    assert statuses <= {"PASS", "MISS"} and len(results["targets"]) == 9
+    assert statuses <= {"PASS", "MISS"} and len(results["targets"]) == 10
     assert "R40 targets" in paths[1].read_text()
 
 

@@ -130,7 +130,9 @@ def test_rolling_0007_back_and_forth_keeps_the_convention(pg_dsn: str) -> None:
     backend = get_backend(pg_dsn.replace("postgresql://", "postgresql+psycopg://", 1))
     migrations = read_migrations(str(sqlfiles.migrations_dir("postgres")))
     with backend.lock():
-        backend.rollback_migrations(migrations.filter(lambda m: m.id >= "0007_function_settings"))
+        backend.rollback_migrations(
+            backend.to_rollback(migrations.filter(lambda m: m.id >= "0007_function_settings"))
+        )
     assert any("not SECURITY DEFINER" in b for b in audit(pg_dsn))
     with backend.lock():
         backend.apply_migrations(backend.to_apply(migrations))

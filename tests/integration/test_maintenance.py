@@ -27,6 +27,8 @@ def counts(store, cid: str) -> dict[str, object]:
 
 
 def run_row(store, run_id: str) -> list[dict]:
+    """The stored run rows of one run, after a reconcile (pyref_runs is kept by reconcile)."""
+    store.reconcile()
     with store.database.session() as s:
         return s.execute(
             f"SELECT connector_instance_id, status FROM pyref_runs WHERE run_id = '{run_id}'"
@@ -122,12 +124,10 @@ def test_every_run_bearing_event_updates_run_evidence(two, event_type, explicit,
     if explicit:
         event["status"] = explicit
     store.append_events([event])
-    assert run_row(store, "r1") == [{"connector_instance_id": "cin_a", "status": expected}]
     assert dirty_ids(store) == {"cin_a"}
-    assert summary(store, "cin_a")["last_run"]["status"] == (
-        expected if expected != "running" else "running"
-    )
-    store.reconcile()
+    assert summary(store, "cin_a")["last_run"]["status"] == expected
+    assert run_row(store, "r1") == [{"connector_instance_id": "cin_a", "status": expected}]
+    assert summary(store, "cin_a")["last_run"]["status"] == expected
     assert store.verify() == []
 
 

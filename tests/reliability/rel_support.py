@@ -44,6 +44,8 @@ RESET_SQL = (
     "DELETE FROM connector_detail_gaps",
     "DELETE FROM connector_attention_records",
     "DELETE FROM pyref_runs",
+    "DELETE FROM pyref_run_facts",
+    "DELETE FROM pyref_dirty_runs",
     "DELETE FROM pyref_evidence",
     "DELETE FROM connector_instances",
     "DELETE FROM pyref_dirty",

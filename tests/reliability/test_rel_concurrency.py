@@ -232,6 +232,10 @@ def test_lower_seq_committing_after_higher_is_not_skipped(fleet: Store, pg_dsn: 
     )
     t1.commit()
     t1.close(), t2.close()
+    summary = fleet.get_connection_summary("c1", now=NOW)  # read dirty: from the spine
+    assert summary is not None and summary.last_run is not None
+    assert summary.last_run.status == "succeeded"
+    fleet.reconcile()  # pyref_runs is kept by reconcile
     run = sql(fleet, "SELECT status, started_at, completed_at FROM pyref_runs WHERE run_id = 'X'")
     assert len(run) == 1 and run[0]["status"] == "succeeded" and run[0]["started_at"] is not None
     summary = fleet.get_connection_summary("c1", now=NOW)

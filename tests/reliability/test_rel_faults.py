@@ -59,8 +59,17 @@ def _remove_fault(store: Store) -> None:
 
 
 def _break_view(store: Store) -> None:
-    """Replace the recompute view by one with the same columns that fails when read."""
+    """Replace the recompute view by one with the same columns that fails when read, and
+    a table a read's recompute reads (it inlines the evidence computation, with runs from
+    the spine) by a relation that fails when read."""
     if store.dialect == "postgres":
+        sql(store, "ALTER TABLE connector_schedules RENAME TO pyref_test_saved_schedules")
+        # A constant error: every statement that reads it fails when planned, rows or not.
+        sql(
+            store,
+            """CREATE VIEW connector_schedules AS
+                      SELECT * FROM pyref_test_saved_schedules WHERE 1 / 0 = 1""",
+        )
         sql(store, "ALTER VIEW pyref_evidence_source RENAME TO pyref_test_saved_source")
         sql(
             store,
@@ -86,14 +95,24 @@ def _break_view(store: Store) -> None:
             )
             + ") WHERE json('not json') IS NOT NULL",
         )
+        sql(store, "ALTER TABLE pyref_run_facts RENAME TO pyref_test_saved_facts")
+        sql(
+            store,
+            "CREATE VIEW pyref_run_facts AS SELECT * FROM pyref_test_saved_facts"
+            " WHERE json('not json') IS NOT NULL",
+        )
 
 
 def _restore_view(store: Store) -> None:
     if store.dialect == "postgres":
+        sql(store, "DROP VIEW connector_schedules")
+        sql(store, "ALTER TABLE pyref_test_saved_schedules RENAME TO connector_schedules")
         sql(store, "DROP VIEW pyref_evidence_source")
         sql(store, "ALTER VIEW pyref_test_saved_source RENAME TO pyref_evidence_source")
         sql(store, "DROP FUNCTION pyref_test_boom()")
     else:
+        sql(store, "DROP VIEW pyref_run_facts")
+        sql(store, "ALTER TABLE pyref_test_saved_facts RENAME TO pyref_run_facts")
         sql(store, "DROP VIEW pyref_evidence_source")
         sql(store, store._saved_view)  # type: ignore[attr-defined]
 
