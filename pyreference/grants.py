@@ -71,7 +71,7 @@ MAINTAINER_FUNCTIONS = (
     "pyref_rebuild_v2()",
     "pyref_verify_v2()",
 )
-MAINTAINER_TABLES = ("pyref_dirty",)
+MAINTAINER_TABLES = ("pyref_dirty", "pyref_dirty_runs")
 # What each kind of role is granted: (why, [(privileges, object kind, objects)]).
 KINDS: dict[str, tuple[str, list[tuple[str, str, tuple[str, ...]]]]] = {
     "writer": (

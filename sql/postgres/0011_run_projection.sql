@@ -750,6 +750,8 @@ LANGUAGE sql STABLE AS $$
                     FROM connector_instances ci
                     JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id) s
      WHERE s.connector_instance_id = ANY (p_ids)
+       AND s.connector_instance_id IN (SELECT ci.connector_instance_id FROM connector_instances ci
+                                        WHERE ci.connector_instance_id = ANY (p_ids) AND ci.owner_subject_id = pg_catalog.current_setting('pyref.owner', true))
 $$;
 
 -- A scoped read's recent runs of one dirty connection, from the spine (its owner only).
