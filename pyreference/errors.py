@@ -74,6 +74,8 @@ class LockTimeout(PyreferenceError, TimeoutError):
     or SQLite's "database is locked" after its busy timeout. Nothing of the call was
     committed; retryable."""
 
+    retryable = True
+
 
 class TransactionConflict(PyreferenceError):
     """A concurrent transaction conflicted with this one (PostgreSQL serialization

@@ -189,7 +189,13 @@ def test_a_recompute_that_cannot_run_raises_instead_of_showing_unknown(store) ->
     register(store, "gmail")
     store.create_connection("cin_a", "gmail")
     store.ingest_records("cin_a", "messages", records(1))  # dirty
-    drop = "DROP VIEW pyref_evidence_source" + (" CASCADE" if store.dialect == "postgres" else "")
+    # Postgres: the view (and so the reader's recompute function); SQLite: the run facts
+    # its recompute reads (it computes the evidence inline, runs from the spine).
+    drop = (
+        "DROP VIEW pyref_evidence_source CASCADE"
+        if store.dialect == "postgres"
+        else "DROP TABLE pyref_run_facts"
+    )
     with store.database.session() as s:
         s.execute(drop)
     with pytest.raises(pyreference.SchemaNotReady):
