@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from .errors import InvalidInput
 from .evidence import (
@@ -44,7 +44,7 @@ class PageDecoder:
     def __init__(self, loads: Loads) -> None:
         self._loads = loads
         self._json: dict[str, Any] = {}
-        self._built: dict[tuple[Callable[[Any], Any], str], Any] = {}
+        self._built: dict[Callable[[Any], Any], dict[str, Any]] = {}
         self._profiles: dict[tuple[Any, ...], ConnectorProfile] = {}
 
     def json(self, value: Any) -> Any:
@@ -56,13 +56,15 @@ class PageDecoder:
 
     def build(self, value: Any, build: Callable[[Any], T]) -> T:
         """``build(decoded value)``, once per distinct document text; results are immutable."""
-        if not isinstance(value, str):
+        if type(value) is not str:
             return build(self._loads(value))
-        key = (build, value)
-        built = self._built.get(key, _MISSING)
+        cache = self._built.get(build)
+        if cache is None:
+            cache = self._built[build] = {}
+        built = cache.get(value, _MISSING)
         if built is _MISSING:
-            built = self._built[key] = build(self._loads(value))
-        return cast(T, built)
+            built = cache[value] = build(self._loads(value))
+        return built  # type: ignore[no-any-return]
 
     def run(self, value: Any) -> RunEvidence | None:
         return self.build(value, run_from_json)
@@ -94,7 +96,7 @@ def _int(value: Any) -> int | None:
 
 
 def _str(value: Any) -> str | None:
-    return None if value is None else str(value)
+    return value if type(value) is str or value is None else str(value)
 
 
 def _ts(value: Any) -> str | None:
@@ -121,13 +123,15 @@ def _ts_or_none(value: Any) -> str | None:
 
 
 def _facts(item: Mapping[str, Any], run_id: str | None = None) -> StreamFacts:
+    # Positional and through one bound `get`: a page builds a few hundred of these.
+    get = item.get
     return StreamFacts(
-        stream=str(item.get("stream")),
-        checkpoint=_str(item.get("checkpoint")),
-        collected=_int(item.get("collected")),
-        considered=_int(item.get("considered")),
-        pending_detail_gaps=_int(item.get("pending_detail_gaps")),
-        run_id=_str(item.get("run_id", run_id)),
+        str(get("stream")),
+        _str(get("checkpoint")),
+        _int(get("collected")),
+        _int(get("considered")),
+        _int(get("pending_detail_gaps")),
+        _str(get("run_id", run_id)),
     )
 
 
@@ -270,7 +274,8 @@ def evidence_from_row(
             identity=identity, profile=profile, available=False, dirty=bool(row["dirty"])
         )
     source = recomputed if recomputed is not None else row
-    stats = decoder.build(source.get("stream_stats"), _stream_stats)
+    get, build = source.get, decoder.build
+    stats = build(get("stream_stats"), _stream_stats)
     last_times = [s.last_record_at for s in stats if s.last_record_at and s.live_count]
     return Evidence(
         identity=identity,
@@ -284,14 +289,14 @@ def evidence_from_row(
         streams=stats,
         retained_bytes=sum(s.retained_bytes for s in stats),
         last_record_at=max(last_times) if last_times else None,
-        latest_run=decoder.run(source.get("latest_run")),
-        latest_successful_run=decoder.run(source.get("latest_successful_run")),
-        latest_settled_run=decoder.run(source.get("latest_settled_run")),
-        failures_since_success=_int(source.get("failures_since_success")) or 0,
-        stream_facts=decoder.build(source.get("stream_facts"), _stream_facts),
-        gaps=decoder.build(source.get("gap_counts"), _gap_counts),
-        schedule=decoder.build(source.get("schedule"), _schedule),
-        open_attention=decoder.build(source.get("open_attention"), _attentions),
+        latest_run=build(get("latest_run"), run_from_json),
+        latest_successful_run=build(get("latest_successful_run"), run_from_json),
+        latest_settled_run=build(get("latest_settled_run"), run_from_json),
+        failures_since_success=_int(get("failures_since_success")) or 0,
+        stream_facts=build(get("stream_facts"), _stream_facts),
+        gaps=build(get("gap_counts"), _gap_counts),
+        schedule=build(get("schedule"), _schedule),
+        open_attention=build(get("open_attention"), _attentions),
     )
 
 
