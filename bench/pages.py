@@ -25,7 +25,8 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import pyreference
 from pyreference.cursors import derive_key, encode_cursor
@@ -77,6 +78,7 @@ def _page_sql(select: str, relation: str = "connector_instances ci", after: bool
 
 
 Key = tuple[Any, Any, Any] | None
+K = TypeVar("K")
 
 
 def _text_cursor(conn: Any) -> Any:
@@ -203,12 +205,13 @@ def _pyref_sql(store: Store, cursor: str | None) -> int:
         return len(s.rows(name, params)[1])
 
 
-def rounds(readers: dict[str, Callable[[], Any]], reps: int) -> dict[str, dict[str, Any]]:
+def rounds(readers: dict[K, Callable[[], Any]], reps: int) -> dict[K, dict[str, Any]]:
     """Each reader once per round, in rotating order; p50/p99 of each over the rounds."""
-    for fn in readers.values():
-        fn()  # warm-up (fills the warm reader's memo, plans, caches)
+    for _ in range(6):  # warm-up: the warm reader's memo, prepared statements, caches
+        for fn in readers.values():
+            fn()
     names = list(readers)
-    samples: dict[str, list[float]] = {n: [] for n in names}
+    samples: dict[K, list[float]] = {n: [] for n in names}
     for rep in range(reps):
         k = rep % len(names)
         for name in names[k:] + names[:k]:
@@ -228,20 +231,49 @@ def _stats(xs: list[float]) -> dict[str, Any]:
     }
 
 
-def position_readers(
-    warm: Store, cold: Store, conn: Any, key: Key, cursor: str | None, views: bool
-) -> dict[str, Callable[[], Any]]:
-    readers: dict[str, Callable[[], Any]] = {
-        "floor": lambda: floor_page(conn, key),
-        "pyreference_sql": lambda: _pyref_sql(warm, cursor),
-        "pyreference": lambda: warm.list_connection_summaries(PAGE, cursor, now=measure.NOW),
-        "pyreference_cold": lambda: cold.list_connection_summaries(PAGE, cursor, now=measure.NOW),
-        "fanout_indexed": lambda: fanout_page(conn, key),
-        "matview": lambda: view_page(conn, key, True),
-    }
-    if views:
-        readers["plain_view"] = lambda: view_page(conn, key, False)
-    return readers
+def position_rounds(
+    warm: Store,
+    cold: Store,
+    dsn: str,
+    where: dict[str, tuple[Key, str | None]],
+    reps: int,
+    views: bool,
+) -> dict[str, dict[str, Any]]:
+    """Every reader at every position, all in the same rounds, so that a ratio between
+    positions or readers compares samples taken moments apart.
+
+    Each raw reader has a connection of its own, as pyreference has its pool: psycopg
+    prepares a statement repeated on a connection, and the fan-out's many statements
+    would push the floor's out of one shared connection's cache.
+    """
+    import psycopg
+
+    own = {name: psycopg.connect(dsn, autocommit=True) for name in ("floor", "fanout", "views")}
+    try:
+        readers: dict[tuple[str, str], Callable[[], Any]] = {}
+        for pos, (key, cursor) in where.items():
+            readers[pos, "floor"] = partial(floor_page, own["floor"], key)
+            readers[pos, "pyreference_sql"] = partial(_pyref_sql, warm, cursor)
+            readers[pos, "pyreference"] = partial(_list, warm, cursor)
+            readers[pos, "pyreference_cold"] = partial(_list, cold, cursor)
+            readers[pos, "fanout_indexed"] = partial(fanout_page, own["fanout"], key)
+            readers[pos, "matview"] = partial(view_page, own["views"], key, True)
+            if views:
+                readers[pos, "plain_view"] = partial(view_page, own["views"], key, False)
+        measured = rounds(readers, reps)
+        out: dict[str, dict[str, Any]] = {pos: {} for pos in where}
+        for (pos, reader), stats in measured.items():
+            out[pos][reader] = stats
+        for pos, (key, _cursor) in where.items():
+            out[pos]["fanout_indexed"]["statements"] = fanout_page(own["fanout"], key)[1]
+        return out
+    finally:
+        for conn in own.values():
+            conn.close()
+
+
+def _list(store: Store, cursor: str | None) -> Any:
+    return store.list_connection_summaries(PAGE, cursor, now=measure.NOW)
 
 
 def fanout_explains(conn: Any) -> dict[str, str]:
@@ -419,19 +451,13 @@ def sqlite_positions(n: int, records: int, reps: int, path: str) -> dict[str, An
     deep = encode_cursor(secret, OWNER, None, list(rows[block - PAGE - 1]))
     out: dict[str, Any] = {"n": n, "records_per_connection": records}
     out["deep_row"] = block - PAGE
-    for name, cursor in (("first", None), ("deep", deep)):
-        out[name] = rounds(
-            {
-                "pyreference_sql": lambda c=cursor: _pyref_sql(store, c),
-                "pyreference": lambda c=cursor: store.list_connection_summaries(
-                    PAGE, c, now=measure.NOW
-                ),
-                "pyreference_cold": lambda c=cursor: cold.list_connection_summaries(
-                    PAGE, c, now=measure.NOW
-                ),
-            },
-            reps,
-        )
+    readers: dict[tuple[str, str], Callable[[], Any]] = {}
+    for pos, cursor in (("first", None), ("deep", deep)):
+        readers[pos, "pyreference_sql"] = partial(_pyref_sql, store, cursor)
+        readers[pos, "pyreference"] = partial(_list, store, cursor)
+        readers[pos, "pyreference_cold"] = partial(_list, cold, cursor)
+    for (pos, reader), stats in rounds(readers, reps).items():
+        out.setdefault(pos, {})[reader] = stats
     store.close()
     return out
 
@@ -483,14 +509,9 @@ def run(
             "fanout_indexes": list(FANOUT_INDEXES),
             "dominant": DOMINANT,
             "position_rows": position_rows(conn),
-            "positions": {},
         }
-        for name, (key, cursor) in positions(conn).items():
-            say(f"pages: the {name} page, every reader in rounds")
-            readers = position_readers(store, cold, conn, key, cursor, views)
-            point = rounds(readers, reps)
-            point["fanout_indexed"]["statements"] = fanout_page(conn, key)[1]
-            out["positions"][name] = point
+        say("pages: every reader at every position, in rounds")
+        out["positions"] = position_rounds(store, cold, dsn, positions(conn), reps, views)
         say("pages: full walks")
         out["walk"] = walks(cold, conn, max(3, reps // 10))
         say("pages: dirty pages")
