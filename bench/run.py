@@ -38,7 +38,7 @@ DEFAULT_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 RESULTS = Path(__file__).parent / "results"
 LOCAL = RESULTS / "local"  # untracked (.gitignore)
 # Measured: `pyreference bench --quick` on the 2-core project machine (see bench/README.md).
-QUICK_TAKES = "about a minute on 2 cores, 50 s measured"
+QUICK_TAKES = "about two minutes on 2 cores, 107 s measured with the pages experiment"
 
 
 @dataclass(frozen=True)
