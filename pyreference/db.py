@@ -90,6 +90,24 @@ class StatementCounter:
 
 _TRANSACTION_CONTROL = re.compile(r"\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 OWNER_SETTING = "pyref.owner"
+# Every Postgres transaction and read of the store first drops from its search_path a
+# schema named like the current or session user that another role owns, even for a
+# superuser (the "$user" hijack: a role with CREATE on the database plants
+# `pyref_reconcile_v2` or a view `connector_instances` there, and the owner's reconcile
+# or read runs it), and puts pg_temp last (a temp table never shadows a pyreference
+# table). Transaction-local; every name and operator here is pg_catalog's, so this
+# statement itself resolves nothing hostile.
+SAFE_SEARCH_PATH = (
+    "pg_catalog.set_config('search_path', pg_catalog.concat_ws(', ',"
+    " (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(s.name), ', ' ORDER BY s.ord)"
+    " FROM pg_catalog.unnest(pg_catalog.current_schemas(false)) WITH ORDINALITY AS s(name, ord)"
+    " JOIN pg_catalog.pg_namespace n ON n.nspname OPERATOR(pg_catalog.=) s.name"
+    " WHERE (n.nspname OPERATOR(pg_catalog.<>) CURRENT_USER"
+    " AND n.nspname OPERATOR(pg_catalog.<>) SESSION_USER)"
+    " OR n.nspowner OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r"
+    " WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)), 'pg_temp'), true)"
+)
+SAFE_SEARCH_PATH_STATEMENT = f"SELECT {SAFE_SEARCH_PATH}"
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "COPY", "MERGE")
 _WRITE_FUNCTIONS = re.compile(r"pyref_(reconcile|rebuild|refresh)\w*\(")
 
@@ -397,6 +415,8 @@ class PostgresDatabase(Database):
                 conn = self._conn
                 if transaction or not conn.autocommit:
                     with self.translate_errors(), conn.transaction():
+                        if transaction:
+                            conn.execute(SAFE_SEARCH_PATH_STATEMENT, prepare=False)
                         yield Session(self, conn, owner_setting=setting)
                 else:
                     yield Session(self, conn, owner_setting=setting)
@@ -404,6 +424,7 @@ class PostgresDatabase(Database):
         with self._checkout() as conn:
             if transaction:
                 with self.translate_errors(), conn.transaction():
+                    conn.execute(SAFE_SEARCH_PATH_STATEMENT, prepare=False)
                     yield Session(self, conn)
                 return
             with ExitStack() as held:
@@ -538,11 +559,14 @@ class PostgresDatabase(Database):
 
 
 def owner_setting(owner: str) -> str:
-    """`SET LOCAL pyref.owner = '<owner>'`, the owner quoted as a literal (no connection
-    needed, so a dead one fails at its first statement, with the usual typed error)."""
+    """SQL setting `pyref.owner` to `owner` (a literal: no connection needed, so a dead one
+    fails at its first statement, with the usual typed error) and the safe search_path
+    (`SAFE_SEARCH_PATH`), both for the read's transaction only."""
     from psycopg import sql
 
-    setting = sql.SQL("SET LOCAL {} = {}").format(sql.SQL(OWNER_SETTING), sql.Literal(owner))
+    setting = sql.SQL("SELECT pg_catalog.set_config({}, {}, true), {}").format(
+        sql.Literal(OWNER_SETTING), sql.Literal(owner), sql.SQL(SAFE_SEARCH_PATH)
+    )
     return setting.as_string()
 
 
@@ -700,6 +724,8 @@ class AsyncPostgresDatabase(PostgresDatabase):
                 if transaction or not conn.autocommit:
                     with self.translate_errors():
                         async with conn.transaction():
+                            if transaction:
+                                await conn.execute(SAFE_SEARCH_PATH_STATEMENT, prepare=False)
                             yield AsyncSession(self, conn, owner_setting=setting)
                 else:
                     yield AsyncSession(self, conn, owner_setting=setting)
@@ -708,6 +734,7 @@ class AsyncPostgresDatabase(PostgresDatabase):
             async with self._pool.connection() as conn:
                 if transaction:
                     async with conn.transaction():
+                        await conn.execute(SAFE_SEARCH_PATH_STATEMENT, prepare=False)
                         yield AsyncSession(self, conn)
                     return
                 async with AsyncExitStack() as held:

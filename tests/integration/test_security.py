@@ -289,3 +289,58 @@ def test_the_owner_setting_never_outlives_a_read(pg_dsn: str) -> None:
     with store.database.session() as s:
         assert s.execute("SELECT current_setting('pyref.owner', true) AS v")[0]["v"] in ("", None)
     store.close()
+
+
+@pytest.mark.postgres
+def test_a_user_named_schema_cannot_hijack_the_stores_own_statements(pg_roles: Roles) -> None:
+    """Review of #11: the store's own statements (not just function bodies) resolve names
+    through the session's search_path. A role with CREATE on the database plants, in a
+    schema named like the role running the store, the maintenance entry points, a view
+    `connector_instances` and a table `records`; reconcile, rebuild, verify, reads and
+    writes run as that role must run none of it (before the fix: the attacker became
+    superuser through `store.reconcile()`)."""
+    store = pyreference.connect(pg_roles.db_dsn)
+    register(store, "gmail")
+    store.create_connection("cin_mail", "gmail")
+    with store.database.session() as s:
+        victim = s.execute("SELECT current_user AS u")[0]["u"]
+    attacker = pg_roles.create("attacker")
+    with pg_roles.admin() as conn:
+        conn.execute(f'GRANT CREATE ON DATABASE "{conn.info.dbname}" TO "{attacker}"')
+    escalate = f'ALTER ROLE "{attacker}" SUPERUSER'
+    with psycopg.connect(pg_roles.dsn(attacker), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{victim}"')
+        conn.execute(f'GRANT USAGE ON SCHEMA "{victim}" TO PUBLIC')
+        for signature, returns, body in [
+            (
+                "pyref_reconcile_v2(p integer, s text[])",
+                "TABLE(reconciled integer, failed integer, failed_ids text[])",
+                "RETURN;",
+            ),
+            ("pyref_rebuild_v1()", "integer", "RETURN 0;"),
+            ("pyref_verify_v1()", "TABLE(connector_instance_id text, differing text[])", "RETURN;"),
+            ("hijack()", "boolean", "RETURN true;"),
+        ]:
+            conn.execute(
+                f'CREATE FUNCTION "{victim}".{signature} RETURNS {returns} LANGUAGE plpgsql'
+                f" AS $$ BEGIN {escalate}; {body} END $$"
+            )
+        conn.execute(
+            f'CREATE VIEW "{victim}".connector_instances AS SELECT * FROM'
+            f' public.connector_instances WHERE "{victim}".hijack()'
+        )
+        conn.execute(f'CREATE TABLE "{victim}".records (connector_instance_id text)')
+        conn.execute(f'GRANT ALL ON "{victim}".records TO PUBLIC')
+
+    store.create_connection("cin_two", "gmail")
+    store.ingest_records("cin_mail", "messages", records(3))
+    assert store.reconcile() == 2
+    assert store.rebuild() == 2
+    assert store.verify() == []
+    summary = store.get_connection_summary("cin_mail", now=NOW)
+    assert summary is not None and summary.total_records == 3
+    assert len(store.list_connection_summaries(now=NOW).items) == 2
+    assert not _is_superuser(pg_roles, attacker)
+    with pg_roles.admin() as conn:
+        assert conn.execute(f'SELECT count(*) FROM "{victim}".records').fetchone() == (0,)
+    store.close()
