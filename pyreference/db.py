@@ -93,7 +93,7 @@ OWNER_SETTING = "pyref.owner"
 # Every Postgres transaction and read of the store first drops from its search_path a
 # schema named like the current or session user that another role owns, even for a
 # superuser (the "$user" hijack: a role with CREATE on the database plants
-# `pyref_reconcile_v2` or a view `connector_instances` there, and the owner's reconcile
+# `pyref_reconcile_v3` or a view `connector_instances` there, and the owner's reconcile
 # or read runs it), and puts pg_temp last (a temp table never shadows a pyreference
 # table). Transaction-local; every name and operator here is pg_catalog's, so this
 # statement itself resolves nothing hostile.

@@ -313,12 +313,12 @@ def test_a_user_named_schema_cannot_hijack_the_stores_own_statements(pg_roles: R
         conn.execute(f'GRANT USAGE ON SCHEMA "{victim}" TO PUBLIC')
         for signature, returns, body in [
             (
-                "pyref_reconcile_v2(p integer, s text[])",
+                "pyref_reconcile_v3(p integer, s text[])",
                 "TABLE(reconciled integer, failed integer, failed_ids text[])",
                 "RETURN;",
             ),
-            ("pyref_rebuild_v1()", "integer", "RETURN 0;"),
-            ("pyref_verify_v1()", "TABLE(connector_instance_id text, differing text[])", "RETURN;"),
+            ("pyref_rebuild_v2()", "integer", "RETURN 0;"),
+            ("pyref_verify_v2()", "TABLE(connector_instance_id text, differing text)", "RETURN;"),
             ("hijack()", "boolean", "RETURN true;"),
         ]:
             conn.execute(
