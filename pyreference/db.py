@@ -904,7 +904,8 @@ class SQLiteDatabase(Database):
                 yield Session(self, self.conn)
                 return
             # Inside the caller's transaction the store's work is a savepoint of it.
-            nested = self.conn.in_transaction
+            with self.translate_errors():
+                nested = self.conn.in_transaction
             begin, commit, undo = (
                 ("SAVEPOINT pyref_session", "RELEASE pyref_session",
                  ("ROLLBACK TO pyref_session", "RELEASE pyref_session"))
@@ -942,6 +943,11 @@ class SQLiteDatabase(Database):
                 if isinstance(exc, OverflowError)
                 else "text that is not encodable (a lone surrogate)"
             ) from exc
+        except sqlite3.ProgrammingError as exc:
+            if "closed" not in str(exc):
+                raise
+            # As on Postgres (a closed pool): the store was closed, not a bad statement.
+            raise DatabaseUnavailable(f"the SQLite database {self.path} is closed") from exc
         except sqlite3.OperationalError as exc:
             text = str(exc)
             if "malformed JSON" in text:

@@ -16,7 +16,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import __version__
 from ..aio import AsyncStore, connect_async
-from ..errors import ConnectionNotFound, PyreferenceError
+from ..errors import ConnectionNotFound, DatabaseUnavailable, PyreferenceError
 from ..inputs import MAX_ID
 from ..synthesis import ConnectionSummary
 from . import console, problems
@@ -98,7 +98,7 @@ def create_app(settings: Settings, *, store: AsyncStore | None = None) -> FastAP
     app.state.store = store
     app.state.metrics = metrics = Metrics()
     app.state.settings = settings
-    problems.install(app)
+    problems.install(app, page=console.error_page)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts())
     app.add_middleware(RequestTimer, metrics=metrics)
     _api_routes(app, guarded=settings.token is not None)
@@ -220,17 +220,25 @@ async def health(request: Request) -> tuple[dict[str, Any], bool]:
             body["pending_migrations"] = pending
             # Migrations only ever add: once current, the schema stays current.
             request.app.state.schema_current = not pending
-        body["database"] = "reachable"
-        body["schema_current"] = bool(request.app.state.schema_current)
-        if not body["schema_current"]:
-            body["status"] = "schema_outdated"
-            body["detail"] = "run `pyreference migrate`"
+        schema_current = bool(request.app.state.schema_current)
+        if not schema_current:
+            body.update(
+                status="schema_outdated",
+                database="reachable",
+                schema_current=False,
+                detail="run `pyreference migrate`",
+            )
             return body, False
         state = await store.read_model_health()
     except PyreferenceError as exc:
+        # "reachable" only when the database answered now, never from a cached check.
+        if not isinstance(exc, DatabaseUnavailable):
+            body["database"] = "reachable"
         body["detail"] = str(exc)
         return body, False
     body.update(
+        database="reachable",
+        schema_current=True,
         status="ok",
         dirty_connections=state["dirty_connections"],
         dirty_marks=state["dirty_marks"],

@@ -6,6 +6,7 @@ filter) and one page per connection with its diagnostics. Words come from `words
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -198,6 +199,36 @@ def _detail(d: ConnectionDiagnostics, now: datetime) -> dict[str, Any]:
         "conditions": [words.reason(c.reason_code) for c in s.connection_health.conditions],
         "now": now,
     }
+
+
+# Titles of the console's error pages, by status.
+_ERROR_TITLES = {
+    400: "That link is not valid",
+    401: "A token is required",
+    404: "Not found",
+    503: "The database cannot be reached",
+}
+
+
+def is_console(request: Request) -> bool:
+    """True for the console's own routes (pages for people, not JSON)."""
+    path = request.url.path
+    return path == "/" or path.startswith("/connections/")
+
+
+def error_page(
+    request: Request, status: int, detail: str | None, headers: Mapping[str, str] | None
+) -> HTMLResponse | None:
+    """An error met on a console route as an HTML page (None elsewhere: problem+json).
+    `problems.install` calls it for every error, so a 400, 401 or 503 reads as a page."""
+    if not is_console(request):
+        return None
+    title = _ERROR_TITLES.get(status, "Something went wrong")
+    if status == 503 and "migrate" in (detail or ""):
+        title = "The database is not set up yet"
+    response = _error(request, status, title, detail or "")
+    response.headers.update(headers or {})
+    return response
 
 
 def _error(request: Request, status: int, title: str, detail: str) -> HTMLResponse:

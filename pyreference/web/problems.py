@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -80,33 +80,49 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def install(app: FastAPI) -> None:
+# A page for an error met on a human-facing route (the console), or None: use problem+json.
+ErrorPage = Callable[[Request, int, str | None, Mapping[str, str] | None], Response | None]
+
+
+def install(app: FastAPI, page: ErrorPage | None = None) -> None:
     """Route every error through `problem()`: Starlette's HTTP errors (routing 404s and
     405s included), bad parameters (400, not 422), pyreference's typed errors, and
-    anything unexpected (500, logged here, never shown)."""
+    anything unexpected (500, logged here, never shown). `page` answers instead for the
+    routes it claims (the console's HTML pages), with the same status and headers."""
+
+    def answer(
+        request: Request,
+        status: int,
+        detail: str | None = None,
+        *,
+        kind: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Response:
+        html = page(request, status, detail, headers) if page is not None else None
+        return html or problem(request, status, detail, kind=kind, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if exc.detail != HTTPStatus(exc.status_code).phrase else None
-        return problem(request, exc.status_code, detail, headers=exc.headers)
+        return answer(request, exc.status_code, detail, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def bad_parameters(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def bad_parameters(request: Request, exc: RequestValidationError) -> Response:
         parts = []
         for error in exc.errors():
             where = ".".join(str(p) for p in error.get("loc", ())[1:]) or "request"
             parts.append(f"{where}: {error.get('msg', 'invalid')}")
-        return problem(request, 400, "; ".join(parts), kind="invalid-input")
+        return answer(request, 400, "; ".join(parts), kind="invalid-input")
 
     @app.exception_handler(PyreferenceError)
-    async def typed_error(request: Request, exc: PyreferenceError) -> JSONResponse:
+    async def typed_error(request: Request, exc: PyreferenceError) -> Response:
         for kind, status, name in _STATUS:
             if isinstance(exc, kind):
-                return problem(request, status, str(exc), kind=name)
+                return answer(request, status, str(exc), kind=name)
         log.error("unexpected pyreference error on %s", request.url.path, exc_info=exc)
-        return problem(request, 500, "internal error")
+        return answer(request, 500, "internal error")
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled error on %s", request.url.path, exc_info=exc)
-        return problem(request, 500, "internal error")
+        return answer(request, 500, "internal error")

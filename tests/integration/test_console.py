@@ -123,3 +123,24 @@ def test_detail_page_and_errors(fleet: pyreference.Store, request: Any) -> None:
     assert forged.status_code == 400 and "not valid" in forged.text
     for r in (missing, forged):
         assert r.headers["content-type"].startswith("text/html") and "Traceback" not in r.text
+
+
+def test_every_console_error_is_a_page(fleet: pyreference.Store, request: Any) -> None:
+    """Bad parameters and unknown routes under the console answer people with HTML
+    (found by the issue 16 review: `/?limit=0` answered application/problem+json)."""
+
+    async def scenario(client: httpx.AsyncClient) -> list[httpx.Response]:
+        return [
+            await client.get("/", params={"limit": 0}),
+            await client.get("/", params={"limit": "abc"}),
+            await client.get("/", params={"connector": "\x00"}),
+            await client.post("/"),
+            await client.get("/connections/cin_heb/nothing-here"),
+        ]
+
+    responses = serve(target_of(fleet, request), scenario)
+    assert [r.status_code for r in responses] == [400, 400, 400, 405, 404]
+    for r in responses:
+        assert r.headers["content-type"].startswith("text/html"), r.text
+        assert "Back to all connections" in r.text and "Traceback" not in r.text
+    assert "GET" in responses[3].headers["allow"]
