@@ -247,6 +247,7 @@ async def connect_async(
     consistency: str = "session",
     replica_wait: float = 0.25,
     replica_retry_after: float = 5.0,
+    create: bool = True,
 ) -> AsyncStore:
     """An async store over a DSN (`postgresql://…` gets an `AsyncConnectionPool` of its
     own; `sqlite:///path`), a psycopg `AsyncConnection` or `AsyncConnectionPool`, or
@@ -254,7 +255,9 @@ async def connect_async(
     `check_same_thread=False`). A caller's connection or pool is used as given and
     `prepare` is as in `connect()`. `replicas`, `consistency`, `replica_wait` and
     `replica_retry_after` route reads to streaming replicas as for `connect()` (the
-    primary must then be async Postgres). Raises `DatabaseUnavailable`, `InvalidInput`."""
+    primary must then be async Postgres). `create=False` refuses to create a missing
+    SQLite file (`SchemaNotReady`), as in `connect()`. Raises `DatabaseUnavailable`,
+    `InvalidInput`, `SchemaNotReady`."""
     target = DEFAULT_DSN if target is None else target
     prepared = prepare_default(prepare)
     db: Database
@@ -264,7 +267,9 @@ async def connect_async(
     elif isinstance(target, AsyncConnection | AsyncConnectionPool):
         db = AsyncPostgresDatabase(target, prepare=prepared)
     else:
-        db = await asyncio.to_thread(functools.partial(_database, target, prepare=prepared))
+        db = await asyncio.to_thread(
+            functools.partial(_database, target, prepare=prepared, create=create)
+        )
     try:
         if replicas and not isinstance(db, AsyncPostgresDatabase):
             raise InvalidInput("replicas need a PostgreSQL primary")

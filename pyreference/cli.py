@@ -9,6 +9,7 @@ to stdout (`--json` gives pure JSON); progress and messages go to stderr.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -528,7 +529,9 @@ BENCH_QUICK_TAKES = "about two minutes on 2 cores (107 s measured, pages experim
 @cli.command()
 @dsn_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Bind address.")
-@click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
+@click.option(
+    "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port."
+)
 @click.option(
     "--token",
     envvar="PYREFERENCE_TOKEN",
@@ -558,18 +561,49 @@ def serve(dsn: str, host: str, port: int, token: str | None, owner: str, demo: b
       pyreference serve --dsn postgresql://…/db --host 0.0.0.0 --token "$TOKEN"
     """
     try:
-        import uvicorn
+        import uvicorn  # noqa: F401 (the extra's presence, checked before any work)
 
-        from .web import Settings, create_app
+        from .web import Settings
     except ImportError as exc:
         raise Failure(
             f"the web extra is missing ({exc.name}): pip install 'pyreference[web]'"
         ) from None
-    if demo:
-        dsn = _demo_database()
+    import asyncio
+
     settings = Settings(dsn=dsn, owner=owner, host=host, port=port, token=token)
-    click.echo(f"serving {redact_dsn(dsn)} for {owner} on http://{host}:{port}/", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, server_header=False)
+    if demo:
+        settings = dataclasses.replace(settings, dsn=_demo_database())
+    asyncio.run(_serve(settings))
+
+
+async def _serve(settings: Any) -> None:
+    """Open the store, then serve it until interrupted. The store opens first so that an
+    unreachable database, a missing SQLite file (never created here) or a bad setting
+    ends the command with one `error:` line (exit 1), not a server-startup traceback."""
+    import uvicorn
+
+    from .aio import connect_async
+    from .web import create_app
+
+    store = await connect_async(settings.dsn, owner=settings.owner, create=False)
+    try:
+        where = f"http://{settings.url_host}:{settings.port}/"
+        click.echo(f"serving {redact_dsn(settings.dsn)} for {settings.owner} on {where}", err=True)
+        config = uvicorn.Config(
+            create_app(settings, store=store),
+            host=settings.bind_host,
+            port=settings.port,
+            server_header=False,
+        )
+        server = uvicorn.Server(config)
+        try:
+            await server.serve()
+        except SystemExit:  # uvicorn's startup failure (exit 3, which here means drift)
+            server.started = False
+        if not server.started:
+            raise Failure(f"could not serve on {where} (the reason is logged above)")
+    finally:
+        await store.aclose()
 
 
 def _demo_database() -> str:

@@ -817,8 +817,9 @@ def _open_pool(dsn: str, *, prepare: bool) -> Any:
 
 
 def redact_dsn(dsn: str) -> str:
-    """Where the DSN points, never its password (see `conninfo.describe_dsn`)."""
-    return describe_dsn(dsn)
+    """Where the DSN points, never its password (see `conninfo.describe_dsn`); a SQLite
+    URL holds no secret and is shown as given."""
+    return dsn if dsn.startswith("sqlite:") else describe_dsn(dsn)
 
 
 # The one message for any statement that would change or remove a spine event (both backends).

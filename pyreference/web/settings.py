@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 
 from ..errors import InvalidInput
+from ..inputs import ident
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+_TOKEN = re.compile(r"[\x21-\x7e]+")
 
 
 def is_loopback(host: str) -> bool:
@@ -33,7 +36,8 @@ class Settings:
             not loopback, optional (but then enforced) on loopback.
 
     Raises:
-        InvalidInput: a non-loopback `host` without a token, or an empty token.
+        InvalidInput: a non-loopback `host` without a token; an empty token, or one that
+            is not printable ASCII without spaces; an owner that is not a valid id.
     """
 
     dsn: str
@@ -43,13 +47,28 @@ class Settings:
     token: str | None = None
 
     def __post_init__(self) -> None:
+        ident(self.owner, "owner")
         if self.token is not None and not self.token.strip():
             raise InvalidInput("the token must not be empty")
+        if self.token is not None and not _TOKEN.fullmatch(self.token):
+            # Clients send header bytes that servers read as Latin-1: any other character
+            # (or a space) would make the token impossible to present.
+            raise InvalidInput("the token must be printable ASCII without spaces")
         if not self.loopback and self.token is None:
             raise InvalidInput(
                 f"binding to {self.host} exposes the API beyond this machine: "
                 "set a token (--token or PYREFERENCE_TOKEN)"
             )
+
+    @property
+    def bind_host(self) -> str:
+        """The address to bind (`[::1]` is given to the server as `::1`)."""
+        return self.host.strip("[]")
+
+    @property
+    def url_host(self) -> str:
+        """The host as a URL spells it (an IPv6 address in brackets)."""
+        return f"[{self.bind_host}]" if ":" in self.bind_host else self.bind_host
 
     @property
     def loopback(self) -> bool:
