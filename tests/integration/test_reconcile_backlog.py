@@ -111,6 +111,9 @@ def test_concurrent_reconcilers_share_the_backlog(pg_store: Store, pg_dsn: str) 
     barrier = threading.Barrier(workers)
 
     def work(i: int) -> None:
+        # Open each store's connection before the start line, so no worker is still
+        # connecting while the others drain the whole backlog.
+        stores[i].dirty_backlog()
         barrier.wait()
         try:
             counts[i] = stores[i].reconcile()
