@@ -15,6 +15,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: $(VENV)/.installed  ## the demo fleet on embedded SQLite
 	$(BIN)/pyreference demo
+	@echo 'The command is $(BIN)/pyreference (or run: source $(BIN)/activate, then pyreference --help).'
 
 test: $(VENV)/.installed  ## lint, types, rendering check, then every test on SQLite and Postgres
 	$(BIN)/ruff check .

@@ -12,6 +12,7 @@ from pyreference.cli import cli
 from pyreference.conninfo import describe_dsn, failure_reason
 from pyreference.errors import DatabaseUnavailable, InvalidInput
 from tests.support import pgbouncer
+from tests.support.processes import free_port
 
 SECRET = "s3cr et'pw"  # a space and a quote, as real passwords have
 FRAGMENTS = ("s3cr", "et'pw", "s3cr%20et", "et%27pw")
@@ -53,7 +54,7 @@ def server(pg_dsn: str) -> tuple[str, int, str]:
 
 
 def test_refused_port_in_every_form() -> None:
-    port = pgbouncer.free_port()  # nothing listens there
+    port = free_port()  # nothing listens there
     for dsn in _all_forms("127.0.0.1", port, "db"):
         message = _fails(dsn)
         assert "connection refused" in message and f"127.0.0.1:{port}" in message, dsn
@@ -122,7 +123,7 @@ def test_failure_reason_scrubs_a_password_echoed_by_the_driver() -> None:
 
 
 def test_cli_prints_the_reason_in_one_line() -> None:
-    port = pgbouncer.free_port()
+    port = free_port()
     result = CliRunner().invoke(
         cli, ["summaries", "--dsn", f"postgresql://u:s3cr%20et%27pw@127.0.0.1:{port}/db"]
     )

@@ -5,7 +5,6 @@ The server really closes them: `pg_terminate_backend` on the store's backends.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import psycopg
@@ -15,6 +14,7 @@ from psycopg_pool import ConnectionPool
 import pyreference
 from pyreference.errors import DatabaseUnavailable
 from tests.support.scenario import NOW, small_fleet
+from tests.support.together import together
 
 pytestmark = pytest.mark.postgres
 
@@ -44,26 +44,14 @@ def _wait_gone(admin: psycopg.Connection, where: str) -> None:
 
 
 def _read_in_threads(store: pyreference.Store, threads: int, reads: int) -> list[BaseException]:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(threads)
-
-    def work() -> None:
-        barrier.wait()
+    def work(_: int) -> None:
         for i in range(reads):
-            try:
-                if i % 2:
-                    store.list_connection_summaries(now=NOW)
-                else:
-                    store.get_connection_summary("cin_mail", NOW)
-            except BaseException as exc:
-                errors.append(exc)
+            if i % 2:
+                store.list_connection_summaries(now=NOW)
+            else:
+                store.get_connection_summary("cin_mail", NOW)
 
-    workers = [threading.Thread(target=work) for _ in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(60)
-    return errors
+    return together(threads, work)[1]
 
 
 def test_terminated_backends_cost_no_failed_read(pg_dsn: str) -> None:

@@ -9,7 +9,6 @@ that names the fix.
 
 from __future__ import annotations
 
-import threading
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,6 +17,7 @@ import pyreference
 from pyreference.errors import DatabaseUnavailable
 from tests.support import pgbouncer
 from tests.support.scenario import NOW, records, run, small_fleet
+from tests.support.together import together
 
 pytestmark = pytest.mark.postgres
 
@@ -46,22 +46,7 @@ def _load(store: pyreference.Store, worker: int) -> None:
 
 
 def _hammer(store: pyreference.Store) -> list[BaseException]:
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(THREADS)
-
-    def work(worker: int) -> None:
-        barrier.wait()
-        try:
-            _load(store, worker)
-        except BaseException as exc:
-            errors.append(exc)
-
-    workers = [threading.Thread(target=work, args=(w,)) for w in range(THREADS)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(120)
-    return errors
+    return together(THREADS, lambda worker: _load(store, worker))[1]
 
 
 def _through(bouncer: pgbouncer.Bouncer, pg_dsn: str) -> str:

@@ -8,9 +8,6 @@ together take exactly the backlog.
 
 from __future__ import annotations
 
-import threading
-from typing import Any
-
 import psycopg
 import pytest
 
@@ -18,6 +15,7 @@ import pyreference
 from pyreference.maintenance import BATCH
 from pyreference.store import Store
 from tests.support.scenario import register
+from tests.support.together import together
 
 BACKLOG = 3 * BATCH + 137  # several batches, the last one short
 
@@ -106,25 +104,11 @@ def test_concurrent_reconcilers_share_the_backlog(pg_store: Store, pg_dsn: str) 
     _dirty_backlog(pg_store, backlog)
     workers = 4
     stores = [pyreference.connect(pg_dsn) for _ in range(workers)]
-    counts: list[int] = [0] * workers
-    errors: list[Any] = []
-    barrier = threading.Barrier(workers)
-
-    def work(i: int) -> None:
-        # Open each store's connection before the start line, so no worker is still
-        # connecting while the others drain the whole backlog.
-        stores[i].dirty_backlog()
-        barrier.wait()
-        try:
-            counts[i] = stores[i].reconcile()
-        except Exception as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(workers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    # Open each store's connection before the start line, so no worker is still
+    # connecting while the others drain the whole backlog.
+    for s in stores:
+        s.dirty_backlog()
+    counts, errors = together(workers, lambda i: stores[i].reconcile())
     for s in stores:
         s.close()
     assert errors == []

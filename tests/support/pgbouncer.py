@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.support.processes import free_port, stop
+
 BINARIES = ("pgbouncer", "/usr/sbin/pgbouncer")
 PASSWORD = "bouncer pw'9"  # a space and a quote: every DSN form must keep it hidden
 
@@ -37,12 +39,6 @@ class Bouncer:
 
         secret = quote(self.password if password is None else password, safe="")
         return f"postgresql://{self.user}:{secret}@{self.host}:{self.port}/{dbname}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def binary() -> str | None:
@@ -112,10 +108,5 @@ logfile = {workdir}/pgbouncer.log
                 time.sleep(0.05)
         yield Bouncer("127.0.0.1", port, user, PASSWORD)
     finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         shutil.rmtree(workdir, ignore_errors=True)
