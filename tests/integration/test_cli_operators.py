@@ -82,6 +82,16 @@ def test_read_commands_never_create_a_database_file(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_serve_never_creates_a_database_file(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PYREFERENCE_DSN", raising=False)
+    result = runner.invoke(cli, ["serve", "--port", "1"])
+    assert result.exit_code == 1 and "pyreference migrate" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def _connections(dsn: str) -> int:
     with pyreference.connect(dsn) as store:
         return len(list(store.iter_connection_summaries(NOW)))
