@@ -89,7 +89,7 @@ def test_serve_never_creates_a_database_file(
     monkeypatch.delenv("PYREFERENCE_DSN", raising=False)
     # An address that cannot be bound: without the check the app would open (and create)
     # the database at startup, then fail; it must refuse before.
-    result = runner.invoke(cli, ["serve", "--host", "256.0.0.1"])
+    result = runner.invoke(cli, ["serve", "--host", "256.0.0.1", "--token", "t"])
     assert result.exit_code == 1 and "pyreference migrate" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
