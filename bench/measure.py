@@ -354,7 +354,7 @@ def rebuild_cost(conn: Any, reps: int = 3) -> dict[str, Any]:
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
-        conn.execute("SELECT pyref_rebuild_v2()")
+        conn.execute("SELECT pyref_rebuild_v3()")
         times.append((time.perf_counter() - t0) * 1000)
     return {"ms": statistics.median(times), "samples_ms": times}
 

@@ -2,6 +2,7 @@
 
 from .aio import AsyncStore, connect_async
 from .errors import (
+    ConnectionAmbiguous,
     ConnectionNotFound,
     DatabaseUnavailable,
     InsufficientPrivilege,
@@ -14,11 +15,12 @@ from .errors import (
     StatementTimeout,
     TransactionConflict,
 )
-from .store import Page, Store, connect
+from .store import Page, Resolution, Store, connect
 from .synthesis import ConnectionDiagnostics, ConnectionSummary, Runtime, synthesize
 
 __all__ = [
     "AsyncStore",
+    "ConnectionAmbiguous",
     "ConnectionDiagnostics",
     "ConnectionNotFound",
     "ConnectionSummary",
@@ -30,6 +32,7 @@ __all__ = [
     "MigrationLocked",
     "Page",
     "PyreferenceError",
+    "Resolution",
     "Runtime",
     "SchemaNotReady",
     "StatementTimeout",

@@ -208,6 +208,7 @@ class AsyncStore(StoreBase):
             cursor = page.next_cursor
 
     # -- scoped path (R11) -----------------------------------------------------------
+    resolve_connection = _async_read(read_path.resolve_connection)
     get_connection_summary = _async_read(read_path.connection_summary)
     connection_diagnostics = _async_read(read_path.connection_diagnostics)
     list_connectors = _async_read(read_path.owner_connectors)

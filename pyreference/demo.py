@@ -23,20 +23,40 @@ from .timeutil import iso, to_utc
 # The draft is never listed, so it has no expected row.
 EXPECTED: dict[str, tuple[str, str]] = {
     "cin_gmail_work": ("healthy", "green"),
+    "cin_gmail_personal": ("idle", "amber"),
     "cin_github": ("degraded", "amber"),
     "cin_slack": ("idle", "grey"),
     "cin_amazon_personal": ("healthy", "green"),
     "cin_amazon_household": ("healthy", "green"),
     "cin_heb": ("degraded", "amber"),
-    "cin_chase": ("degraded", "amber"),
-    "cin_google_calendar": ("degraded", "amber"),
-    "cin_ynab": ("degraded", "red"),
+    "cin_chase": ("blocked", "red"),
+    "cin_google_calendar": ("healthy", "green"),
+    "cin_ynab": ("degraded", "amber"),
     "cin_google_contacts": ("needs_attention", "amber"),
     "cin_claude_code": ("idle", "amber"),
     "cin_chatgpt": ("blocked", "red"),
     "cin_codex": ("cooling_off", "amber"),
     "cin_usaa": ("idle", "amber"),
-    "cin_spotify_old": ("idle", "amber"),
+    "cin_spotify_old": ("idle", "grey"),
+}
+# Connection id -> its owner state resolver (R52): every resolver the fleet can show.
+EXPECTED_RESOLVERS: dict[str, str] = {
+    "cin_gmail_work": "healthy",
+    "cin_gmail_personal": "refresh_due",
+    "cin_github": "system_degraded",
+    "cin_slack": "not_measured",
+    "cin_amazon_personal": "healthy",
+    "cin_amazon_household": "collecting",
+    "cin_heb": "system_degraded",
+    "cin_chase": "needs_owner",
+    "cin_google_calendar": "healthy",
+    "cin_ynab": "blocked_maintainer",
+    "cin_google_contacts": "needs_owner",
+    "cin_claude_code": "owner_paused",
+    "cin_chatgpt": "needs_owner",
+    "cin_codex": "healthy",
+    "cin_usaa": "refresh_due",
+    "cin_spotify_old": "retired",
 }
 DRAFT_ID = "cin_notion_draft"
 LEGEND = (
@@ -164,6 +184,17 @@ def _healthy_gmail(d: _Demo) -> str:
     return cid
 
 
+def _assisted_refresh_gmail(d: _Demo) -> str:
+    # Gmail's refresh policy says credentials are likely needed (an assisted source,
+    # R59): data three hours old against a one-hour window is the owner's refresh to
+    # start, not a fault.
+    cid = "cin_gmail_personal"
+    d.connection(cid, "gmail", "Personal mail")
+    facts = _full_run_facts(d, cid, "gmail", 4, 3)
+    d.run(cid, "gmail", "run_gmail_p1", started_hours_ago=3, facts=facts)
+    return cid
+
+
 def _stale_github(d: _Demo) -> str:
     # Automatic source, last success 9 h ago against a 6 h staleness window.
     cid = "cin_github"
@@ -233,7 +264,8 @@ def _surface_failed_heb(d: _Demo) -> str:
     return cid
 
 
-def _failed_chase(d: _Demo) -> str:
+def _reauth_chase(d: _Demo) -> str:
+    # The bank rejected the login: credentials fail (R58), so the owner signs in again.
     cid = "cin_chase"
     d.connection(cid, "chase", "Chase checking")
     facts = _full_run_facts(d, cid, "chase", 6, 30)
@@ -249,7 +281,8 @@ def _failed_chase(d: _Demo) -> str:
     return cid
 
 
-def _retryable_gap_calendar(d: _Demo) -> str:
+def _cooling_gap_calendar(d: _Demo) -> str:
+    # Its only gap waits for its retry time (R55): it counts nowhere until then.
     cid = "cin_google_calendar"
     d.connection(cid, "google-calendar", "Calendar")
     facts = _full_run_facts(d, cid, "google-calendar", 10, 0.5)
@@ -303,6 +336,7 @@ def _paused_claude_code(d: _Demo) -> str:
 
 
 def _blocked_chatgpt(d: _Demo) -> str:
+    # Seven failed runs, the session expired on a browser source: blocked, sign in again.
     cid = "cin_chatgpt"
     d.connection(cid, "chatgpt", "ChatGPT", source_kind="browser_collector")
     facts = _full_run_facts(d, cid, "chatgpt", 4, 50)
@@ -345,6 +379,7 @@ def _refresh_due_usaa(d: _Demo) -> str:
 
 
 def _revoked_spotify(d: _Demo) -> str:
+    # Retired (R52): listed with its runs and counts, nothing asked of anyone.
     # Created revoked so revoked_at is `created_at`, not the wall clock (determinism).
     cid = "cin_spotify_old"
     d.connection(cid, "spotify", "Old Spotify", status="revoked", days_old=90)
@@ -361,12 +396,13 @@ def _draft_notion(d: _Demo) -> str:
 
 _STEPS: tuple[Callable[[_Demo], str | list[str]], ...] = (
     _healthy_gmail,
+    _assisted_refresh_gmail,
     _stale_github,
     _never_run_slack,
     _amazon_siblings,
     _surface_failed_heb,
-    _failed_chase,
-    _retryable_gap_calendar,
+    _reauth_chase,
+    _cooling_gap_calendar,
     _terminal_gap_ynab,
     _attention_contacts,
     _paused_claude_code,
@@ -460,6 +496,11 @@ def run_demo(
 def _connection_count(store: Store) -> int:
     with store.database.session() as s:
         return int(s.execute("connection_count")[0]["connections"])
+
+
+def resolvers(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """The owner state resolver per connection id, as `EXPECTED_RESOLVERS` states them."""
+    return {r["connection_id"]: r["owner_state"]["resolver"] for r in rows}
 
 
 def tones(rows: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:

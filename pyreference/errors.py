@@ -82,3 +82,14 @@ class TransactionConflict(PyreferenceError):
     failure or deadlock, SQLSTATE 40001 / 40P01); nothing was written. Retry the call."""
 
     retryable = True
+
+
+class ConnectionAmbiguous(PyreferenceError, LookupError):
+    """A connector id names several non-draft connections of the owner (R62).
+
+    ``candidates`` holds ``(connection_id, display_name, status)`` in list order.
+    """
+
+    def __init__(self, message: str, candidates: tuple[tuple[str, str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.candidates = candidates

@@ -32,15 +32,47 @@ RUN_EVENT_TYPES = (
 
 
 @dataclass(frozen=True, slots=True)
+class Skip:
+    """Why a run skipped a stream (R51: ``skipped`` is ``{reason, recovery_action?}``)."""
+
+    reason: str | None = None
+    recovery_action: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class StreamFacts:
-    """One stream's collection facts as a run reported them."""
+    """One stream's collection facts as a run reported them (R51 spellings, decoded).
+
+    ``collected`` is 0 when absent or not a non-negative number; ``considered`` and
+    ``covered`` are None ("unknown") unless a non-negative integer.
+    """
 
     stream: str
-    checkpoint: str | None = None  # e.g. "committed"; anything else is unresolved
+    checkpoint: str | None = None  # committed|disabled prove coverage; anything else does not
     collected: int | None = None
     considered: int | None = None
     pending_detail_gaps: int | None = None
     run_id: str | None = None  # the run that reported these facts
+    covered: int | None = None
+    skipped: Skip | None = None
+    finished_at: str | None = None  # the reporting run's finish time (R61 evidence_as_of)
+
+
+@dataclass(frozen=True, slots=True)
+class KnownGap:
+    """One entry of a run's ``known_gaps`` (R57), reduced to what classification reads.
+
+    A non-object entry keeps ``is_object=False`` and nothing else. ``action`` is the
+    ``recovery_hint`` when it is text, else ``recovery_hint.action``.
+    """
+
+    is_object: bool = True
+    kind: str | None = None
+    reason: str | None = None
+    message: str | None = None
+    severity: str | None = None
+    stream: str | None = None
+    action: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +94,7 @@ class RunEvidence:
     terminal_reason: str | None = None  # e.g. "owner_cancelled"
     browser_surface: BrowserSurface | None = None
     collection_facts: tuple[StreamFacts, ...] = ()
-    # the settling event's `known_gaps` array, as written (JSON values), SPEC-SEMANTICS R2
-    known_gaps: tuple[object, ...] = ()
+    known_gaps: tuple[KnownGap, ...] = ()  # the settling event's `known_gaps` (R57)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +109,25 @@ class StreamStats:
 
 
 @dataclass(frozen=True, slots=True)
+class PendingGaps:
+    """Pending gaps of one stream sharing a retry time and a reason (R55)."""
+
+    next_attempt_after: str | None  # None: eligible at once
+    reason: str | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
 class GapCounts:
+    """Detail gaps of one stream: pending ones by retry time, in-progress and terminal counts.
+
+    ``pending`` holds groups in order (eligible-at-once first, then by retry time and
+    reason); whether a group is eligible depends on ``now`` and is decided at read time.
+    """
+
     stream: str
-    pending: int = 0
+    pending: tuple[PendingGaps, ...] = ()
+    in_progress: int = 0
     terminal: int = 0
 
 
@@ -112,6 +159,9 @@ class Attention:
 class DeclaredStream:
     name: str
     required: bool = True  # manifest `required` absent means required
+    coverage_strategy: str | None = None
+    freshness_strategy: str | None = None
+    coverage_policy: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +169,7 @@ class RefreshPolicy:
     recommended_mode: str | None = None  # manual|automatic|paused|...
     maximum_staleness_seconds: float | None = None  # positive finite, else None
     background_safe: bool | None = None
+    interaction_posture: str | None = None  # credentials|manual_action_likely|otp_likely|...
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,10 +177,12 @@ class ConnectorProfile:
     """What a connector's manifest says that summaries need (maintained digest)."""
 
     connector_id: str
-    display_name: str | None = None
+    display_name: str | None = None  # the manifest's, when a non-empty string (R53)
     declared_streams: tuple[DeclaredStream, ...] = ()
     manifest_usable: bool = True  # False: no usable `streams` array -> declaration unavailable
     refresh_policy: RefreshPolicy = field(default_factory=RefreshPolicy)
+    version: str | None = None
+    browser_required: bool = False  # runtime_requirements.bindings.browser.required is true
 
 
 @dataclass(frozen=True, slots=True)

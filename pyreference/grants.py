@@ -68,7 +68,7 @@ READER_FUNCTIONS = (
 )
 MAINTAINER_FUNCTIONS = (
     "pyref_reconcile_v3(integer, text[])",
-    "pyref_rebuild_v2()",
+    "pyref_rebuild_v3()",  # R7: 0012's digest fields, then 0011's pyref_rebuild_v2()
     "pyref_verify_v2()",
 )
 MAINTAINER_TABLES = ("pyref_dirty", "pyref_dirty_runs")

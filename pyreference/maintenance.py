@@ -126,6 +126,7 @@ def _rebuild(dialect: str, progress: Callable[[int, int], None] | None) -> Plan[
     yield from execute("refresh_digests")
     yield from execute("rebuild_runs_delete")
     yield from execute("rebuild_runs_insert")
+    yield from execute("refresh_profiles")
     for start in range(0, len(ids), BATCH):
         yield from execute("refresh_evidence", {"ids": Ids(ids[start : start + BATCH])})
         if progress:

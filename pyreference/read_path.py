@@ -15,7 +15,7 @@ from typing import Any
 
 from .cursors import check_format, cursor_position, encode_cursor, verify_cursor
 from .db import Ids, unreadable_data
-from .errors import ConnectionNotFound, InvalidCursor, InvalidInput
+from .errors import ConnectionAmbiguous, ConnectionNotFound, InvalidCursor, InvalidInput
 from .evidence import DeepEvidence
 from .inputs import cursor_text, id_set, ident, optional_ident, shown
 from .memo import prepare_page
@@ -52,6 +52,23 @@ class Page:
             "next_cursor": self.next_cursor,
             "has_more": self.has_more,
         }
+
+
+# Candidates an ambiguous resolution lists (R62); a connector rarely has more.
+MAX_CANDIDATES = 100
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """R62: how a reference resolves: ``resolved``, ``unresolved`` or ``ambiguous``.
+
+    ``candidates`` are ``(connection_id, display_name, status)`` in list order (only
+    when ambiguous; at most ``MAX_CANDIDATES``).
+    """
+
+    state: str
+    connection_id: str | None = None
+    candidates: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -221,13 +238,36 @@ def _scoped(ctx: Context, connection_id: str) -> Plan[tuple[Any, Any] | None]:
         return unreadable_evidence(row, decoder, exc), DeepEvidence()
 
 
+def resolve_connection(ctx: Context, ref: str) -> Plan[Resolution]:
+    """R62: an exact connection id of this owner (any status, drafts included), else this
+    owner's non-draft connections whose connector id is ``ref``. One statement.
+
+    Raises:
+        InvalidInput: ``ref`` is not an id (a non-empty string of at most 512 characters).
+    """
+    ident(ref, "connection reference")
+    found = yield from execute(
+        "resolve_connection", {"owner": ctx.owner, "ref": ref, "fetch": MAX_CANDIDATES + 1}
+    )
+    if not found:
+        return Resolution("unresolved")
+    if found[0]["exact"] or len(found) == 1:
+        return Resolution("resolved", str(found[0]["connector_instance_id"]))
+    candidates = tuple(
+        (str(r["connector_instance_id"]), str(r["display_name"]), str(r["status"]))
+        for r in found[:MAX_CANDIDATES]
+    )
+    return Resolution("ambiguous", None, candidates)
+
+
 def connection_summary(
     ctx: Context,
     connection_id: str,
     now: datetime | str | None = None,
     live_run_ids: frozenset[str] | None = None,
 ) -> Plan[ConnectionSummary | None]:
-    """One connection's summary (by id, or by a connector id with exactly one connection)."""
+    """One connection's summary (R11, R62): by id, or by a connector id naming exactly one
+    non-draft connection; None when the reference is unresolved or ambiguous."""
     at = _scoped_at(connection_id, now)
     runtime = Runtime(live_run_ids=id_set(live_run_ids, "live_run_ids"))
     found = yield from _scoped(ctx, connection_id)
@@ -245,11 +285,25 @@ def connection_diagnostics(
     now: datetime | str | None = None,
     live_run_ids: frozenset[str] | None = None,
 ) -> Plan[ConnectionDiagnostics]:
-    """Deep diagnostics of one connection; raises `ConnectionNotFound`."""
+    """Deep diagnostics of one connection (R11).
+
+    Raises:
+        ConnectionNotFound: the reference is unresolved (R62).
+        ConnectionAmbiguous: it names several connections; ``candidates`` lists them (one
+            more statement, only on this path).
+    """
     at = _scoped_at(connection_id, now)
     runtime = Runtime(live_run_ids=id_set(live_run_ids, "live_run_ids"))
     found = yield from _scoped(ctx, connection_id)
     if found is None:
+        resolution = yield from resolve_connection(ctx, connection_id)
+        if resolution.state == "ambiguous":
+            names = "; ".join(f"{c} ({n}, {st})" for c, n, st in resolution.candidates)
+            raise ConnectionAmbiguous(
+                f"{shown(connection_id)} names {len(resolution.candidates)} connections: "
+                f"{names}; pass one connection id",
+                resolution.candidates,
+            )
         raise ConnectionNotFound(
             f"no connection {shown(connection_id)} for owner {shown(ctx.owner)}"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -19,9 +20,12 @@ from .evidence import (
     GapCounts,
     GapDetail,
     Identity,
+    KnownGap,
+    PendingGaps,
     RefreshPolicy,
     RunEvidence,
     Schedule,
+    Skip,
     StreamFacts,
     StreamStats,
 )
@@ -75,6 +79,8 @@ class PageDecoder:
             row.get("connector_display_name"),
             str(row.get("declared_streams")),
             str(row.get("refresh_policy")),
+            row.get("manifest_version"),
+            row.get("browser_required"),
         )
         if key not in self._profiles:
             self._profiles[key] = profile_from_row(row, self.json)
@@ -122,16 +128,67 @@ def _ts_or_none(value: Any) -> str | None:
         return None
 
 
+def _text(value: Any) -> str | None:
+    """A JSON string that is not empty, else None (R51: empty strings count as absent)."""
+    return value if isinstance(value, str) and value else None
+
+
+def _count(value: Any) -> int | None:
+    """R51: a non-negative integer, else None ("unknown")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, float) and value.is_integer() and value >= 0:
+        return int(value)
+    return None
+
+
+def _collected(value: Any) -> int:
+    """R51: a non-negative number (whole part), else 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return int(value) if math.isfinite(value) and value >= 0 else 0
+
+
+def _skip(value: Any) -> Skip | None:
+    if not isinstance(value, Mapping):
+        return None
+    return Skip(
+        reason=_text(value.get("reason")), recovery_action=_text(value.get("recovery_action"))
+    )
+
+
 def _facts(item: Mapping[str, Any], run_id: str | None = None) -> StreamFacts:
     # Positional and through one bound `get`: a page builds a few hundred of these.
     get = item.get
     return StreamFacts(
         str(get("stream")),
-        _str(get("checkpoint")),
-        _int(get("collected")),
-        _int(get("considered")),
-        _int(get("pending_detail_gaps")),
+        _text(get("checkpoint")),
+        _collected(get("collected")),
+        _count(get("considered")),
+        _count(get("pending_detail_gaps")),
         _str(get("run_id", run_id)),
+        _count(get("covered")),
+        _skip(get("skipped")),
+        _ts(get("finished_at")),
+    )
+
+
+def _known_gap(item: Any) -> KnownGap:
+    if not isinstance(item, Mapping):
+        return KnownGap(is_object=False)
+    hint = item.get("recovery_hint")
+    action = _text(hint) if isinstance(hint, str) else None
+    if isinstance(hint, Mapping):
+        action = _text(hint.get("action"))
+    return KnownGap(
+        kind=_text(item.get("kind")),
+        reason=_text(item.get("reason")),
+        message=_text(item.get("message")),
+        severity=_text(item.get("severity")),
+        stream=_text(item.get("stream")),
+        action=action,
     )
 
 
@@ -150,6 +207,7 @@ def run_from_json(data: Mapping[str, Any] | None) -> RunEvidence | None:
         )
     run_id = str(data["run_id"])
     facts = data.get("collection_facts") or []
+    gaps = data.get("known_gaps")
     return RunEvidence(
         run_id=run_id,
         status=str(data["status"]),
@@ -159,9 +217,11 @@ def run_from_json(data: Mapping[str, Any] | None) -> RunEvidence | None:
         terminal_reason=_str(data.get("terminal_reason")),
         browser_surface=surface,
         collection_facts=tuple(
-            _facts(f, run_id) for f in facts if isinstance(f, Mapping) and f.get("stream")
+            _facts(f, run_id)
+            for f in (facts if isinstance(facts, list) else [])
+            if isinstance(f, Mapping) and isinstance(f.get("stream"), str) and f["stream"]
         ),
-        known_gaps=tuple(gaps) if isinstance(gaps := data.get("known_gaps"), list) else (),
+        known_gaps=tuple(_known_gap(g) for g in gaps) if isinstance(gaps, list) else (),
     )
 
 
@@ -185,21 +245,32 @@ def profile_from_row(row: Mapping[str, Any], loads: Loads) -> ConnectorProfile:
         name = item.get("name") if isinstance(item, Mapping) else None
         if isinstance(name, str) and name and name not in seen:
             seen.add(name)
-            declared.append(DeclaredStream(name=name, required=item.get("required") is not False))
+            declared.append(
+                DeclaredStream(
+                    name=name,
+                    required=item.get("required") is not False,
+                    coverage_strategy=_text(item.get("coverage_strategy")),
+                    freshness_strategy=_text(item.get("freshness_strategy")),
+                    coverage_policy=_text(item.get("coverage_policy")),
+                )
+            )
     policy = loads(row.get("refresh_policy"))
     policy = policy if isinstance(policy, Mapping) else {}
     window = staleness_seconds(policy.get("maximum_staleness_seconds"))
     safe = policy.get("background_safe")
     return ConnectorProfile(
         connector_id=str(row["connector_id"]),
-        display_name=_str(row.get("connector_display_name")),
+        display_name=_text(row.get("connector_display_name")),
         declared_streams=tuple(declared),
         manifest_usable=bool(declared),
         refresh_policy=RefreshPolicy(
             recommended_mode=_str(policy.get("recommended_mode")),
             maximum_staleness_seconds=window,
             background_safe=safe if isinstance(safe, bool) else None,
+            interaction_posture=_text(policy.get("interaction_posture")),
         ),
+        version=_text(row.get("manifest_version")),
+        browser_required=bool(row.get("browser_required")),
     )
 
 
@@ -237,11 +308,23 @@ def _stream_facts(data: Any) -> tuple[StreamFacts, ...]:
     return tuple(_facts(f) for f in data or [])
 
 
+def _pending(value: Any) -> tuple[PendingGaps, ...]:
+    if not isinstance(value, list):  # a count (evidence written before 0012): eligible now
+        n = _int(value) or 0
+        return (PendingGaps(None, None, n),) if n > 0 else ()
+    return tuple(
+        PendingGaps(_ts(p.get("after")), _str(p.get("reason")), _int(p.get("n")) or 0)
+        for p in value
+        if isinstance(p, Mapping)
+    )
+
+
 def _gap_counts(data: Any) -> tuple[GapCounts, ...]:
     return tuple(
         GapCounts(
             stream=str(g["stream"]),
-            pending=_int(g.get("pending")) or 0,
+            pending=_pending(g.get("pending")),
+            in_progress=_int(g.get("in_progress")) or 0,
             terminal=_int(g.get("terminal")) or 0,
         )
         for g in data or []

@@ -25,6 +25,23 @@ STATE_STYLE = {
 }
 
 
+# R19 actions as the owner reads them (the JSON keeps the identifiers).
+ACTION_WORDS = {
+    "reauth": "sign in again",
+    "add_info": "answer the request",
+    "code_fix": "needs a connector fix",
+    "reattach_schedule": "turn the schedule back on",
+    "refresh_now": "refresh now",
+    "retry_gap": "retry what is missing",
+    "wait": "wait: it retries by itself",
+}
+
+
+def action_words(actions: Iterable[str]) -> str:
+    """Required actions as words, most urgent first; an unknown action shows as itself."""
+    return "; ".join(ACTION_WORDS.get(a, a) for a in actions)
+
+
 def age(at: str | None, now: datetime | None) -> str:
     """`5m ago`-style age of an ISO timestamp; the timestamp itself when `now` is unknown."""
     if at is None:
@@ -54,15 +71,15 @@ def _row(d: Mapping[str, Any], now: datetime | None) -> list[str]:
     state = d["connection_health"]["state"]
     status = "" if d["status"] == "active" else f" [bold]{d['status']}[/bold]"
     records = "—" if d["total_records"] is None else str(d["total_records"])
-    actions = ", ".join(verdict["required_actions"])
+    actions = action_words(verdict["required_actions"])
     return [
-        f"{escape(d['display_name'] or d['connection_id'])}{status}\n"
+        f"{escape(d['display_name'])}{status}\n"
         f"[dim]{escape(d['connection_id'])} · {escape(d['connector_id'])}[/dim]",
         records,
         d["freshness"]["status"],
         f"[{STATE_STYLE.get(state, '')}]{state}[/]",
         f"[{TONE_STYLE.get(verdict['tone'], '')}]{verdict['label']}[/]"
-        + (f"\n[dim]{actions}[/dim]" if actions else ""),
+        + (f"\n[dim]{escape(actions)}[/dim]" if actions else ""),
         _last_run(d["last_run"], now),
     ]
 

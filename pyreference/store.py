@@ -22,7 +22,7 @@ from .errors import InvalidInput
 from .inputs import ident, shown
 from .memo import PreparedMemo
 from .plan import Context, Plan, run
-from .read_path import ListRequest, Page, list_request, page_statement
+from .read_path import ListRequest, Page, Resolution, list_request, page_statement
 from .routing import ReadSource, Router
 from .synthesis import ConnectionSummary
 
@@ -30,6 +30,7 @@ __all__ = [
     "DEFAULT_DSN",
     "DEFAULT_MEMO_ROWS",
     "Page",
+    "Resolution",
     "Store",
     "connect",
     "page_statement",
@@ -282,7 +283,8 @@ class Store(StoreBase):
                 return
             cursor = page.next_cursor
 
-    # -- scoped path (R11) -----------------------------------------------------------
+    # -- scoped path (R11, R62) ------------------------------------------------------
+    resolve_connection = _sync_read(read_path.resolve_connection)
     get_connection_summary = _sync_read(read_path.connection_summary)
     connection_diagnostics = _sync_read(read_path.connection_diagnostics)
     list_connectors = _sync_read(read_path.owner_connectors)

@@ -33,8 +33,16 @@ from .timeutil import iso, now_utc, optional_utc, to_utc
 
 CONNECTION_STATUSES = ("active", "paused", "revoked", "draft")
 SOURCE_KINDS = ("account", "local_device", "browser_collector", "manual")
-GAP_STATUSES = ("pending", "recovered", "terminal")
-LIFECYCLES = ("open", "acknowledged", "in_progress", "resolved", "expired")
+GAP_STATUSES = ("pending", "in_progress", "recovered", "terminal")
+LIFECYCLES = (
+    "open",
+    "acknowledged",
+    "in_progress",
+    "resolved",
+    "expired",
+    "cancelled",
+    "superseded",
+)
 BATCH = 2000
 MAX_EVENT_SEQ = 2**53
 
@@ -343,8 +351,11 @@ def open_attention(
     owner_action: str | None = None,
     response_required: bool = False,
     expires_at: datetime | str | None = None,
+    created_at: datetime | str | None = None,
 ) -> Plan[str]:
-    """Open an attention record on a connection; returns its id."""
+    """Open an attention record on a connection; returns its id.
+
+    ``created_at`` defaults to now; R54 orders records by it after urgency."""
     attention_id = ident(attention_id or f"att_{uuid.uuid4().hex}", "attention_id")
     params = {
         "attention_id": attention_id,
@@ -353,7 +364,7 @@ def open_attention(
         "owner_action": optional_text(owner_action, "owner_action"),
         "response_required": flag(response_required, "response_required"),
         "expires_at": optional_utc(expires_at, "expires_at"),
-        "now": now_utc(),
+        "now": optional_utc(created_at, "created_at") or now_utc(),
     }
     yield Transaction(_one("insert_attention", params, connection_id, ctx.owner))
     return attention_id

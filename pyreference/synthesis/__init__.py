@@ -10,12 +10,12 @@ from datetime import datetime
 
 from pyreference.evidence import Attention, DeepEvidence, Evidence
 from pyreference.synthesis._time import check_now
-from pyreference.synthesis.coverage import synthesize_coverage
-from pyreference.synthesis.health import active_attention
+from pyreference.synthesis.attention import is_relevant, relevant_attention
 from pyreference.synthesis.model import (
     AttentionView,
     ConnectionDiagnostics,
     ConnectionSummary,
+    Coverage,
     EvidenceDetail,
     GapView,
     SurfaceEvent,
@@ -27,6 +27,7 @@ from pyreference.synthesis.summary import evidence_state
 __all__ = [
     "ConnectionDiagnostics",
     "ConnectionSummary",
+    "Coverage",
     "Prepared",
     "Runtime",
     "diagnose",
@@ -51,14 +52,17 @@ def synthesize_prepared(
     runtime = runtime if runtime is not None else Runtime()
     evidence = prepared.evidence
     until = prepared.backoff_until
+    eligible, gap_reason = prepared.eligible_gaps(now)
     facts = ReadFacts(
         freshness=prepared.freshness.status_at(now),
-        attention=active_attention(evidence.open_attention, now),
+        attention=relevant_attention(evidence.open_attention, now),
         backoff=until is not None and until > now,
         last_run=shown(evidence.latest_run, prepared.last_run, runtime),
         last_successful_run=shown(
             evidence.latest_successful_run, prepared.last_successful_run, runtime
         ),
+        eligible=eligible,
+        gap_reason=gap_reason,
     )
     return prepared.summary(facts)
 
@@ -69,10 +73,10 @@ def diagnose(
     """The scoped view: the same summary as the list row, plus history and coverage detail."""
     now = check_now(now)
     runtime = runtime if runtime is not None else Runtime()
-    live = {a.attention_id for a in active_attention(deep.attention, now)}
+    summary = synthesize(evidence, now, runtime)
     return ConnectionDiagnostics(
-        summary=synthesize(evidence, now, runtime),
-        coverage=synthesize_coverage(evidence),
+        summary=summary,
+        coverage=summary.coverage,
         recent_runs=tuple(show_run_detail(run, runtime) for run in deep.recent_runs),
         browser_surface_history=tuple(
             SurfaceEvent(
@@ -89,7 +93,7 @@ def diagnose(
             GapView(g.gap_id, g.stream, g.status, g.reason, g.next_attempt_after, g.updated_at)
             for g in deep.pending_gaps
         ),
-        attention=tuple(_attention_view(a, a.attention_id in live) for a in deep.attention),
+        attention=tuple(_attention_view(a, is_relevant(a, now)) for a in deep.attention),
         evidence=EvidenceDetail(
             state=evidence_state(evidence),
             dirty=evidence.dirty,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from pyreference.evidence import Evidence, StreamFacts, StreamStats
+from pyreference.evidence import DeclaredStream, Evidence, StreamFacts, StreamStats
+from pyreference.synthesis.collection_report import proves_coverage
 from pyreference.synthesis.model import StreamRecords
 
 
@@ -14,44 +16,50 @@ class Counts:
     stream_records: tuple[StreamRecords, ...]
     total_records: int | None
     total_records_state: str
+    stream_count: int  # streams (declared or dormant) holding at least one live record
 
 
 def _count(
-    stats: StreamStats | None, facts: StreamFacts | None, reliable: bool
+    stats: StreamStats | None,
+    facts: StreamFacts | None,
+    declared: DeclaredStream | None,
+    reliable: bool,
 ) -> tuple[int | None, str]:
     live = stats.live_count if stats is not None else 0
     if live > 0:
         count, state = live, "known"
-    elif (stats is not None and stats.row_count > 0) or (
-        facts is not None and facts.checkpoint == "committed"
-    ):
-        count, state = 0, "known_zero"  # proven empty: it once held records, or a run said so
+    elif (stats is not None and stats.row_count > 0) or proves_coverage(facts, declared):
+        # Proven empty: it once held records, or its effective fact proves coverage
+        # (R20); a committed checkpoint alone proves nothing.
+        count, state = 0, "known_zero"
     else:
         return None, "unobserved"
     # Evidence that could not be made current keeps its last number, flagged.
     return count, state if reliable else "stale"
 
 
-def synthesize_counts(evidence: Evidence) -> Counts:
+def synthesize_counts(evidence: Evidence, facts: Mapping[str, StreamFacts]) -> Counts:
+    """R20 counts; ``facts`` are the effective facts per stream (R61)."""
     stats = {s.stream: s for s in evidence.streams}
-    facts = {f.stream: f for f in evidence.stream_facts}
     # Unavailable evidence carries no stats, so only a failed-but-present row goes stale.
     reliable = evidence.reliable or not evidence.available
     observed = sorted(stats.keys() | facts.keys())
+    live_streams = sum(1 for s in evidence.streams if s.live_count > 0)
+    declarations = {s.name: s for s in evidence.profile.declared_streams}
 
     def row(name: str, declaration: str) -> StreamRecords:
-        count, state = _count(stats.get(name), facts.get(name), reliable)
+        count, state = _count(stats.get(name), facts.get(name), declarations.get(name), reliable)
         return StreamRecords(name, count, state, declaration)
 
     if not evidence.profile.manifest_usable:
         records = tuple(row(name, "unavailable") for name in observed)
-        return Counts((), records, None, "unobserved")
+        return Counts((), records, None, "unobserved", live_streams)
 
     declared = tuple(s.name for s in evidence.profile.declared_streams)
     declared_rows = tuple(row(name, "declared") for name in declared)
     dormant_rows = tuple(row(name, "dormant") for name in observed if name not in declared)
     total, total_state = _total(declared_rows)
-    return Counts(declared, declared_rows + dormant_rows, total, total_state)
+    return Counts(declared, declared_rows + dormant_rows, total, total_state, live_streams)
 
 
 def _total(rows: tuple[StreamRecords, ...]) -> tuple[int | None, str]:

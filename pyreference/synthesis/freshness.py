@@ -1,4 +1,4 @@
-"""R16: freshness, and whether a source refreshes by itself or waits for its owner."""
+"""R16: freshness: how old the captured data is, judged against the manifest's window."""
 
 from __future__ import annotations
 
@@ -7,19 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pyreference.evidence import Evidence
+from pyreference.evidence import Evidence, RunEvidence
 from pyreference.synthesis._time import at_or_after, parse_ts
-from pyreference.synthesis.runs import classifying_run, run_time
+from pyreference.synthesis.runs import run_time
 from pyreference.timeutil import DOMAIN_SPAN_SECONDS
-
-
-def is_manual_only(evidence: Evidence) -> bool:
-    policy = evidence.profile.refresh_policy
-    manual = policy.background_safe is False or policy.recommended_mode in ("manual", "paused")
-    schedule = evidence.schedule
-    if manual and schedule is not None and schedule.enabled and policy.background_safe is True:
-        return False  # the owner opted a background-safe source into a schedule
-    return manual
 
 
 def staleness_seconds(value: Any) -> float | None:
@@ -62,31 +53,28 @@ class FreshnessBasis:
         return "current" if now - self.captured <= self.window else "stale"
 
 
-def freshness_basis(evidence: Evidence) -> FreshnessBasis:
+def freshness_basis(evidence: Evidence, run: RunEvidence | None) -> FreshnessBasis:
+    """R16 given C (``run``): no captured data is ``unknown`` unless C failed after it."""
     success = evidence.latest_successful_run
     captured_at = (success.finished_at if success else None) or evidence.last_record_at
-    latest = evidence.latest_run
-    attempted_at = run_time(latest) if latest is not None else None
+    attempted_at = run_time(run) if run is not None else None
 
     def final(status: str) -> FreshnessBasis:
         return FreshnessBasis(status, captured_at, attempted_at)
 
-    run = classifying_run(evidence)
     if run is not None and run.status in ("failed", "cancelled"):
         success_at = success.finished_at if success else None
         # A failure we cannot place in time is not proof the data is current.
         failed_at = run_time(run)
         if success_at is None or failed_at is None or at_or_after(failed_at, success_at):
             return final("stale")
+    if captured_at is None:
+        return final("unknown")
     window = staleness_window(evidence)
     if window is not None:
-        if captured_at is None:
-            # Nothing captured yet: only a settled attempt proves the data is missing;
-            # a first run still in progress is not yet stale.
-            return final("stale" if evidence.latest_settled_run is not None else "unknown")
         # Compare timedeltas, not floats: the boundary is inclusive to the microsecond.
         return FreshnessBasis(
             None, captured_at, attempted_at, parse_ts(captured_at), timedelta(seconds=window)
         )
     manual = evidence.profile.refresh_policy.recommended_mode == "manual"
-    return final("current" if manual and captured_at is not None else "unknown")
+    return final("current" if manual else "unknown")

@@ -1,55 +1,44 @@
-"""R17: connection health: the first matching state wins; every condition found is listed."""
+"""R17: connection health: the first matching state wins; every condition that holds is listed."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
 
-from pyreference.evidence import Attention, Evidence, Schedule
-from pyreference.synthesis._time import is_after, parse_ts
+from pyreference.evidence import Attention, Evidence
+from pyreference.synthesis.backoff import BLOCKED_AFTER_FAILURES, failures
 from pyreference.synthesis.model import ConnectionHealth, Freshness, HealthCondition
-from pyreference.synthesis.runs import classifying_run
-
-BLOCKED_AFTER_FAILURES = 7
-LIVE_LIFECYCLES = ("open", "acknowledged", "in_progress")
-
-
-def active_attention(records: Iterable[Attention], now: datetime) -> tuple[Attention, ...]:
-    """Attention that still asks something of the owner at ``now``, earliest created first."""
-    live = [
-        a
-        for a in records
-        if a.lifecycle in LIVE_LIFECYCLES and (a.expires_at is None or is_after(a.expires_at, now))
-    ]
-    # Records without a creation time sort last; the id keeps the order total.
-    return tuple(
-        sorted(live, key=lambda a: (a.created_at is None, a.created_at or "", a.attention_id))
-    )
-
-
-def backoff_until(schedule: Schedule | None) -> datetime | None:
-    """When a failing schedule's backoff ends (it is active while ``now`` is before it)."""
-    if schedule is None or schedule.consecutive_failures <= 0 or schedule.next_run_at is None:
-        return None
-    return parse_ts(schedule.next_run_at)
+from pyreference.synthesis.posture import Posture
+from pyreference.synthesis.readiness import Readiness
 
 
 @dataclass(frozen=True, slots=True)
 class HealthInputs:
-    """What health and the verdict both read, computed once per synthesis."""
+    """What health, the verdict and the owner state all read, decided once per summary.
+
+    ``verdict`` is C's (R17 terms); ``coverage`` the rolled-up axis (R18);
+    ``disposition`` the connection's forward disposition (R61); ``attention`` the
+    relevant records, most urgent first (R54).
+    """
 
     evidence: Evidence
     freshness: Freshness
+    verdict: str
     coverage: str
-    manual_only: bool
+    disposition: str
+    posture: Posture
     attention: tuple[Attention, ...]
     backoff: bool
     run_in_progress: bool
+    readiness: Readiness
 
+    @property
+    def revoked(self) -> bool:
+        return self.evidence.identity.status == "revoked"
 
-def _failures(evidence: Evidence) -> int:
-    return evidence.schedule.consecutive_failures if evidence.schedule is not None else 0
+    @property
+    def stale_owner_refresh(self) -> bool:
+        """Stale data on a manual-only or assisted source: the owner's call (R59)."""
+        return self.freshness.status == "stale" and self.posture.owner_refreshed
 
 
 def _unreliable_reason(evidence: Evidence) -> str:
@@ -65,6 +54,8 @@ def _condition(type_: str, severity: str, reason_code: str) -> HealthCondition:
 
 
 # Conditions without a per-connection reason are shared: the dataclasses are frozen.
+_REVOKED = _condition("ConnectionRevoked", "info", "connection_revoked")
+_PAUSED = _condition("ConnectionPaused", "info", "connection_paused")
 _SCHEDULE_DISABLED = _condition("ScheduleDisabled", "info", "schedule_disabled")
 _BACKOFF_BLOCKED = _condition("BackoffActive", "error", "backoff_blocked")
 _BACKOFF_ACTIVE = _condition("BackoffActive", "warning", "backoff_active")
@@ -76,7 +67,27 @@ _COVERAGE = {
 }
 _FRESHNESS_STALE = _condition("FreshnessStale", "warning", "freshness_stale")
 _SURFACE_FAILED = _condition("BrowserSurfaceFailed", "warning", "browser_surface_failed")
-_REFRESH_DUE = _condition("FreshnessStale", "info", "refresh_due")
+_STALE_MANUAL = _condition("FreshnessStale", "info", "stale_manual_refresh")
+_STALE_ASSISTED = _condition("FreshnessStale", "info", "stale_assisted_refresh")
+
+
+def _degrading(inp: HealthInputs) -> list[HealthCondition]:
+    """R17.7: conditions that make an otherwise-working connection ``degraded``."""
+    found: list[HealthCondition] = []
+    if inp.verdict == "failed":
+        found.append(_COLLECTION_FAILED)
+    if inp.coverage in _COVERAGE:
+        found.append(_COVERAGE[inp.coverage])
+    if inp.freshness.status == "stale" and inp.posture.automatic:
+        found.append(_FRESHNESS_STALE)
+    latest = inp.evidence.latest_run
+    if latest is not None and latest.status == "surface_failed":
+        found.append(_SURFACE_FAILED)
+    return found
+
+
+def _blocked_by_backoff(inp: HealthInputs) -> bool:
+    return inp.backoff and failures(inp.evidence) >= BLOCKED_AFTER_FAILURES
 
 
 def _conditions(inp: HealthInputs, degrading: list[HealthCondition]) -> list[HealthCondition]:
@@ -84,60 +95,50 @@ def _conditions(inp: HealthInputs, degrading: list[HealthCondition]) -> list[Hea
     found: list[HealthCondition] = []
     if not ev.reliable:
         found.append(_condition("EvidenceUnreliable", "error", _unreliable_reason(ev)))
+    if inp.revoked:
+        return [*found, _REVOKED]  # R52: its only condition
     found += [_condition("AttentionOpen", "warning", a.reason_code) for a in inp.attention]
-    if ev.schedule is not None and not ev.schedule.enabled:
+    if inp.posture.paused:
+        found.append(_PAUSED)
+    elif inp.posture.schedule_off:
         found.append(_SCHEDULE_DISABLED)
-    if inp.backoff and _failures(ev) >= BLOCKED_AFTER_FAILURES:
-        found.append(_BACKOFF_BLOCKED)
-    elif inp.backoff:
-        found.append(_BACKOFF_ACTIVE)
-    return found + degrading + _refresh_due(inp)
-
-
-def _degrading(inp: HealthInputs) -> list[HealthCondition]:
-    """Conditions that make an otherwise-working connection `degraded`."""
-    ev = inp.evidence
-    found: list[HealthCondition] = []
-    run = classifying_run(ev)
-    if run is not None and run.status == "failed":
-        found.append(_COLLECTION_FAILED)
-    if inp.coverage in _COVERAGE:
-        found.append(_COVERAGE[inp.coverage])
-    if inp.freshness.status == "stale" and not inp.manual_only:
-        found.append(_FRESHNESS_STALE)
-    if ev.latest_run is not None and ev.latest_run.status == "surface_failed":
-        found.append(_SURFACE_FAILED)
+    found += inp.readiness.conditions()
+    if inp.backoff:
+        found.append(_BACKOFF_BLOCKED if _blocked_by_backoff(inp) else _BACKOFF_ACTIVE)
+    found += degrading
+    if inp.stale_owner_refresh:
+        found.append(_STALE_MANUAL if inp.posture.manual_only else _STALE_ASSISTED)
     return found
-
-
-def _refresh_due(inp: HealthInputs) -> list[HealthCondition]:
-    # Stale data on a manual-only source is the owner's call, not a fault.
-    if inp.freshness.status == "stale" and inp.manual_only:
-        return [_REFRESH_DUE]
-    return []
 
 
 def _state(inp: HealthInputs, degrading: list[HealthCondition]) -> tuple[str, tuple[str, ...]]:
     ev = inp.evidence
     if not ev.reliable:
         return "unknown", (_unreliable_reason(ev),)
+    if inp.revoked:
+        return "idle", ()
     if inp.attention:
         return "needs_attention", ()
-    if ev.schedule is not None and not ev.schedule.enabled:
+    if inp.posture.schedule_off:
         return "idle", ()
-    if inp.backoff and _failures(ev) >= BLOCKED_AFTER_FAILURES:
+    if inp.verdict != "succeeded" and inp.readiness.fails:
+        return "blocked", ()
+    if _blocked_by_backoff(inp):
         return "blocked", ()
     if degrading:
         return "degraded", ()
-    if inp.backoff:
+    succeeded = inp.verdict == "succeeded"
+    complete = inp.coverage == "complete"
+    current = inp.freshness.status == "current"
+    if inp.backoff and succeeded and complete and current:
         return "cooling_off", ()
-    if ev.latest_run is None:
+    if inp.verdict == "none" and current:
+        return "unknown", ("collection",)
+    if inp.stale_owner_refresh and succeeded and complete:
         return "idle", ()
-    if inp.freshness.status == "stale" and inp.manual_only:
-        return "idle", ()  # refresh due; collection and coverage are fine (not degraded)
-    run = classifying_run(ev)
-    succeeded = run is not None and run.status == "succeeded"
-    if succeeded and inp.coverage == "complete" and inp.freshness.status == "current":
+    if inp.verdict == "none":
+        return "idle", ()
+    if succeeded and complete and current:
         return "healthy", ()
     reasons = []
     if inp.freshness.status == "unknown":
@@ -150,8 +151,12 @@ def _state(inp: HealthInputs, degrading: list[HealthCondition]) -> tuple[str, tu
 
 
 def synthesize_health(inp: HealthInputs) -> ConnectionHealth:
+    """R17: the state, the conditions that hold, and the forward disposition (R61)."""
     degrading = _degrading(inp)
     state, reasons = _state(inp, degrading)
     return ConnectionHealth(
-        state=state, conditions=tuple(_conditions(inp, degrading)), unknown_reasons=reasons
+        state=state,
+        conditions=tuple(_conditions(inp, degrading)),
+        unknown_reasons=reasons,
+        forward_disposition=inp.disposition,
     )

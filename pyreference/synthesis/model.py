@@ -19,6 +19,7 @@ class RunView:
     started_at: str | None
     finished_at: str | None
     failure_reason: str | None
+    terminal_reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -27,6 +28,7 @@ class RunView:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "failure_reason": self.failure_reason,
+            "terminal_reason": self.terminal_reason,
         }
 
 
@@ -46,17 +48,15 @@ class BrowserSurfaceView:
 
 @dataclass(frozen=True, slots=True)
 class RunDetail:
-    """A run in diagnostics: the shown run plus why it ended and its browser surface."""
+    """A run in diagnostics: the shown run (with why it ended) plus its browser surface."""
 
     run: RunView
-    terminal_reason: str | None
     browser_surface: BrowserSurfaceView | None
 
     def to_dict(self) -> dict[str, Any]:
         surface = self.browser_surface
         return {
             **self.run.to_dict(),
-            "terminal_reason": self.terminal_reason,
             "browser_surface": surface.to_dict() if surface is not None else None,
         }
 
@@ -112,12 +112,14 @@ class ConnectionHealth:
     state: str  # unknown|needs_attention|idle|blocked|cooling_off|degraded|healthy
     conditions: tuple[HealthCondition, ...]
     unknown_reasons: tuple[str, ...]
+    forward_disposition: str  # R61: complete|resumable|awaiting_owner|terminal|unmeasured|...
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "state": self.state,
             "conditions": [c.to_dict() for c in self.conditions],
             "unknown_reasons": list(self.unknown_reasons),
+            "forward_disposition": self.forward_disposition,
         }
 
 
@@ -139,10 +141,14 @@ class RenderedVerdict:
 
 @dataclass(frozen=True, slots=True)
 class NextAction:
+    """R19: the most urgent relevant attention record (R54 order); ``none`` shows as null."""
+
     action: str
     reason_code: str
     attention_id: str
     owner_action: str | None
+    response_required: bool
+    expires_at: str | None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -150,7 +156,85 @@ class NextAction:
             "reason_code": self.reason_code,
             "attention_id": self.attention_id,
             "owner_action": self.owner_action,
+            "response_required": self.response_required,
+            "expires_at": self.expires_at,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerState:
+    """R52: who the connection's state belongs to, and on what evidence."""
+
+    resolver: str
+    owner_of_state: str  # owner|maintainer|system
+    posture: str  # observed|frozen-since-last-run
+    evidence_as_of: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "resolver": self.resolver,
+            "owner_of_state": self.owner_of_state,
+            "posture": self.posture,
+            "evidence_as_of": self.evidence_as_of,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SkipView:
+    """Why a run skipped a stream (R51), as reported."""
+
+    reason: str | None
+    recovery_action: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"reason": self.reason, "recovery_action": self.recovery_action}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportEntry:
+    """R61: one stream of the collection report; an unknown count is ``"unknown"``."""
+
+    stream: str
+    required: bool
+    checkpoint: str
+    collected: int
+    considered: int | str
+    covered: int | str
+    skipped: SkipView | None
+    pending_detail_gaps: int
+    coverage_condition: str
+    coverage_strategy: str | None
+    freshness_strategy: str | None
+    evidence_as_of: str | None
+    forward_disposition: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream,
+            "required": self.required,
+            "checkpoint": self.checkpoint,
+            "collected": self.collected,
+            "considered": self.considered,
+            "covered": self.covered,
+            "skipped": self.skipped.to_dict() if self.skipped is not None else None,
+            "pending_detail_gaps": self.pending_detail_gaps,
+            "coverage_condition": self.coverage_condition,
+            "coverage_strategy": self.coverage_strategy,
+            "freshness_strategy": self.freshness_strategy,
+            "evidence_as_of": self.evidence_as_of,
+            "forward_disposition": self.forward_disposition,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Coverage:
+    """R21: the connection's coverage axis (R18) and the per-stream report (R60/R61)."""
+
+    axis: str  # complete|partial|retryable_gap|terminal_gap|unknown
+    streams: tuple[ReportEntry, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"axis": self.axis, "streams": [s.to_dict() for s in self.streams]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +269,9 @@ class EvidenceView:
 class ConnectionSummary:
     connection_id: str
     connector_id: str
-    display_name: str | None
+    display_name: str  # R53: never null
+    connector_display_name: str
+    manifest_version: str | None
     status: str
     source_kind: str
     revoked_at: str | None
@@ -193,21 +279,29 @@ class ConnectionSummary:
     stream_records: tuple[StreamRecords, ...]
     total_records: int | None
     total_records_state: str
+    stream_count: int
     retained_bytes: int | None
     freshness: Freshness
     connection_health: ConnectionHealth
     rendered_verdict: RenderedVerdict
     next_action: NextAction | None
+    owner_state: OwnerState
+    source_work: str
+    collection_report: tuple[ReportEntry, ...]  # R61: one entry per stream
+    coverage: Coverage  # R18's axis, with the same entries as `collection_report`
     last_run: RunView | None
     last_successful_run: RunView | None
     schedule: ScheduleView | None
     evidence: EvidenceView
 
     def to_dict(self) -> dict[str, Any]:
+        report = [s.to_dict() for s in self.collection_report]
         return {
             "connection_id": self.connection_id,
             "connector_id": self.connector_id,
             "display_name": self.display_name,
+            "connector_display_name": self.connector_display_name,
+            "manifest_version": self.manifest_version,
             "status": self.status,
             "source_kind": self.source_kind,
             "revoked_at": self.revoked_at,
@@ -215,51 +309,21 @@ class ConnectionSummary:
             "stream_records": [s.to_dict() for s in self.stream_records],
             "total_records": self.total_records,
             "total_records_state": self.total_records_state,
+            "stream_count": self.stream_count,
             "retained_bytes": self.retained_bytes,
             "freshness": self.freshness.to_dict(),
             "connection_health": self.connection_health.to_dict(),
             "rendered_verdict": self.rendered_verdict.to_dict(),
             "next_action": _opt(self.next_action),
+            "owner_state": self.owner_state.to_dict(),
+            "source_work": self.source_work,
+            "collection_report": report,
+            "coverage": self.coverage.to_dict(),
             "last_run": _opt(self.last_run),
             "last_successful_run": _opt(self.last_successful_run),
             "schedule": _opt(self.schedule),
             "evidence": self.evidence.to_dict(),
         }
-
-
-@dataclass(frozen=True, slots=True)
-class StreamCoverage:
-    stream: str
-    state: str  # complete|partial|retryable_gap|terminal_gap|unknown
-    required: bool
-    checkpoint: str | None
-    collected: int | None
-    considered: int | None
-    pending_gaps: int
-    terminal_gaps: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "stream": self.stream,
-            "state": self.state,
-            "required": self.required,
-            "checkpoint": self.checkpoint,
-            "collected": self.collected,
-            "considered": self.considered,
-            "pending_gaps": self.pending_gaps,
-            "terminal_gaps": self.terminal_gaps,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Coverage:
-    """The connection coverage axis (over required streams) and every declared stream."""
-
-    state: str
-    streams: tuple[StreamCoverage, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state, "streams": [s.to_dict() for s in self.streams]}
 
 
 @dataclass(frozen=True, slots=True)

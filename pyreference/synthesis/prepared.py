@@ -1,14 +1,16 @@
 """Synthesis in two stages, so that repeated reads repeat only what ``now`` can change.
 
-``prepare`` does the work that depends on the evidence alone: counts, coverage, the
-manual-only rule, how runs are shown, freshness up to its age check, when a backoff
-ends. The store memoizes the result with the evidence it came from.
+``prepare`` does the work that depends on the evidence alone: C (the classifying
+run), counts, the refresh posture, effective facts, how runs are shown, freshness
+up to its age check, when a backoff ends, what C says about readiness. The store
+memoizes the result with the evidence it came from.
 
 At read time, ``now`` and the caller's live-run facts reduce to a few ``ReadFacts``
-(freshness status, the attention still active, whether backoff holds, the runs as
-shown). The summary is a pure function of the prepared evidence and those facts alone
-(``summarize`` never sees ``now``), so each prepared row keeps the summaries it has
-built by their facts: a summary is reused only for exactly the inputs that made it.
+(freshness status, the relevant attention, whether backoff holds, the runs as shown,
+the eligible detail gaps). The summary is a pure function of the prepared evidence
+and those facts alone (``summarize`` never sees ``now``), so each prepared row keeps
+the summaries it has built by their facts: a summary is reused only for exactly the
+inputs that made it.
 """
 
 from __future__ import annotations
@@ -17,13 +19,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from pyreference.evidence import Attention, Evidence, RunEvidence
+from pyreference.evidence import Attention, Evidence, KnownGap, RunEvidence
+from pyreference.synthesis._time import parse_ts
+from pyreference.synthesis.backoff import backoff_until
+from pyreference.synthesis.collection_report import StreamBasis, effective_facts, report_basis
 from pyreference.synthesis.counts import Counts, synthesize_counts
-from pyreference.synthesis.coverage import coverage_state
-from pyreference.synthesis.freshness import FreshnessBasis, freshness_basis, is_manual_only
-from pyreference.synthesis.health import backoff_until
+from pyreference.synthesis.coverage import required_streams
+from pyreference.synthesis.freshness import FreshnessBasis, freshness_basis
+from pyreference.synthesis.known_gaps import counted_gaps
 from pyreference.synthesis.model import ConnectionSummary, RunView
-from pyreference.synthesis.runs import Runtime, show_run
+from pyreference.synthesis.posture import Posture, refresh_posture
+from pyreference.synthesis.readiness import run_reason
+from pyreference.synthesis.runs import Runtime, classifying_run, show_run, verdict_of
 from pyreference.synthesis.summary import summarize
 
 _NO_LIVE_FACTS = Runtime()
@@ -33,24 +40,41 @@ class ReadFacts(NamedTuple):
     """Everything a read's ``now`` and live-run facts decide about one summary."""
 
     freshness: str
-    attention: tuple[Attention, ...]  # active at ``now``, earliest first
+    attention: tuple[Attention, ...]  # relevant at ``now``, most urgent first (R54)
     backoff: bool
     last_run: RunView | None
     last_successful_run: RunView | None
+    eligible: tuple[tuple[str, int], ...]  # streams with eligible pending gaps (R55)
+    gap_reason: str | None  # the first eligible pending gap's reason (R58 step 4)
 
 
 # Distinct facts kept per prepared row: they change only at a few instants (an age
-# limit, an expiry, a backoff end), so a handful covers any run of reads.
+# limit, an expiry, a backoff end, a gap's retry time), so a handful covers any run.
 _SUMMARIES_PER_ROW = 8
+
+
+class PendingGroup(NamedTuple):
+    stream: str
+    retry_at: datetime | None  # None: eligible at once
+    reason: str | None
+    gaps: int
+    declared: bool
 
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
     evidence: Evidence
+    run: RunEvidence | None  # C (R16)
+    verdict: str  # C's verdict (R17)
     counts: Counts
-    coverage: str
-    manual_only: bool
+    posture: Posture
     freshness: FreshnessBasis
+    report: tuple[StreamBasis, ...]
+    required: frozenset[str]
+    known_gaps: tuple[KnownGap, ...]  # C's gaps that count (R57)
+    run_reason: str | None  # R58 steps 1–3 (from C alone)
+    session_capable: bool
+    pending: tuple[PendingGroup, ...]
     last_run: RunView | None  # shown without live-run facts (see `shown`)
     last_successful_run: RunView | None
     backoff_until: datetime | None
@@ -68,8 +92,21 @@ class Prepared:
             self.summaries[facts] = found
         return found
 
+    def eligible_gaps(self, now: datetime) -> tuple[tuple[tuple[str, int], ...], str | None]:
+        """Eligible pending gaps per stream at ``now``, and the first one's reason (R55, R58)."""
+        counts: dict[str, int] = {}
+        reason = None
+        for group in self.pending:
+            if group.retry_at is not None and group.retry_at > now:
+                continue  # cooling down: counts nowhere in the summary
+            counts[group.stream] = counts.get(group.stream, 0) + group.gaps
+            if reason is None and group.declared:
+                reason = group.reason or f"detail_gap:{group.stream}"
+        return tuple(counts.items()), reason
+
 
 def prepare(evidence: Evidence) -> Prepared:
+    """The ``now``-free half of synthesis for one connection's evidence."""
     latest = evidence.latest_run
     success = evidence.latest_successful_run
     shown_latest = show_run(latest, _NO_LIVE_FACTS) if latest is not None else None
@@ -77,15 +114,41 @@ def prepare(evidence: Evidence) -> Prepared:
         shown_success = shown_latest  # one run object (the decoder shares it): show it once
     else:
         shown_success = show_run(success, _NO_LIVE_FACTS) if success is not None else None
+    run = classifying_run(evidence)
+    posture = refresh_posture(evidence)
+    required = required_streams(evidence)
+    declared = {s.name for s in evidence.profile.declared_streams}
+    pending = tuple(
+        PendingGroup(
+            g.stream,
+            parse_ts(p.next_attempt_after) if p.next_attempt_after is not None else None,
+            p.reason,
+            p.count,
+            g.stream in declared,
+        )
+        for g in evidence.gaps
+        for p in g.pending
+        if p.count > 0
+    )
     return Prepared(
         evidence=evidence,
-        counts=synthesize_counts(evidence),
-        coverage=coverage_state(evidence),
-        manual_only=is_manual_only(evidence),
-        freshness=freshness_basis(evidence),
+        run=run,
+        verdict=verdict_of(run),
+        counts=synthesize_counts(evidence, effective_facts(evidence, run)),
+        posture=posture,
+        freshness=freshness_basis(evidence, run),
+        report=report_basis(evidence, run),
+        required=required,
+        known_gaps=counted_gaps(run.known_gaps, required) if run is not None else (),
+        run_reason=run_reason(run, None, None) if run is not None else None,
+        session_capable=(
+            evidence.identity.source_kind == "browser_collector"
+            or evidence.profile.browser_required
+        ),
+        pending=pending,
         last_run=shown_latest,
         last_successful_run=shown_success,
-        backoff_until=backoff_until(evidence.schedule),
+        backoff_until=backoff_until(evidence, posture),
     )
 
 

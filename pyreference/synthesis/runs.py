@@ -1,4 +1,4 @@
-"""R15: how a run is shown, and which run classifies the connection's outcome."""
+"""R15/R16: how a run is shown, which run classifies the connection, and its verdict."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pyreference.evidence import Evidence, RunEvidence
 from pyreference.synthesis.model import BrowserSurfaceView, RunDetail, RunView
 
-OWNER_CANCELLED = "owner_cancelled"
+# A cancel the owner asked for says nothing about the source (R16).
+OWNER_CANCELS = ("owner_cancelled", "owner_cancel_forced")
+_FAILED_VERDICT = ("failed", "cancelled", "abandoned")
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +20,7 @@ class Runtime:
 
 
 def show_run(run: RunEvidence, runtime: Runtime) -> RunView:
+    """A run as shown (R15): an orphaned ``running`` run reads ``failed`` with no finish."""
     status, finished_at = run.status, run.finished_at
     live = runtime.live_run_ids
     if status == "running" and live is not None and run.run_id not in live:
@@ -28,11 +31,13 @@ def show_run(run: RunEvidence, runtime: Runtime) -> RunView:
         status=status,
         started_at=run.started_at,
         finished_at=finished_at,
-        failure_reason=_failure_reason(run),
+        failure_reason=shown_failure_reason(run),
+        terminal_reason=run.terminal_reason,
     )
 
 
-def _failure_reason(run: RunEvidence) -> str | None:
+def shown_failure_reason(run: RunEvidence) -> str | None:
+    """R15: a surface failure without a reason shows its wait reason, else its status."""
     if run.status != "surface_failed" or run.failure_reason:
         return run.failure_reason
     surface = run.browser_surface
@@ -47,7 +52,6 @@ def show_run_detail(run: RunEvidence, runtime: Runtime) -> RunDetail:
     surface = run.browser_surface
     return RunDetail(
         run=show_run(run, runtime),
-        terminal_reason=run.terminal_reason,
         browser_surface=(
             BrowserSurfaceView(surface.profile_key, surface.status, surface.wait_reason)
             if surface is not None
@@ -61,15 +65,30 @@ def run_time(run: RunEvidence) -> str | None:
     return run.finished_at or run.started_at
 
 
-def classifying_run(evidence: Evidence) -> RunEvidence | None:
-    """The run whose outcome classifies the connection (R16).
+def owner_cancelled(run: RunEvidence) -> bool:
+    """R16: cancelled, with a terminal (else failure) reason naming the owner."""
+    reason = run.terminal_reason or run.failure_reason
+    return run.status == "cancelled" and reason in OWNER_CANCELS
 
-    The database already picks the newest settled, non-skipped run; an owner's own
-    cancel says nothing about the source, so it yields to the last success.
+
+def classifying_run(evidence: Evidence) -> RunEvidence | None:
+    """C, the run whose outcome classifies the connection (R16).
+
+    The database picks the newest settled run that is not a skip (a skip is passed
+    over). An owner's own cancel yields to the last success, or to none.
     """
     run = evidence.latest_settled_run
     if run is None or run.status in ("skipped", "running"):
         return None
-    if run.terminal_reason == OWNER_CANCELLED:
+    if owner_cancelled(run):
         return evidence.latest_successful_run
     return run
+
+
+def verdict_of(run: RunEvidence | None) -> str:
+    """R17: ``succeeded``, ``failed`` (failed, cancelled, abandoned) or ``none``."""
+    if run is None:
+        return "none"
+    if run.status == "succeeded":
+        return "succeeded"
+    return "failed" if run.status in _FAILED_VERDICT else "none"

@@ -22,51 +22,117 @@ _COVERAGE_TONE = {
     "terminal_gap": "red",
     "unknown": "grey",
 }
-_LABELS = {"green": "Healthy", "grey": "Checking", "red": "Can't collect"}
+_DISPOSITION_TONE = {
+    "complete": "green",
+    "unmeasured": "grey",
+    "resumable": "amber",
+    "owner_refresh_due": "amber",
+    "awaiting_owner": "amber",
+    "terminal": "red",
+}
 # Amber inputs that only mean "nothing wrong, just due": everything else is a degradation.
-_REFRESH_ONLY = {("state", "idle"), ("state", "cooling_off"), ("freshness", "stale")}
+_REFRESH_ONLY = {
+    ("state", "idle"),
+    ("state", "cooling_off"),
+    ("freshness", "stale"),
+    ("disposition", "owner_refresh_due"),
+}
+# Upstream's urgency order; actions are stably sorted by it.
+_URGENCY = {
+    "reauth": 0,
+    "add_info": 0,
+    "code_fix": 1,
+    "reattach_schedule": 1,
+    "refresh_now": 1,
+    "retry_gap": 2,
+    "wait": 2,
+}
+REVOKED_VERDICT = RenderedVerdict(
+    tone="grey", label="Not measured", channel="calm", required_actions=()
+)
 
 
-def required_actions(inp: HealthInputs) -> tuple[str, ...]:
+def required_actions(inp: HealthInputs, state: str) -> tuple[str, ...]:
+    """R19 actions, collected in rule order then stably sorted by urgency."""
     ev = inp.evidence
-    actions = []
-    if inp.attention:
-        actions.append("add_info")
-    schedule = ev.schedule
-    if schedule is not None and not schedule.enabled and ev.latest_successful_run is not None:
-        actions.append("reattach_schedule")
-    if inp.freshness.status == "stale" and inp.manual_only:
-        actions.append("refresh_now")
-    if inp.coverage == "retryable_gap":
-        actions.append("retry_gap")
-    code_fix = inp.coverage == "terminal_gap"
-    if not actions and not code_fix and (inp.run_in_progress or inp.coverage == "retryable_gap"):
-        actions.append("wait")
-    if code_fix:
+    posture = inp.posture
+    credentials = inp.readiness.credentials is not None
+    disposition = inp.disposition
+    actions: list[str] = []
+    if not credentials and (
+        disposition == "terminal" or (disposition == "unmeasured" and inp.verdict == "succeeded")
+    ):
         actions.append("code_fix")
-    return tuple(actions)
+    if credentials:
+        actions.append("reauth")
+    elif inp.attention:
+        actions.append("add_info")
+    if posture.schedule_off and ev.latest_successful_run is not None and not actions:
+        actions.append("reattach_schedule")
+    if disposition == "owner_refresh_due" and not posture.schedule_off and not inp.run_in_progress:
+        actions.append("refresh_now")
+    if (
+        disposition == "resumable"
+        and not actions
+        and not posture.auto_scheduled
+        and (
+            posture.manual_only
+            or (
+                not inp.run_in_progress
+                and not inp.backoff
+                and state != "cooling_off"
+                and (inp.coverage == "retryable_gap" or state == "degraded")
+            )
+        )
+    ):
+        actions.append("retry_gap")
+    if disposition == "resumable" and not actions:
+        actions.append("wait")
+    return tuple(sorted(actions, key=_URGENCY.__getitem__))
 
 
-def render_verdict(inp: HealthInputs, state: str) -> RenderedVerdict:
-    ev = inp.evidence
+def _tone(inp: HealthInputs, state: str) -> tuple[str, set[tuple[str, str]]]:
+    """The worst input tone, and which inputs are amber (for the label)."""
     if state == "idle":
-        state_tone = "amber" if ev.latest_successful_run is not None else "green"
+        state_tone = "amber" if inp.evidence.latest_successful_run is not None else "green"
     else:
         state_tone = _STATE_TONE[state]
+    coverage_tone = _COVERAGE_TONE[inp.coverage]
+    disposition_tone = _DISPOSITION_TONE[inp.disposition]
+    if inp.disposition == "terminal" and state == "degraded" and inp.verdict == "succeeded":
+        # Collection works; what is missing needs a code fix, not an alarm.
+        coverage_tone = "amber" if coverage_tone == "red" else coverage_tone
+        disposition_tone = "amber"
     inputs = {
         ("state", state): state_tone,
         ("freshness", inp.freshness.status): _FRESHNESS_TONE[inp.freshness.status],
-        ("coverage", inp.coverage): _COVERAGE_TONE[inp.coverage],
-        ("attention", "open" if inp.attention else "none"): "amber" if inp.attention else "green",
+        ("coverage", inp.coverage): coverage_tone,
+        ("disposition", inp.disposition): disposition_tone,
+        ("attention", "relevant" if inp.attention else "none"): (
+            "amber" if inp.attention else "green"
+        ),
     }
     tone = max(inputs.values(), key=_TONE_RANK.__getitem__)
-    if tone == "amber":
-        ambers = {key for key, value in inputs.items() if value == "amber"}
-        label = "Needs refresh" if ambers <= _REFRESH_ONLY else "Degraded"
+    return tone, {key for key, value in inputs.items() if value == "amber"}
+
+
+def render_verdict(inp: HealthInputs, state: str) -> RenderedVerdict:
+    """R19: tone from the worst input, label, channel and required actions."""
+    if inp.revoked:
+        return REVOKED_VERDICT
+    tone, ambers = _tone(inp, state)
+    if tone == "green":
+        label = "Healthy"
+    elif tone == "red":
+        label = "Can't collect"
+    elif tone == "grey":
+        label = "Checking" if inp.run_in_progress else "Not measured"
+    elif ambers <= _REFRESH_ONLY:
+        label = "Syncing" if inp.run_in_progress else "Needs refresh"
     else:
-        label = _LABELS[tone]
-    actions = required_actions(inp)
-    if "add_info" in actions:
+        label = "Degraded"
+    actions = required_actions(inp, state)
+    if "reauth" in actions or "add_info" in actions:
         channel = "attention"  # an owner action due now
     elif any(action != "wait" for action in actions):
         channel = "advisory"  # an owner or maintainer action; `wait` asks nothing of anyone
@@ -76,6 +142,7 @@ def render_verdict(inp: HealthInputs, state: str) -> RenderedVerdict:
 
 
 def next_action(inp: HealthInputs, state: str) -> NextAction | None:
+    """R19: the most urgent relevant record, only while the state is ``needs_attention``."""
     if state != "needs_attention" or not inp.attention:
         return None
     first = inp.attention[0]
@@ -83,5 +150,7 @@ def next_action(inp: HealthInputs, state: str) -> NextAction | None:
         action="add_info",
         reason_code=first.reason_code,
         attention_id=first.attention_id,
-        owner_action=first.owner_action,
+        owner_action=None if first.owner_action in (None, "", "none") else first.owner_action,
+        response_required=first.response_required,
+        expires_at=first.expires_at,
     )

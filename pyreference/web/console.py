@@ -161,7 +161,7 @@ def _detail(d: ConnectionDiagnostics, now: datetime) -> dict[str, Any]:
                 "status": words.RUN_STATUS.get(r.run.status, r.run.status),
                 "started": words.ago(r.run.started_at, now) or "—",
                 "finished": words.ago(r.run.finished_at, now) or "—",
-                "reason": words.reason(r.run.failure_reason or r.terminal_reason) or "",
+                "reason": words.reason(r.run.failure_reason or r.run.terminal_reason) or "",
                 "run_id": r.run.run_id,
             }
             for r in d.recent_runs

@@ -32,6 +32,12 @@ REASONS = {
     "freshness_stale": "the data is older than the connector's refresh window",
     "freshness_unknown": "no data has arrived yet",
     "refresh_due": "a refresh is due",
+    "stale_manual_refresh": "a refresh is due (this source is refreshed by hand)",
+    "stale_assisted_refresh": "a refresh is due (this source needs you to sign in or confirm)",
+    "connection_revoked": "the connection was revoked",
+    "connection_paused": "the connection is paused",
+    "credential_rejected": "the service rejected the sign-in",
+    "collection": "data arrived but no collection outcome is known",
     "schedule_disabled": "the schedule is off",
     "backoff_active": "pausing after a failure",
     "backoff_blocked": "stopped after repeated failures",
@@ -53,12 +59,13 @@ _IN_BROWSER = {
 
 # Required actions (R19) as what the owner should do.
 ACTIONS = {
+    "reauth": "Sign in again",
     "add_info": "Answer the connector's question",
     "reattach_schedule": "Turn the schedule back on",
     "refresh_now": "Refresh it now",
-    "retry_gap": "Let it retry the missing details (nothing to do yet)",
+    "retry_gap": "Retry the missing details",
     "code_fix": "Report it: the connector needs a fix to collect everything",
-    "wait": "Nothing to do: a run is in progress",
+    "wait": "Nothing to do: it retries the missing details by itself",
 }
 
 # What the owner is asked to do when a connector raises a question.

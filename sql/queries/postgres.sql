@@ -8,8 +8,8 @@ SELECT pyref_cursor_key_v1() AS value;
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
-       g.streams AS declared_streams, g.refresh_policy,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
@@ -33,8 +33,8 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
-       g.streams AS declared_streams, g.refresh_policy,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
@@ -60,8 +60,8 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
-       g.streams AS declared_streams, g.refresh_policy,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
@@ -86,8 +86,8 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
-       g.streams AS declared_streams, g.refresh_policy,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
@@ -108,12 +108,12 @@ FROM connector_instances ci
  LIMIT %(fetch)s;
 
 -- name: scoped_summary
--- R11: one connection by id, or by connector id when exactly one connection has
--- it, with the deep evidence the overview never hydrates.
+-- R11/R62: one connection by id (any status), or by connector id when exactly one
+-- non-draft connection has it, with the deep evidence the overview never hydrates.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
-       g.streams AS declared_streams, g.refresh_policy,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
@@ -152,15 +152,30 @@ FROM connector_instances ci
          (SELECT x.connector_instance_id FROM connector_instances x
            WHERE x.connector_instance_id = %(id)s AND x.owner_subject_id = %(owner)s),
          (SELECT CASE WHEN count(*) = 1 THEN max(x.connector_instance_id) END FROM connector_instances x
-           WHERE x.connector_id = %(id)s AND x.owner_subject_id = %(owner)s));
+           WHERE x.connector_id = %(id)s AND x.owner_subject_id = %(owner)s
+             AND x.status <> 'draft'));
+
+-- name: resolve_connection
+-- R62: an exact connection id of this owner (any status) first; else this owner's
+-- non-draft connections of that connector id, in list order, named as R53 says.
+SELECT ci.connector_instance_id,
+       coalesce(nullif(ci.display_name, ''), g.connector_display_name, ci.connector_id) AS display_name,
+       ci.status, ci.connector_instance_id = %(ref)s AS exact
+  FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+ WHERE ci.owner_subject_id = %(owner)s
+   AND (ci.connector_instance_id = %(ref)s
+        OR (ci.connector_id = %(ref)s AND ci.status <> 'draft'))
+ ORDER BY ci.connector_instance_id = %(ref)s DESC, ci.connector_id, ci.created_at, ci.connector_instance_id
+ LIMIT %(fetch)s;
 
 -- name: recompute_evidence
--- Through functions that serve the owner the read transaction names only (0010, 0011).
+-- Through functions that serve the owner the read transaction names only (0010, 0011, 0012).
 SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention
   FROM pyref_recompute_evidence_v1(%(ids)s) s;
 
 -- name: recompute_evidence_deep
--- Through functions that serve the owner the read transaction names only (0010, 0011).
+-- Through functions that serve the owner the read transaction names only (0010, 0011, 0012).
 SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention, pyref_recent_runs_v1(s.connector_instance_id) AS recent_runs
   FROM pyref_recompute_evidence_v1(%(ids)s) s;
 
@@ -169,7 +184,7 @@ SELECT reconciled, failed, failed_ids
   FROM pyref_reconcile_v3(%(limit)s::integer, %(skip)s::text[]);
 
 -- name: rebuild
-SELECT pyref_rebuild_v2();
+SELECT pyref_rebuild_v3();
 
 -- name: verify
 SELECT connector_instance_id, differing FROM pyref_verify_v2();

@@ -8,8 +8,8 @@ SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret') AS value;
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
-       g.streams AS declared_streams, g.refresh_policy,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
@@ -28,8 +28,8 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
-       g.streams AS declared_streams, g.refresh_policy,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
@@ -50,8 +50,8 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
-       g.streams AS declared_streams, g.refresh_policy,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
@@ -71,8 +71,8 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
-       g.streams AS declared_streams, g.refresh_policy,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
@@ -88,12 +88,12 @@ FROM connector_instances ci
  LIMIT :fetch;
 
 -- name: scoped_summary
--- R11: one connection by id, or by connector id when exactly one connection has
--- it, with the deep evidence the overview never hydrates.
+-- R11/R62: one connection by id (any status), or by connector id when exactly one
+-- non-draft connection has it, with the deep evidence the overview never hydrates.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.display_name AS connector_display_name,
-       g.streams AS declared_streams, g.refresh_policy,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
@@ -127,7 +127,22 @@ FROM connector_instances ci
          (SELECT x.connector_instance_id FROM connector_instances x
            WHERE x.connector_instance_id = :id AND x.owner_subject_id = :owner),
          (SELECT CASE WHEN count(*) = 1 THEN max(x.connector_instance_id) END FROM connector_instances x
-           WHERE x.connector_id = :id AND x.owner_subject_id = :owner));
+           WHERE x.connector_id = :id AND x.owner_subject_id = :owner
+             AND x.status <> 'draft'));
+
+-- name: resolve_connection
+-- R62: an exact connection id of this owner (any status) first; else this owner's
+-- non-draft connections of that connector id, in list order, named as R53 says.
+SELECT ci.connector_instance_id,
+       coalesce(nullif(ci.display_name, ''), g.connector_display_name, ci.connector_id) AS display_name,
+       ci.status, ci.connector_instance_id = :ref AS exact
+  FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+ WHERE ci.owner_subject_id = :owner
+   AND (ci.connector_instance_id = :ref
+        OR (ci.connector_id = :ref AND ci.status <> 'draft'))
+ ORDER BY ci.connector_instance_id = :ref DESC, ci.connector_id, ci.created_at, ci.connector_instance_id
+ LIMIT :fetch;
 
 -- name: recompute_evidence
 WITH fresh_runs AS MATERIALIZED (
@@ -268,29 +283,34 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
                                  AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(json_group_array(json(f.fact)), '[]')
              FROM (SELECT x.stream, x.fact
                      FROM (SELECT e.value->>'stream' AS stream,
-                                  json_object('stream', e.value->>'stream', 'checkpoint', e.value->>'checkpoint',
-                                                'collected', json(e.value->'collected'),
-                                                'considered', json(e.value->'considered'),
-                                                'pending_detail_gaps', json(e.value->'pending_detail_gaps'),
-                                                'run_id', r.run_id) AS fact,
+                                  json_object('stream', e.value->>'stream', 'checkpoint', e.value->>'checkpoint', 'collected', json(e.value->'collected'), 'considered', json(e.value->'considered'), 'covered', json(e.value->'covered'), 'pending_detail_gaps', json(e.value->'pending_detail_gaps'), 'skipped', json(e.value->'skipped'),
+                                                'run_id', r.run_id, 'finished_at', r.completed_at) AS fact,
                                   row_number() OVER (
                                     PARTITION BY e.value->>'stream'
-                                    ORDER BY CASE WHEN e.value->>'checkpoint' = 'committed' THEN 0 ELSE 1 END,
+                                    ORDER BY CASE WHEN e.value->>'checkpoint' IN ('committed', 'disabled') THEN 0 ELSE 1 END,
                                              r.order_at DESC, r.run_id DESC) AS rn
                              FROM fresh_runs r, json_each(r.collection_facts) AS e
                             WHERE r.connector_instance_id = ci.connector_instance_id
-                              AND r.collection_facts IS NOT NULL
-                              AND e.type = 'object'
-                              AND e.value->>'stream' IS NOT NULL) x
-                    WHERE x.rn = 1 ORDER BY x.stream) f) AS stream_facts,
-          (SELECT coalesce(json_group_array(json(json_object('stream', gc.stream, 'pending', gc.pending, 'terminal', gc.terminal))), '[]')
+                              AND r.collection_facts IS NOT NULL AND r.settled_seq IS NOT NULL
+                              -- (a CASE, so no JSON function ever reads an element that is no object)
+                              AND CASE WHEN e.type = 'object'
+                                       THEN CASE WHEN json_type(e.value, '$.stream') = 'text' THEN nullif(e.value->>'stream', '') END END IS NOT NULL) x
+                    WHERE x.rn = 1 ORDER BY x.stream) f) AS stream_facts,(SELECT coalesce(json_group_array(json(json_object('stream', gs.stream, 'pending', json(gs.pending), 'in_progress', gs.in_progress, 'terminal', gs.terminal))), '[]')
              FROM (SELECT dg.stream,
-                          count(*) FILTER (WHERE dg.status = 'pending') AS pending,
+                          (SELECT coalesce(json_group_array(json(json_object('after', p.after, 'reason', p.reason, 'n', p.n))), '[]')
+                             FROM (SELECT pg.next_attempt_after AS after, pg.reason, count(*) AS n
+                                     FROM connector_detail_gaps pg
+                                    WHERE pg.connector_instance_id = ci.connector_instance_id
+                                      AND pg.stream = dg.stream AND pg.status = 'pending'
+                                    GROUP BY pg.next_attempt_after, pg.reason
+                                    ORDER BY pg.next_attempt_after IS NOT NULL, pg.next_attempt_after,
+                                             pg.reason IS NOT NULL, pg.reason) p) AS pending,
+                          count(*) FILTER (WHERE dg.status = 'in_progress') AS in_progress,
                           count(*) FILTER (WHERE dg.status = 'terminal') AS terminal
                      FROM connector_detail_gaps dg
                     WHERE dg.connector_instance_id = ci.connector_instance_id
-                      AND dg.status IN ('pending', 'terminal')
-                    GROUP BY dg.stream ORDER BY dg.stream) gc) AS gap_counts,
+                      AND dg.status IN ('pending', 'in_progress', 'terminal')
+                    GROUP BY dg.stream ORDER BY dg.stream) gs) AS gap_counts,
           (SELECT json_object('interval_seconds', cs.interval_seconds, 'enabled', cs.enabled,
                                 'consecutive_failures', cs.consecutive_failures,
                                 'next_run_at', cs.next_run_at)
@@ -456,29 +476,34 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
                                  AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(json_group_array(json(f.fact)), '[]')
              FROM (SELECT x.stream, x.fact
                      FROM (SELECT e.value->>'stream' AS stream,
-                                  json_object('stream', e.value->>'stream', 'checkpoint', e.value->>'checkpoint',
-                                                'collected', json(e.value->'collected'),
-                                                'considered', json(e.value->'considered'),
-                                                'pending_detail_gaps', json(e.value->'pending_detail_gaps'),
-                                                'run_id', r.run_id) AS fact,
+                                  json_object('stream', e.value->>'stream', 'checkpoint', e.value->>'checkpoint', 'collected', json(e.value->'collected'), 'considered', json(e.value->'considered'), 'covered', json(e.value->'covered'), 'pending_detail_gaps', json(e.value->'pending_detail_gaps'), 'skipped', json(e.value->'skipped'),
+                                                'run_id', r.run_id, 'finished_at', r.completed_at) AS fact,
                                   row_number() OVER (
                                     PARTITION BY e.value->>'stream'
-                                    ORDER BY CASE WHEN e.value->>'checkpoint' = 'committed' THEN 0 ELSE 1 END,
+                                    ORDER BY CASE WHEN e.value->>'checkpoint' IN ('committed', 'disabled') THEN 0 ELSE 1 END,
                                              r.order_at DESC, r.run_id DESC) AS rn
                              FROM fresh_runs r, json_each(r.collection_facts) AS e
                             WHERE r.connector_instance_id = ci.connector_instance_id
-                              AND r.collection_facts IS NOT NULL
-                              AND e.type = 'object'
-                              AND e.value->>'stream' IS NOT NULL) x
-                    WHERE x.rn = 1 ORDER BY x.stream) f) AS stream_facts,
-          (SELECT coalesce(json_group_array(json(json_object('stream', gc.stream, 'pending', gc.pending, 'terminal', gc.terminal))), '[]')
+                              AND r.collection_facts IS NOT NULL AND r.settled_seq IS NOT NULL
+                              -- (a CASE, so no JSON function ever reads an element that is no object)
+                              AND CASE WHEN e.type = 'object'
+                                       THEN CASE WHEN json_type(e.value, '$.stream') = 'text' THEN nullif(e.value->>'stream', '') END END IS NOT NULL) x
+                    WHERE x.rn = 1 ORDER BY x.stream) f) AS stream_facts,(SELECT coalesce(json_group_array(json(json_object('stream', gs.stream, 'pending', json(gs.pending), 'in_progress', gs.in_progress, 'terminal', gs.terminal))), '[]')
              FROM (SELECT dg.stream,
-                          count(*) FILTER (WHERE dg.status = 'pending') AS pending,
+                          (SELECT coalesce(json_group_array(json(json_object('after', p.after, 'reason', p.reason, 'n', p.n))), '[]')
+                             FROM (SELECT pg.next_attempt_after AS after, pg.reason, count(*) AS n
+                                     FROM connector_detail_gaps pg
+                                    WHERE pg.connector_instance_id = ci.connector_instance_id
+                                      AND pg.stream = dg.stream AND pg.status = 'pending'
+                                    GROUP BY pg.next_attempt_after, pg.reason
+                                    ORDER BY pg.next_attempt_after IS NOT NULL, pg.next_attempt_after,
+                                             pg.reason IS NOT NULL, pg.reason) p) AS pending,
+                          count(*) FILTER (WHERE dg.status = 'in_progress') AS in_progress,
                           count(*) FILTER (WHERE dg.status = 'terminal') AS terminal
                      FROM connector_detail_gaps dg
                     WHERE dg.connector_instance_id = ci.connector_instance_id
-                      AND dg.status IN ('pending', 'terminal')
-                    GROUP BY dg.stream ORDER BY dg.stream) gc) AS gap_counts,
+                      AND dg.status IN ('pending', 'in_progress', 'terminal')
+                    GROUP BY dg.stream ORDER BY dg.stream) gs) AS gap_counts,
           (SELECT json_object('interval_seconds', cs.interval_seconds, 'enabled', cs.enabled,
                                 'consecutive_failures', cs.consecutive_failures,
                                 'next_run_at', cs.next_run_at)
@@ -744,6 +769,22 @@ WHERE true
 ON CONFLICT (connector_id) DO UPDATE SET display_name = excluded.display_name,
     streams = excluded.streams, refresh_policy = excluded.refresh_policy,
     profile_base = excluded.profile_base;
+
+-- name: refresh_profiles
+INSERT INTO pyref_connector_digest (connector_id, profile_base, connector_display_name, manifest_version,
+                                    browser_required, declarations)
+SELECT c.connector_id,
+       coalesce(nullif(c.manifest->'capabilities'->'browser_surface'->>'profile_key', ''), c.connector_id),
+       CASE WHEN json_type(c.manifest, '$.display_name') = 'text' THEN nullif(c.manifest->>'display_name', '') END,
+       CASE WHEN json_type(c.manifest, '$.version') = 'text' THEN nullif(c.manifest->>'version', '') END,
+       coalesce(json_type(c.manifest, '$.runtime_requirements.bindings.browser.required') = 'true', 0),
+       CASE WHEN json_type(c.manifest->'streams') = 'array' THEN (SELECT coalesce(json_group_array(json_object('name', CASE WHEN json_type(st.value, '$.name') = 'text' THEN st.value->>'name' END, 'required', json(st.value->'required'), 'coverage_strategy', json(st.value->'coverage_strategy'), 'freshness_strategy', json(st.value->'freshness_strategy'), 'coverage_policy', json(st.value->'coverage_policy'))), '[]')
+   FROM (SELECT type, value FROM json_each(c.manifest->'streams') ORDER BY key) AS st
+  WHERE st.type = 'object') END
+  FROM connectors c WHERE true
+ON CONFLICT (connector_id) DO UPDATE SET connector_display_name = excluded.connector_display_name,
+    manifest_version = excluded.manifest_version, browser_required = excluded.browser_required,
+    declarations = excluded.declarations;
 
 -- name: verify
 SELECT v.connector_instance_id, v.differing FROM (

@@ -13,14 +13,9 @@ from click.testing import CliRunner
 import pyreference
 from pyreference.cli import cli
 from pyreference.demo import EXPECTED, build_demo_fleet
+from tests.support.keys import R21_KEYS
 
 NOW = "2026-11-23T12:00:00Z"
-R21_KEYS = {
-    "connection_id", "connector_id", "display_name", "status", "source_kind", "revoked_at",
-    "streams", "stream_records", "total_records", "total_records_state", "retained_bytes",
-    "freshness", "connection_health", "rendered_verdict", "next_action", "last_run",
-    "last_successful_run", "schedule", "evidence",
-}  # fmt: skip
 COMMANDS = ("migrate", "render", "reconcile", "rebuild", "verify", "backlog", "summaries", "demo")
 
 
@@ -75,6 +70,23 @@ def test_summaries_one_connection_and_table(runner: CliRunner, fleet_dsn: str) -
     assert json.loads(one.stdout)["summary"]["last_run"]["failure_reason"] == "otp_required"
     table = runner.invoke(cli, ["summaries", "--dsn", fleet_dsn, "--now", NOW])
     assert table.exit_code == 0 and "cin_gmail_work" in table.stdout
+    # Actions read as words, never as identifiers (R23).
+    assert "sign in again" in table.stdout and "refresh now" in table.stdout
+    assert "reauth" not in table.stdout and "refresh_now" not in table.stdout
+
+
+def test_summaries_of_an_ambiguous_connector_id_name_the_candidates(
+    runner: CliRunner, fleet_dsn: str
+) -> None:
+    """R62 in the demo: two Amazon connections, so `amazon` is ambiguous (a typed error)."""
+    result = runner.invoke(
+        cli, ["summaries", "--dsn", fleet_dsn, "--connection", "amazon", "--now", NOW]
+    )
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert "names 2 connections" in result.stderr
+    assert "cin_amazon_personal (Amazon (personal), active)" in result.stderr
+    assert "cin_amazon_household (Amazon (household), active)" in result.stderr
 
 
 def test_unknown_connection_is_one_line_exit_1(runner: CliRunner, fleet_dsn: str) -> None:

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 import pyreference
-from pyreference.demo import DRAFT_ID, EXPECTED, build_demo_fleet, run_demo
+from pyreference.demo import (
+    DRAFT_ID,
+    EXPECTED,
+    EXPECTED_RESOLVERS,
+    build_demo_fleet,
+    resolvers,
+    run_demo,
+)
 from pyreference.store import Store
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -68,8 +75,15 @@ def test_story_details(fleet: dict[str, dict[str, Any]]) -> None:
     assert fleet["cin_chase"]["last_run"]["failure_reason"] == "login_rejected"
     assert fleet["cin_slack"]["last_run"] is None
     assert fleet["cin_slack"]["total_records"] is None  # unobserved, never shown as 0
-    assert fleet["cin_google_calendar"]["rendered_verdict"]["required_actions"] == ["retry_gap"]
+    # Its only gap is cooling down: healthy, counted nowhere (R55).
+    assert fleet["cin_google_calendar"]["rendered_verdict"]["required_actions"] == []
+    assert fleet["cin_google_calendar"]["coverage"]["axis"] == "complete"
     assert fleet["cin_ynab"]["rendered_verdict"]["required_actions"] == ["code_fix"]
+    assert fleet["cin_chase"]["rendered_verdict"]["required_actions"] == ["reauth"]
+    assert fleet["cin_chatgpt"]["rendered_verdict"]["required_actions"] == ["reauth"]
+    assert fleet["cin_gmail_personal"]["rendered_verdict"]["required_actions"] == ["refresh_now"]
+    conditions = fleet["cin_gmail_personal"]["connection_health"]["conditions"]
+    assert [c["reason_code"] for c in conditions] == ["stale_assisted_refresh"]
     contacts = fleet["cin_google_contacts"]
     assert contacts["next_action"]["owner_action"] == "reauthorize"
     assert contacts["rendered_verdict"]["channel"] == "attention"
@@ -78,6 +92,18 @@ def test_story_details(fleet: dict[str, dict[str, Any]]) -> None:
     assert fleet["cin_chatgpt"]["schedule"]["consecutive_failures"] >= 7
     assert fleet["cin_spotify_old"]["status"] == "revoked"
     assert fleet["cin_spotify_old"]["revoked_at"] is not None
+    assert fleet["cin_spotify_old"]["rendered_verdict"]["required_actions"] == []
+    assert fleet["cin_spotify_old"]["last_run"]["run_id"] == "run_spotify_1"
+
+
+def test_every_owner_state(fleet: dict[str, dict[str, Any]]) -> None:
+    assert resolvers(fleet.values()) == EXPECTED_RESOLVERS
+
+
+def test_cooling_down_gap_shows_in_diagnostics(store: Store, fleet: dict) -> None:
+    diag = store.connection_diagnostics("cin_google_calendar", NOW).to_dict()
+    (gap,) = diag["pending_gaps"]
+    assert gap["gap_id"] == "gap_gcal_events_1" and gap["next_attempt_after"] is not None
 
 
 def test_reads_before_reconcile_agree_with_reads_after(store: Store) -> None:

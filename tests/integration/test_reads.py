@@ -266,7 +266,9 @@ class TestReferenceScenarios:
         store.ingest_records("cin_new", "messages", records(1, minutes_ago=1))
         got = store.get_connection_summary("cin_new", now=NOW).to_dict()
         assert got["evidence"]["dirty"] is True
-        assert got["connection_health"]["state"] != "unknown"
+        # Recomputed, so not "evidence_not_current": records without a run read
+        # unknown for want of a collection outcome (SPEC-SEMANTICS S17.3).
+        assert got["connection_health"]["unknown_reasons"] == ["collection"]
         assert got["freshness"]["status"] == "current"
         assert got["total_records"] == 1
 

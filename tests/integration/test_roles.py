@@ -328,7 +328,10 @@ def test_0010_rolls_back_and_forward(pg_roles: Roles) -> None:
     backend = get_backend(pg_roles.db_dsn.replace("postgresql://", "postgresql+psycopg://", 1))
     migrations = read_migrations(str(sqlfiles.migrations_dir("postgres")))
     with backend.lock():
-        backend.rollback_migrations(migrations.filter(lambda m: m.id >= "0010_least_privilege"))
+        # 0010 and what depends on it, newest first (as `yoyo rollback --revision` does)
+        backend.rollback_migrations(
+            backend.to_rollback(migrations.filter(lambda m: m.id >= "0010_least_privilege"))
+        )
     with pg_roles.admin() as conn:
         assert conn.execute("SELECT count(*) FROM pg_policies").fetchone() == (0,)
         assert conn.execute(

@@ -13,7 +13,12 @@ from yoyo.connections import get_backend
 import pyreference
 from pyreference import sqlfiles
 
-SYNTHESIZED = ("freshness", "health", "verdict", "next_action", "label", "tone", "captured")
+SYNTHESIZED = (
+    "freshness", "health", "verdict", "next_action", "label", "tone", "captured",
+    # SPEC-SEMANTICS R1: nor owner state, source work, collection report or disposition
+    "owner_state", "resolver", "source_work", "collection_report", "disposition",
+    "coverage_condition",
+)  # fmt: skip
 
 
 def test_committed_renderings_match_templates() -> None:
@@ -132,7 +137,8 @@ def test_sqlite_and_postgres_schemas_agree(pg_dsn, sqlite_conn: sqlite3.Connecti
 
 @pytest.mark.parametrize("column_word", SYNTHESIZED)
 def test_evidence_holds_no_synthesized_column(store, column_word: str) -> None:
-    """R1: freshness, health, verdict, next action and copy are computed at read time."""
+    """R1: freshness, health, verdict, next action, owner state, source work, the collection
+    report, forward disposition and copy are computed at read time."""
     with store.database.session() as s:
         if store.dialect == "postgres":
             rows = s.execute(
@@ -328,7 +334,8 @@ def test_iso_is_inlined_with_the_same_text_and_rolls_back(pg_dsn) -> None:
 
 
 def test_0008_rolls_back_and_forward(backend, request, tmp_path) -> None:
-    """0008 (input rules) rolls back to 0007's schema and forward again, summaries intact."""
+    """0008 (input rules) rolls back to 0007's schema (with the migrations after it, as
+    `yoyo rollback --revision 0008_input_rules` does) and forward again, summaries intact."""
     from pyreference.demo import build_demo_fleet
     from pyreference.errors import InvalidInput
     from tests.support.scenario import NOW, comparable
@@ -346,7 +353,7 @@ def test_0008_rolls_back_and_forward(backend, request, tmp_path) -> None:
 
     def page() -> list[
         dict[str, object]
-    ]:  # re-applying 0011 recomputes evidence: a new computed_at
+    ]:  # re-applying 0011 and 0012 recomputes evidence: a new computed_at
         return [
             comparable(i)
             for i in store.list_connection_summaries(limit=100, now=NOW).to_dict()["items"]
@@ -367,7 +374,7 @@ def test_0008_rolls_back_and_forward(backend, request, tmp_path) -> None:
         )
     with store.database.session() as s:
         assert s.execute(guard)[0]["n"] == 0
-    # (today's reads need 0011, rolled back with 0008 to 0010: they are checked after re-applying)
+    # (today's reads need 0012, rolled back with 0008: they are checked after re-applying)
     with yoyo.lock():
         yoyo.apply_migrations(yoyo.to_apply(migrations))
     yoyo.connection.close()

@@ -334,8 +334,8 @@ def test_huge_strings_are_stored_or_refused_clearly(seeded: Store) -> None:
             assert len(str(exc)) < 1000 and big[:100] not in str(exc)
     summary = seeded.get_connection_summary("c2", now=NOW)
     assert summary is not None
-    if summary.display_name is not None:
-        assert summary.display_name == big
+    # Stored whole, or refused clearly (the name then falls back to the connector's, R53).
+    assert summary.display_name in (big, "Alpha")
     seeded.reconcile()
     assert seeded.verify() == []
     with pytest.raises(InvalidInput):

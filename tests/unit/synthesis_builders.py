@@ -11,7 +11,9 @@ from pyreference.evidence import (
     ConnectorProfile,
     DeclaredStream,
     Evidence,
+    GapCounts,
     Identity,
+    PendingGaps,
     RefreshPolicy,
     RunEvidence,
     Schedule,
@@ -137,3 +139,21 @@ def schedule(
         consecutive_failures=failures,
         next_run_at=ago(-next_run_in) if next_run_in is not None else None,
     )
+
+
+def gap_counts(
+    stream: str,
+    pending: int = 0,
+    terminal: int = 0,
+    *,
+    retry_in: float | None = None,
+    reason: str | None = None,
+    in_progress: int = 0,
+) -> GapCounts:
+    """Detail gaps of one stream; pending ones retry ``retry_in`` seconds after NOW (None: now)."""
+    groups = (
+        (PendingGaps(ago(-retry_in) if retry_in is not None else None, reason, pending),)
+        if pending
+        else ()
+    )
+    return GapCounts(stream, groups, in_progress, terminal)

@@ -26,7 +26,10 @@ def totals(evidence: Evidence) -> tuple[int | None, str]:
         (StreamStats("messages", live_count=4, row_count=6), None, 4, "known"),
         (StreamStats("messages", live_count=0, row_count=6), None, 0, "known_zero"),
         (None, StreamFacts("messages", "committed", 0, 0), 0, "known_zero"),
-        (None, StreamFacts("messages", "in_progress", 0, 0), None, "unobserved"),
+        # R20/R60: a considered count proves emptiness; a committed checkpoint alone does not.
+        (None, StreamFacts("messages", "in_progress", 0, 0), 0, "known_zero"),
+        (None, StreamFacts("messages", "committed", 0, None), None, "unobserved"),
+        (None, StreamFacts("messages", "committed", 0, 3), None, "unobserved"),
         (StreamStats("messages", live_count=0, row_count=0), None, None, "unobserved"),
         (None, None, None, "unobserved"),
     ],
@@ -90,7 +93,7 @@ def test_dormant_streams_are_listed_but_not_counted() -> None:
     assert [(r["stream"], r["count_state"], r["declaration_state"]) for r in rows(evidence)] == [
         ("messages", "known", "declared"),
         ("aa_old", "known_zero", "dormant"),
-        ("facts_only", "known_zero", "dormant"),
+        ("facts_only", "unobserved", "dormant"),  # a committed checkpoint alone proves nothing
         ("zz_old", "known", "dormant"),
     ]
     assert totals(evidence) == (10, "known")

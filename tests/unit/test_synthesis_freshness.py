@@ -10,7 +10,7 @@ from synthesis_builders import DAY, NOW, ago, bare, healthy, profile, run, sched
 
 from pyreference.evidence import Evidence, Schedule
 from pyreference.synthesis import synthesize
-from pyreference.synthesis.freshness import is_manual_only
+from pyreference.synthesis.posture import refresh_posture
 
 
 def freshness(evidence: Evidence, now: datetime = NOW) -> str:
@@ -116,9 +116,14 @@ def test_never_run_with_window_and_no_records_is_unknown() -> None:
     assert freshness(bare()) == "unknown"
 
 
-def test_window_and_nothing_captured_after_an_attempt_is_stale() -> None:
+def test_nothing_captured_after_a_surface_failure_is_unknown() -> None:
+    # R16: no captured data is `unknown` unless C failed or was cancelled.
     surface = run("run_1", "surface_failed", started=20, finished=10)
-    assert freshness(with_latest(bare(), surface)) == "stale"
+    assert freshness(with_latest(bare(), surface)) == "unknown"
+    for status in ("failed", "cancelled"):
+        assert freshness(with_latest(bare(), run("run_1", status))) == "stale"
+    abandoned = run("run_1", "abandoned", started=20, finished=10)
+    assert freshness(with_latest(bare(), abandoned)) == "unknown"
 
 
 def test_captured_at_prefers_last_success_then_last_record() -> None:
@@ -132,8 +137,12 @@ def test_captured_at_prefers_last_success_then_last_record() -> None:
 def test_last_attempted_at_is_finish_else_start() -> None:
     assert synthesize(bare(), NOW).freshness.last_attempted_at is None
     assert synthesize(healthy(), NOW).freshness.last_attempted_at == ago(3_600)
+    # R16: C's time; a run still in progress is not C.
     running = run("run_2", "running", started=30, finished=None)
     f = synthesize(with_latest(healthy(), running), NOW).freshness
+    assert f.last_attempted_at == ago(3_600)
+    unfinished = run("run_2", "failed", started=30, finished=None)
+    f = synthesize(with_latest(healthy(), unfinished), NOW).freshness
     assert f.last_attempted_at == ago(30)
 
 
@@ -163,11 +172,11 @@ def test_manual_only_sources(
     mode: str | None, background_safe: bool | None, sched: Schedule | None, manual: bool
 ) -> None:
     evidence = bare(profile=profile(mode=mode, background_safe=background_safe), schedule=sched)
-    assert is_manual_only(evidence) is manual
+    assert refresh_posture(evidence).manual_only is manual
 
 
 def test_first_run_in_progress_with_nothing_captured_is_not_yet_stale() -> None:
     first = run("run_1", "running", started=20, finished=None)
     evidence = replace(bare(), latest_run=first)
     assert freshness(evidence) == "unknown"
-    assert synthesize(evidence, NOW).connection_health.state == "unknown"
+    assert synthesize(evidence, NOW).connection_health.state == "idle"  # R17.11: verdict none

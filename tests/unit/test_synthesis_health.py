@@ -9,6 +9,7 @@ from synthesis_builders import (
     NOW,
     attention,
     bare,
+    gap_counts,
     healthy,
     profile,
     run,
@@ -16,7 +17,7 @@ from synthesis_builders import (
     with_latest,
 )
 
-from pyreference.evidence import BrowserSurface, Evidence, GapCounts, StreamFacts
+from pyreference.evidence import BrowserSurface, Evidence, StreamFacts
 from pyreference.synthesis import synthesize
 from pyreference.synthesis.model import ConnectionHealth
 
@@ -132,10 +133,30 @@ def test_seven_failures_without_active_backoff_is_degraded() -> None:
     assert state(failing(7, 0)) == "degraded"  # next_run_at == now: backoff over
 
 
+def cooling(failures: int = 2, next_run_in: float = 300) -> Evidence:
+    """A success, a run now in progress, and a backoff still active (R17.8)."""
+    running = run("run_2", "running", started=120, finished=None)
+    return with_latest(
+        healthy(schedule=schedule(failures=failures, next_run_in=next_run_in)), running
+    )
+
+
 def test_backoff_otherwise_fine_is_cooling_off() -> None:
-    evidence = healthy(schedule=schedule(failures=2, next_run_in=300))
-    assert state(evidence) == "cooling_off"
-    assert condition_types(evidence) == [("BackoffActive", "backoff_active")]
+    assert state(cooling()) == "cooling_off"
+    assert condition_types(cooling()) == [("BackoffActive", "backoff_active")]
+
+
+def test_a_newest_success_supersedes_backoff() -> None:
+    # R56: the stored columns say backoff; the newest run succeeded.
+    evidence = healthy(schedule=schedule(failures=8, next_run_in=300))
+    assert state(evidence) == "healthy"
+    assert condition_types(evidence) == []
+
+
+def test_a_manual_only_source_ignores_backoff() -> None:
+    evidence = replace(failing(8, 600), profile=profile(mode="manual", background_safe=False))
+    assert state(evidence) == "degraded"
+    assert ("BackoffActive", "backoff_blocked") not in condition_types(evidence)
 
 
 def test_backoff_in_the_past_is_healthy() -> None:
@@ -150,11 +171,21 @@ def test_backoff_in_the_past_is_healthy() -> None:
             ("CollectionFailed", "last_collection_failed"),
         ),
         (
-            healthy(stream_facts=(StreamFacts("messages", "committed", 1, 4),)),
+            with_latest(
+                healthy(),
+                run(
+                    "run_2",
+                    collection_facts=(StreamFacts("messages", "committed", 1, 4, 0, covered=1),),
+                ),
+            ),
             ("CoveragePartial", "coverage_partial"),
         ),
-        (healthy(gaps=(GapCounts("messages", 1, 0),)), ("CoverageGapped", "retryable_gap")),
-        (healthy(gaps=(GapCounts("messages", 0, 1),)), ("CoverageGapped", "terminal_gap")),
+        (
+            with_latest(healthy(), run("run_2", "abandoned", started=20, finished=10)),
+            ("CollectionFailed", "last_collection_failed"),
+        ),
+        (healthy(gaps=(gap_counts("messages", 1, 0),)), ("CoverageGapped", "retryable_gap")),
+        (healthy(gaps=(gap_counts("messages", 0, 1),)), ("CoverageGapped", "terminal_gap")),
         (stale_automatic(), ("FreshnessStale", "freshness_stale")),
         (
             with_latest(
@@ -178,7 +209,7 @@ def test_never_run_is_idle() -> None:
 def test_stale_manual_source_is_idle_refresh_due() -> None:
     evidence = stale_manual()
     assert state(evidence) == "idle"
-    assert condition_types(evidence) == [("FreshnessStale", "refresh_due")]
+    assert condition_types(evidence) == [("FreshnessStale", "stale_manual_refresh")]
     assert health(evidence).conditions[0].severity == "info"
 
 
@@ -193,17 +224,27 @@ def test_unknown_freshness_refuses_healthy() -> None:
     assert (h.state, h.unknown_reasons) == ("unknown", ("freshness_unknown",))
 
 
-def test_unknown_outcome_refuses_healthy() -> None:
-    # A surface failure followed by a run in progress: nothing classifies the outcome.
+def test_no_verdict_with_current_data_is_unknown_collection() -> None:
+    # A surface failure followed by a run in progress: nothing classifies the outcome,
+    # yet the data is current (R17.9).
     surface = run("run_2", "surface_failed", started=100, finished=90)
     running = run("run_3", "running", started=20, finished=None)
     evidence = replace(healthy(), latest_settled_run=surface, latest_run=running)
     h = health(evidence)
-    assert (h.state, h.unknown_reasons) == ("unknown", ("outcome_unknown", "coverage_unknown"))
+    assert (h.state, h.unknown_reasons) == ("unknown", ("collection",))
+
+
+def test_unproven_coverage_refuses_healthy() -> None:
+    no_considered = run(collection_facts=(StreamFacts("messages", "committed", 3),))
+    evidence = with_latest(
+        healthy(stream_facts=()), no_considered, latest_successful_run=no_considered
+    )
+    h = health(evidence)
+    assert (h.state, h.unknown_reasons) == ("unknown", ("coverage_unknown",))
 
 
 def test_health_to_dict_shape() -> None:
-    evidence = healthy(gaps=(GapCounts("messages", 0, 1),))
+    evidence = healthy(gaps=(gap_counts("messages", 0, 1),))
     assert synthesize(evidence, NOW).to_dict()["connection_health"] == {
         "state": "degraded",
         "conditions": [
@@ -215,6 +256,7 @@ def test_health_to_dict_shape() -> None:
             }
         ],
         "unknown_reasons": [],
+        "forward_disposition": "terminal",
     }
 
 
@@ -225,7 +267,7 @@ def test_every_state_is_reachable() -> None:
         state(bare()),
         state(failing(7, 600)),
         state(stale_automatic()),
-        state(healthy(schedule=schedule(failures=1, next_run_in=60))),
+        state(cooling()),
         state(healthy()),
     }
     assert reached == {

@@ -18,6 +18,7 @@ def test_last_runs_carry_their_fields() -> None:
         "started_at": ago(120),
         "finished_at": ago(60),
         "failure_reason": "login_expired",
+        "terminal_reason": None,
     }
     assert summary.last_successful_run is not None
     assert summary.last_successful_run.run_id == "run_1"

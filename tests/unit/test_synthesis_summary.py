@@ -7,7 +7,6 @@ import json
 from dataclasses import FrozenInstanceError, replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
 
 import pytest
 from synthesis_builders import NOW, ago, attention, bare, healthy, run, schedule, with_latest
@@ -16,29 +15,9 @@ import pyreference.synthesis as synthesis
 from pyreference.errors import InvalidInput
 from pyreference.evidence import BrowserSurface, DeepEvidence, Evidence, GapDetail
 from pyreference.synthesis import ConnectionSummary, Runtime, diagnose, synthesize
+from tests.support.keys import R21_KEYS, assert_plain_json
 
-R21_KEYS = {
-    "connection_id",
-    "connector_id",
-    "display_name",
-    "status",
-    "source_kind",
-    "revoked_at",
-    "streams",
-    "stream_records",
-    "total_records",
-    "total_records_state",
-    "retained_bytes",
-    "freshness",
-    "connection_health",
-    "rendered_verdict",
-    "next_action",
-    "last_run",
-    "last_successful_run",
-    "schedule",
-    "evidence",
-}
-RUN_KEYS = {"run_id", "status", "started_at", "finished_at", "failure_reason"}
+RUN_KEYS = {"run_id", "status", "started_at", "finished_at", "failure_reason", "terminal_reason"}
 
 
 def busy_evidence() -> Evidence:
@@ -46,28 +25,28 @@ def busy_evidence() -> Evidence:
     return healthy(open_attention=(attention(),), schedule=schedule(failures=1, next_run_in=60))
 
 
-def _plain(value: Any) -> None:
-    """Fail on anything that is not plain JSON data (and on JSON text in disguise)."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            assert isinstance(key, str)
-            _plain(item)
-    elif isinstance(value, list):
-        for item in value:
-            _plain(item)
-    elif isinstance(value, str):
-        assert not value.lstrip().startswith(("{", "[")), value
-    else:
-        assert value is None or isinstance(value, bool | int | float), value
-
-
 def test_to_dict_has_exactly_the_r21_keys() -> None:
     data = synthesize(busy_evidence(), NOW).to_dict()
     assert set(data) == R21_KEYS
     assert set(data["freshness"]) == {"status", "captured_at", "last_attempted_at"}
-    assert set(data["connection_health"]) == {"state", "conditions", "unknown_reasons"}
+    assert set(data["connection_health"]) == {
+        "state",
+        "conditions",
+        "unknown_reasons",
+        "forward_disposition",
+    }
     assert set(data["rendered_verdict"]) == {"tone", "label", "channel", "required_actions"}
-    assert set(data["next_action"]) == {"action", "reason_code", "attention_id", "owner_action"}
+    assert set(data["next_action"]) == {
+        "action",
+        "reason_code",
+        "attention_id",
+        "owner_action",
+        "response_required",
+        "expires_at",
+    }
+    assert set(data["owner_state"]) == {"resolver", "owner_of_state", "posture", "evidence_as_of"}
+    assert set(data["coverage"]) == {"axis", "streams"}
+    assert data["coverage"]["streams"] == data["collection_report"]
     assert set(data["last_run"]) == RUN_KEYS
     assert set(data["last_successful_run"]) == RUN_KEYS
     assert set(data["schedule"]) == {
@@ -88,7 +67,7 @@ def test_to_dict_has_exactly_the_r21_keys() -> None:
 
 def test_to_dict_is_plain_json_data() -> None:
     data = synthesize(busy_evidence(), NOW).to_dict()
-    _plain(data)
+    assert_plain_json(data)
     assert json.loads(json.dumps(data)) == data
 
 
@@ -116,7 +95,9 @@ def test_unavailable_evidence_says_so() -> None:
 
 
 def test_schedule_block() -> None:
-    data = synthesize(healthy(schedule=schedule(failures=2, next_run_in=60)), NOW).to_dict()
+    failing = with_latest(healthy(), run("run_2", "failed", started=100, finished=90))
+    data = synthesize(replace(failing, schedule=schedule(failures=2, next_run_in=60)), NOW)
+    data = data.to_dict()
     assert data["schedule"] == {
         "interval_seconds": 3_600,
         "enabled": True,
@@ -124,6 +105,9 @@ def test_schedule_block() -> None:
         "next_run_at": ago(-60),
         "backoff_active": True,
     }
+    # R56: a newest run that succeeded supersedes the stored backoff.
+    superseded = synthesize(healthy(schedule=schedule(failures=2, next_run_in=60)), NOW)
+    assert superseded.schedule is not None and superseded.schedule.backoff_active is False
     assert synthesize(healthy(), NOW).schedule is None
 
 
@@ -196,7 +180,7 @@ def test_diagnostics_shape_and_summary_equality() -> None:
     assert diag.summary == synthesize(evidence, NOW, runtime)
 
     data = diag.to_dict()
-    _plain(data)
+    assert_plain_json(data)
     assert json.loads(json.dumps(data)) == data
     assert set(data) == {
         "summary",

@@ -1,0 +1,734 @@
+"""SPEC-SEMANTICS: every S-scenario of the amended R11–R23 and of R52–R62, on both
+backends, each test named after its S-number (S2.2 is `test_S2_2_…`).
+
+The scenarios of the run projection (S2.1, S3.*, S4.*, S50.*, S51.*, and S15.2, S16.3
+and the `run.made_up` half of S22.1, which need R50/R51's event vocabulary and
+spellings) belong to #10 and are tested with its schema. S16.2 is tested here with
+today's `terminal_reason` spelling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pyreference.errors import ConnectionAmbiguous, ConnectionNotFound, PyreferenceError
+from pyreference.store import Store
+from tests.support.keys import R21_KEYS, assert_plain_json
+from tests.support.semantics import (
+    ACME,
+    ASSI,
+    BROW,
+    MANU,
+    D,
+    H,
+    M,
+    T,
+    World,
+    conditions,
+    entry,
+    state,
+    ts,
+    variant,
+)
+
+
+# -- §2 canonical tables -----------------------------------------------------------------
+def test_S2_2_in_progress_gaps_and_superseded_attention_are_accepted(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -H)
+    store.add_detail_gap("c1", "items", status="in_progress")
+    a = store.open_attention("c1", reason_code="otp_required", owner_action="enter_otp")
+    store.update_attention(a, lifecycle="superseded")
+    row = w.row()
+    assert state(row) == "healthy"
+    assert store.verify() == []
+
+
+# -- R11 ---------------------------------------------------------------------------------
+def test_S11_1_every_demo_list_row_equals_its_scoped_read(store: Store) -> None:
+    from pyreference.demo import build_demo_fleet
+
+    build_demo_fleet(store, T)
+    store.reconcile()
+    rows = list(store.iter_connection_summaries(T))
+    assert len(rows) >= 15
+    for row in rows:
+        scoped = store.get_connection_summary(row.connection_id, now=T)
+        assert scoped is not None and scoped.to_dict() == row.to_dict()
+
+
+# -- R15 ---------------------------------------------------------------------------------
+def test_S15_1_an_orphaned_run_is_display_only(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -2 * H)
+    w.start("r2", -H)
+    row = w.row(live_run_ids=frozenset())
+    assert row["last_run"]["run_id"] == "r2"
+    assert (row["last_run"]["status"], row["last_run"]["finished_at"]) == ("failed", None)
+    assert row["freshness"]["status"] == "current"
+    assert row["freshness"]["last_attempted_at"] == ts(-2 * H)
+    assert state(row) == "healthy"
+
+
+# -- R16 ---------------------------------------------------------------------------------
+def test_S16_1_a_surface_failure_with_nothing_captured_is_unknown(store: Store) -> None:
+    w = World(store)
+    w.start("r1", -2 * H)
+    w.event("run.browser_surface_failed", "r1", -H)
+    row = w.row()
+    assert row["freshness"] == {
+        "status": "unknown",
+        "captured_at": None,
+        "last_attempted_at": ts(-H),
+    }
+    assert state(row) == "degraded"
+    assert ("BrowserSurfaceFailed", "browser_surface_failed") in conditions(row)
+
+
+def _owner_cancel_forced(w: World, key: str) -> None:
+    w.start("r1", -2 * H)
+    w.event("run.cancelled", "r1", -H, data={key: "owner_cancel_forced"})
+
+
+def test_S16_2_an_owner_cancel_forced_is_no_attempt(store: Store) -> None:
+    # `terminal_reason` is today's spelling; S16.2's `data.reason` is R51's (#10).
+    w = World(store)
+    _owner_cancel_forced(w, "terminal_reason")
+    row = w.row()
+    assert row["freshness"] == {"status": "unknown", "captured_at": None, "last_attempted_at": None}
+    assert state(row) == "idle"
+    assert (row["rendered_verdict"]["tone"], row["rendered_verdict"]["label"]) == (
+        "grey",
+        "Not measured",
+    )
+
+
+# -- R17 ---------------------------------------------------------------------------------
+def test_S17_1_a_first_run_in_progress_is_checking(store: Store) -> None:
+    w = World(store)
+    w.start("r1", -5 * M)
+    row = w.row()
+    assert state(row) == "idle"
+    assert row["rendered_verdict"] == {
+        "tone": "grey",
+        "label": "Checking",
+        "channel": "calm",
+        "required_actions": [],
+    }
+    assert row["owner_state"]["resolver"] == "collecting"
+
+
+def test_S17_2_only_a_skipped_run_is_not_measured(store: Store) -> None:
+    w = World(store)
+    w.event("run.completed", "r1", -H, status="skipped")
+    row = w.row()
+    assert state(row) == "idle"
+    assert row["rendered_verdict"]["label"] == "Not measured"
+
+
+def test_S17_3_records_without_a_run_are_unknown_collection(store: Store) -> None:
+    w = World(store)
+    store.ingest_records(
+        "c1", "items", [{"key": f"k{i}", "data": {"i": i}, "emitted_at": ts(-H)} for i in range(3)]
+    )
+    row = w.row()
+    assert row["freshness"]["status"] == "current"
+    assert state(row) == "unknown"
+    assert row["connection_health"]["unknown_reasons"] == ["collection"]
+
+
+def test_S17_4_a_skip_after_a_success_is_passed_over(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -3 * H)
+    w.start("r2", -H - 5 * M)
+    w.event("run.completed", "r2", -H, status="skipped")
+    row = w.row()
+    assert row["freshness"]["status"] == "current"
+    assert row["freshness"]["last_attempted_at"] == ts(-3 * H)
+    assert state(row) == "healthy"
+
+
+def test_S17_5_cooling_off_needs_affirmative_evidence(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -H)
+    w.start("r2", -5 * M)
+    store.set_schedule("c1", interval_seconds=3600, consecutive_failures=3, next_run_at=ts(H))
+    row = w.row()
+    assert state(row) == "cooling_off"
+    assert ("BackoffActive", "backoff_active") in conditions(row)
+    # The same, but r1's facts lack `considered`: no proof of coverage, so not cooling off.
+    unproven = World(store, variant("acme2"), "c9")
+    unproven.ok("r1", -H, [{"stream": "items", "checkpoint": "committed", "collected": 3}], "c9")
+    unproven.start("r2", -5 * M, cid="c9")
+    store.set_schedule("c9", interval_seconds=3600, consecutive_failures=3, next_run_at=ts(H))
+    assert state(unproven.row("c9")) == "unknown"
+
+
+# -- R18 ---------------------------------------------------------------------------------
+def test_S18_1_a_committed_checkpoint_alone_proves_nothing(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -H, [{"stream": "items", "checkpoint": "committed", "collected": 3}])
+    row = w.row()
+    assert entry(row, "items")["coverage_condition"] == "unknown"
+    assert row["coverage"]["axis"] == "unknown"
+    assert state(row) == "unknown"
+    assert row["connection_health"]["unknown_reasons"] == ["coverage_unknown"]
+    assert row["connection_health"]["forward_disposition"] == "unmeasured"
+    verdict = row["rendered_verdict"]
+    assert (verdict["required_actions"], verdict["channel"], verdict["label"]) == (
+        ["code_fix"],
+        "advisory",
+        "Not measured",
+    )
+    assert row["owner_state"]["resolver"] == "blocked_maintainer"
+
+
+def test_S18_2_an_optional_stream_never_counts(store: Store) -> None:
+    w = World(store)
+    facts = [
+        {"stream": "items", "checkpoint": "committed", "collected": 3, "considered": 3},
+        {"stream": "extras", "skipped": {"reason": "rate_limited"}},
+    ]
+    w.ok("r1", -H, facts)
+    row = w.row()
+    assert entry(row, "extras")["coverage_condition"] == "retryable_gap"
+    assert row["coverage"]["axis"] == "complete"
+    assert state(row) == "healthy"
+
+
+def test_S18_3_a_failure_after_a_success_is_partial(store: Store) -> None:
+    w = World(store)
+    w.ok("r0", -3 * H)
+    w.fail("r1", -H)
+    row = w.row()
+    assert row["coverage"]["axis"] == "partial"
+    assert state(row) == "degraded"
+    assert row["connection_health"]["forward_disposition"] == "resumable"
+
+
+# -- R19 ---------------------------------------------------------------------------------
+def test_S19_1_retry_gap_only_when_the_system_will_not_retry(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -H)
+    store.add_detail_gap("c1", "items")
+    row = w.row()
+    assert state(row) == "degraded"
+    assert row["rendered_verdict"] == {
+        "tone": "amber",
+        "label": "Degraded",
+        "channel": "advisory",
+        "required_actions": ["retry_gap"],
+    }
+    store.set_schedule("c1", interval_seconds=3600)
+    verdict = w.verdict()
+    assert (verdict["required_actions"], verdict["channel"]) == (["wait"], "calm")
+
+
+def test_S19_2_an_assisted_refresh_in_progress_is_syncing(store: Store) -> None:
+    w = World(store, ASSI)
+    w.ok("r1", -2 * D)
+    w.start("r2", -M)
+    verdict = w.verdict()
+    assert verdict["label"] == "Syncing"
+    assert "refresh_now" not in verdict["required_actions"]
+
+
+def test_S19_3_a_credential_attention_asks_to_sign_in_again(store: Store) -> None:
+    w = World(store, ASSI)
+    w.ok("r1", -2 * D)
+    a = store.open_attention("c1", reason_code="credential_expired", owner_action="provide_value")
+    row = w.row()
+    assert state(row) == "needs_attention"
+    assert ("CredentialsInvalid", "credential_expired") in conditions(row)
+    verdict = row["rendered_verdict"]
+    assert verdict["required_actions"] == ["reauth", "refresh_now"]
+    assert verdict["channel"] == "attention"
+    assert row["next_action"]["attention_id"] == a
+
+
+# -- R20 ---------------------------------------------------------------------------------
+def test_S20_1_a_considered_count_proves_a_stream_empty(store: Store) -> None:
+    w = World(store)
+    w.ok(
+        "r1", -H, [{"stream": "items", "checkpoint": "committed", "collected": 0, "considered": 0}]
+    )
+    row = w.row()
+    (items,) = [s for s in row["stream_records"] if s["stream"] == "items"]
+    assert (items["record_count"], items["count_state"]) == (0, "known_zero")
+    assert (row["total_records"], row["total_records_state"]) == (0, "unobserved")
+
+
+def test_S20_2_without_considered_the_stream_is_unobserved(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -H, [{"stream": "items", "checkpoint": "committed", "collected": 0}])
+    row = w.row()
+    (items,) = [s for s in row["stream_records"] if s["stream"] == "items"]
+    assert items["count_state"] == "unobserved"
+    assert row["total_records"] is None
+
+
+# -- R21, R22 ----------------------------------------------------------------------------
+def test_S21_1_every_amended_key_and_no_json_text(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -H)
+    row = w.row()
+    assert set(row) == R21_KEYS
+    assert "forward_disposition" in row["connection_health"]
+    assert "terminal_reason" in row["last_run"]
+
+    assert_plain_json(row)
+
+
+def test_S22_1_connection_ambiguous_is_typed() -> None:
+    assert issubclass(ConnectionAmbiguous, PyreferenceError)
+
+
+# -- R52 ---------------------------------------------------------------------------------
+def test_S52_1_a_revoked_connection_is_retired(store: Store) -> None:
+    w = World(store, MANU)
+    w.ok("r1", -30 * D)
+    store.open_attention("c1", reason_code="needs_value", owner_action="provide_value")
+    store.update_connection("c1", status="revoked")
+    listed = [s.to_dict() for s in store.list_connection_summaries(now=T).items]
+    assert [r["status"] for r in listed] == ["revoked"]
+    row = w.row()
+    assert state(row) == "idle"
+    assert conditions(row) == [("ConnectionRevoked", "connection_revoked")]
+    assert row["rendered_verdict"] == {
+        "tone": "grey",
+        "label": "Not measured",
+        "channel": "calm",
+        "required_actions": [],
+    }
+    assert row["next_action"] is None
+    assert (row["owner_state"]["resolver"], row["owner_state"]["owner_of_state"]) == (
+        "retired",
+        "maintainer",
+    )
+    assert row["source_work"] == "none"
+    assert row["last_run"]["run_id"] == "r1"
+
+
+def test_S52_2_a_paused_connection_is_owner_paused(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -H)
+    store.update_connection("c1", status="paused")
+    row = w.row()
+    assert state(row) == "idle"
+    assert ("ConnectionPaused", "connection_paused") in conditions(row)
+    assert row["rendered_verdict"]["required_actions"] == ["reattach_schedule"]
+    assert row["rendered_verdict"]["label"] == "Needs refresh"
+    assert row["owner_state"]["resolver"] == "owner_paused"
+
+
+def test_S52_3_a_draft_is_setup_in_progress_until_it_collects(store: Store) -> None:
+    w = World(store)
+    w.connection("c3", status="draft")
+    assert w.row("c3")["owner_state"]["resolver"] == "setup_in_progress"
+    w.start("r1", -M, cid="c3")
+    assert w.row("c3")["owner_state"]["resolver"] == "collecting"
+
+
+# -- R53 ---------------------------------------------------------------------------------
+def test_S53_1_a_nameless_connection_shows_the_connector_name(store: Store) -> None:
+    w = World(store)
+    row = w.row()
+    assert (row["display_name"], row["connector_display_name"]) == ("Acme", "Acme")
+
+
+def test_S53_2_the_connection_name_wins_and_the_id_is_the_last_resort(store: Store) -> None:
+    w = World(store)
+    store.update_connection("c1", display_name="Work")
+    assert w.row()["display_name"] == "Work"
+    nameless = {k: v for k, v in ACME.items() if k != "display_name"}
+    store.register_connector(nameless)
+    row = w.row("c2") if False else None
+    w.connection("c2")
+    row = w.row("c2")
+    assert (row["display_name"], row["connector_display_name"]) == ("acme", "acme")
+
+
+# -- R54 ---------------------------------------------------------------------------------
+def test_S54_1_only_relevant_attention_counts(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -H)
+    fyi = store.open_attention("c1", reason_code="fyi")
+    row = w.row()
+    assert state(row) == "healthy" and row["next_action"] is None
+    store.update_attention(fyi, lifecycle="resolved")
+    store.open_attention("c1", reason_code="elsewhere", owner_action="act_elsewhere")
+    assert state(w.row()) == "healthy"
+    store.open_attention(
+        "c1", reason_code="elsewhere_soon", owner_action="act_elsewhere", expires_at=ts(H)
+    )
+    assert state(w.row()) == "needs_attention"
+
+
+def test_S54_2_the_most_urgent_record_drives_next_action(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -H)
+    a1 = store.open_attention(
+        "c1", reason_code="a1", owner_action="provide_value", expires_at=ts(5 * H),
+        created_at=ts(-2 * H),
+    )  # fmt: skip
+    a2 = store.open_attention("c1", reason_code="a2", response_required=True, created_at=ts(-H))
+    a3 = store.open_attention(
+        "c1", reason_code="a3", owner_action="provide_value", expires_at=ts(H),
+        created_at=ts(-3 * H),
+    )  # fmt: skip
+    assert w.row()["next_action"]["attention_id"] == a2
+    store.update_attention(a2, lifecycle="resolved")
+    assert w.row()["next_action"]["attention_id"] == a3
+    assert w.row(now=2 * H)["next_action"]["attention_id"] == a1
+
+
+# -- R55 ---------------------------------------------------------------------------------
+def test_S55_1_a_cooling_down_gap_counts_from_its_retry_time(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -H)
+    store.add_detail_gap("c1", "items", next_attempt_after=ts(30 * M))
+    row = w.row()
+    assert state(row) == "healthy"
+    assert row["coverage"]["axis"] == "complete"
+    assert entry(row, "items")["pending_detail_gaps"] == 0
+    later = w.row(now=31 * M)  # no write in between
+    assert later["coverage"]["axis"] == "retryable_gap"
+    assert state(later) == "degraded"
+    diag = store.connection_diagnostics("c1", now=T).to_dict()
+    assert [g["next_attempt_after"] for g in diag["pending_gaps"]] == [ts(30 * M)]
+
+
+def test_S55_2_an_in_progress_gap_counts_nowhere(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -H)
+    store.add_detail_gap("c1", "items", status="in_progress")
+    assert state(w.row()) == "healthy"
+
+
+# -- R56 ---------------------------------------------------------------------------------
+def test_S56_1_a_newer_success_supersedes_backoff(store: Store) -> None:
+    w = World(store, ACME, "c1", "c2")
+    for cid in ("c1", "c2"):
+        w.fail("r1" + cid, -3 * H, cid=cid)
+        store.set_schedule(
+            cid, interval_seconds=3600, consecutive_failures=8, next_run_at=ts(6 * H)
+        )
+    w.ok("r2", -H, cid="c1")
+    row = w.row("c1")
+    assert row["schedule"]["backoff_active"] is False
+    assert state(row) == "healthy"
+    assert state(w.row("c2")) == "blocked"
+
+
+def test_S56_2_a_manual_only_source_ignores_backoff(store: Store) -> None:
+    w = World(store, MANU)
+    w.fail("r1", -H)
+    store.set_schedule("c1", interval_seconds=3600, consecutive_failures=8, next_run_at=ts(6 * H))
+    row = w.row()
+    assert row["schedule"]["backoff_active"] is False
+    assert state(row) == "degraded"
+
+
+# -- R57 ---------------------------------------------------------------------------------
+def test_S57_1_an_actionable_known_gap_needs_a_code_fix(store: Store) -> None:
+    w = World(store)
+    gaps = [{"severity": "actionable", "reason": "schema_changed", "stream": "items"}]
+    w.ok("r1", -H, known_gaps=gaps)
+    row = w.row()
+    assert row["coverage"]["axis"] == "terminal_gap"
+    assert state(row) == "degraded"
+    assert row["rendered_verdict"] == {
+        "tone": "amber",
+        "label": "Degraded",
+        "channel": "advisory",
+        "required_actions": ["code_fix"],
+    }
+    assert row["owner_state"]["resolver"] == "blocked_maintainer"
+
+
+def test_S57_2_a_transient_known_gap_is_retryable(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -H, known_gaps=[{"severity": "transient", "reason": "x", "stream": "items"}])
+    row = w.row()
+    assert row["coverage"]["axis"] == "retryable_gap"
+    assert state(row) == "degraded"
+    assert row["rendered_verdict"]["required_actions"] == ["retry_gap"]
+
+
+@pytest.mark.parametrize(
+    ("gaps", "axis"),
+    [
+        ([{"severity": "informational", "reason": "x"}], "complete"),
+        ([{"severity": "actionable", "stream": "extras"}], "complete"),
+        (["oops"], "terminal_gap"),
+    ],
+)
+def test_S57_3_ignored_optional_and_non_object_gaps(
+    store: Store, gaps: list[Any], axis: str
+) -> None:
+    w = World(store)
+    w.ok("r1", -H, known_gaps=gaps)
+    row = w.row()
+    assert row["coverage"]["axis"] == axis
+    assert state(row) == ("healthy" if axis == "complete" else "degraded")
+
+
+# -- R58 ---------------------------------------------------------------------------------
+def test_S58_1_a_401_known_gap_is_a_rejected_credential(store: Store) -> None:
+    w = World(store)
+    w.fail(
+        "r1",
+        -H,
+        failure_reason="connector_reported_failed",
+        known_gaps=[{"severity": "actionable", "message": "HTTP 401 Unauthorized"}],
+    )
+    row = w.row()
+    assert ("CredentialsInvalid", "credential_rejected") in conditions(row)
+    assert state(row) == "blocked"
+    verdict = row["rendered_verdict"]
+    assert (verdict["tone"], verdict["label"]) == ("red", "Can't collect")
+    assert (verdict["required_actions"], verdict["channel"]) == (["reauth"], "attention")
+    assert row["owner_state"]["resolver"] == "needs_owner"
+
+
+def test_S58_2_an_expired_session_needs_a_browser_session(store: Store) -> None:
+    account = World(store)
+    account.fail("r1", -H, failure_reason="session_expired")
+    row = account.row()
+    assert "CredentialsInvalid" not in [t for t, _ in conditions(row)]
+    assert state(row) == "degraded"
+    assert "reauth" not in row["rendered_verdict"]["required_actions"]
+    browser = World(store, BROW, "b1")
+    browser.fail("r2", -H, cid="b1", failure_reason="session_expired")
+    row = browser.row("b1")
+    assert ("CredentialsInvalid", "session_expired") in conditions(row)
+    assert state(row) == "blocked"
+    assert row["rendered_verdict"]["required_actions"] == ["reauth"]
+
+
+def test_S58_3_interaction_gaps_and_a_missing_runtime(store: Store) -> None:
+    w = World(store, ACME, "c1", "c2")
+    w.fail(
+        "r1",
+        -H,
+        known_gaps=[
+            {
+                "kind": "interaction_required",
+                "recovery_hint": {"action": "manual_action_required"},
+                "message": "otp needed",
+            },
+            {
+                "severity": "actionable",
+                "recovery_hint": {"action": "refresh_credentials"},
+                "message": "session_failed",
+            },
+        ],
+    )
+    row = w.row()
+    assert "reauth" not in row["rendered_verdict"]["required_actions"]
+    assert row["coverage"]["axis"] == "terminal_gap"
+    assert state(row) == "degraded"
+    w.start("r2", -2 * H, cid="c2")
+    w.event(
+        "run.browser_surface_failed",
+        "r2",
+        -H,
+        cid="c2",
+        data={"browser_surface": {"wait_reason": "missing_browser_surface"}},
+    )
+    row = w.row("c2")
+    assert ("RuntimeUnavailable", "missing_browser_surface") in conditions(row)
+    assert state(row) == "blocked"
+    assert "reauth" not in row["rendered_verdict"]["required_actions"]
+
+
+# -- R59 ---------------------------------------------------------------------------------
+def test_S59_1_a_stale_assisted_source_is_the_owners_refresh(store: Store) -> None:
+    w = World(store, ASSI)
+    w.ok("r1", -2 * D)
+    row = w.row()
+    assert row["freshness"]["status"] == "stale"
+    assert state(row) == "idle"
+    assert conditions(row) == [("FreshnessStale", "stale_assisted_refresh")]
+    assert row["connection_health"]["conditions"][0]["severity"] == "info"
+    assert row["connection_health"]["forward_disposition"] == "owner_refresh_due"
+    verdict = row["rendered_verdict"]
+    assert (verdict["required_actions"], verdict["channel"], verdict["label"]) == (
+        ["refresh_now"],
+        "advisory",
+        "Needs refresh",
+    )
+    assert row["owner_state"]["resolver"] == "refresh_due"
+
+
+def test_S59_2_owner_opt_in_applies_to_manual_only(store: Store) -> None:
+    opted = World(store, variant("opt", recommended_mode="manual"), "o1")
+    opted.ok("r1", -2 * D, cid="o1")
+    store.set_schedule("o1", interval_seconds=3600)
+    row = opted.row("o1")
+    assert state(row) == "degraded"
+    assert ("FreshnessStale", "freshness_stale") in conditions(row)
+    assert "refresh_now" not in row["rendered_verdict"]["required_actions"]
+    paused = World(store, variant("pau", recommended_mode="paused"), "p1")
+    paused.ok("r2", -2 * D, cid="p1")
+    store.set_schedule("p1", interval_seconds=3600)
+    row = paused.row("p1")
+    assert state(row) == "idle"
+    assert row["rendered_verdict"]["required_actions"] == ["refresh_now"]
+
+
+# -- R60 ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("fact", "condition"),
+    [
+        ({"checkpoint": "committed", "collected": 2, "considered": 5}, "complete"),
+        ({"checkpoint": "committed", "collected": 2, "considered": 5, "covered": 4}, "partial"),
+        ({"collected": 2, "considered": 5}, "partial"),
+        ({"checkpoint": "committed", "collected": 5}, "unknown"),
+    ],
+)
+def test_S60_1_full_inventory_conditions(
+    store: Store, fact: dict[str, Any], condition: str
+) -> None:
+    w = World(store)
+    w.ok("r1", -H, [{"stream": "items", **fact}])
+    assert entry(w.row(), "items")["coverage_condition"] == condition
+
+
+def test_S60_2_parent_detail_accounting_counts_what_was_collected(store: Store) -> None:
+    manifest = variant("pda")
+    manifest["streams"][0]["coverage_strategy"] = "parent_detail_accounting"
+    w = World(store, manifest)
+    w.ok(
+        "r1", -H, [{"stream": "items", "checkpoint": "committed", "collected": 2, "considered": 5}]
+    )
+    assert entry(w.row(), "items")["coverage_condition"] == "partial"
+
+
+def test_S60_3_accepted_policies_and_skip_classes(store: Store) -> None:
+    manifest = variant("pol")
+    manifest["streams"][1]["coverage_policy"] = "inventory_only"
+    w = World(store, manifest)
+    w.ok("r1", -H)
+    assert entry(w.row(), "extras")["coverage_condition"] == "inventory_only"
+    other = World(store, variant("skp"), "s1")
+    skipped = [{"stream": "items", "skipped": {"reason": "unsupported_region"}}]
+    other.ok("r2", -H, skipped, cid="s1")
+    assert entry(other.row("s1"), "items")["coverage_condition"] == "unsupported"
+    store.add_detail_gap("s1", "items")
+    assert entry(other.row("s1"), "items")["coverage_condition"] == "unsupported"
+
+
+# -- R61 ---------------------------------------------------------------------------------
+def test_S61_1_the_collection_report(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -H)
+    store.add_detail_gap("c1", "items")
+    row = w.row()
+    assert row["collection_report"] == [
+        {
+            "stream": "extras",
+            "required": False,
+            "checkpoint": "unknown",
+            "collected": 0,
+            "considered": "unknown",
+            "covered": "unknown",
+            "skipped": None,
+            "pending_detail_gaps": 0,
+            "coverage_condition": "unknown",
+            "coverage_strategy": "full_inventory",
+            "freshness_strategy": None,
+            "evidence_as_of": None,
+            "forward_disposition": "unmeasured",
+        },
+        {
+            "stream": "items",
+            "required": True,
+            "checkpoint": "committed",
+            "collected": 3,
+            "considered": 3,
+            "covered": "unknown",
+            "skipped": None,
+            "pending_detail_gaps": 1,
+            "coverage_condition": "retryable_gap",
+            "coverage_strategy": "full_inventory",
+            "freshness_strategy": None,
+            "evidence_as_of": ts(-H),
+            "forward_disposition": "resumable",
+        },
+    ]
+    assert row["connection_health"]["forward_disposition"] == "resumable"
+
+
+def test_S61_2_an_unresolved_attempt_keeps_the_committed_proof(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -3 * H)
+    w.ok("r2", -H, [{"stream": "items", "checkpoint": "not_committed", "collected": 1}])
+    items = entry(w.row(), "items")
+    assert (items["considered"], items["evidence_as_of"]) == (3, ts(-3 * H))
+    assert items["coverage_condition"] == "complete"
+
+
+def test_S61_3_list_row_and_scoped_report_are_equal(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -H)
+    store.add_detail_gap("c1", "items", next_attempt_after=ts(-M))
+    listed = store.list_connection_summaries(now=T).items[0].to_dict()
+    scoped = store.get_connection_summary("c1", now=T)
+    assert scoped is not None
+    assert listed["collection_report"] == scoped.to_dict()["collection_report"]
+    assert listed["collection_report"] == w.row()["collection_report"]
+
+
+# -- R62 ---------------------------------------------------------------------------------
+def test_S62_1_an_active_and_a_revoked_sibling_are_ambiguous(store: Store) -> None:
+    w = World(store, ACME, "c1")
+    w.connection("c2", status="revoked")
+    w.connection("c3", status="draft")
+    resolution = store.resolve_connection("acme")
+    expected = (("c1", "Acme", "active"), ("c2", "Acme", "revoked"))
+    assert (resolution.state, resolution.candidates) == ("ambiguous", expected)
+    assert store.get_connection_summary("acme", now=T) is None
+    with pytest.raises(ConnectionAmbiguous) as raised:
+        store.connection_diagnostics("acme", now=T)
+    assert raised.value.candidates == expected
+
+
+def test_S62_2_drafts_never_resolve_a_connector_id(store: Store) -> None:
+    w = World(store, ACME, "c1")
+    w.connection("c3", status="draft")
+    assert store.resolve_connection("acme").connection_id == "c1"
+    assert store.resolve_connection("c3").connection_id == "c3"
+    assert store.get_connection_summary("acme", now=T).connection_id == "c1"  # type: ignore[union-attr]
+
+
+def _seed(store: Store, n: int) -> None:
+    store.register_connector(ACME)
+    for i in range(n):
+        store.create_connection(f"x{i:04d}", "acme", created_at=ts(-D))
+
+
+def _costs(store: Store) -> tuple[int, ...]:
+    out = []
+    for read in (
+        lambda: store.resolve_connection("nope"),
+        lambda: store.get_connection_summary("nope", now=T),
+        lambda: store.get_connection_summary("acme", now=T),
+    ):
+        with store.statement_counter() as counter:
+            read()
+        out.append(counter.statements)
+    with store.statement_counter() as counter, pytest.raises(ConnectionNotFound):
+        store.connection_diagnostics("nope", now=T)
+    return (*out, counter.statements)
+
+
+def test_S62_3_an_unknown_reference_costs_the_same_at_any_fleet_size(store: Store) -> None:
+    assert store.resolve_connection("nope").state == "unresolved"
+    _seed(store, 10)
+    small = _costs(store)
+    for i in range(10, 1000):  # the same store grows to N = 1000
+        store.create_connection(f"x{i:04d}", "acme", created_at=ts(-D))
+    assert _costs(store) == small
