@@ -1,14 +1,15 @@
 """SPEC-SEMANTICS: every S-scenario of the amended R11–R23 and of R52–R62, on both
 backends, each test named after its S-number (S2.2 is `test_S2_2_…`).
 
-The scenarios of the run projection (S2.1, S3.*, S4.*, S50.*, S51.*, and S15.2, S16.3
-and the `run.made_up` half of S22.1, which need R50/R51's event vocabulary and
-spellings) belong to #10 and are tested with its schema. S16.2 is tested here with
-today's `terminal_reason` spelling.
+The scenarios of the run projection itself (S2.1, S3.*, S4.*, S50.*, S51.*) are #10's
+and tested with it (tests/integration/test_runs_trust.py); the summary scenarios that
+read R50/R51's vocabulary and spellings (S15.2, S16.2 with `data.reason`, S16.3's
+`run.abandoned`, S22.1's `run.made_up`) are here.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -72,6 +73,15 @@ def test_S15_1_an_orphaned_run_is_display_only(store: Store) -> None:
     assert state(row) == "healthy"
 
 
+def test_S15_2_an_owner_cancel_reason_is_the_terminal_reason(store: Store) -> None:
+    w = World(store)
+    w.start("r1", -2 * H)
+    w.event("run.cancelled", "r1", -H, data={"reason": "owner_cancelled"})
+    row = w.row()
+    assert row["last_run"]["status"] == "cancelled"
+    assert row["last_run"]["terminal_reason"] == "owner_cancelled"
+
+
 # -- R16 ---------------------------------------------------------------------------------
 def test_S16_1_a_surface_failure_with_nothing_captured_is_unknown(store: Store) -> None:
     w = World(store)
@@ -92,10 +102,11 @@ def _owner_cancel_forced(w: World, key: str) -> None:
     w.event("run.cancelled", "r1", -H, data={key: "owner_cancel_forced"})
 
 
-def test_S16_2_an_owner_cancel_forced_is_no_attempt(store: Store) -> None:
-    # `terminal_reason` is today's spelling; S16.2's `data.reason` is R51's (#10).
+@pytest.mark.parametrize("key", ["reason", "terminal_reason"])
+def test_S16_2_an_owner_cancel_forced_is_no_attempt(store: Store, key: str) -> None:
+    # S16.2's `data.reason` (R51), and the `terminal_reason` spelling.
     w = World(store)
-    _owner_cancel_forced(w, "terminal_reason")
+    _owner_cancel_forced(w, key)
     row = w.row()
     assert row["freshness"] == {"status": "unknown", "captured_at": None, "last_attempted_at": None}
     assert state(row) == "idle"
@@ -103,6 +114,21 @@ def test_S16_2_an_owner_cancel_forced_is_no_attempt(store: Store) -> None:
         "grey",
         "Not measured",
     )
+
+
+def test_S16_3_an_abandoned_run_after_a_success(store: Store) -> None:
+    w = World(store)
+    w.ok("r1", -3 * H)
+    w.start("r2", -2 * H)
+    w.event("run.abandoned", "r2", -H)
+    row = w.row()
+    assert row["last_run"]["status"] == "abandoned"
+    assert row["freshness"]["status"] == "current"
+    assert row["freshness"]["last_attempted_at"] == ts(-H)
+    assert row["coverage"]["axis"] == "partial"
+    assert state(row) == "degraded"
+    assert "CollectionFailed" in [t for t, _ in conditions(row)]
+    assert store.verify() == []
 
 
 # -- R17 ---------------------------------------------------------------------------------
@@ -281,8 +307,17 @@ def test_S21_1_every_amended_key_and_no_json_text(store: Store) -> None:
     assert_plain_json(row)
 
 
-def test_S22_1_connection_ambiguous_is_typed() -> None:
+def test_S22_1_connection_ambiguous_is_typed_and_any_run_type_is_stored(store: Store) -> None:
     assert issubclass(ConnectionAmbiguous, PyreferenceError)
+    w = World(store)
+    w.ok("r1", -2 * H)
+    w.event("run.made_up", "r2", -H)  # raises nothing (R50: any run.* type is stored)
+    with store.database.session() as s:
+        stored = s.execute("SELECT event_type FROM spine_events WHERE run_id = 'r2'")
+    assert [r["event_type"] for r in stored] == ["run.made_up"]
+    row = w.row()
+    assert row["last_run"]["run_id"] == "r1"  # an event of no known type opens no run
+    assert store.verify() == []
 
 
 # -- R52 ---------------------------------------------------------------------------------
@@ -309,6 +344,75 @@ def test_S52_1_a_revoked_connection_is_retired(store: Store) -> None:
     )
     assert row["source_work"] == "none"
     assert row["last_run"]["run_id"] == "r1"
+
+
+def test_R52_a_revoked_connection_is_never_told_to_refresh(store: Store, request: Any) -> None:
+    """Review finding: whatever would make an active twin `refresh_now` / "Needs refresh"
+    (a stale manual or assisted source, idle or with a run in progress), its revoked
+    twin shows neither: not in the summary, the terminal table, the demo words or the
+    console."""
+    import asyncio
+
+    import httpx
+    from rich.console import Console
+
+    from pyreference.render_table import summaries_table
+    from pyreference.web import words
+    from tests.integration.test_http_api import serve, target_of
+
+    manual = World(store, MANU, "m_active", "m_revoked")
+    assisted = World(store, ASSI, "a_active", "a_revoked", "a_running")
+    manual.ok("r1", -30 * D, cid="m_active")
+    manual.ok("r2", -30 * D, cid="m_revoked")
+    assisted.ok("r3", -3 * D, cid="a_active")
+    assisted.ok("r4", -3 * D, cid="a_revoked")
+    assisted.ok("r5", -3 * D, cid="a_running")
+    assisted.start("r6", -M, cid="a_running")
+    for cid in ("m_revoked", "a_revoked", "a_running"):
+        store.update_connection(cid, status="revoked")
+    store.reconcile()
+    for cid in ("m_active", "a_active"):  # the control: the same history, active
+        row = manual.row(cid)
+        assert row["rendered_verdict"]["required_actions"] == ["refresh_now"], cid
+        assert row["rendered_verdict"]["label"] == "Needs refresh", cid
+    revoked = [
+        store.get_connection_summary(c, now=T) for c in ("m_revoked", "a_revoked", "a_running")
+    ]
+    for summary in revoked:
+        assert summary is not None
+        row = manual.row(summary.connection_id)
+        assert row["rendered_verdict"] == {
+            "tone": "grey",
+            "label": "Not measured",
+            "channel": "calm",
+            "required_actions": [],
+        }
+        assert row["next_action"] is None
+        assert row["owner_state"]["resolver"] == "retired"
+        assert words.next_step(summary) == "Reconnect the account if you still use it"
+    out = Console(width=200, record=True, color_system=None)
+    out.print(summaries_table([s for s in revoked if s is not None], T))
+    table = out.export_text()
+    assert "revoked" in table and "refresh" not in table.lower()
+
+    async def pages(client: httpx.AsyncClient) -> list[str]:
+        got = [await client.get("/")]
+        got += await asyncio.gather(
+            *(
+                client.get(f"/connections/{c}")
+                for c in ("m_revoked", "a_revoked", "a_running", "m_active")
+            )
+        )
+        assert all(r.status_code == 200 for r in got)
+        return [r.text for r in got]
+
+    fleet, *details, control = serve(target_of(store, request), pages)
+    assert "Refresh it now" in control  # the console reads at its own clock: stale
+    for page in details:
+        assert "Needs refresh" not in page and "Refresh it now" not in page
+    for cid in ("m_revoked", "a_revoked", "a_running"):
+        (body,) = re.findall(rf'<tr data-connection="{cid}">(.*?)</tr>', fleet, re.S)
+        assert "Needs refresh" not in body and "Refresh it now" not in body
 
 
 def test_S52_2_a_paused_connection_is_owner_paused(store: Store) -> None:
