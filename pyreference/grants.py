@@ -4,7 +4,8 @@ Three kinds of role (docs/dba-guide.md, "Roles and grants"):
 
 - **writer**: plain INSERT/UPDATE/DELETE on the seven canonical tables. The triggers run
   as their owner (SECURITY DEFINER, migration 0007), so a writer needs nothing else and
-  can write no `pyref_*` table.
+  can write no `pyref_*` table; EXECUTE on `pyref_foreign_run_moves_v1` lets the write
+  helpers check that an append moved no event of another owner's connection (0013).
 - **reader**: SELECT on what a read touches (connections, their evidence, runs, gaps,
   attention, the dirty queue and the manifest digest) and EXECUTE on the two reader
   functions (the cursor key for its owner, the recompute of its owner's dirty rows). No
@@ -61,6 +62,7 @@ READER_TABLES = (
     "pyref_dirty_runs",
     "pyref_run_facts",
 )
+WRITER_FUNCTIONS = ("pyref_foreign_run_moves_v1(text, text[])",)
 READER_FUNCTIONS = (
     "pyref_cursor_key_v1()",
     "pyref_recompute_evidence_v1(text[])",
@@ -72,13 +74,15 @@ MAINTAINER_FUNCTIONS = (
     "pyref_verify_v2()",
 )
 MAINTAINER_TABLES = ("pyref_dirty", "pyref_dirty_runs")
+ALL_FUNCTIONS = WRITER_FUNCTIONS + READER_FUNCTIONS + MAINTAINER_FUNCTIONS
 # What each kind of role is granted: (why, [(privileges, object kind, objects)]).
 KINDS: dict[str, tuple[str, list[tuple[str, str, tuple[str, ...]]]]] = {
     "writer": (
-        "plain SQL on the canonical tables, nothing else",
+        "plain SQL on the canonical tables; the append owner check",
         [
             ("SELECT, INSERT, UPDATE, DELETE", "TABLE", CANONICAL_TABLES),
             ("USAGE, SELECT", "SEQUENCE", CANONICAL_SEQUENCES),
+            ("EXECUTE", "FUNCTION", WRITER_FUNCTIONS),
         ],
     ),
     "reader": (
@@ -160,7 +164,7 @@ def grant_statements(
             f"-- {role}: start from nothing on pyreference's objects",
             f"REVOKE ALL ON TABLE {q(CANONICAL_TABLES + INTERNAL_TABLES)} FROM {r}",
             f"REVOKE ALL ON SEQUENCE {q(CANONICAL_SEQUENCES + INTERNAL_SEQUENCES)} FROM {r}",
-            f"REVOKE ALL ON FUNCTION {q(READER_FUNCTIONS + MAINTAINER_FUNCTIONS)} FROM {r}",
+            f"REVOKE ALL ON FUNCTION {q(ALL_FUNCTIONS)} FROM {r}",
             f"GRANT USAGE ON SCHEMA {s} TO {r}",
         ]
     kinds = {"writer": roles.writer, "reader": roles.reader, "maintainer": roles.maintainer}

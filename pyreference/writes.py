@@ -239,6 +239,31 @@ def _append(ctx: Context, rows: list[dict[str, Any]], ids: list[str]) -> Plan[No
         # Numbers given explicitly are never handed out again (Postgres sequence;
         # SQLite's AUTOINCREMENT follows by itself).
         yield from execute("advance_event_seq")
+    yield from _require_own_runs(ctx.owner, fresh)
+
+
+def _require_own_runs(owner: str, fresh: list[dict[str, Any]]) -> Plan[None]:
+    """Raise `ConnectionNotFound` (rolling the append back) when the appended run events
+    moved an event to or from another owner's connection (SPEC R3 as amended: an event
+    naming no connection is attributed by profile key, by the run's identified connection
+    or to the connector's single active connection, and a new event can re-attribute the
+    run's earlier keyless events). Checked after the insert, in its transaction, by
+    migration 0013's `foreign_run_moves`; a schema rolled back below it is not checked."""
+    ids = sorted(r["event_id"] for r in fresh if r["run_id"] and r["event_type"].startswith("run."))
+    if not ids:
+        return
+    ready = yield from execute("run_owner_check_ready")
+    if not ready or not ready[0]["ready"]:
+        return
+    moved = yield from execute("foreign_run_moves", {"owner": owner, "ids": Ids(ids)})
+    if moved:
+        run_id = min(r["run_id"] for r in moved)
+        raise ConnectionNotFound(
+            f"these events would move events of run {shown(run_id)} to or from a connection "
+            f"that is not owner {shown(owner)}'s (by profile key, by the run's named "
+            "connection or to the connector's single active connection): name one of the "
+            "owner's own connections (connection_id)"
+        )
 
 
 def _named_connections(row: Mapping[str, Any]) -> list[str]:

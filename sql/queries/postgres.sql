@@ -293,6 +293,17 @@ SELECT event_seq, event_id, event_type, pyref_iso(occurred_at) AS occurred_at, s
        connector_instance_id, source_kind, source_id, data_json
   FROM spine_events WHERE event_id = ANY(%(ids)s);
 
+-- name: run_owner_check_ready
+-- Whether the schema has the owner check of appended run events (0013 on Postgres; the run
+-- facts of 0011 on SQLite). A schema rolled back below it takes run events unchecked, as
+-- it did before (docs/dba-guide.md, "Rolling back").
+SELECT pg_catalog.to_regprocedure('pyref_foreign_run_moves_v1(text, text[])') IS NOT NULL AS ready;
+
+-- name: foreign_run_moves
+-- Runs of the just-appended events (ids) in which an event moved to or from a connection
+-- of an owner other than `owner` (sql/templates/_runs.sql.j2, `foreign_moves`).
+SELECT run_id FROM pyref_foreign_run_moves_v1(%(owner)s, %(ids)s::text[]);
+
 -- name: upsert_schedule
 INSERT INTO connector_schedules (connector_instance_id, interval_seconds, enabled, consecutive_failures,
                                  next_run_at, updated_at)

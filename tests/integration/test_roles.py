@@ -82,6 +82,21 @@ def test_writer_writes_the_canonical_tables_and_nothing_else(pg_roles: Roles) ->
             },
         ]
     )
+    # The append owner check (0013) runs as the writer: an event naming no connection is
+    # accepted where it lands on the writer's owner's connection, refused (not denied)
+    # where it would land on another owner's.
+    writer.append_events(
+        [{"event_type": "run.failed", "occurred_at": at(8), "run_id": "rw"}]
+    )  # fmt: skip
+    alice = pyreference.connect(pg_roles.db_dsn, owner="alice")
+    alice.create_connection("cin_alice", "gmail", created_at=at(50))
+    alice.append_events(
+        [{"event_type": "run.started", "occurred_at": at(9), "run_id": "ra",
+          "connection_id": "cin_alice"}]
+    )  # fmt: skip
+    alice.close()
+    with pytest.raises(pyreference.ConnectionNotFound, match="ra"):
+        writer.append_events([{"event_type": "run.failed", "occurred_at": at(8), "run_id": "ra"}])
     writer.set_schedule("cin_w", interval_seconds=600)
     gap = writer.add_detail_gap("cin_w", "messages")
     writer.update_detail_gap(gap, status="recovered")

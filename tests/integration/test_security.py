@@ -13,7 +13,7 @@ import pytest
 
 import pyreference
 from tests.support.pgroles import Roles
-from tests.support.scenario import NOW, at, records, register
+from tests.support.scenario import NOW, at, comparable, records, register
 
 
 def _is_superuser(roles: Roles, role: str) -> bool:
@@ -168,6 +168,88 @@ def test_write_helpers_act_only_on_the_stores_owners_connections(store) -> None:
     with pytest.raises(pyreference.InvalidInput, match="no detail gap"):
         bob.update_detail_gap("gap_nobody", status="terminal")
     bob.append_events([{"event_type": "note", "occurred_at": at(1), "connection_id": "cin_zz"}])
+    bob.close()
+
+
+def _spine_size(store) -> int:
+    with store.database.session() as s:
+        return int(s.execute("SELECT count(*) AS n FROM spine_events")[0]["n"])
+
+
+def test_appended_run_events_never_move_events_of_another_owners_connection(store) -> None:
+    """Review of #11, on both backends: events naming no connection are attributed by the
+    run projection (R3: profile key, the run's identified connection, the connector's
+    single active connection), and a new event can move a run's earlier events. So bob's
+    store could put runs on owner_local's connection (forging her last run) or take her
+    run away. Each such append now raises ConnectionNotFound and writes nothing; bob's own
+    implicit attribution, and a run id both owners use on their own connections, still
+    work."""
+    bob = _two_owners(store)
+    register(store, "slack")
+    store.create_connection("cin_s", "slack", created_at=at(60))
+    store.append_events(
+        [{"event_type": "run.started", "occurred_at": at(20), "run_id": "r_a",
+          "connection_id": "cin_a"},
+         {"event_type": "run.started", "occurred_at": at(19), "run_id": "r_k",
+          "connector_id": "slack"},
+         {"event_type": "run.completed", "occurred_at": at(18), "run_id": "r_k"}]
+    )  # fmt: skip
+    store.reconcile()
+    before = {c: store.get_connection_summary(c, now=NOW).to_dict() for c in ("cin_a", "cin_s")}
+    assert before["cin_s"]["last_run"]["run_id"] == "r_k"
+    register(bob, "chase")
+    bob.create_connection("cin_b", "chase", created_at=at(30))
+    size = _spine_size(store)
+    attempts = {
+        # onto her connection
+        "connector singleton": [
+            {"event_type": "run.started", "occurred_at": at(5), "run_id": "rb",
+             "connector_id": "gmail"},
+            {"event_type": "run.failed", "occurred_at": at(4), "run_id": "rb",
+             "connector_id": "gmail"},
+        ],
+        "her run id": [{"event_type": "run.failed", "occurred_at": at(3), "run_id": "r_a"}],
+        "her profile key": [
+            {"event_type": "run.failed", "occurred_at": at(3), "run_id": "rp",
+             "data": {"browser_surface": {"profile_key": "gmail:cin_a"}}},
+        ],
+        # off her connection: her keyless run, given an identity of bob's ...
+        "identity of his": [
+            {"event_type": "run.failed", "occurred_at": at(2), "run_id": "r_k",
+             "connection_id": "cin_b"},
+        ],
+        # ... or another single active connection, which makes hers ambiguous
+        "another singleton": [
+            {"event_type": "run.failed", "occurred_at": at(2), "run_id": "r_k",
+             "connector_id": "chase"},
+        ],
+    }  # fmt: skip
+    for name, events in attempts.items():
+        with pytest.raises(pyreference.ConnectionNotFound, match="bob") as caught:
+            bob.append_events(events)
+        assert "SELECT" not in str(caught.value), name
+        assert _spine_size(store) == size, name
+    store.reconcile()
+    after = {c: store.get_connection_summary(c, now=NOW).to_dict() for c in ("cin_a", "cin_s")}
+    assert after == before
+    # bob's own: the singleton rule attributes to his connection, accepted.
+    bob.append_events(
+        [{"event_type": "run.started", "occurred_at": at(2), "run_id": "rb2",
+          "connector_id": "chase"}]
+    )  # fmt: skip
+    # A run id her identified events use, on his own connection: nothing of hers moves.
+    bob.append_events(
+        [{"event_type": "run.completed", "occurred_at": at(1), "run_id": "r_a",
+          "connection_id": "cin_b"}]
+    )  # fmt: skip
+    store.reconcile()
+    mine = bob.get_connection_summary("cin_b", now=NOW)
+    assert mine is not None and mine.last_run is not None
+    assert (mine.last_run.run_id, mine.last_run.status) == ("r_a", "succeeded")
+    assert comparable(store.get_connection_summary("cin_a", now=NOW).to_dict()) == comparable(
+        before["cin_a"]
+    )
+    assert store.verify() == []
     bob.close()
 
 

@@ -1,0 +1,14 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0012_semantics
+-- pyreference 0013: an append never moves a run event to or from another owner's
+-- connection (review of issue #11). Events naming no connection are attributed by the
+-- run projection (0011: a profile key, the run's identified connection, the connector's
+-- single active connection), and a new event can move a run's earlier events too, so a
+-- write helper of owner bob could put a run on alice's connection, or take hers away.
+-- The helper asks this function after inserting, in the same transaction, and rolls the
+-- append back (ConnectionNotFound) when it returns a run. A function (run as its owner)
+-- because a least-privilege writer cannot read pyref_run_facts; it tells a writer run ids
+-- it can read in spine_events anyway. Nothing is written.
+-- SQLite has no roles: the write helpers run the same check as a plain query
+-- (sql/templates/queries.sql.j2, `foreign_run_moves`). This migration exists so that both
+-- dialects number their migrations alike.
