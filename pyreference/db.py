@@ -23,16 +23,8 @@ from typing import Any, TypeVar
 from . import sqlfiles
 from .conninfo import describe_dsn, describe_params, failure_reason, parse_dsn
 from .cursors import derive_key
-from .errors import (
-    DatabaseUnavailable,
-    InsufficientPrivilege,
-    InvalidInput,
-    LockTimeout,
-    ReadOnlyDatabase,
-    SchemaNotReady,
-    StatementTimeout,
-    TransactionConflict,
-)
+from .driver_errors import PREPARE_ENV, postgres_error, sqlite_error
+from .errors import DatabaseUnavailable, InvalidInput, PyreferenceError, SchemaNotReady
 from .timeutil import iso
 
 
@@ -128,6 +120,8 @@ def unreadable_data(exc: BaseException) -> bool:
     22), an error raised while computing (P0001), SQLite's malformed JSON. False for what
     is not the data's fault: a privilege, a missing object, a timeout, a lost connection."""
     for error in (exc, exc.__cause__):
+        if isinstance(error, PyreferenceError):
+            continue  # the driver's error is its cause
         state = getattr(error, "sqlstate", None)
         if state:
             return state.startswith("22") or state == "P0001"
@@ -324,7 +318,6 @@ POOL_TIMEOUT = 30.0  # seconds a call waits for a pooled connection
 POOL_MAX_LIFETIME = 30 * 60.0  # seconds before a pooled connection is replaced
 POOL_MAX_IDLE = 5 * 60.0  # seconds an idle connection above min_size is kept
 CONNECT_TIMEOUT = 10  # seconds, for the probe and every new pooled connection
-PREPARE_ENV = "PYREFERENCE_PREPARE"
 
 
 def prepare_default(prepare: bool | None) -> bool:
@@ -494,51 +487,14 @@ class PostgresDatabase(Database):
 
     @contextmanager
     def translate_errors(self) -> Iterator[None]:
-        errors = self._psycopg.errors
+        """Every driver error of the block raised as a typed `PyreferenceError`
+        (`postgres_error`): none escapes raw, none carries SQL text."""
         try:
             yield
-        except (errors.UndefinedTable, errors.UndefinedFunction) as exc:
-            raise SchemaNotReady(
-                "the pyreference schema is missing or outdated: run `pyreference migrate`"
-            ) from exc
-        except errors.ReadOnlySqlTransaction as exc:
-            raise ReadOnlyDatabase.at(self.description) from exc
-        except (errors.IntegrityError, errors.DataError) as exc:
-            if "append-only" in (exc.diag.message_primary or ""):
-                raise InvalidInput(APPEND_ONLY) from exc
-            raise InvalidInput(
-                _integrity_message(exc.diag.sqlstate, exc.diag.constraint_name)
-            ) from exc
-        except (errors.DuplicatePreparedStatement, errors.InvalidSqlStatementName) as exc:
-            raise DatabaseUnavailable(
-                f"PostgreSQL at {self.description} lost a prepared statement: the server "
-                "connection is shared (a transaction pooler such as PgBouncer?); connect "
-                f"with prepare=False or {PREPARE_ENV}=0"
-            ) from exc
-        except errors.InsufficientPrivilege as exc:
-            raise InsufficientPrivilege(_privilege_message(exc.diag.message_primary)) from exc
-        except errors.QueryCanceled as exc:
-            raise StatementTimeout(
-                "PostgreSQL cancelled the statement (statement_timeout, or a cancel request);"
-                " nothing was committed: retry, or raise statement_timeout for this role"
-            ) from exc
-        except errors.LockNotAvailable as exc:
-            raise LockTimeout(
-                "a lock was not granted in time (lock_timeout); nothing was committed: retry"
-            ) from exc
-        except (errors.SerializationFailure, errors.DeadlockDetected) as exc:
-            raise TransactionConflict(
-                "a concurrent transaction conflicted with this one; nothing was written: retry"
-            ) from exc
-        except self._psycopg.OperationalError as exc:
-            reason = failure_reason(str(exc), self.dsn)
-            raise DatabaseUnavailable(
-                f"cannot reach PostgreSQL at {self.description}: {reason}"
-            ) from exc
-        except Exception as exc:
+        except self._psycopg.Error as exc:
             if type(exc).__name__ == "PoolTimeout":
                 raise DatabaseUnavailable(self._pool_timeout_message()) from exc
-            raise
+            raise postgres_error(exc, where=self.description, dsn=self.dsn) from exc
 
     def _pool_timeout_message(self) -> str:
         """Why no pooled connection came: the server's answer to a fresh probe, or a full pool."""
@@ -822,33 +778,6 @@ def redact_dsn(dsn: str) -> str:
     return dsn if dsn.startswith("sqlite:") else describe_dsn(dsn)
 
 
-# The one message for any statement that would change or remove a spine event (both backends).
-APPEND_ONLY = "spine_events is append-only: insert a new event instead of changing or removing one"
-
-
-_DENIED = re.compile(r"permission denied for (table|view|sequence|function|schema|database) (\w+)")
-
-
-def _privilege_message(primary: str | None) -> str:
-    """What a role may not do, naming the object the server named (never SQL text)."""
-    found = _DENIED.search(primary or "")
-    what = f" on {found.group(1)} {found.group(2)}" if found else ""
-    return (
-        f"permission denied{what}: this database role lacks a privilege the call needs"
-        " (a DBA grants each role what it needs with `pyreference grants`)"
-    )
-
-
-def _integrity_message(sqlstate: str | None, constraint: str | None) -> str:
-    what = {
-        "23505": "duplicate key",
-        "23503": "reference to a row that does not exist",
-        "23514": "value outside the allowed set",
-        "23502": "missing required value",
-    }.get(sqlstate or "", "rejected value")
-    return f"{what}{f' ({constraint})' if constraint else ''}"
-
-
 # -- SQLite --------------------------------------------------------------------
 
 
@@ -918,8 +847,14 @@ class SQLiteDatabase(Database):
             try:
                 yield Session(self, self.conn)
             except BaseException:
-                for statement in undo:
-                    self.conn.execute(statement)
+                try:
+                    for statement in undo:
+                        self.conn.execute(statement)
+                except sqlite3.Error as failed:
+                    # SQLite may have rolled back by itself (a full disk, an I/O error):
+                    # then the first error is the one to raise.
+                    if self.conn.in_transaction:
+                        raise sqlite_error(failed, path=self.path) from failed
                 raise
             else:
                 with self.translate_errors():
@@ -933,38 +868,12 @@ class SQLiteDatabase(Database):
 
     @contextmanager
     def translate_errors(self) -> Iterator[None]:
+        """Every sqlite3 error of the block (and a value it cannot bind) raised as a typed
+        `PyreferenceError` (`sqlite_error`): none escapes raw, none carries SQL text."""
         try:
             yield
-        except sqlite3.IntegrityError as exc:
-            raise InvalidInput(_sqlite_integrity_message(str(exc))) from exc
-        except (OverflowError, UnicodeEncodeError) as exc:
-            # The write helpers refuse these first; this is the net for anything else.
-            raise InvalidInput(
-                "an integer outside 64-bit range"
-                if isinstance(exc, OverflowError)
-                else "text that is not encodable (a lone surrogate)"
-            ) from exc
-        except sqlite3.ProgrammingError as exc:
-            if "closed" not in str(exc):
-                raise
-            # As on Postgres (a closed pool): the store was closed, not a bad statement.
-            raise DatabaseUnavailable(f"the SQLite database {self.path} is closed") from exc
-        except sqlite3.OperationalError as exc:
-            text = str(exc)
-            if "malformed JSON" in text:
-                raise InvalidInput("malformed JSON") from exc
-            if "no such table" in text or "no such view" in text:
-                raise SchemaNotReady(
-                    "the pyreference schema is missing or outdated: run `pyreference migrate`"
-                ) from exc
-            if "unable to open" in text:
-                raise DatabaseUnavailable(f"cannot open SQLite database {self.path}") from exc
-            if "database is locked" in text or "database table is locked" in text:
-                raise LockTimeout(
-                    f"SQLite database {self.path} is locked by another writer (busy timeout"
-                    " expired); nothing was committed: retry"
-                ) from exc
-            raise
+        except (sqlite3.Error, OverflowError, UnicodeEncodeError) as exc:
+            raise sqlite_error(exc, path=self.path) from exc
 
     def cursor_key(self, value: Any, owner: str) -> str:
         # SQLite has no roles: the page read the secret itself and derives the same key.
@@ -998,17 +907,3 @@ def _sqlite_file(conn: sqlite3.Connection) -> str | None:
     except sqlite3.Error:
         return None
     return next((str(r[2]) for r in rows if r[1] == "main" and r[2]), None)
-
-
-def _sqlite_integrity_message(text: str) -> str:
-    if "append-only" in text:
-        return APPEND_ONLY
-    if "UNIQUE" in text:
-        return "duplicate key"
-    if "FOREIGN KEY" in text:
-        return "reference to a row that does not exist"
-    if "CHECK" in text:
-        return "value outside the allowed set (or malformed timestamp or JSON)"
-    if "NOT NULL" in text:
-        return "missing required value"
-    return "rejected value"

@@ -11,6 +11,10 @@ class PyreferenceError(Exception):
     """
 
     retryable: bool = False
+    # The database's own code for the failure this error translates, when there is one:
+    # the SQLSTATE on Postgres (e.g. "42703"), the result code name on SQLite (e.g.
+    # "SQLITE_BUSY"). The driver's exception is chained as `__cause__` (for logs).
+    sqlstate: str | None = None
 
 
 class ConnectionNotFound(PyreferenceError, LookupError):
@@ -30,7 +34,10 @@ class InvalidInput(PyreferenceError, ValueError):
 
 
 class DatabaseUnavailable(PyreferenceError):
-    """The database cannot be reached (the message names the host, never a password)."""
+    """The database cannot be reached, or cannot serve calls now: the connection failed or
+    broke, the server is shutting down or out of resources (Postgres SQLSTATE classes 08,
+    28, 53, 57P, 58; SQLite I/O errors, a full disk, a file that is not a database). The
+    message names the host or file, never a password."""
 
 
 class ReadOnlyDatabase(PyreferenceError):
@@ -93,3 +100,15 @@ class ConnectionAmbiguous(PyreferenceError, LookupError):
     def __init__(self, message: str, candidates: tuple[tuple[str, str, str], ...] = ()) -> None:
         super().__init__(message)
         self.candidates = candidates
+
+
+class DatabaseError(PyreferenceError):
+    """The database refused a call for a reason no other error here names: a database
+    function or trigger raised an error of its own (PL/pgSQL `RAISE`, SQLSTATE P0001), an
+    internal error, a feature the server lacks, a statement it found too complex, a
+    caller's transaction that had already failed, a driver refusal.
+
+    The message names the SQLSTATE and its condition (Postgres) or SQLite's result code,
+    plus the objects the server names (table, column, constraint, function); never SQL
+    text or parameter values. `sqlstate` holds the code; the driver's exception is chained
+    as `__cause__`. Not retryable."""
