@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from rel_support import reset
 
 import pyreference
-from pyreference.db import Json
+from pyreference.db import Ids, Json
 from pyreference.store import Store
 from tests.support import run_model
 from tests.support.scenario import NOW, at, comparable
@@ -233,3 +233,65 @@ def test_postgres_runs_do_not_depend_on_order_and_match_sqlite(
     assert _outcome(lite, events, first) == outcomes[0]  # parity: one scenario, both backends
     lite.close()
     _check_twin(outcomes[0], events)
+
+
+# The append owner check (0013): connections of two owners; the events of a random prefix
+# are already stored, the rest appended; `foreign_run_moves` for owner bob must name
+# exactly the runs in which the twin moves an event to or from a connection not bob's.
+OWNERS = {"c1": "owner_local", "c2": "bob", "c3": "owner_local", "c4": "bob"}
+
+
+def _seed_owners(store: Store) -> None:
+    store.register_connector(ACME)
+    store.register_connector(BROW)
+    for c in CONNECTIONS:
+        store.create_connection(
+            c.connection_id,
+            c.connector_id,
+            status=c.status,
+            created_at=CREATED,
+            owner_subject_id=OWNERS[c.connection_id],
+        )
+
+
+def _moved(store: Store, events: list[dict[str, Any]], old: list[int], new: list[int]) -> None:
+    if old:
+        _insert(store, events, old)
+    _insert(store, events, new)
+    ids = Ids([events[i]["event_id"] for i in new])
+    with store.database.session() as s:
+        got = {r["run_id"] for r in s.execute("foreign_run_moves", {"owner": "bob", "ids": ids})}
+    seqs = [{**e, "event_seq": k} for k, e in enumerate(events)]
+    recorded = {e["event_seq"]: run_model.facts(e, CONNECTIONS) for e in seqs}
+    before = run_model.attribute([seqs[i] for i in old], recorded, CONNECTIONS)
+    after = run_model.attribute([seqs[i] for i in old + new], recorded, CONNECTIONS)
+    expected = set()
+    for seq, home in after.items():
+        was = before.get(seq)
+        if home != was and any(c is not None and OWNERS[c] != "bob" for c in (home, was)):
+            expected.add(seqs[seq]["run_id"])
+    assert got == expected, (got, expected)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(case=scenario(), cut=st.integers(0, 8))
+def test_sqlite_owner_check_matches_the_twin(sqlite_template: Path, case: Any, cut: int) -> None:
+    events, first, _ = case
+    order = [i for group in first for i in group]
+    cut = min(cut, len(order) - 1)
+    store = _fresh_sqlite(sqlite_template)
+    _seed_owners(store)
+    _moved(store, events, order[:cut], order[cut:])
+    store.close()
+
+
+@pytest.mark.postgres
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(case=scenario(), cut=st.integers(0, 8))
+def test_postgres_owner_check_matches_the_twin(pg_store: Store, case: Any, cut: int) -> None:
+    events, first, _ = case
+    order = [i for group in first for i in group]
+    cut = min(cut, len(order) - 1)
+    reset(pg_store)
+    _seed_owners(pg_store)
+    _moved(pg_store, events, order[:cut], order[cut:])

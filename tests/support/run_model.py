@@ -110,21 +110,21 @@ def facts(event: dict[str, Any], connections: list[Connection]) -> Fact:
     return Fact(carried, (chosen.connection_id, chosen.created_at) if chosen else None)
 
 
-def project(
+def attribute(
     events: list[dict[str, Any]], recorded: dict[int, Fact], connections: list[Connection]
-) -> dict[tuple[str, str], dict[str, Any]]:
-    """The runs, by (run_id, connection id). Events carry `event_seq`."""
+) -> dict[int, str | None]:
+    """Each event's connection id by `event_seq` (None: unattributed): R3 as amended,
+    the per-event half of the projection (`attributed_events` in the SQL)."""
     alive = {(c.connection_id, c.created_at) for c in connections}
     by_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in events:
         by_run[event["run_id"]].append(event)
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for run_id, run_events in by_run.items():
+    out: dict[int, str | None] = {}
+    for run_events in by_run.values():
         own = [recorded[e["event_seq"]] for e in run_events]
         identified = {f.connection for f in own if f.carried and f.connection}
         singles = {f.connection for f in own if not f.carried and f.connection}
         any_carried = any(f.carried for f in own)
-        groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
         for event, fact in zip(run_events, own, strict=True):
             if fact.carried:
                 home = fact.connection
@@ -132,12 +132,25 @@ def project(
                 home = next(iter(identified)) if len(identified) == 1 else None
             else:
                 home = next(iter(singles)) if len(singles) == 1 else None
-            if home is not None and home in alive:
-                groups[home].append(event)
-        for (cid, _), group in groups.items():
-            run = _merge(group)
-            if run is not None:
-                out[(run_id, cid)] = {"run_id": run_id, **run}
+            out[event["event_seq"]] = home[0] if home is not None and home in alive else None
+    return out
+
+
+def project(
+    events: list[dict[str, Any]], recorded: dict[int, Fact], connections: list[Connection]
+) -> dict[tuple[str, str], dict[str, Any]]:
+    """The runs, by (run_id, connection id). Events carry `event_seq`."""
+    homes = attribute(events, recorded, connections)
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for event in events:
+        home = homes[event["event_seq"]]
+        if home is not None:
+            groups[(event["run_id"], home)].append(event)
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for (run_id, cid), group in groups.items():
+        run = _merge(group)
+        if run is not None:
+            out[(run_id, cid)] = {"run_id": run_id, **run}
     return out
 
 
