@@ -21,7 +21,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from . import maintenance, migrate, read_path, writes
-from .db import AsyncPostgresDatabase, Database, PostgresDatabase, prepare_default
+from .db import AsyncPostgresDatabase, Database, PostgresDatabase, prepare_default, wait_seconds
 from .errors import InvalidInput
 from .plan import Plan, run, run_async
 from .read_path import ListRequest, Page, list_request
@@ -117,7 +117,23 @@ class AsyncStore(StoreBase):
         return await asyncio.to_thread(run, self._db, plan, self.owner)
 
     async def aclose(self) -> None:
-        """Close the connections this store opened (a passed-in connection or pool stays open)."""
+        """Close the connections this store opened (a passed-in connection or pool stays open).
+
+        A store's own pools belong to the event loop that opened it: called from another
+        loop, the close runs on that loop while it still runs (in another thread).
+
+        Raises:
+            EventLoopMismatch: the loop that opened the store has stopped (see
+                `AsyncPostgresDatabase.aclose`).
+        """
+        db = self._db
+        home = db.loop if isinstance(db, AsyncPostgresDatabase) else None
+        if isinstance(db, AsyncPostgresDatabase) and home not in (None, asyncio.get_running_loop()):
+            if home.is_running():
+                done = asyncio.run_coroutine_threadsafe(self.aclose(), home)
+                await asyncio.wrap_future(done)
+                return
+            await db.aclose()  # raises EventLoopMismatch, before replicas' pools
         await self._router.aclose_replicas()
         await _close(self._db)
 
@@ -149,7 +165,9 @@ class AsyncStore(StoreBase):
         conninfo = db.conninfo
 
         def on_twin() -> T:
-            twin = PostgresDatabase(conninfo, dsn=conninfo, prepare=db.prepared_statements)
+            twin = PostgresDatabase(
+                conninfo, dsn=conninfo, prepare=db.prepared_statements, timeout=db.timeout
+            )
             try:
                 return work(twin)
             finally:
@@ -249,6 +267,7 @@ async def connect_async(
     replica_wait: float = 0.25,
     replica_retry_after: float = 5.0,
     create: bool = True,
+    timeout: float | None = None,
 ) -> AsyncStore:
     """An async store over a DSN (`postgresql://…` gets an `AsyncConnectionPool` of its
     own; `sqlite:///path`), a psycopg `AsyncConnection` or `AsyncConnectionPool`, or
@@ -257,19 +276,22 @@ async def connect_async(
     `prepare` is as in `connect()`. `replicas`, `consistency`, `replica_wait` and
     `replica_retry_after` route reads to streaming replicas as for `connect()` (the
     primary must then be async Postgres). `create=False` refuses to create a missing
-    SQLite file (`SchemaNotReady`), as in `connect()`. Raises `DatabaseUnavailable`,
-    `InvalidInput`, `SchemaNotReady`."""
+    SQLite file (`SchemaNotReady`), as in `connect()`. `timeout` (seconds) bounds a new
+    connection's connect and a call's wait for a pooled connection, as in `connect()`
+    (`pyreference serve` uses a short one: a request fails fast when the database is
+    down). Raises `DatabaseUnavailable`, `InvalidInput`, `SchemaNotReady`."""
     target = DEFAULT_DSN if target is None else target
     prepared = prepare_default(prepare)
+    seconds = wait_seconds(timeout)
     db: Database
     dsn = postgres_dsn(target) if isinstance(target, str) else None
     if dsn is not None:
-        db = await AsyncPostgresDatabase.open(dsn, prepare=prepared)
+        db = await AsyncPostgresDatabase.open(dsn, prepare=prepared, timeout=seconds)
     elif isinstance(target, AsyncConnection | AsyncConnectionPool):
-        db = AsyncPostgresDatabase(target, prepare=prepared)
+        db = AsyncPostgresDatabase(target, prepare=prepared, timeout=seconds)
     else:
         db = await asyncio.to_thread(
-            functools.partial(_database, target, prepare=prepared, create=create)
+            functools.partial(_database, target, prepare=prepared, create=create, timeout=seconds)
         )
     try:
         if replicas and not isinstance(db, AsyncPostgresDatabase):

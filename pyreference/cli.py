@@ -546,11 +546,28 @@ BENCH_QUICK_TAKES = "about two minutes on 2 cores (107 s measured, pages experim
     help="Whose connections are served. Env PYREFERENCE_OWNER.",
 )
 @click.option(
+    "--db-timeout",
+    envvar="PYREFERENCE_DB_TIMEOUT",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(0, 86400, min_open=True),
+    help="Seconds a request waits for the database before answering 503 (Postgres: "
+    "connect, at least 2 s, and pooled-connection wait). Env PYREFERENCE_DB_TIMEOUT.",
+)
+@click.option(
     "--demo",
     is_flag=True,
     help="Serve a demo fleet built now in a fresh SQLite file (ignores --dsn).",
 )
-def serve(dsn: str, host: str, port: int, token: str | None, owner: str, demo: bool) -> None:
+def serve(
+    dsn: str,
+    host: str,
+    port: int,
+    token: str | None,
+    owner: str,
+    db_timeout: float,
+    demo: bool,
+) -> None:
     """Serve the HTTP API (/v1/…, /healthz, /metrics) and the owner console (/).
 
     Needs the web extra: pip install 'pyreference[web]'.
@@ -570,7 +587,9 @@ def serve(dsn: str, host: str, port: int, token: str | None, owner: str, demo: b
         ) from None
     import asyncio
 
-    settings = Settings(dsn=dsn, owner=owner, host=host, port=port, token=token)
+    settings = Settings(
+        dsn=dsn, owner=owner, host=host, port=port, token=token, db_timeout=db_timeout
+    )
     if demo:
         settings = dataclasses.replace(settings, dsn=_demo_database())
     asyncio.run(_serve(settings))
@@ -585,7 +604,9 @@ async def _serve(settings: Any) -> None:
     from .aio import connect_async
     from .web import create_app
 
-    store = await connect_async(settings.dsn, owner=settings.owner, create=False)
+    store = await connect_async(
+        settings.dsn, owner=settings.owner, create=False, timeout=settings.db_timeout
+    )
     try:
         where = f"http://{settings.url_host}:{settings.port}/"
         click.echo(f"serving {redact_dsn(settings.dsn)} for {settings.owner} on {where}", err=True)

@@ -8,6 +8,7 @@ and turns driver errors into pyreference's typed errors.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import sqlite3
@@ -24,7 +25,13 @@ from . import sqlfiles
 from .conninfo import describe_dsn, describe_params, failure_reason, parse_dsn
 from .cursors import derive_key
 from .driver_errors import PREPARE_ENV, postgres_error, sqlite_error
-from .errors import DatabaseUnavailable, InvalidInput, PyreferenceError, SchemaNotReady
+from .errors import (
+    DatabaseUnavailable,
+    EventLoopMismatch,
+    InvalidInput,
+    PyreferenceError,
+    SchemaNotReady,
+)
 from .timeutil import iso
 
 
@@ -318,6 +325,27 @@ POOL_TIMEOUT = 30.0  # seconds a call waits for a pooled connection
 POOL_MAX_LIFETIME = 30 * 60.0  # seconds before a pooled connection is replaced
 POOL_MAX_IDLE = 5 * 60.0  # seconds an idle connection above min_size is kept
 CONNECT_TIMEOUT = 10  # seconds, for the probe and every new pooled connection
+MAX_TIMEOUT = 24 * 3600.0  # the longest `timeout=` accepted (seconds)
+
+
+def wait_seconds(timeout: Any) -> float | None:
+    """`timeout=` of `connect()`/`connect_async()` checked: None (the defaults) or seconds.
+
+    Raises:
+        InvalidInput: not a finite number of seconds in (0, MAX_TIMEOUT].
+    """
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise InvalidInput("timeout must be a number of seconds or None")
+    if not 0 < timeout <= MAX_TIMEOUT:  # NaN fails both comparisons
+        raise InvalidInput(f"timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
+    return float(timeout)
+
+
+def connect_seconds(timeout: float | None) -> int:
+    """libpq's `connect_timeout` for `timeout=`: whole seconds, at least 2 (libpq's floor)."""
+    return CONNECT_TIMEOUT if timeout is None else max(2, math.ceil(timeout))
 
 
 def prepare_default(prepare: bool | None) -> bool:
@@ -343,7 +371,14 @@ class PostgresDatabase(Database):
 
     dialect = "postgres"
 
-    def __init__(self, target: Any, *, dsn: str | None = None, prepare: bool = True) -> None:
+    def __init__(
+        self,
+        target: Any,
+        *,
+        dsn: str | None = None,
+        prepare: bool = True,
+        timeout: float | None = None,
+    ) -> None:
         import psycopg
         from psycopg_pool import ConnectionPool
 
@@ -355,6 +390,9 @@ class PostgresDatabase(Database):
         self._owns_pool = False
         self.dsn = dsn
         self.prepared_statements = prepare
+        # `connect(timeout=)`: a new connection's connect timeout and the wait for a
+        # pooled one (None: CONNECT_TIMEOUT and POOL_TIMEOUT).
+        self.timeout = timeout
         # psycopg's own per-execute switch: None = its default (prepare after 5 runs).
         self._prepare_arg: bool | None = None if prepare else False
         if isinstance(target, ConnectionPool):
@@ -362,7 +400,7 @@ class PostgresDatabase(Database):
         elif isinstance(target, psycopg.Connection):
             self._conn = target
         else:
-            self._pool = _open_pool(str(target), prepare=prepare)
+            self._pool = _open_pool(str(target), prepare=prepare, timeout=timeout)
             self._owns_pool = True
 
     @property
@@ -501,7 +539,8 @@ class PostgresDatabase(Database):
         where = self.description
         conninfo, kwargs = self.direct_conninfo()
         try:
-            self._psycopg.connect(conninfo, connect_timeout=3, **kwargs).close()
+            timeout = min(3, connect_seconds(self.timeout))
+            self._psycopg.connect(conninfo, **{"connect_timeout": timeout, **kwargs}).close()
         except self._psycopg.Error as exc:
             return f"cannot reach PostgreSQL at {where}: {failure_reason(str(exc), self.dsn)}"
         return (
@@ -619,6 +658,7 @@ class AsyncPostgresDatabase(PostgresDatabase):
         dsn: str | None = None,
         owns_pool: bool = False,
         prepare: bool = True,
+        timeout: float | None = None,
     ) -> None:
         import asyncio
 
@@ -630,6 +670,8 @@ class AsyncPostgresDatabase(PostgresDatabase):
         self.dsn = dsn
         self._owns_pool = owns_pool
         self.prepared_statements = prepare
+        self.timeout = timeout
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop of a pool of our own
         self._prepare_arg = None if prepare else False
         self._pool: Any = None
         self._conn: Any = None
@@ -639,26 +681,39 @@ class AsyncPostgresDatabase(PostgresDatabase):
             self._pool = target
 
     @classmethod
-    async def open(cls, target: Any, *, prepare: bool = True) -> AsyncPostgresDatabase:
+    async def open(
+        cls, target: Any, *, prepare: bool = True, timeout: float | None = None
+    ) -> AsyncPostgresDatabase:
         """A database over a DSN (with a pool of its own), an `AsyncConnection`
-        or an `AsyncConnectionPool`; raises `DatabaseUnavailable`, `InvalidInput`."""
+        or an `AsyncConnectionPool`; `timeout` as in `connect_async()`. Raises
+        `DatabaseUnavailable`, `InvalidInput`."""
+        import asyncio
+
         import psycopg
         from psycopg_pool import AsyncConnectionPool
 
         if not isinstance(target, str):
-            return cls(target, prepare=prepare)
+            return cls(target, prepare=prepare, timeout=timeout)
         _refuse_malformed(target)
         try:
             # Probe first: a pool retries silently, a probe fails with a reason.
-            probe = await psycopg.AsyncConnection.connect(target, connect_timeout=CONNECT_TIMEOUT)
+            probe = await psycopg.AsyncConnection.connect(
+                target, connect_timeout=connect_seconds(timeout)
+            )
             await probe.close()
         except psycopg.Error as exc:
             raise _unreachable(target, exc) from None
         pool = AsyncConnectionPool(
-            target, check=AsyncConnectionPool.check_connection, **_pool_settings(prepare)
+            target, check=AsyncConnectionPool.check_connection, **_pool_settings(prepare, timeout)
         )
-        await pool.open(wait=True, timeout=POOL_TIMEOUT)
-        return cls(pool, dsn=target, owns_pool=True, prepare=prepare)
+        try:
+            await pool.open(wait=True, timeout=POOL_TIMEOUT if timeout is None else timeout)
+        except Exception as exc:  # PoolTimeout: the server went away since the probe
+            await pool.close()
+            raise _unreachable(target, exc) from None
+        db = cls(pool, dsn=target, owns_pool=True, prepare=prepare, timeout=timeout)
+        db._loop = asyncio.get_running_loop()
+        return db
 
     @property
     def conninfo(self) -> str:
@@ -686,8 +741,9 @@ class AsyncPostgresDatabase(PostgresDatabase):
                 else:
                     yield AsyncSession(self, conn, owner_setting=setting)
             return
+        self._on_home_loop()
         with self.translate_errors():
-            async with self._pool.connection() as conn:
+            async with self._pooled() as conn:
                 if transaction:
                     async with conn.transaction():
                         await conn.execute(SAFE_SEARCH_PATH_STATEMENT, prepare=False)
@@ -700,6 +756,55 @@ class AsyncPostgresDatabase(PostgresDatabase):
                         reconnect=lambda: self._answering_async(held),
                         owner_setting=setting,
                     )
+
+    @asynccontextmanager
+    async def _pooled(self) -> AsyncIterator[Any]:
+        """`pool.connection()`, except that a connection not granted within the pool's
+        timeout is explained by an async probe (the sync probe would block the loop)."""
+        from psycopg_pool import PoolTimeout
+
+        try:
+            conn = await self._pool.getconn()
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable(await self._why_no_connection()) from exc
+        try:
+            async with conn:  # commit or roll back at the end, as pool.connection()
+                yield conn
+        finally:
+            await self._pool.putconn(conn)
+
+    async def _why_no_connection(self) -> str:
+        """`_pool_timeout_message`, probing without blocking the event loop and for at
+        most the pool's timeout."""
+        import asyncio
+
+        where = self.description
+        conninfo, kwargs = self.direct_conninfo()
+        wait = float(self._pool.timeout)
+        try:
+            probe = await asyncio.wait_for(
+                self._psycopg.AsyncConnection.connect(
+                    conninfo, **{"connect_timeout": connect_seconds(wait), **kwargs}
+                ),
+                wait,
+            )
+        except TimeoutError:
+            return f"cannot reach PostgreSQL at {where}: no answer within {wait:g} s"
+        except self._psycopg.Error as exc:
+            return f"cannot reach PostgreSQL at {where}: {failure_reason(str(exc), self.dsn)}"
+        await probe.close()
+        return (
+            f"no pooled connection to PostgreSQL at {where} within {wait:g} s: "
+            f"all {self._pool.max_size} are busy (the server answers)"
+        )
+
+    def _pool_timeout_message(self) -> str:
+        # Met in `_answering_async` (a retry's checkout): no probe, it would block the loop.
+        return (
+            f"cannot reach PostgreSQL at {self.description}: no pooled connection within "
+            f"{self._pool.timeout:g} s (the server does not answer, or all "
+            f"{self._pool.max_size} connections are busy)"
+        )
 
     async def _answering_async(self, held: AsyncExitStack) -> Any:
         """`PostgresDatabase._answering`, async."""
@@ -720,17 +825,52 @@ class AsyncPostgresDatabase(PostgresDatabase):
             f"cannot reach PostgreSQL at {self.description}: no pooled connection answers"
         )
 
+    def _on_home_loop(self) -> None:
+        """Refuse, typed, a use of our own pool from an event loop other than its own
+        (asyncio's primitives would raise a raw RuntimeError, or worse, misbehave)."""
+        import asyncio
+
+        if self._loop is not None and asyncio.get_running_loop() is not self._loop:
+            raise EventLoopMismatch(
+                "this async store was opened on another event loop: use it on that loop "
+                "(an asyncio pool belongs to the loop that opened it)"
+            )
+
+    @property
+    def loop(self) -> Any:
+        """The event loop our own pool belongs to (None: a caller's connection or pool)."""
+        return self._loop
+
     async def aclose(self) -> None:
-        if self._pool is not None and self._owns_pool:
-            await self._pool.close()
+        """Close our own pool (a caller's connection or pool stays open), on its loop.
+
+        Raises:
+            EventLoopMismatch: called on another loop (`AsyncStore.aclose` runs it on the
+                pool's loop while that loop runs); the pool is then only marked closed,
+                its tasks ended with their loop and its connections close when they are
+                garbage-collected.
+        """
+        if self._pool is None or not self._owns_pool:
+            return
+        try:
+            self._on_home_loop()
+        except EventLoopMismatch:
+            self._owns_pool = False
+            raise EventLoopMismatch(
+                "this async store was opened on an event loop that has stopped: close it on "
+                "the loop that opened it (its connections are released when it is "
+                "garbage-collected)"
+            ) from None
+        await self._pool.close()
 
     def close(self) -> None:  # pragma: no cover - async databases close with `aclose`
         raise TypeError("close an async database with `await db.aclose()`")
 
 
-def _pool_settings(prepare: bool) -> dict[str, Any]:
-    """What the store's own pools (sync and async) are made with."""
-    kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": CONNECT_TIMEOUT}
+def _pool_settings(prepare: bool, timeout: float | None = None) -> dict[str, Any]:
+    """What the store's own pools (sync and async) are made with; `timeout` as in
+    `connect()` (None: CONNECT_TIMEOUT and POOL_TIMEOUT)."""
+    kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": connect_seconds(timeout)}
     if not prepare:
         kwargs["prepare_threshold"] = None
     return {
@@ -741,7 +881,7 @@ def _pool_settings(prepare: bool) -> dict[str, Any]:
         # failover, idle timeout, pg_terminate_backend) is replaced, not handed out.
         "max_lifetime": POOL_MAX_LIFETIME,
         "max_idle": POOL_MAX_IDLE,
-        "timeout": POOL_TIMEOUT,
+        "timeout": POOL_TIMEOUT if timeout is None else timeout,
         "open": False,
         "name": "pyreference",
     }
@@ -757,17 +897,19 @@ def _unreachable(dsn: str, exc: Exception) -> DatabaseUnavailable:
     return DatabaseUnavailable(f"cannot connect to PostgreSQL at {describe_dsn(dsn)}: {reason}")
 
 
-def _open_pool(dsn: str, *, prepare: bool) -> Any:
+def _open_pool(dsn: str, *, prepare: bool, timeout: float | None = None) -> Any:
     import psycopg
     from psycopg_pool import ConnectionPool
 
     _refuse_malformed(dsn)
     try:
         # Probe first: a pool retries silently, a probe fails with a reason.
-        psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT).close()
+        psycopg.connect(dsn, connect_timeout=connect_seconds(timeout)).close()
     except psycopg.Error as exc:
         raise _unreachable(dsn, exc) from None
-    pool = ConnectionPool(dsn, check=ConnectionPool.check_connection, **_pool_settings(prepare))
+    pool = ConnectionPool(
+        dsn, check=ConnectionPool.check_connection, **_pool_settings(prepare, timeout)
+    )
     pool.open()
     return pool
 

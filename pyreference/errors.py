@@ -40,6 +40,12 @@ class DatabaseUnavailable(PyreferenceError):
     message names the host or file, never a password."""
 
 
+class EventLoopMismatch(PyreferenceError, RuntimeError):
+    """An async store's own pool was used (or closed) from an event loop other than the one
+    that opened it, and that loop is no longer running: asyncio pools belong to one loop.
+    Open, use and close an async store on one loop (`async with await connect_async(…)`)."""
+
+
 class ReadOnlyDatabase(PyreferenceError):
     """A write, maintenance call or migration reached a read-only server (a hot standby).
 

@@ -17,7 +17,14 @@ from datetime import datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from . import maintenance, migrate, read_path, writes
-from .db import Database, PostgresDatabase, SQLiteDatabase, StatementCounter, prepare_default
+from .db import (
+    Database,
+    PostgresDatabase,
+    SQLiteDatabase,
+    StatementCounter,
+    prepare_default,
+    wait_seconds,
+)
 from .errors import InvalidInput
 from .inputs import ident, shown
 from .memo import PreparedMemo
@@ -325,6 +332,7 @@ def connect(
     replica_retry_after: float = 5.0,
     prepare: bool | None = None,
     create: bool = True,
+    timeout: float | None = None,
 ) -> Store:
     """A store over a DSN (`postgresql://…` or libpq keywords `host=… dbname=…`,
     `sqlite:///path`, `sqlite:///:memory:`), a psycopg connection or pool, or a
@@ -345,6 +353,11 @@ def connect(
             PYREFERENCE_PREPARE (`0`, `off`, `false` or `no` mean False), else True.
         create: SQLite only; False refuses to create a missing database file
             (`SchemaNotReady`) instead of creating an empty one.
+        timeout: Postgres, a store's own pool only: seconds a new connection may take to
+            connect (libpq's `connect_timeout`, whole seconds, at least 2) and a call may
+            wait for a pooled connection before `DatabaseUnavailable`; None (default):
+            10 s and 30 s. A server that must answer fast when the database is down (the
+            HTTP API) sets a short one.
         replicas: DSNs of streaming replicas (hot standbys) of a Postgres primary. List and
             scoped reads go to them (round-robin, each checked on the connection that serves
             the read); writes, maintenance and migrations go to `target`; with no healthy,
@@ -364,7 +377,10 @@ def connect(
             host, never a password (a replica that is down is not an error: the primary
             serves its reads until it is back)."""
     db = _database(
-        DEFAULT_DSN if target is None else target, prepare=prepare_default(prepare), create=create
+        DEFAULT_DSN if target is None else target,
+        prepare=prepare_default(prepare),
+        create=create,
+        timeout=wait_seconds(timeout),
     )
     try:
         router = Router(
@@ -402,7 +418,9 @@ def sqlite_path(dsn: str) -> str | None:
     return path or ":memory:"
 
 
-def _database(target: Any, *, prepare: bool = True, create: bool = True) -> Database:
+def _database(
+    target: Any, *, prepare: bool = True, create: bool = True, timeout: float | None = None
+) -> Database:
     if isinstance(target, sqlite3.Connection):
         return SQLiteDatabase(target)
     if isinstance(target, str):
@@ -411,9 +429,9 @@ def _database(target: Any, *, prepare: bool = True, create: bool = True) -> Data
             return SQLiteDatabase(path, create=create)
         dsn = postgres_dsn(target)
         if dsn is not None:
-            return PostgresDatabase(dsn, dsn=dsn, prepare=prepare)
+            return PostgresDatabase(dsn, dsn=dsn, prepare=prepare, timeout=timeout)
         raise InvalidInput("unsupported database URL: use postgresql://… or sqlite:///path")
     module = type(target).__module__
     if module.startswith(("psycopg", "psycopg_pool")):
-        return PostgresDatabase(target, prepare=prepare)
+        return PostgresDatabase(target, prepare=prepare, timeout=timeout)
     raise InvalidInput(f"cannot connect to a {type(target).__name__}")

@@ -16,7 +16,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import __version__
 from ..aio import AsyncStore, connect_async
-from ..errors import ConnectionNotFound, DatabaseUnavailable, PyreferenceError
+from ..errors import DatabaseUnavailable, PyreferenceError
 from ..inputs import MAX_ID
 from ..synthesis import ConnectionSummary
 from . import console, problems
@@ -33,12 +33,41 @@ _ID_PATTERN = r"^[^\x00]*\S[^\x00]*$"
 _ConnectionId = Annotated[
     str,
     Path(
-        description="A connection id, or a connector id that has exactly one connection.",
+        description=(
+            "A connection id, or a connector id that has exactly one connection (one with "
+            "several answers 409 with the candidates)."
+        ),
         pattern=_ID_PATTERN,
         max_length=MAX_ID,
     ),
 ]
 _bearer = HTTPBearer(auto_error=False, description="Required when the server has a token.")
+
+
+class HeadAsGet:
+    """ASGI middleware: HEAD on any route answers as GET would, without the body (RFC 9110
+    §9.3.2: same status and headers, `Content-Length` included). The inner app sees a GET
+    (`scope["pyreference.method"]` keeps "HEAD" for the request metrics); the server keeps
+    the original scope, so it knows no body follows."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def without_body(message: Any) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app(
+            {**scope, "method": "GET", "pyreference.method": "HEAD"}, receive, without_body
+        )
 
 
 def store_of(request: Request) -> AsyncStore:
@@ -67,7 +96,9 @@ def create_app(settings: Settings, *, store: AsyncStore | None = None) -> FastAP
         if store is not None:
             yield
             return
-        opened = await connect_async(settings.dsn, owner=settings.owner)
+        opened = await connect_async(
+            settings.dsn, owner=settings.owner, timeout=settings.db_timeout
+        )
         app.state.store = opened
         try:
             yield
@@ -92,6 +123,8 @@ def create_app(settings: Settings, *, store: AsyncStore | None = None) -> FastAP
         # itself is at /openapi.json.
         docs_url=None,
         redoc_url=None,
+        # Served below as a route of its own, so a token guards it like every route.
+        openapi_url=None,
         # Only a server with a token declares (and checks) bearer auth.
         dependencies=[Depends(require_token)] if settings.token is not None else [],
     )
@@ -101,9 +134,16 @@ def create_app(settings: Settings, *, store: AsyncStore | None = None) -> FastAP
     problems.install(app, page=console.error_page)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts())
     app.add_middleware(RequestTimer, metrics=metrics)
+    app.add_middleware(HeadAsGet)
     _api_routes(app, guarded=settings.token is not None)
     console.install(app)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi_document() -> JSONResponse:
+        """The OpenAPI document (behind the token when the server has one)."""
+        return JSONResponse(app.openapi())
+
     return app
 
 
@@ -138,7 +178,7 @@ def _api_routes(app: FastAPI, *, guarded: bool) -> None:
     @app.get(
         "/v1/connections/{connection_id}",
         response_model=ConnectionSummary,
-        responses=problems.problem_responses(400, *auth, 404, 503),
+        responses=problems.problem_responses(400, *auth, 404, 409, 503),
         tags=["connections"],
     )
     async def get_connection(
@@ -150,14 +190,16 @@ def _api_routes(app: FastAPI, *, guarded: bool) -> None:
         store = store_of(request)
         with metrics_of(request).read("scoped"):
             summary = await store.get_connection_summary(connection_id, now)
-        if summary is None:
-            raise ConnectionNotFound(f"no connection {connection_id!r}")
+            if summary is None:
+                # Why not (R62): the diagnostics read raises the typed error, worded as on
+                # /diagnostics: ConnectionNotFound (404) or ConnectionAmbiguous (409).
+                summary = (await store.connection_diagnostics(connection_id, now)).summary
         return JSONResponse(summary.to_dict())
 
     @app.get(
         "/v1/connections/{connection_id}/diagnostics",
         response_model=DiagnosticsOut,
-        responses=problems.problem_responses(400, *auth, 404, 503),
+        responses=problems.problem_responses(400, *auth, 404, 409, 503),
         tags=["connections"],
     )
     async def get_diagnostics(

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from ..errors import ConnectionNotFound, InvalidCursor, InvalidInput
+from ..errors import ConnectionAmbiguous, ConnectionNotFound, InvalidCursor, InvalidInput
 from ..synthesis import ConnectionDiagnostics, ConnectionSummary
 from ..timeutil import now_utc
 from . import words
@@ -146,6 +146,14 @@ def install(app: FastAPI) -> None:
             return _error(
                 request, 404, "No such connection", f"There is no connection {connection_id!r}."
             )
+        except ConnectionAmbiguous as exc:
+            return _error(
+                request,
+                409,
+                "Which connection?",
+                f"{connection_id!r} names several connections; choose one:",
+                candidates=exc.candidates,
+            )
         except InvalidInput as exc:
             return _error(request, 400, "That link is not valid", str(exc))
         return _templates.TemplateResponse(request, "connection.html", _detail(diagnostics, now))
@@ -231,7 +239,18 @@ def error_page(
     return response
 
 
-def _error(request: Request, status: int, title: str, detail: str) -> HTMLResponse:
+def _error(
+    request: Request,
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    candidates: tuple[tuple[str, str, str], ...] = (),
+) -> HTMLResponse:
+    listed = [{"connection_id": c, "display_name": n, "status": st} for c, n, st in candidates]
     return _templates.TemplateResponse(
-        request, "error.html", {"title": title, "detail": detail}, status_code=status
+        request,
+        "error.html",
+        {"title": title, "detail": detail, "candidates": listed},
+        status_code=status,
     )

@@ -107,6 +107,7 @@ class RequestTimer:
             await self.app(scope, receive, observe_status)
         finally:
             route = getattr(scope.get("route"), "path", "unmatched")
-            self.metrics.requests.labels(route, scope["method"], str(status[0])).observe(
+            method = scope.get("pyreference.method", scope["method"])  # HEAD (see HeadAsGet)
+            self.metrics.requests.labels(route, method, str(status[0])).observe(
                 time.perf_counter() - start
             )

@@ -6,10 +6,12 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
+from ..db import wait_seconds
 from ..errors import InvalidInput
 from ..inputs import ident
 
 LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+DB_TIMEOUT = 2.0  # seconds: the server's `connect_async(timeout=)`
 _TOKEN = re.compile(r"[\x21-\x7e]+")
 
 
@@ -34,10 +36,14 @@ class Settings:
         port: the TCP port.
         token: the bearer token every request must send; required when `host` is
             not loopback, optional (but then enforced) on loopback.
+        db_timeout: seconds a request waits for the database (a new connection's connect
+            timeout, at least 2 s in libpq, and the wait for a pooled connection) before
+            answering 503: the API fails fast when the database is down.
 
     Raises:
         InvalidInput: a non-loopback `host` without a token; an empty token, or one that
-            is not printable ASCII without spaces; an owner that is not a valid id.
+            is not printable ASCII without spaces; an owner that is not a valid id; a
+            `db_timeout` that is not a positive number of seconds.
     """
 
     dsn: str
@@ -45,9 +51,11 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     token: str | None = None
+    db_timeout: float = DB_TIMEOUT
 
     def __post_init__(self) -> None:
         ident(self.owner, "owner")
+        wait_seconds(self.db_timeout)
         if self.token is not None and not self.token.strip():
             raise InvalidInput("the token must not be empty")
         if self.token is not None and not _TOKEN.fullmatch(self.token):

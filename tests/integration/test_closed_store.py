@@ -105,3 +105,41 @@ def test_healthz_and_console_after_the_database_went_away(owned_target: str) -> 
     for r in (console, detail):
         assert r.status_code == 503 and r.headers["content-type"].startswith("text/html")
         assert "database" in r.text.lower() and "Traceback" not in r.text
+
+
+def test_aclose_from_another_event_loop(owned_target: str) -> None:
+    """Found by the issue 16 review: `asyncio.run(store.aclose())` on a store opened by an
+    earlier `asyncio.run` raised a raw `RuntimeError: Event loop is closed`."""
+    import threading
+
+    from pyreference.errors import EventLoopMismatch, PyreferenceError
+
+    store = asyncio.run(pyreference.connect_async(owned_target))
+    if store.dialect == "sqlite":  # no loop-bound pool: closing anywhere works
+        asyncio.run(store.aclose())
+        with pytest.raises(DatabaseUnavailable):  # closed
+            asyncio.run(store.list_connection_summaries(5))
+    else:
+        with pytest.raises(EventLoopMismatch) as raised:
+            asyncio.run(store.aclose())
+        assert isinstance(raised.value, PyreferenceError) and "event loop" in str(raised.value)
+        # Any later use is refused the same typed way, never a raw RuntimeError.
+        with pytest.raises(EventLoopMismatch):
+            asyncio.run(store.list_connection_summaries(5))
+
+    # A store whose loop still runs (in another thread) is closed there, and works.
+    home = asyncio.new_event_loop()
+    thread = threading.Thread(target=home.run_forever, daemon=True)
+    thread.start()
+    try:
+        opened = asyncio.run_coroutine_threadsafe(pyreference.connect_async(owned_target), home)
+        other = opened.result(60)
+        listed = asyncio.run_coroutine_threadsafe(other.list_connection_summaries(5), home)
+        assert len(listed.result(60).items) == 5
+        asyncio.run(other.aclose())  # this thread's own loop
+        if other.dialect == "postgres":
+            assert other.database._pool.closed
+    finally:
+        home.call_soon_threadsafe(home.stop)
+        thread.join(10)
+        home.close()

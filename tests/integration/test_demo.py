@@ -157,3 +157,22 @@ def test_run_demo_json_is_pure_json(tmp_path: Any, capsys: pytest.CaptureFixture
     out = capsys.readouterr().out
     assert json.loads(out) == rows
     assert {r["connection_id"] for r in rows} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_run_demo_leaves_a_reconciled_read_model(
+    backend: str, tmp_path: Any, request: pytest.FixtureRequest, capsys: Any
+) -> None:
+    """`pyreference demo --dsn` then `serve`: /healthz's `last_reconciled_at` (and the
+    metric) must say when the demo's reconcile ran, and nothing is left dirty."""
+    dsn = (
+        f"sqlite:///{tmp_path / 'demo.db'}"
+        if backend == "sqlite"
+        else request.getfixturevalue("empty_pg_dsn")
+    )
+    run_demo(dsn, as_json=True, now=NOW)
+    capsys.readouterr()
+    with pyreference.connect(dsn) as store:
+        health = store.read_model_health()
+    assert health["last_reconciled_at"] is not None
+    assert health["dirty_connections"] == 0 and health["failed_rows"] == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -274,3 +275,131 @@ def test_owner_comes_from_configuration_only(fleet: pyreference.Store, request: 
         return [page.json()["items"], one.status_code]
 
     assert asyncio.run(main()) == [[], 404]
+
+
+# -- issue 16 review, round 2 ---------------------------------------------------------
+
+
+def test_head_answers_like_get_without_a_body(fleet: pyreference.Store, request: Any) -> None:
+    """HEAD answered 405 on every route (FastAPI registers GET only)."""
+    paths = ["/healthz", "/v1/connections?limit=2", "/v1/connections/cin_heb", "/", "/metrics"]
+
+    async def scenario(client: httpx.AsyncClient) -> list[tuple[httpx.Response, httpx.Response]]:
+        return [(await client.get(p), await client.head(p)) for p in [*paths, "/v1/nowhere"]]
+
+    for got, head in serve(target_of(fleet, request), scenario):
+        assert head.status_code == got.status_code, (head.url, head.status_code)
+        assert head.content == b""
+        assert head.headers["content-type"] == got.headers["content-type"]
+        if "metrics" not in str(got.url):  # the exposition's timings differ between calls
+            assert head.headers["content-length"] == str(len(got.content))
+
+
+def test_wrong_method_allows_head_too(store: pyreference.Store, request: Any) -> None:
+    async def scenario(client: httpx.AsyncClient) -> httpx.Response:
+        return await client.delete("/healthz")
+
+    r = serve(target_of(store, request), scenario)
+    assert r.status_code == 405 and r.headers["allow"] == "GET, HEAD"
+
+
+def test_openapi_document_needs_the_token_when_there_is_one(
+    store: pyreference.Store, request: Any
+) -> None:
+    settings = Settings(dsn="unused", token="s3cret-token")
+
+    async def scenario(client: httpx.AsyncClient) -> list[httpx.Response]:
+        good = {"Authorization": "Bearer s3cret-token"}
+        return [
+            await client.get("/openapi.json"),
+            await client.get("/docs"),
+            await client.get("/openapi.json", headers=good),
+        ]
+
+    bare, docs, good = serve(target_of(store, request), scenario, settings=settings)
+    assert bare.status_code == 401 and bare.headers["www-authenticate"] == "Bearer"
+    assert docs.status_code == 404  # no Swagger UI (it would load scripts from a CDN)
+    assert good.status_code == 200 and "/v1/connections" in good.json()["paths"]
+
+
+def test_problem_instance_is_the_path_as_sent(store: pyreference.Store, request: Any) -> None:
+    """`instance` came from the decoded path, which dropped `%0A`."""
+    sent = ["/v1/connections/a%0Ab", "/v1/connections/a%2Fb/diagnostics", "/v1/caf%C3%A9%20x"]
+
+    async def scenario(client: httpx.AsyncClient) -> list[Any]:
+        return [(await client.get(p)).json()["instance"] for p in sent]
+
+    assert serve(target_of(store, request), scenario) == sent
+
+
+def test_not_found_is_worded_alike_on_summary_and_diagnostics(
+    store: pyreference.Store, request: Any
+) -> None:
+    async def scenario(client: httpx.AsyncClient) -> list[Any]:
+        one = await client.get("/v1/connections/nobody")
+        deep = await client.get("/v1/connections/nobody/diagnostics")
+        return [one.json()["detail"], deep.json()["detail"]]
+
+    one, deep = serve(target_of(store, request), scenario)
+    assert one == deep and "nobody" in one
+
+
+@pytest.mark.postgres
+def test_database_down_answers_503_within_the_configured_timeout(
+    pg_admin_dsn: str, pg_dsn: str
+) -> None:
+    """The database went away behind a running server (a real PgBouncer, stopped): every
+    request waited the pool's 30 s before its 503. `--db-timeout` bounds the wait."""
+    from urllib.parse import urlsplit
+
+    from tests.support import pgbouncer
+    from tests.support.server import running_server
+
+    with pyreference.connect(pg_dsn) as direct:
+        build_demo_fleet(direct, NOW)
+        direct.reconcile()
+    bouncer_cm = pgbouncer.running(pg_admin_dsn, pool_mode="session")
+    bouncer = bouncer_cm.__enter__()
+    try:
+        url = bouncer.url(urlsplit(pg_dsn).path.lstrip("/"))
+        with running_server("--dsn", url, "--db-timeout", "0.5") as base:
+            assert httpx.get(f"{base}/healthz").json()["status"] == "ok"  # schema checked
+            bouncer_cm.__exit__(None, None, None)  # the database is gone
+            bouncer_cm = None
+            started = time.monotonic()
+            health = httpx.get(f"{base}/healthz", timeout=60)
+            page = httpx.get(f"{base}/v1/connections", timeout=60)
+            took = time.monotonic() - started
+    finally:
+        if bouncer_cm is not None:
+            bouncer_cm.__exit__(None, None, None)
+    assert health.status_code == 503
+    body = health.json()
+    assert body["status"] == "unavailable" and body["database"] == "unreachable"
+    assert "cannot reach PostgreSQL" in body["detail"] and pgbouncer.PASSWORD not in body["detail"]
+    assert page.status_code == 503 and page.headers["content-type"] == "application/problem+json"
+    assert page.json()["type"] == "urn:pyreference:problem:database-unavailable"
+    assert took < 20  # two requests; each waited 30 s before (loose: shared CPUs)
+
+
+@pytest.mark.postgres
+def test_timeout_is_applied_to_the_pool(pg_dsn: str) -> None:
+    async def main() -> tuple[Any, ...]:
+        async with await pyreference.connect_async(pg_dsn, timeout=0.5) as store:
+            pool = store.database._pool
+            return pool.timeout, pool.kwargs["connect_timeout"]
+
+    assert asyncio.run(main()) == (0.5, 2)  # libpq's connect_timeout floor is 2 s
+    with pyreference.connect(pg_dsn, timeout=7) as store:
+        pool = store.database._pool
+        assert (pool.timeout, pool.kwargs["connect_timeout"]) == (7, 7)
+    with pyreference.connect(pg_dsn) as store:  # defaults unchanged
+        assert store.database._pool.timeout == 30
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), "2", True, 10**9])
+def test_timeout_must_be_seconds(bad: Any) -> None:
+    with pytest.raises(InvalidInput, match="timeout"):
+        pyreference.connect("sqlite:///:memory:", timeout=bad)
+    with pytest.raises(InvalidInput, match="timeout"):
+        Settings(dsn="sqlite:///:memory:", db_timeout=bad)
