@@ -304,12 +304,12 @@ async def connect_async(
             retry_after=replica_retry_after,
             asynchronous=True,
         )
-    except InvalidInput:
+    except BaseException:  # InvalidInput, or anything: the pool just opened is closed
         await _close(db)
         raise
     try:
         return AsyncStore(db, owner, memo_rows=memo_rows, router=router)
-    except InvalidInput:
+    except BaseException:
         await router.aclose_replicas()
         await _close(db)
         raise

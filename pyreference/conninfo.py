@@ -19,7 +19,7 @@ from typing import Any
 # passfile, options, …) stays out of messages.
 _WHERE = ("user", "host", "hostaddr", "port", "dbname")
 _URL_SECRET = re.compile(r"(\w+://[^:/@\s]*):[^@\s]*@")
-MALFORMED = "a malformed connection string (not shown: it may hold a password)"
+MALFORMED = "a malformed connection string (not shown: it may hold a secret)"
 
 
 def parse_dsn(dsn: str) -> dict[str, str] | None:

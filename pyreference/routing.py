@@ -29,7 +29,7 @@ import functools
 import itertools
 import threading
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Collection, Generator, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -49,6 +49,16 @@ from .plan import Plan, drive, drive_async, query_on, run
 T = TypeVar("T")
 Consistency = Literal["session", "strict"]
 CONSISTENCIES = ("session", "strict")
+MAX_SECONDS = 24 * 3600.0  # the longest replica wait, retry or timeout accepted
+
+
+def _listed(values: Any) -> list[Any] | None:
+    """`values` as a list when it is a finite collection (a list, tuple, set…), else None."""
+    if isinstance(values, str | bytes) or not isinstance(values, Collection):
+        return None
+    return list(values)
+
+
 # How often a read waiting for a lagging replica re-checks its replay position.
 POLL_SECONDS = 0.005
 
@@ -278,10 +288,15 @@ class Router:
             ("retry_after", retry_after),
             ("replica_timeout", replica_timeout),
         ):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-                raise InvalidInput(f"{name} must be a number of seconds >= 0")
-        if isinstance(replicas, str) or not all(isinstance(r, str) for r in replicas):
+            # NaN fails the comparison; a huge int would overflow float() below.
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InvalidInput(f"{name} must be a number of seconds")
+            if not 0 <= value <= MAX_SECONDS:
+                raise InvalidInput(f"{name} must be between 0 and {MAX_SECONDS:g} seconds")
+        listed = _listed(replicas)
+        if listed is None or not all(isinstance(r, str) for r in listed):
             raise InvalidInput("replicas must be a list of PostgreSQL URLs")
+        replicas = listed
         if replicas and primary.dialect != "postgres":
             raise InvalidInput("replicas need a PostgreSQL primary")
         for dsn in replicas:

@@ -390,12 +390,12 @@ def connect(
             replica_wait=replica_wait,
             retry_after=replica_retry_after,
         )
-    except InvalidInput:
+    except BaseException:  # InvalidInput, or anything: the pool just opened is closed
         db.close()
         raise
     try:
         return Store(db, owner, memo_rows=memo_rows, router=router)
-    except InvalidInput:
+    except BaseException:
         router.close()
         raise
 
