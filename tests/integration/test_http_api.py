@@ -344,6 +344,30 @@ def test_not_found_is_worded_alike_on_summary_and_diagnostics(
     assert one == deep and "nobody" in one
 
 
+def test_ambiguous_connector_id_is_409_with_candidates(
+    fleet: pyreference.Store, request: Any
+) -> None:
+    """The demo has two Amazon connections: `amazon` named either and answered 404."""
+
+    async def scenario(client: httpx.AsyncClient) -> list[httpx.Response]:
+        return [
+            await client.get("/v1/connections/amazon"),
+            await client.get("/v1/connections/amazon/diagnostics"),
+            await client.get("/connections/amazon"),
+        ]
+
+    one, deep, page = serve(target_of(fleet, request), scenario)
+    for r in (one, deep):
+        assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
+        body = r.json()
+        assert body["type"] == "urn:pyreference:problem:connection-ambiguous"
+        assert {c["connection_id"] for c in body["candidates"]} == {
+            "cin_amazon_personal",
+            "cin_amazon_household",
+        }
+    assert page.status_code == 409 and 'href="/connections/cin_amazon_household"' in page.text
+
+
 @pytest.mark.postgres
 def test_database_down_answers_503_within_the_configured_timeout(
     pg_admin_dsn: str, pg_dsn: str
