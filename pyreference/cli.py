@@ -57,6 +57,41 @@ class IsoTime(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
+# The largest number of seconds any option takes: a day (far beyond any sensible wait, far
+# below what time.sleep and select() accept).
+SECONDS_MAX = 86400.0
+
+
+class Seconds(click.ParamType):
+    """A finite number of seconds in [`min`, `SECONDS_MAX`]: every seconds option of the CLI
+    (`--lock-wait`, `--interval`, `--heartbeat`) is one, so `nan`, `inf` or `1e300` is a
+    usage error (exit 2) rather than a crash, an overflow or a wait that never ends."""
+
+    name = "SECONDS"
+
+    def __init__(self, min: float = 0.0) -> None:
+        self.min = min
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import math
+
+        if isinstance(value, float | int) and not isinstance(value, bool):
+            seconds = float(value)
+        else:
+            try:
+                seconds = float(str(value).strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or not self.min <= seconds <= SECONDS_MAX:
+            self.fail(
+                f"{value!r} is not a number of seconds between {self.min:g} and"
+                f" {SECONDS_MAX:g} (a day)",
+                param,
+                ctx,
+            )
+        return seconds
+
+
 now_option = click.option(
     "--now", type=IsoTime(), default=None, help="Evaluate at this ISO-8601 time (default: now)."
 )
@@ -136,7 +171,7 @@ def cli() -> None:
 @dsn_option
 @json_option
 @click.option(
-    "--lock-wait", type=click.FloatRange(min=0), default=60.0, show_default=True,
+    "--lock-wait", type=Seconds(), default=60.0, show_default=True,
     help="Seconds to wait for another migrate to finish.",
 )  # fmt: skip
 @click.option(
@@ -196,14 +231,14 @@ WATCH_ONLY = ("interval", "passes", "heartbeat")
 )
 @click.option("--watch", is_flag=True, help="Keep reconciling until Ctrl-C.")
 @click.option(
-    "--interval", type=click.FloatRange(min=0.05), default=5.0, show_default=True,
+    "--interval", type=Seconds(min=0.05), default=5.0, show_default=True,
     help="Seconds between passes with --watch (Postgres wakes early on NOTIFY pyref_dirty).",
 )  # fmt: skip
 @click.option(
     "--passes", type=click.IntRange(min=1), default=None, help="Stop --watch after N passes."
 )
 @click.option(
-    "--heartbeat", type=click.FloatRange(min=0), default=300.0, show_default=True,
+    "--heartbeat", type=Seconds(), default=300.0, show_default=True,
     help="With --watch, log one 'idle' line after this many quiet seconds (0: never).",
 )  # fmt: skip
 @json_option

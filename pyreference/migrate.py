@@ -19,6 +19,7 @@ one killed) is reported by `MigrationLocked` and removed only on request (`break
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -93,8 +94,17 @@ def migrate(db: Database, *, lock_wait: float = LOCK_WAIT, break_lock: bool = Fa
             row remains (without `break_lock`), or a migration waited longer than
             `DDL_LOCK_TIMEOUT` for a table lock. Nothing of this call is half-applied:
             each migration is its own transaction.
-        InvalidInput: a caller's sqlite3 connection is inside a transaction.
+        InvalidInput: a caller's sqlite3 connection is inside a transaction, or
+            `lock_wait` is not a finite number of seconds >= 0 (NaN or infinity would
+            wait forever).
     """
+    if (
+        isinstance(lock_wait, bool)
+        or not isinstance(lock_wait, int | float)
+        or not math.isfinite(lock_wait)
+        or lock_wait < 0
+    ):
+        raise InvalidInput(f"lock_wait must be a finite number of seconds >= 0, not {lock_wait!r}")
     migrations = _migrations(db)
     with _yoyo(db, writing=True) as backend:
         settled = not (break_lock or internalmigrations.needs_upgrading(backend))

@@ -18,12 +18,13 @@ import time
 import zipfile
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 import pyreference
 from bench import run as bench_run
-from pyreference.cli import cli
+from pyreference.cli import Seconds, cli
 from pyreference.manifests import real_manifests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,11 +61,50 @@ def db_dsn(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
         ["summaries", "--no-such-option"],
         ["no-such-command"],
         ["migrate", "--lock-wait", "-1"],
+        ["migrate", "--lock-wait", "nan"],  # waited forever (NaN passes x >= 0)
+        ["reconcile", "--watch", "--interval", "nan"],  # exit 1, unexpected ValueError
+        ["reconcile", "--watch", "--interval", "inf"],  # exit 1, unexpected OverflowError
+        ["reconcile", "--watch", "--interval", "1e300"],  # exit 1, unexpected OverflowError
+        ["reconcile", "--watch", "--heartbeat", "nan"],  # ran on, never a heartbeat
     ],
 )
 def test_every_usage_error_exits_2(runner: CliRunner, args: list[str], tmp_path: Path) -> None:
     result = runner.invoke(cli, [*args, "--dsn", f"sqlite:///{tmp_path / 'x.db'}"])
     assert result.exit_code == 2, (args, result.output)
+    assert not (tmp_path / "x.db").exists()
+
+
+def _seconds_options() -> list[tuple[str, str]]:
+    """(command, option) for every option of every command that takes a number."""
+    found = []
+    for name, command in sorted(cli.commands.items()):
+        for param in command.params:
+            if isinstance(param.type, click.types.FloatParamType | Seconds):
+                found.append((name, param.opts[0]))
+    return found
+
+
+def test_every_float_option_of_the_cli_is_seconds() -> None:
+    """One place checks every number of seconds (finite, in range): no option is a bare
+    click float, which takes nan, inf and 1e300."""
+    options = _seconds_options()
+    assert {("migrate", "--lock-wait"), ("reconcile", "--interval")} <= set(options)
+    for name, option in options:
+        param = next(p for p in cli.commands[name].params if p.opts[0] == option)
+        assert isinstance(param.type, Seconds), (name, option, param.type)
+
+
+@pytest.mark.parametrize(("command", "option"), _seconds_options())
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e300", "-1", "soon"])
+def test_non_finite_or_huge_seconds_are_usage_errors(
+    runner: CliRunner, command: str, option: str, value: str, tmp_path: Path
+) -> None:
+    watch = ["--watch"] if command == "reconcile" else []
+    dsn = f"sqlite:///{tmp_path / 'x.db'}"
+    result = runner.invoke(cli, [command, *watch, option, value, "--dsn", dsn])
+    assert result.exit_code == 2, (command, option, value, result.output)
+    assert f"Invalid value for '{option}'" in result.output, result.output
+    assert "number of seconds" in result.output, result.output
     assert not (tmp_path / "x.db").exists()
 
 

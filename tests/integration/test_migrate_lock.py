@@ -21,7 +21,7 @@ import psycopg
 import pytest
 
 import pyreference
-from pyreference.errors import MigrationLocked
+from pyreference.errors import InvalidInput, MigrationLocked
 from pyreference.migrate import LOCK_KEY
 
 HOLD_ADVISORY = """
@@ -66,6 +66,14 @@ def test_postgres_lock_of_a_killed_migrate_is_free_at_once(empty_pg_dsn: str) ->
         applied = store.migrate(lock_wait=10)
         assert time.monotonic() - started < 10
         assert applied and store.pending_migrations() == []
+
+
+@pytest.mark.parametrize("wait", [float("nan"), float("inf"), -1.0, True, "60"])
+def test_lock_wait_must_be_finite_seconds(store: pyreference.Store, wait: object) -> None:
+    """NaN passed `lock_wait >= 0`-style checks and then waited forever (a deadline
+    comparison with NaN is never true); refused before anything is touched."""
+    with pytest.raises(InvalidInput, match="lock_wait must be a finite number of seconds"):
+        store.migrate(lock_wait=wait)  # type: ignore[arg-type]
 
 
 @pytest.mark.postgres
