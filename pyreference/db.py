@@ -107,6 +107,25 @@ SAFE_SEARCH_PATH = (
     " WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)), 'pg_temp'), true)"
 )
 SAFE_SEARCH_PATH_STATEMENT = f"SELECT {SAFE_SEARCH_PATH}"
+# Inside a caller's open transaction the store's transaction-local settings (the safe
+# search_path, `pyref.owner`) would outlive its savepoint and stay in force for the
+# caller's own statements until it commits: the caller's values are read first (in the
+# same statement as the safe path, for a write; the OFFSET 0 subquery is evaluated before
+# the set_config beside it) and put back before the savepoint is released. A savepoint
+# rolled back (the store's work failed) undoes the settings by itself.
+SAVE_CALLER_SETTINGS = (
+    "SELECT pg_catalog.current_setting('search_path') AS search_path,"
+    f" pg_catalog.current_setting('{OWNER_SETTING}', true) AS owner"
+)
+SAVE_CALLER_SETTINGS_THEN_SAFE = (
+    f"SELECT saved.search_path, saved.owner, {SAFE_SEARCH_PATH}"
+    f" FROM ({SAVE_CALLER_SETTINGS} OFFSET 0) AS saved"
+)
+RESTORE_CALLER_SEARCH_PATH = "SELECT pg_catalog.set_config('search_path', %s, true)"
+RESTORE_CALLER_SETTINGS = (
+    "SELECT pg_catalog.set_config('search_path', %s, true),"
+    f" pg_catalog.set_config('{OWNER_SETTING}', %s, true)"
+)
 _WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "COPY", "MERGE")
 _WRITE_FUNCTIONS = re.compile(r"pyref_(reconcile|rebuild|refresh)\w*\(")
 
@@ -362,7 +381,9 @@ class PostgresDatabase(Database):
     A caller's connection keeps its autocommit, isolation and transaction state: the
     store's work runs in `conn.transaction()`, which begins and commits only its own
     transaction when the connection is idle and nests as a savepoint inside a caller's
-    transaction (so the caller commits or rolls back everything, store work included).
+    transaction (so the caller commits or rolls back everything, store work included);
+    there the caller's `search_path` and `pyref.owner` are put back before the savepoint
+    is released (`SAVE_CALLER_SETTINGS`).
 
     `prepare=False` sends every statement unprepared: required behind PgBouncer in
     transaction (or statement) pooling mode, where server-side prepared statements
@@ -444,7 +465,16 @@ class PostgresDatabase(Database):
             # The caller's connection, one user at a time; left as it was found.
             with self._lock:
                 conn = self._conn
-                if transaction or not conn.autocommit:
+                if self._in_callers_transaction(conn):
+                    # A savepoint of the caller's transaction, its settings put back.
+                    with self.translate_errors(), conn.transaction():
+                        saved = None
+                        if transaction or setting is not None:
+                            saved = self._save_settings(conn, safe=transaction)
+                        yield Session(self, conn, owner_setting=setting)
+                        if saved is not None:
+                            self._restore_settings(conn, saved, owner=setting is not None)
+                elif transaction or not conn.autocommit:
                     with self.translate_errors(), conn.transaction():
                         if transaction:
                             conn.execute(SAFE_SEARCH_PATH_STATEMENT, prepare=False)
@@ -462,6 +492,25 @@ class PostgresDatabase(Database):
                 yield Session(
                     self, conn, reconnect=lambda: self._answering(held), owner_setting=setting
                 )
+
+    def _in_callers_transaction(self, conn: Any) -> bool:
+        """True when the caller's connection is inside a transaction of the caller's."""
+        return bool(conn.info.transaction_status == self._psycopg.pq.TransactionStatus.INTRANS)
+
+    @staticmethod
+    def _save_settings(conn: Any, *, safe: bool) -> tuple[str, str | None]:
+        """The caller's search_path and owner setting (then, with `safe`, the safe path)."""
+        statement = SAVE_CALLER_SETTINGS_THEN_SAFE if safe else SAVE_CALLER_SETTINGS
+        row = conn.execute(statement, prepare=False).fetchone()
+        return str(row[0]), row[1]
+
+    @staticmethod
+    def _restore_settings(conn: Any, saved: tuple[str, str | None], *, owner: bool) -> None:
+        """Put back what `_save_settings` read (the owner only when the session set it)."""
+        if owner:
+            conn.execute(RESTORE_CALLER_SETTINGS, saved, prepare=False)
+        else:
+            conn.execute(RESTORE_CALLER_SEARCH_PATH, saved[:1], prepare=False)
 
     def _run_as_owner(self, raw: Any, setting: str, sql: str, params: Mapping[str, Any]) -> Rows:
         # Pipelined: the setting and the statement travel together and run in one implicit
@@ -732,7 +781,19 @@ class AsyncPostgresDatabase(PostgresDatabase):
             # The caller's connection, one task at a time; left as it was found.
             async with self._alock:
                 conn = self._conn
-                if transaction or not conn.autocommit:
+                if self._in_callers_transaction(conn):
+                    # A savepoint of the caller's transaction, its settings put back.
+                    with self.translate_errors():
+                        async with conn.transaction():
+                            saved = None
+                            if transaction or setting is not None:
+                                saved = await self._save_settings_async(conn, safe=transaction)
+                            yield AsyncSession(self, conn, owner_setting=setting)
+                            if saved is not None:
+                                await self._restore_settings_async(
+                                    conn, saved, owner=setting is not None
+                                )
+                elif transaction or not conn.autocommit:
                     with self.translate_errors():
                         async with conn.transaction():
                             if transaction:
@@ -805,6 +866,23 @@ class AsyncPostgresDatabase(PostgresDatabase):
             f"{self._pool.timeout:g} s (the server does not answer, or all "
             f"{self._pool.max_size} connections are busy)"
         )
+
+    @staticmethod
+    async def _save_settings_async(conn: Any, *, safe: bool) -> tuple[str, str | None]:
+        """`PostgresDatabase._save_settings` on asyncio."""
+        statement = SAVE_CALLER_SETTINGS_THEN_SAFE if safe else SAVE_CALLER_SETTINGS
+        row = await (await conn.execute(statement, prepare=False)).fetchone()
+        return str(row[0]), row[1]
+
+    @staticmethod
+    async def _restore_settings_async(
+        conn: Any, saved: tuple[str, str | None], *, owner: bool
+    ) -> None:
+        """`PostgresDatabase._restore_settings` on asyncio."""
+        if owner:
+            await conn.execute(RESTORE_CALLER_SETTINGS, saved, prepare=False)
+        else:
+            await conn.execute(RESTORE_CALLER_SEARCH_PATH, saved[:1], prepare=False)
 
     async def _answering_async(self, held: AsyncExitStack) -> Any:
         """`PostgresDatabase._answering`, async."""

@@ -177,3 +177,81 @@ def test_async_caller_transaction_around_a_store_read_is_left_alone(pg_app: str)
     asyncio.run(scenario())
     assert _app_rows_pg(pg_app) == 0
     assert pyreference.connect(pg_app).get_connection_summary("cin_async_tx", NOW) is None
+
+
+def _settings(conn: psycopg.Connection) -> tuple[str, str | None]:
+    row = conn.execute(
+        "SELECT current_setting('search_path'), current_setting('pyref.owner', true)"
+    )
+    path, owner = row.fetchone()  # type: ignore[misc]
+    # Once any transaction of the session named an owner, PostgreSQL keeps the custom
+    # setting defined: unset reads as '' from then on (NULL before). Both mean no owner.
+    return path, owner or None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("opened", ["implicitly", "with BEGIN on an autocommit connection"])
+def test_store_calls_leave_the_callers_search_path_and_settings_alone(
+    pg_app: str, opened: str
+) -> None:
+    """Review of #13: a store read inside the caller's transaction rewrote that
+    transaction's search_path (the safe path of #11: "$user" dropped, pg_temp last) until
+    it ended, so the caller's next unqualified INSERT INTO items landed in public.items
+    instead of its own temp table; `pyref.owner` stayed set too. Reads, writes and
+    maintenance alike put the caller's settings back (the security of the store's own
+    statements is test_security's)."""
+    with psycopg.connect(pg_app, autocommit=True) as setup:
+        setup.execute("CREATE TABLE public.items (x int)")
+    conn = psycopg.connect(pg_app, autocommit=opened != "implicitly")
+    if opened != "implicitly":
+        conn.execute("BEGIN")
+    conn.execute("CREATE TEMP TABLE items (x int)")
+    conn.execute('SET LOCAL search_path = pg_temp, "$user", public')  # the caller's own
+    store = pyreference.connect(conn)
+    before = _settings(conn)
+    calls = {
+        "list": lambda: store.list_connection_summaries(now=NOW),
+        "scoped": lambda: store.get_connection_summary("cin_mail", NOW),
+        "diagnostics": lambda: store.dirty_backlog(),
+        "write": lambda: store.create_connection("cin_path", "gmail"),
+        "maintenance": lambda: store.reconcile(),
+    }
+    for name, call in calls.items():
+        call()
+        assert conn.info.transaction_status == TransactionStatus.INTRANS, name
+        assert _settings(conn) == before, name
+        conn.execute("INSERT INTO items VALUES (1)")  # the caller's temp table, still
+    assert conn.execute("SELECT count(*) FROM pg_temp.items").fetchone() == (len(calls),)
+    assert conn.execute("SELECT count(*) FROM public.items").fetchone() == (0,)
+    conn.rollback()
+    conn.close()
+
+
+@pytest.mark.postgres
+def test_async_store_calls_leave_the_callers_search_path_alone(pg_app: str) -> None:
+    import asyncio
+
+    with psycopg.connect(pg_app, autocommit=True) as setup:
+        setup.execute("CREATE TABLE public.items (x int)")
+
+    async def scenario() -> None:
+        conn = await psycopg.AsyncConnection.connect(pg_app)
+        await conn.execute("CREATE TEMP TABLE items (x int)")
+        store = await pyreference.connect_async(conn)
+        query = (
+            "SELECT current_setting('search_path'),"
+            " coalesce(current_setting('pyref.owner', true), '')"
+        )
+        before = await (await conn.execute(query)).fetchone()
+        await store.list_connection_summaries(now=NOW)
+        await store.get_connection_summary("cin_mail", NOW)
+        await store.create_connection("cin_path", "gmail")
+        await store.reconcile()
+        assert await (await conn.execute(query)).fetchone() == before
+        await conn.execute("INSERT INTO items VALUES (1)")
+        count = await (await conn.execute("SELECT count(*) FROM pg_temp.items")).fetchone()
+        assert count == (1,)
+        await conn.rollback()
+        await conn.close()
+
+    asyncio.run(scenario())

@@ -374,14 +374,25 @@ def test_the_owner_setting_never_outlives_a_read(pg_dsn: str) -> None:
 
 
 @pytest.mark.postgres
-def test_a_user_named_schema_cannot_hijack_the_stores_own_statements(pg_roles: Roles) -> None:
+@pytest.mark.parametrize("via", ["dsn", "caller's open transaction"])
+def test_a_user_named_schema_cannot_hijack_the_stores_own_statements(
+    pg_roles: Roles, via: str
+) -> None:
     """Review of #11: the store's own statements (not just function bodies) resolve names
     through the session's search_path. A role with CREATE on the database plants, in a
     schema named like the role running the store, the maintenance entry points, a view
     `connector_instances` and a table `records`; reconcile, rebuild, verify, reads and
     writes run as that role must run none of it (before the fix: the attacker became
-    superuser through `store.reconcile()`)."""
-    store = pyreference.connect(pg_roles.db_dsn)
+    superuser through `store.reconcile()`). Also on a caller's connection inside the
+    caller's transaction, where the store puts the caller's search_path back after each
+    call (review of #13): the safe path still holds for the store's own statements."""
+    caller = None
+    if via == "dsn":
+        store = pyreference.connect(pg_roles.db_dsn)
+    else:
+        caller = psycopg.connect(pg_roles.db_dsn)  # autocommit off
+        caller.execute("SELECT 1")  # the caller's transaction is open throughout
+        store = pyreference.connect(caller)
     register(store, "gmail")
     store.create_connection("cin_mail", "gmail")
     with store.database.session() as s:
@@ -423,6 +434,9 @@ def test_a_user_named_schema_cannot_hijack_the_stores_own_statements(pg_roles: R
     assert summary is not None and summary.total_records == 3
     assert len(store.list_connection_summaries(now=NOW).items) == 2
     assert not _is_superuser(pg_roles, attacker)
+    if caller is not None:
+        caller.commit()
+        caller.close()
     with pg_roles.admin() as conn:
         assert conn.execute(f'SELECT count(*) FROM "{victim}".records').fetchone() == (0,)
     store.close()
