@@ -20,6 +20,13 @@ Policy, per read:
 `target` comes from the caller (`consistent_with=` a position a write returned), from the
 store's own latest write, or — with `consistency="strict"` — from the primary's current insert
 position taken at the start of the read, so the read observes every write committed before it.
+
+A write made inside a caller's open transaction (the store over the caller's connection) is
+committed by the caller, later: its position is unknown when the write returns. The router
+keeps that transaction's id instead; each read first asks the primary whether it has ended
+(`commit_status`): while it is in progress the read runs on the primary (the caller's own
+connection, where the uncommitted write is visible: target `ON_PRIMARY`); once it committed,
+the primary's insert position then becomes the store's own position, as after any write.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from typing import Any, Literal, TypeVar
 from .db import (
     AsyncPostgresDatabase,
     Database,
+    Ids,
     PostgresDatabase,
     StatementCounter,
     cancelled_by_recovery,
@@ -61,6 +69,9 @@ def _listed(values: Any) -> list[Any] | None:
 
 # How often a read waiting for a lagging replica re-checks its replay position.
 POLL_SECONDS = 0.005
+# The target of a read no replica may serve: the store's write is in a caller's transaction
+# that has not ended (its commit position is not known yet).
+ON_PRIMARY = -1
 
 
 def parse_position(position: str) -> int:
@@ -312,6 +323,8 @@ class Router:
         self._replicas = [_Replica(dsn, timeout, asynchronous, prepare=prepare) for dsn in replicas]
         self._turn = itertools.count()
         self._own = 0
+        # Ids of caller transactions holding this store's writes, not yet seen to end.
+        self._open_xacts: set[str] = set()
         self._own_lock = threading.Lock()
 
     @property
@@ -329,17 +342,72 @@ class Router:
             self._own = max(self._own, parse_position(position))
         return position
 
+    def _noted(self, row: dict[str, Any]) -> str:
+        """Remember a write from the `write_position` row taken right after it: its position
+        when the write is committed, else the caller's transaction that holds it."""
+        if row["open_xact"] is None:
+            return self._remember(str(row["position"]))
+        with self._own_lock:
+            self._open_xacts.add(str(row["open_xact"]))
+        return str(row["position"])
+
     def note_write(self) -> str | None:
-        """After a committed write: remember and return the primary's WAL insert position."""
-        return self._remember(self._primary_position()) if self._replicas else None
+        """After a write: remember the primary's WAL insert position (when the write is
+        committed; inside a caller's open transaction, that transaction, to be checked by
+        the next read) and return the position."""
+        if not self._replicas:
+            return None
+        with self.primary.session() as s:
+            return self._noted(s.execute("write_position")[0])
 
     async def note_write_async(self) -> str | None:
         """`note_write` on asyncio."""
-        return self._remember(await self._primary_position_async()) if self._replicas else None
+        if not self._replicas:
+            return None
+        async with self.primary.session() as s:  # type: ignore[attr-defined]
+            columns, rows = await s.rows("write_position")
+            return self._noted(dict(zip(columns, rows[0], strict=True)))
+
+    def _settle(self, rows: list[dict[str, Any]]) -> bool:
+        """Take the `commit_status` rows: forget ended transactions (a committed one's
+        position becomes the store's own); True while one of them is still in progress."""
+        in_progress = False
+        with self._own_lock:
+            for row in rows:
+                if row["status"] == "in progress":
+                    in_progress = True
+                    continue
+                self._open_xacts.discard(row["xact"])
+                if row["status"] != "aborted":  # committed, or ended too long ago to know
+                    self._own = max(self._own, parse_position(row["position"]))
+        return in_progress
+
+    def _open(self) -> list[str]:
+        with self._own_lock:
+            return sorted(self._open_xacts)
+
+    def _uncommitted(self) -> bool:
+        """True while a caller's transaction holding this store's writes is in progress."""
+        xacts = self._open()
+        if not xacts:
+            return False
+        with self.primary.session() as s:
+            return self._settle(s.execute("commit_status", {"xacts": Ids(xacts)}))
+
+    async def _uncommitted_async(self) -> bool:
+        """`_uncommitted` on asyncio."""
+        xacts = self._open()
+        if not xacts:
+            return False
+        async with self.primary.session() as s:  # type: ignore[attr-defined]
+            columns, rows = await s.rows("commit_status", {"xacts": Ids(xacts)})
+            return self._settle([dict(zip(columns, row, strict=True)) for row in rows])
 
     @property
     def own_position(self) -> str | None:
-        """The position of this store's latest write (None before any, or without replicas)."""
+        """The position of this store's latest write known to be committed (None before
+        any, or without replicas). A write inside a caller's transaction counts once a
+        read of this store has seen that transaction commit."""
         return format_position(self._own) if self._own else None
 
     def current_position(self) -> str:
@@ -357,26 +425,35 @@ class Router:
             raise InvalidInput("WAL positions exist on PostgreSQL only")
 
     def _wanted(self, consistent_with: str | None) -> list[int]:
-        if consistent_with is not None:
-            parse_position(consistent_with)  # validate even when the primary serves
-        if not self._replicas:
-            return []
         wanted = [self._own]
         if consistent_with is not None:
             wanted.append(parse_position(consistent_with))
         return wanted
 
     def target(self, consistent_with: str | None) -> int | None:
-        """The position a read must observe: the caller's, the store's own, or (strict) now."""
+        """The position a read must observe: the caller's, the store's own, or (strict) now;
+        `ON_PRIMARY` while a caller's transaction holding this store's writes is open."""
+        if consistent_with is not None:
+            parse_position(consistent_with)  # validate even when the primary serves
+        if not self._replicas:
+            return None
+        if self._uncommitted():
+            return ON_PRIMARY
         wanted = self._wanted(consistent_with)
-        if wanted and self.consistency == "strict":
+        if self.consistency == "strict":
             wanted.append(parse_position(self._primary_position()))
         return max(wanted, default=0) or None
 
     async def target_async(self, consistent_with: str | None) -> int | None:
         """`target` on asyncio."""
+        if consistent_with is not None:
+            parse_position(consistent_with)
+        if not self._replicas:
+            return None
+        if await self._uncommitted_async():
+            return ON_PRIMARY
         wanted = self._wanted(consistent_with)
-        if wanted and self.consistency == "strict":
+        if self.consistency == "strict":
             wanted.append(parse_position(await self._primary_position_async()))
         return max(wanted, default=0) or None
 
@@ -392,6 +469,9 @@ class Router:
     # -- reads ---------------------------------------------------------------------
     def _route(self, target: int | None) -> Generator[_Step, Any, tuple[Any, ReadSource]]:
         """The policy: replicas in turn, wait for one to catch up, else the primary."""
+        if target == ON_PRIMARY:
+            result = yield _OnPrimary()
+            return result, PRIMARY
         started = time.monotonic()
         deadline = started + (self.replica_wait if target else 0.0)
         while True:

@@ -143,7 +143,13 @@ class StoreBase:
     def write_position(self) -> str | None:
         """WAL position of this store's latest committed write (None before any write or
         without replicas). Reads on this store wait for replicas to replay it; pass it as
-        `consistent_with=` to reads on another store or process (read-your-writes, R6)."""
+        `consistent_with=` to reads on another store or process (read-your-writes, R6).
+
+        A write inside the caller's own open transaction (a store over the caller's
+        connection) is not in it until a read of this store has seen that transaction
+        commit; until then this store's reads run on the primary (docs/scaling.md). After
+        committing such a transaction, take a token for another process with
+        `current_position()`."""
         return self._router.own_position
 
 

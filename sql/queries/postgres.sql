@@ -192,7 +192,20 @@ SELECT connector_instance_id, differing FROM pyref_verify_v2();
 -- name: write_position
 -- Read-your-writes (docs/scaling.md): the primary's WAL insert position, taken after a
 -- commit, is at or past that commit's record (pg_current_wal_lsn() may trail it).
-SELECT pg_current_wal_insert_lsn()::text AS position;
+-- open_xact: the id of the transaction this runs in if it has written, i.e. a caller's
+-- transaction holding the store's write uncommitted (NULL after the store's own commit).
+SELECT pg_current_wal_insert_lsn()::text AS position,
+       pg_current_xact_id_if_assigned()::text AS open_xact;
+
+-- name: commit_status
+-- Whether caller transactions holding the store's writes have ended (docs/scaling.md):
+-- 'committed', 'aborted', 'in progress', or NULL when too old to know (ended long ago).
+-- The insert position is read after the status (the CTE's rows exist before the outer
+-- list is computed), so a committed transaction's commit record lies at or before it.
+WITH checked AS MATERIALIZED (
+  SELECT x AS xact, pg_xact_status(x::xid8) AS status FROM unnest(%(xacts)s::text[]) AS x
+)
+SELECT xact, status, pg_current_wal_insert_lsn()::text AS position FROM checked;
 
 -- name: read_only
 -- A hot standby (or default_transaction_read_only) refuses writes: migrations check first,

@@ -437,3 +437,108 @@ def test_async_replicas_need_a_postgres_primary() -> None:
             await pyreference.connect_async("sqlite:///:memory:", replicas=["postgresql://h/d"])
 
     asyncio.run(scenario())
+
+
+def _commit_elsewhere_and_freeze(primary: str, replicas: list[str], cluster: Any) -> None:
+    """Another application commits (any busy primary does), the replicas replay it and
+    everything before it — the store's write position inside the caller's open transaction
+    included — and then stop replaying, before the caller's commit."""
+    with psycopg.connect(primary, autocommit=True) as other:
+        other.execute("CREATE TABLE IF NOT EXISTS app_noise (x int)")
+        other.execute("INSERT INTO app_noise VALUES (1)")
+    cluster.wait_replayed()
+    _replay(replicas, paused=True)
+
+
+def test_a_write_inside_the_callers_transaction_is_read_back_after_the_callers_commit(
+    replicated: tuple[str, list[str]], replica_cluster: Any
+) -> None:
+    """Review of #17: the store took its write's WAL position right after the write, but
+    inside the caller's transaction that is before the caller's commit; a replica replayed
+    past it (not the commit) and served the store's next read, which missed the store's own
+    committed write. Now the store keeps the caller's transaction and asks the primary,
+    at its next read, whether it has ended: reads stay on the primary until it commits,
+    then need the position taken after the commit; a rolled-back one is forgotten."""
+    primary, replicas = replicated
+    conn = psycopg.connect(primary)  # autocommit off: the application's transaction
+    store = pyreference.connect(conn, replicas=replicas, replica_wait=0.3)
+    try:
+        connector = store.register_connector(next(iter(real_manifests().values())))
+        registered = store.write_position  # committed: the connection was idle
+        assert registered is not None
+        replica_cluster.wait_replayed()
+        conn.execute("SELECT 1")  # the application's transaction is open
+        store.create_connection("mine", connector)  # a savepoint of it
+        assert store.write_position == registered  # not committed: no position to give yet
+        # Before the commit the store reads its own write where it is visible: the primary
+        # (the caller's connection, inside the caller's transaction).
+        assert store.get_connection_summary("mine") is not None
+        assert store.last_read_source is not None
+        assert store.last_read_source.role == "primary"
+        _commit_elsewhere_and_freeze(primary, replicas, replica_cluster)
+        conn.commit()  # the store is told nothing
+        conn.execute("SELECT 1")  # and the caller is already in its next transaction
+        summary = store.get_connection_summary("mine")
+        assert summary is not None, "the store's own committed write is missing from its read"
+        page = store.list_connection_summaries(limit=10)
+        assert [item.connection_id for item in page.items] == ["mine"]
+        assert page.source.role == "primary"  # the replicas are frozen before the commit
+        token = store.write_position
+        assert token is not None
+        with psycopg.connect(primary, autocommit=True) as other:
+            (committed,) = other.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()  # type: ignore[misc]
+        assert parse_position(token) <= parse_position(committed)
+        conn.commit()
+        # Once the replicas replay the commit, reads go back to them.
+        _replay(replicas, paused=False)
+        replica_cluster.wait_replayed()
+        assert store.get_connection_summary("mine") is not None
+        assert store.last_read_source is not None and store.last_read_source.role == "replica"
+        # A caller's rollback undoes the store's write; the store forgets that transaction.
+        conn.execute("SELECT 1")
+        store.create_connection("undone", connector)
+        conn.rollback()
+        assert store.get_connection_summary("undone") is None
+        assert store.last_read_source is not None and store.last_read_source.role == "replica"
+        assert store.write_position == token
+    finally:
+        _replay(replicas, paused=False)
+        store.close()
+        conn.close()
+
+
+def test_async_a_write_inside_the_callers_transaction_is_read_back_after_the_commit(
+    replicated: tuple[str, list[str]], replica_cluster: Any
+) -> None:
+    primary, replicas = replicated
+
+    async def scenario() -> None:
+        conn = await psycopg.AsyncConnection.connect(primary)
+        store = await pyreference.connect_async(conn, replicas=replicas, replica_wait=0.3)
+        try:
+            connector = await store.register_connector(next(iter(real_manifests().values())))
+            await asyncio.to_thread(replica_cluster.wait_replayed)
+            await conn.execute("SELECT 1")
+            await store.create_connection("mine", connector)
+            assert await store.get_connection_summary("mine") is not None
+            assert store.last_read_source is not None
+            assert store.last_read_source.role == "primary"
+            await asyncio.to_thread(
+                _commit_elsewhere_and_freeze, primary, replicas, replica_cluster
+            )
+            await conn.commit()
+            assert await store.get_connection_summary("mine") is not None
+            page = await store.list_connection_summaries(limit=10)
+            assert [item.connection_id for item in page.items] == ["mine"]
+            assert store.write_position is not None
+            await asyncio.to_thread(_replay, replicas, False)
+            await asyncio.to_thread(replica_cluster.wait_replayed)
+            assert await store.get_connection_summary("mine") is not None
+            assert store.last_read_source is not None
+            assert store.last_read_source.role == "replica"
+        finally:
+            await asyncio.to_thread(_replay, replicas, False)
+            await store.aclose()
+            await conn.close()
+
+    asyncio.run(scenario())
