@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from . import sqlfiles
 from .conninfo import describe_dsn, describe_params, failure_reason, parse_dsn
 from .cursors import derive_key
-from .driver_errors import PREPARE_ENV, postgres_error, sqlite_error
+from .driver_errors import PREPARE_ENV, callers_transaction_aborted, postgres_error, sqlite_error
 from .errors import (
     DatabaseUnavailable,
     EventLoopMismatch,
@@ -465,6 +465,7 @@ class PostgresDatabase(Database):
             # The caller's connection, one user at a time; left as it was found.
             with self._lock:
                 conn = self._conn
+                self._refuse_aborted(conn)
                 if self._in_callers_transaction(conn):
                     # A savepoint of the caller's transaction, its settings put back.
                     with self.translate_errors(), conn.transaction():
@@ -492,6 +493,15 @@ class PostgresDatabase(Database):
                 yield Session(
                     self, conn, reconnect=lambda: self._answering(held), owner_setting=setting
                 )
+
+    def _refuse_aborted(self, conn: Any) -> None:
+        """Raise `callers_transaction_aborted` when the caller's own transaction on `conn`
+        has already failed: every statement would fail, and the savepoint psycopg opens
+        for the store's work could not even be rolled back (it logged 'error ignored in
+        rollback'). Nothing is sent; the caller's transaction is left for the caller."""
+        status = self._psycopg.pq.TransactionStatus
+        if conn.info.transaction_status == status.INERROR:
+            raise callers_transaction_aborted(self.description)
 
     def _in_callers_transaction(self, conn: Any) -> bool:
         """True when the caller's connection is inside a transaction of the caller's."""
@@ -781,6 +791,7 @@ class AsyncPostgresDatabase(PostgresDatabase):
             # The caller's connection, one task at a time; left as it was found.
             async with self._alock:
                 conn = self._conn
+                self._refuse_aborted(conn)
                 if self._in_callers_transaction(conn):
                     # A savepoint of the caller's transaction, its settings put back.
                     with self.translate_errors():

@@ -130,15 +130,34 @@ def _postgres_server(exc: Any, state: str, where: str, dsn: str | None) -> Pyref
             f"cannot reach PostgreSQL at {where}: {failure_reason(primary, dsn)} ({condition})"
         )
     if state == "25P02":
-        return DatabaseError(
-            f"the transaction had already failed ({condition}): roll back the caller's "
-            "transaction before using the store on its connection"
-        )
+        return callers_transaction_aborted(where)
     if state.startswith("P0"):
         return DatabaseError(
             f"a database function or trigger raised an error ({condition}{_objects(diag)})"
         )
     return DatabaseError(f"PostgreSQL refused the call ({condition}{_objects(diag)})")
+
+
+def callers_transaction_aborted(where: str) -> PyreferenceError:
+    """The error for a store call on a caller's connection whose own transaction has
+    already failed (SQLSTATE 25P02 in_failed_sql_transaction): raised before any statement
+    is sent when the connection says so (`PostgresDatabase.session`), and the mapping of
+    25P02 should the server answer it.
+
+    Args:
+        where: the server, described without password.
+
+    Returns:
+        A `DatabaseError` (not retryable as is), `sqlstate` "25P02".
+    """
+    typed = DatabaseError(
+        f"the caller's transaction on this connection to PostgreSQL at {where} is aborted"
+        " (an earlier statement of it failed; SQLSTATE 25P02 in_failed_sql_transaction):"
+        " roll back that transaction (or to a savepoint) before using the store on this"
+        " connection"
+    )
+    typed.sqlstate = "25P02"
+    return typed
 
 
 def _postgres_client(exc: Exception, where: str, dsn: str | None) -> PyreferenceError:

@@ -8,7 +8,10 @@ both and the caller's commit keeps both.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+from collections.abc import Callable
+from typing import Any
 
 import psycopg
 import pytest
@@ -16,6 +19,7 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 import pyreference
+from pyreference.errors import DatabaseError
 from tests.support.scenario import NOW, small_fleet
 
 
@@ -255,3 +259,67 @@ def test_async_store_calls_leave_the_callers_search_path_alone(pg_app: str) -> N
         await conn.close()
 
     asyncio.run(scenario())
+
+
+def _aborted_calls(store: Any) -> dict[str, Callable[[], Any]]:
+    return {
+        "list": lambda: store.list_connection_summaries(now=NOW),
+        "scoped": lambda: store.get_connection_summary("cin_mail", NOW),
+        "write": lambda: store.create_connection("cin_late", "gmail"),
+        "maintenance": lambda: store.reconcile(),
+    }
+
+
+@pytest.mark.postgres
+def test_store_call_on_the_callers_failed_transaction_is_typed_and_quiet(
+    pg_app: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review of #13: after the caller's own statement failed in its open transaction, a
+    store read or write raised raw psycopg InFailedSqlTransaction and psycopg logged
+    'error ignored in rollback … savepoint "_pg3_1" does not exist'. Now: DatabaseError
+    naming the caller's aborted transaction, nothing sent, nothing logged, and the
+    caller's transaction is still the caller's to roll back."""
+    conn = psycopg.connect(pg_app)
+    store = pyreference.connect(conn)
+    conn.execute("INSERT INTO app_orders VALUES (1)")
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        conn.execute("SELECT 1/0")
+    caplog.set_level(logging.DEBUG)
+    for name, call in _aborted_calls(store).items():
+        with store.statement_counter() as counter, pytest.raises(DatabaseError) as info:
+            call()
+        assert info.value.sqlstate == "25P02", name
+        assert "caller's transaction" in str(info.value) and "aborted" in str(info.value)
+        assert "roll back" in str(info.value)
+        assert counter.statements == 0, name  # refused before anything was sent
+        assert conn.info.transaction_status == TransactionStatus.INERROR, name
+    assert not [r for r in caplog.records if r.name.startswith("psycopg")], caplog.text
+    conn.rollback()
+    assert _app_rows_pg(pg_app) == 0
+    assert store.get_connection_summary("cin_mail", NOW) is not None  # usable again
+    conn.close()
+
+
+@pytest.mark.postgres
+def test_async_store_call_on_the_callers_failed_transaction_is_typed_and_quiet(
+    pg_app: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+
+    caplog.set_level(logging.DEBUG)
+
+    async def scenario() -> None:
+        conn = await psycopg.AsyncConnection.connect(pg_app)
+        store = await pyreference.connect_async(conn)
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            await conn.execute("SELECT 1/0")
+        for name, call in _aborted_calls(store).items():
+            with pytest.raises(DatabaseError) as info:
+                await call()
+            assert info.value.sqlstate == "25P02" and "aborted" in str(info.value), name
+        await conn.rollback()
+        assert await store.get_connection_summary("cin_mail", NOW) is not None
+        await conn.close()
+
+    asyncio.run(scenario())
+    assert not [r for r in caplog.records if r.name.startswith("psycopg")], caplog.text
