@@ -41,7 +41,11 @@ PAGE = 100
 POSITIONS = ("first", "middle", "deep", "last")
 DOMINANT = "amazon"  # alphabetically first, so its block starts the list
 OWNER = baselines.OWNER
-KEYSET = "ci.connector_id, ci.created_at, ci.connector_instance_id"
+# The page statement's order: byte order (COLLATE "C"), as its index `connector_instances_list_idx`
+# holds it. Raw readers page by the same keyset, so each reads that index as pyreference does
+# (ordered by the database's default collation, a reader would sort the whole connector block).
+KEYSET = 'ci.connector_id COLLATE "C", ci.created_at, ci.connector_instance_id COLLATE "C"'
+SQLITE_KEYSET = "ci.connector_id, ci.created_at, ci.connector_instance_id"
 
 # What a careful developer adds for the fan-out's five queries (bench-only, never a
 # migration): stream counts read from a covering index; the run lookup's three ways of
@@ -442,7 +446,7 @@ def sqlite_positions(n: int, records: int, reps: int, path: str) -> dict[str, An
     cold = Store(store.database, memo_rows=0)
     rows = conn.execute(
         f"SELECT ci.connector_id, ci.created_at, ci.connector_instance_id FROM connector_instances"
-        f" ci WHERE ci.owner_subject_id = ? AND ci.status <> 'draft' ORDER BY {KEYSET}",
+        f" ci WHERE ci.owner_subject_id = ? AND ci.status <> 'draft' ORDER BY {SQLITE_KEYSET}",
         (OWNER,),
     ).fetchall()
     secret = conn.execute("SELECT value FROM pyref_meta WHERE key = 'cursor_secret'").fetchone()[0]

@@ -73,4 +73,5 @@ CREATE MATERIALIZED VIEW bench_summary_mv AS SELECT * FROM bench_summary_view;
 -- REFRESH ... CONCURRENTLY needs a unique index; the second serves the list order.
 CREATE UNIQUE INDEX bench_summary_mv_id_idx ON bench_summary_mv (connector_instance_id);
 CREATE INDEX bench_summary_mv_list_idx
-    ON bench_summary_mv (owner_subject_id, connector_id, created_at, connector_instance_id);
+    ON bench_summary_mv (owner_subject_id, connector_id COLLATE "C", created_at,
+        connector_instance_id COLLATE "C");
