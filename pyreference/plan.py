@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .cursors import CursorSecret
 from .db import Rows
+from .reads import ProfileCache
 
 if TYPE_CHECKING:
     from .db import AsyncPostgresDatabase, Database
@@ -50,6 +51,8 @@ class Context:
     # The database's cursor secret once a read has seen it (cursors are verified
     # with it before any part of them is used).
     secret: CursorSecret = field(default_factory=lambda: CursorSecret())
+    # Connector profiles by their digest's content, shared by the store's reads.
+    profiles: ProfileCache = field(default_factory=ProfileCache)
 
 
 @dataclass(frozen=True)

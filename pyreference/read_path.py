@@ -160,7 +160,9 @@ def list_page(ctx: Context, req: ListRequest) -> Plan[Page]:
     ident = column["connector_instance_id"]
     dirty = [r[ident] for r in page_rows if r[column["dirty"]]]
     recomputed = yield from _recompute(dirty)
-    prepared = prepare_page(columns, page_rows, ctx.memo, PageDecoder(ctx.loads), recomputed)
+    prepared = prepare_page(
+        columns, page_rows, ctx.memo, PageDecoder(ctx.loads, ctx.profiles), recomputed
+    )
     next_cursor = None
     if has_more:
         last = page_rows[-1]
@@ -230,7 +232,7 @@ def _scoped(ctx: Context, connection_id: str) -> Plan[tuple[Any, Any] | None]:
     row = found[0]
     dirty = [row["connector_instance_id"]] if row["dirty"] else []
     fresh = (yield from _recompute(dirty, deep=True)).get(row["connector_instance_id"])
-    decoder = PageDecoder(ctx.loads)
+    decoder = PageDecoder(ctx.loads, ctx.profiles)
     deep = row if fresh is None else {**row, "recent_runs": fresh["recent_runs"]}
     try:
         return evidence_from_row(row, decoder, fresh), deep_from_row(deep, decoder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -37,19 +38,58 @@ T = TypeVar("T")
 _MISSING = object()
 
 
+class ProfileCache:
+    """Connector profiles decoded from their digests, by the digest's whole content.
+
+    Every row of a connector repeats its connector's digest (declarations, refresh
+    policy, names), so a store decodes each distinct digest once, not once per page.
+    The key is everything the profile is built from, so a changed digest is another
+    key and is decoded afresh: an entry is never stale. Bounded: when full it is
+    emptied (connectors are few; a fleet's digests fit many times over).
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._entries: dict[tuple[Any, ...], ConnectorProfile] = {}
+
+    def get(self, key: tuple[Any, ...]) -> ConnectorProfile | None:
+        return self._entries.get(key)
+
+    def put(self, key: tuple[Any, ...], profile: ConnectorProfile) -> None:
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[key] = profile
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def profile_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a row's connector profile is built from (`profile_from_row`): its cache key."""
+    return (
+        row["connector_id"],
+        row.get("connector_display_name"),
+        str(row.get("declared_streams")),
+        str(row.get("refresh_policy")),
+        row.get("manifest_version"),
+        row.get("browser_required"),
+    )
+
+
 class PageDecoder:
     """Decodes the JSON columns of one read, each distinct document once.
 
-    Within a page the same run often fills latest/successful/settled, every
-    connection of a connector carries the same manifest digest, and schedules
-    and empty lists repeat across rows: each is decoded and built once.
+    Within a page the same run often fills latest/successful/settled, and schedules
+    and empty lists repeat across rows: each is decoded and built once. Every
+    connection of a connector carries the same manifest digest: its profile comes
+    from `profiles`, the store's `ProfileCache` (a fresh one when not given).
     """
 
-    def __init__(self, loads: Loads) -> None:
+    def __init__(self, loads: Loads, profiles: ProfileCache | None = None) -> None:
         self._loads = loads
         self._json: dict[str, Any] = {}
         self._built: dict[Callable[[Any], Any], dict[str, Any]] = {}
-        self._profiles: dict[tuple[Any, ...], ConnectorProfile] = {}
+        self._profiles = profiles if profiles is not None else ProfileCache()
 
     def json(self, value: Any) -> Any:
         if not isinstance(value, str):
@@ -74,17 +114,12 @@ class PageDecoder:
         return self.build(value, run_from_json)
 
     def profile(self, row: Mapping[str, Any]) -> ConnectorProfile:
-        key = (
-            row["connector_id"],
-            row.get("connector_display_name"),
-            str(row.get("declared_streams")),
-            str(row.get("refresh_policy")),
-            row.get("manifest_version"),
-            row.get("browser_required"),
-        )
-        if key not in self._profiles:
-            self._profiles[key] = profile_from_row(row, self.json)
-        return self._profiles[key]
+        key = profile_key(row)
+        found = self._profiles.get(key)
+        if found is None:
+            found = profile_from_row(row, self.json)
+            self._profiles.put(key, found)
+        return found
 
 
 def _int(value: Any) -> int | None:
@@ -111,7 +146,14 @@ def _ts(value: Any) -> str | None:
     and only its connection degrades (R22)."""
     if value is None:
         return None
-    text = str(value)
+    return _checked_ts(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_ts(text: str) -> str:
+    """`text` when it is a canonical timestamp, else InvalidInput. A pure function of the
+    text, so a page's many copies of one instant (a run's finish is also its facts') are
+    checked once; errors are never cached."""
     if not _CANONICAL_TS.fullmatch(text):
         raise InvalidInput(f"stored timestamp is not canonical: {text[:40]!r}")
     try:
@@ -135,7 +177,9 @@ def _text(value: Any) -> str | None:
 
 def _count(value: Any) -> int | None:
     """R51: a non-negative integer, else None ("unknown")."""
-    if isinstance(value, bool):
+    if type(value) is int:  # the common case first; bool is a subclass, so not exact
+        return value if value >= 0 else None
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int):
         return value if value >= 0 else None
@@ -146,22 +190,28 @@ def _count(value: Any) -> int | None:
 
 def _collected(value: Any) -> int:
     """R51: a non-negative number (whole part), else 0."""
+    if type(value) is int:  # the common case first (see `_count`)
+        return value if value >= 0 else 0
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0
     return int(value) if math.isfinite(value) and value >= 0 else 0
 
 
 def _skip(value: Any) -> Skip | None:
-    if not isinstance(value, Mapping):
+    if value is None or not isinstance(value, Mapping):
         return None
     return Skip(
         reason=_text(value.get("reason")), recovery_action=_text(value.get("recovery_action"))
     )
 
 
-def _facts(item: Mapping[str, Any], run_id: str | None = None) -> StreamFacts:
+def _facts(item: Mapping[str, Any], run_id: str | None = None, run: Any = _MISSING) -> StreamFacts:
+    """One stream's facts. In a run's document (`run` is that run's finish time) they are
+    dated by the run: R61 reads a run's facts as of its finish, whatever the item says
+    (the item's own time must still be a timestamp)."""
     # Positional and through one bound `get`: a page builds a few hundred of these.
     get = item.get
+    finished_at = _ts(get("finished_at"))
     return StreamFacts(
         str(get("stream")),
         _text(get("checkpoint")),
@@ -171,7 +221,7 @@ def _facts(item: Mapping[str, Any], run_id: str | None = None) -> StreamFacts:
         _str(get("run_id", run_id)),
         _count(get("covered")),
         _skip(get("skipped")),
-        _ts(get("finished_at")),
+        finished_at if run is _MISSING else run,
     )
 
 
@@ -208,18 +258,22 @@ def run_from_json(data: Mapping[str, Any] | None) -> RunEvidence | None:
     run_id = str(data["run_id"])
     facts = data.get("collection_facts") or []
     gaps = data.get("known_gaps")
+    started_at = _ts(data.get("started_at"))
+    finished_at = _ts(data.get("finished_at"))
     return RunEvidence(
         run_id=run_id,
         status=str(data["status"]),
-        started_at=_ts(data.get("started_at")),
-        finished_at=_ts(data.get("finished_at")),
+        started_at=started_at,
+        finished_at=finished_at,
         failure_reason=_str(data.get("failure_reason")),
         terminal_reason=_str(data.get("terminal_reason")),
         browser_surface=surface,
         collection_facts=tuple(
-            _facts(f, run_id)
+            _facts(f, run_id, finished_at)
             for f in (facts if isinstance(facts, list) else [])
-            if isinstance(f, Mapping) and isinstance(f.get("stream"), str) and f["stream"]
+            if (type(f) is dict or isinstance(f, Mapping))
+            and isinstance(f.get("stream"), str)
+            and f["stream"]
         ),
         known_gaps=tuple(_known_gap(g) for g in gaps) if isinstance(gaps, list) else (),
     )

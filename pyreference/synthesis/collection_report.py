@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from pyreference.evidence import DeclaredStream, Evidence, RunEvidence, StreamFacts
 from pyreference.synthesis.model import ReportEntry, SkipView
@@ -98,6 +98,25 @@ def proves_coverage(fact: StreamFacts | None, declared: DeclaredStream | None) -
     return condition == "complete" or condition in ACCEPTED_POLICIES
 
 
+def restamped(fact: StreamFacts, pending: int | None, finished_at: str | None) -> StreamFacts:
+    """``replace(fact, pending_detail_gaps=pending, finished_at=finished_at)``, built
+    directly (``dataclasses.replace`` walks the fields on every call: a page makes hundreds),
+    and ``fact`` itself when it already says both."""
+    if fact.pending_detail_gaps == pending and fact.finished_at == finished_at:
+        return fact
+    return StreamFacts(
+        fact.stream,
+        fact.checkpoint,
+        fact.collected,
+        fact.considered,
+        pending,
+        fact.run_id,
+        fact.covered,
+        fact.skipped,
+        finished_at,
+    )
+
+
 def effective_facts(evidence: Evidence, run: RunEvidence | None) -> dict[str, StreamFacts]:
     """R61: per stream, C's fact, unless the maintained latest fact proves coverage and
     C's does not (then the maintained one, with no pending gaps); else the maintained one."""
@@ -112,9 +131,9 @@ def effective_facts(evidence: Evidence, run: RunEvidence | None) -> dict[str, St
             and kept.checkpoint in PROVING_CHECKPOINTS
             and fact.checkpoint not in PROVING_CHECKPOINTS
         ):
-            out[fact.stream] = replace(kept, pending_detail_gaps=0)
+            out[fact.stream] = restamped(kept, 0, kept.finished_at)
         else:
-            out[fact.stream] = replace(fact, finished_at=run.finished_at)
+            out[fact.stream] = restamped(fact, fact.pending_detail_gaps, run.finished_at)
     return out
 
 
@@ -135,9 +154,9 @@ def forward_disposition(condition: str, attention: bool, stale: bool, owner_refr
     return "complete"
 
 
-@dataclass(frozen=True, slots=True)
-class StreamBasis:
-    """What the report knows of one stream before ``now``: everything but eligible gaps."""
+class StreamBasis(NamedTuple):
+    """What the report knows of one stream before ``now``: everything but eligible gaps
+    (internal: an immutable named tuple, cheap to build)."""
 
     stream: str
     declared: DeclaredStream | None
@@ -145,14 +164,21 @@ class StreamBasis:
     terminal: int
 
 
-def report_basis(evidence: Evidence, run: RunEvidence | None) -> tuple[StreamBasis, ...]:
-    """The report's streams (declared ∪ facts ∪ gapped), sorted, with their now-free inputs."""
+def report_basis(
+    evidence: Evidence,
+    run: RunEvidence | None,
+    facts: Mapping[str, StreamFacts] | None = None,
+) -> tuple[StreamBasis, ...]:
+    """The report's streams (declared ∪ facts ∪ gapped), sorted, with their now-free inputs.
+
+    ``facts`` are ``effective_facts(evidence, run)`` when the caller has them already."""
     declared = (
         {s.name: s for s in evidence.profile.declared_streams}
         if evidence.profile.manifest_usable
         else {}
     )
-    facts = effective_facts(evidence, run)
+    if facts is None:
+        facts = effective_facts(evidence, run)
     terminal = {g.stream: g.terminal for g in evidence.gaps if g.terminal}
     gapped = {g.stream for g in evidence.gaps if g.pending}
     names = sorted(declared.keys() | facts.keys() | terminal.keys() | gapped)

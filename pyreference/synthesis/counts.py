@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pyreference.evidence import DeclaredStream, Evidence, StreamFacts, StreamStats
 from pyreference.synthesis.collection_report import proves_coverage
 from pyreference.synthesis.model import StreamRecords
 
 
-@dataclass(frozen=True, slots=True)
-class Counts:
+class Counts(NamedTuple):
+    """R20's counts of one row (internal: an immutable named tuple, cheap to build)."""
+
     streams: tuple[str, ...]
     stream_records: tuple[StreamRecords, ...]
     total_records: int | None

@@ -31,11 +31,14 @@ def base_axis(
     run: RunEvidence | None,
     eligible: Mapping[str, int],
     known_gaps: str | None,
+    required: frozenset[str] | None = None,
 ) -> str:
-    """R18 steps 1–5 (before the roll-up); ``known_gaps`` is C's known-gap axis (R57)."""
+    """R18 steps 1–5 (before the roll-up); ``known_gaps`` is C's known-gap axis (R57);
+    ``required`` is ``required_streams(evidence)`` when the caller has it already."""
     if not evidence.profile.manifest_usable:
         return "unknown"
-    required = required_streams(evidence)
+    if required is None:
+        required = required_streams(evidence)
     if known_gaps == "terminal_gap" or any(
         g.terminal > 0 and g.stream in required for g in evidence.gaps
     ):

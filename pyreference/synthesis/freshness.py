@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyreference.evidence import Evidence, RunEvidence
 from pyreference.synthesis._time import at_or_after, parse_ts
@@ -31,9 +30,9 @@ def staleness_window(evidence: Evidence) -> float | None:
     return staleness_seconds(evidence.profile.refresh_policy.maximum_staleness_seconds)
 
 
-@dataclass(frozen=True, slots=True)
-class FreshnessBasis:
-    """Freshness decided as far as evidence alone can: only the age check needs ``now``.
+class FreshnessBasis(NamedTuple):
+    """Freshness decided as far as evidence alone can: only the age check needs ``now``
+    (internal: an immutable named tuple, cheap to build).
 
     ``status`` is final when set; when None, the data is current while
     ``now - captured`` is at most ``window`` (inclusive to the microsecond).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pyreference.evidence import Attention, Evidence
 from pyreference.synthesis.backoff import BLOCKED_AFTER_FAILURES, failures
@@ -11,9 +11,10 @@ from pyreference.synthesis.posture import Posture
 from pyreference.synthesis.readiness import Readiness
 
 
-@dataclass(frozen=True, slots=True)
-class HealthInputs:
-    """What health, the verdict and the owner state all read, decided once per summary.
+class HealthInputs(NamedTuple):
+    """What health, the verdict and the owner state all read, decided once per summary
+    (an immutable named tuple: built for every summary, so it is cheaper than a frozen
+    dataclass).
 
     ``verdict`` is C's (R17 terms); ``coverage`` the rolled-up axis (R18);
     ``disposition`` the connection's forward disposition (R61); ``attention`` the

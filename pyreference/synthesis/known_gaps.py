@@ -64,6 +64,8 @@ def known_gap_axis(
     gaps: Iterable[KnownGap], required: Collection[str], eligible_streams: Collection[str] = ()
 ) -> str | None:
     """``terminal_gap`` or ``retryable_gap`` when a counted gap says so (R18.2–3), else None."""
+    if not gaps:
+        return None
     classes = {classify(g, eligible_streams) for g in counted_gaps(gaps, required)}
     if TERMINAL in classes:
         return "terminal_gap"

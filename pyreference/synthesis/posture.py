@@ -6,16 +6,16 @@ disabled schedule (R52).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pyreference.evidence import Evidence
 
 ASSISTED_POSTURES = ("credentials", "manual_action_likely", "otp_likely")
 
 
-@dataclass(frozen=True, slots=True)
-class Posture:
-    """How a source refreshes (R59), decided from evidence alone.
+class Posture(NamedTuple):
+    """How a source refreshes (R59), decided from evidence alone (an immutable named tuple:
+    internal to synthesis, built once per row, so it is cheaper than a frozen dataclass).
 
     ``manual_only``: a manual policy the owner has not opted into a schedule.
     ``assisted``: no manual policy, but refreshing likely needs the owner (OTP, …).

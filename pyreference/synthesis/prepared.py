@@ -115,6 +115,7 @@ def prepare(evidence: Evidence) -> Prepared:
     else:
         shown_success = show_run(success, _NO_LIVE_FACTS) if success is not None else None
     run = classifying_run(evidence)
+    facts = effective_facts(evidence, run)  # R61, read by the counts and the report alike
     posture = refresh_posture(evidence)
     required = required_streams(evidence)
     declared = {s.name for s in evidence.profile.declared_streams}
@@ -134,10 +135,10 @@ def prepare(evidence: Evidence) -> Prepared:
         evidence=evidence,
         run=run,
         verdict=verdict_of(run),
-        counts=synthesize_counts(evidence, effective_facts(evidence, run)),
+        counts=synthesize_counts(evidence, facts),
         posture=posture,
         freshness=freshness_basis(evidence, run),
-        report=report_basis(evidence, run),
+        report=report_basis(evidence, run, facts),
         required=required,
         known_gaps=counted_gaps(run.known_gaps, required) if run is not None else (),
         run_reason=run_reason(run, None, None) if run is not None else None,

@@ -50,6 +50,7 @@ def summarize(prepared: Prepared, facts: ReadFacts) -> ConnectionSummary:
             prepared.run,
             eligible,
             known_gap_axis(prepared.known_gaps, prepared.required, eligible),
+            prepared.required,
         ),
         report,
     )

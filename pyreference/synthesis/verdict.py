@@ -103,17 +103,20 @@ def _tone(inp: HealthInputs, state: str) -> tuple[str, set[tuple[str, str]]]:
         # Collection works; what is missing needs a code fix, not an alarm.
         coverage_tone = "amber" if coverage_tone == "red" else coverage_tone
         disposition_tone = "amber"
-    inputs = {
-        ("state", state): state_tone,
-        ("freshness", inp.freshness.status): _FRESHNESS_TONE[inp.freshness.status],
-        ("coverage", inp.coverage): coverage_tone,
-        ("disposition", inp.disposition): disposition_tone,
-        ("attention", "relevant" if inp.attention else "none"): (
-            "amber" if inp.attention else "green"
+    inputs = (
+        (("state", state), state_tone),
+        (("freshness", inp.freshness.status), _FRESHNESS_TONE[inp.freshness.status]),
+        (("coverage", inp.coverage), coverage_tone),
+        (("disposition", inp.disposition), disposition_tone),
+        (
+            ("attention", "relevant" if inp.attention else "none"),
+            ("amber" if inp.attention else "green"),
         ),
-    }
-    tone = max(inputs.values(), key=_TONE_RANK.__getitem__)
-    return tone, {key for key, value in inputs.items() if value == "amber"}
+    )
+    tone = max((value for _key, value in inputs), key=_TONE_RANK.__getitem__)
+    # Only an amber verdict's label reads which inputs are amber.
+    ambers = {key for key, value in inputs if value == "amber"} if tone == "amber" else set()
+    return tone, ambers
 
 
 def render_verdict(inp: HealthInputs, state: str) -> RenderedVerdict:

@@ -9,6 +9,7 @@ import pytest
 
 import pyreference
 from pyreference.errors import ConnectionNotFound, InvalidCursor, InvalidInput
+from pyreference.manifests import real_manifests
 from pyreference.store import Store
 from tests.support.scenario import NOW, at, comparable, records, register, run, small_fleet
 
@@ -323,6 +324,43 @@ def test_live_run_facts_apply_to_memoized_rows(store) -> None:
     assert last_status(live_run_ids=frozenset({"r_live"})) == "running"
     assert last_status() == "running"
     assert store._memo.hits == 3
+
+
+def test_connector_profiles_are_cached_by_digest_content(store) -> None:
+    """A store decodes each connector digest once (its ProfileCache), keyed by the digest's
+    whole content: a manifest changed between reads is read afresh, cold and warm alike."""
+    manifest = real_manifests()["gmail"]
+    store.register_connector(manifest)
+    store.create_connection("cin_mail", "gmail")
+    store.reconcile()
+    cold = Store(store.database, memo_rows=0)
+    for reader in (store, cold):
+        item = reader.list_connection_summaries(now=NOW).items[0]
+        assert (item.connector_display_name, item.streams[0]) == ("Gmail", "messages")
+    assert len(cold._ctx.profiles) == 1
+    streams = [
+        {**s, "required": False} if s["name"] == "threads" else s for s in manifest["streams"]
+    ]
+    store.register_connector({**manifest, "display_name": "Mail", "streams": streams[::-1]})
+    store.reconcile()
+    for reader in (store, cold):
+        item = reader.list_connection_summaries(now=NOW).items[0]
+        assert (item.connector_display_name, item.streams[0]) == ("Mail", "attachments")
+        report = {e.stream: e.required for e in item.collection_report}
+        assert (report["threads"], report["labels"]) == (False, True)
+    assert len(cold._ctx.profiles) == 2  # the old digest's entry is simply never hit again
+
+
+def test_stored_timestamps_are_checked_on_every_decode() -> None:
+    """Checked timestamps are cached by text (a page repeats them); refusals never are."""
+    from pyreference.reads import _ts
+
+    for _ in range(2):
+        assert _ts("2026-02-28T00:00:00.000000Z") == "2026-02-28T00:00:00.000000Z"
+        with pytest.raises(InvalidInput):
+            _ts("2026-02-30T00:00:00.000000Z")
+        with pytest.raises(InvalidInput):
+            _ts("2026-02-28 00:00:00")
 
 
 def test_memo_is_bounded(store) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import pytest
 from synthesis_builders import bare, run
@@ -15,6 +15,7 @@ from pyreference.synthesis.collection_report import (
     forward_disposition,
     proves_coverage,
     report_basis,
+    restamped,
 )
 
 INVENTORY = DeclaredStream("items", coverage_strategy="full_inventory")
@@ -23,6 +24,16 @@ PARENT = DeclaredStream("items", coverage_strategy="parent_detail_accounting")
 
 def fact(**kw) -> StreamFacts:  # type: ignore[no-untyped-def]
     return StreamFacts("items", **kw)
+
+
+def test_restamped_is_replace_for_every_field() -> None:
+    # `restamped` builds StreamFacts positionally (dataclasses.replace is slow): every
+    # field, including one added later, must come through as replace would carry it.
+    values = {f.name: f"v_{f.name}" for f in fields(StreamFacts)}
+    original = StreamFacts(**values)
+    got = restamped(original, 7, "T9")
+    assert got == replace(original, pending_detail_gaps=7, finished_at="T9")
+    assert restamped(original, original.pending_detail_gaps, original.finished_at) is original
 
 
 @pytest.mark.parametrize(
