@@ -409,7 +409,11 @@ def under_load(
     procs.append(ctx.Process(target=_reconciler, args=(dsn, stop)))
     for p in procs:
         p.start()
-    time.sleep(2.0)  # writers connected and running
+    # Writers connected and writing: spawned processes import the library first, which
+    # takes seconds on a busy machine (a fixed 2 s sleep sometimes sampled no writes).
+    deadline = time.perf_counter() + 60.0
+    while done.value < writers and time.perf_counter() < deadline:
+        time.sleep(0.05)
     before = done.value
     t0 = time.perf_counter()
     loaded = sample(seconds)
