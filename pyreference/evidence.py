@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .frozen import fast_init
+
 # Run statuses a run-bearing event type implies when it carries no explicit one.
 RUN_STATUS_BY_EVENT_TYPE = {
     "run.started": "running",
@@ -31,6 +33,7 @@ RUN_EVENT_TYPES = (
 )
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Skip:
     """Why a run skipped a stream (R51: ``skipped`` is ``{reason, recovery_action?}``)."""
@@ -39,6 +42,7 @@ class Skip:
     recovery_action: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class StreamFacts:
     """One stream's collection facts as a run reported them (R51 spellings, decoded).
@@ -58,6 +62,7 @@ class StreamFacts:
     finished_at: str | None = None  # the reporting run's finish time (R61 evidence_as_of)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class KnownGap:
     """One entry of a run's ``known_gaps`` (R57), reduced to what classification reads.
@@ -75,6 +80,7 @@ class KnownGap:
     action: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BrowserSurface:
     profile_key: str | None = None
@@ -82,6 +88,7 @@ class BrowserSurface:
     wait_reason: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RunEvidence:
     """One attributed run, as projected from the spine by trigger."""
@@ -97,6 +104,7 @@ class RunEvidence:
     known_gaps: tuple[KnownGap, ...] = ()  # the settling event's `known_gaps` (R57)
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class StreamStats:
     """Record evidence for one stream of one connection."""
@@ -108,6 +116,7 @@ class StreamStats:
     last_record_at: str | None = None  # latest emitted_at of live records
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class PendingGaps:
     """Pending gaps of one stream sharing a retry time and a reason (R55)."""
@@ -117,6 +126,7 @@ class PendingGaps:
     count: int
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GapCounts:
     """Detail gaps of one stream: pending ones by retry time, in-progress and terminal counts.
@@ -131,6 +141,7 @@ class GapCounts:
     terminal: int = 0
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Schedule:
     interval_seconds: int | None
@@ -139,6 +150,7 @@ class Schedule:
     next_run_at: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Attention:
     """An attention record whose lifecycle is open, acknowledged or in_progress.
@@ -155,6 +167,7 @@ class Attention:
     created_at: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DeclaredStream:
     name: str
@@ -164,6 +177,7 @@ class DeclaredStream:
     coverage_policy: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RefreshPolicy:
     recommended_mode: str | None = None  # manual|automatic|paused|...
@@ -172,6 +186,7 @@ class RefreshPolicy:
     interaction_posture: str | None = None  # credentials|manual_action_likely|otp_likely|...
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ConnectorProfile:
     """What a connector's manifest says that summaries need (maintained digest)."""
@@ -185,6 +200,7 @@ class ConnectorProfile:
     browser_required: bool = False  # runtime_requirements.bindings.browser.required is true
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Identity:
     """Live identity fields of the connection (read from connector_instances)."""
@@ -199,6 +215,7 @@ class Identity:
     owner_subject_id: str = "owner_local"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Evidence:
     """Everything synthesis needs about one connection.
@@ -248,6 +265,7 @@ class Evidence:
         return not self.dirty and self.state != "failed"
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GapDetail:
     gap_id: str
@@ -258,6 +276,7 @@ class GapDetail:
     updated_at: str | None = None
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class DeepEvidence:
     """Scoped-read extras: history that the list path never hydrates."""

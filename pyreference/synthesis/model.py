@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pyreference.frozen import fast_init
 
+
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RunView:
     """A run as shown (R15): status after liveness, failure reason after surface fallback."""
@@ -32,6 +35,7 @@ class RunView:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class BrowserSurfaceView:
     profile_key: str | None
@@ -46,6 +50,7 @@ class BrowserSurfaceView:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RunDetail:
     """A run in diagnostics: the shown run (with why it ended) plus its browser surface."""
@@ -61,6 +66,7 @@ class RunDetail:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class StreamRecords:
     stream: str
@@ -77,6 +83,7 @@ class StreamRecords:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Freshness:
     status: str  # current|stale|unknown
@@ -91,6 +98,7 @@ class Freshness:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class HealthCondition:
     type: str
@@ -107,6 +115,7 @@ class HealthCondition:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ConnectionHealth:
     state: str  # unknown|needs_attention|idle|blocked|cooling_off|degraded|healthy
@@ -123,6 +132,7 @@ class ConnectionHealth:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class RenderedVerdict:
     tone: str  # green|grey|amber|red
@@ -139,6 +149,7 @@ class RenderedVerdict:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class NextAction:
     """R19: the most urgent relevant attention record (R54 order); ``none`` shows as null."""
@@ -161,6 +172,7 @@ class NextAction:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class OwnerState:
     """R52: who the connection's state belongs to, and on what evidence."""
@@ -179,6 +191,7 @@ class OwnerState:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SkipView:
     """Why a run skipped a stream (R51), as reported."""
@@ -190,6 +203,7 @@ class SkipView:
         return {"reason": self.reason, "recovery_action": self.recovery_action}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ReportEntry:
     """R61: one stream of the collection report; an unknown count is ``"unknown"``."""
@@ -226,6 +240,7 @@ class ReportEntry:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Coverage:
     """R21: the connection's coverage axis (R18) and the per-stream report (R60/R61)."""
@@ -237,6 +252,7 @@ class Coverage:
         return {"axis": self.axis, "streams": [s.to_dict() for s in self.streams]}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ScheduleView:
     interval_seconds: int | None
@@ -255,6 +271,7 @@ class ScheduleView:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EvidenceView:
     state: str  # ok|pending|failed|unavailable
@@ -265,6 +282,7 @@ class EvidenceView:
         return {"state": self.state, "dirty": self.dirty, "computed_at": self.computed_at}
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ConnectionSummary:
     connection_id: str
@@ -326,6 +344,7 @@ class ConnectionSummary:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class SurfaceEvent:
     run_id: str
@@ -344,6 +363,7 @@ class SurfaceEvent:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class GapView:
     gap_id: str
@@ -364,6 +384,7 @@ class GapView:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class AttentionView:
     attention_id: str
@@ -388,6 +409,7 @@ class AttentionView:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class EvidenceDetail:
     state: str
@@ -406,6 +428,7 @@ class EvidenceDetail:
         }
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class ConnectionDiagnostics:
     summary: ConnectionSummary

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from pyreference.evidence import Attention, Evidence, KnownGap, RunEvidence
+from pyreference.frozen import fast_init
 from pyreference.synthesis._time import parse_ts
 from pyreference.synthesis.backoff import backoff_until
 from pyreference.synthesis.collection_report import StreamBasis, effective_facts, report_basis
@@ -61,6 +62,7 @@ class PendingGroup(NamedTuple):
     declared: bool
 
 
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Prepared:
     evidence: Evidence
