@@ -128,22 +128,22 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
   'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
   'surface_wait_reason', r.surface_wait_reason,
   'collection_facts', r.collection_facts,
-  'known_gaps', r.known_gaps) ORDER BY r.order_at DESC, r.run_id DESC), '[]'::jsonb)
+  'known_gaps', r.known_gaps) ORDER BY r.order_at DESC, r.run_id COLLATE "C" DESC), '[]'::jsonb)
           FROM (SELECT * FROM pyref_runs x
                  WHERE x.connector_instance_id = ci.connector_instance_id
-                 ORDER BY x.order_at DESC, x.run_id DESC LIMIT 20) r) AS recent_runs,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('gap_id', gp.gap_id, 'stream', gp.stream, 'status', gp.status, 'reason', gp.reason, 'next_attempt_after', gp.next_attempt_after, 'updated_at', gp.updated_at) ORDER BY gp.updated_at DESC, gp.gap_id), '[]'::jsonb)
+                 ORDER BY x.order_at DESC, x.run_id COLLATE "C" DESC LIMIT 20) r) AS recent_runs,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('gap_id', gp.gap_id, 'stream', gp.stream, 'status', gp.status, 'reason', gp.reason, 'next_attempt_after', gp.next_attempt_after, 'updated_at', gp.updated_at) ORDER BY gp.updated_at DESC, gp.gap_id COLLATE "C"), '[]'::jsonb)
           FROM (SELECT x.gap_id, x.stream, x.status, x.reason,
                        pyref_iso(x.next_attempt_after) AS next_attempt_after, pyref_iso(x.updated_at) AS updated_at
                   FROM connector_detail_gaps x
                  WHERE x.connector_instance_id = ci.connector_instance_id AND x.status IN ('pending', 'terminal')
-                 ORDER BY x.updated_at DESC, x.gap_id LIMIT 50) gp) AS open_gaps,
-       (SELECT coalesce(jsonb_agg(jsonb_build_object('attention_id', a.attention_id, 'reason_code', a.reason_code, 'owner_action', a.owner_action, 'lifecycle', a.lifecycle, 'response_required', a.response_required, 'expires_at', a.expires_at, 'created_at', a.created_at) ORDER BY a.created_at DESC, a.attention_id), '[]'::jsonb)
+                 ORDER BY x.updated_at DESC, x.gap_id COLLATE "C" LIMIT 50) gp) AS open_gaps,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('attention_id', a.attention_id, 'reason_code', a.reason_code, 'owner_action', a.owner_action, 'lifecycle', a.lifecycle, 'response_required', a.response_required, 'expires_at', a.expires_at, 'created_at', a.created_at) ORDER BY a.created_at DESC, a.attention_id COLLATE "C"), '[]'::jsonb)
           FROM (SELECT x.attention_id, x.reason_code, x.owner_action, x.lifecycle, x.response_required,
                        pyref_iso(x.expires_at) AS expires_at, pyref_iso(x.created_at) AS created_at
                   FROM connector_attention_records x
                  WHERE x.connector_instance_id = ci.connector_instance_id
-                 ORDER BY x.created_at DESC, x.attention_id LIMIT 20) a) AS attention_history
+                 ORDER BY x.created_at DESC, x.attention_id COLLATE "C" LIMIT 20) a) AS attention_history
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
   LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
@@ -157,7 +157,8 @@ FROM connector_instances ci
 
 -- name: resolve_connection
 -- R62: an exact connection id of this owner (any status) first; else this owner's
--- non-draft connections of that connector id, in list order, named as R53 says.
+-- non-draft connections of that connector id, in list order (byte order, as R12's), named
+-- as R53 says.
 SELECT ci.connector_instance_id,
        coalesce(nullif(ci.display_name, ''), g.connector_display_name, ci.connector_id) AS display_name,
        ci.status, ci.connector_instance_id = %(ref)s AS exact
@@ -166,7 +167,7 @@ SELECT ci.connector_instance_id,
  WHERE ci.owner_subject_id = %(owner)s
    AND (ci.connector_instance_id = %(ref)s
         OR (ci.connector_id = %(ref)s AND ci.status <> 'draft'))
- ORDER BY ci.connector_instance_id = %(ref)s DESC, ci.connector_id, ci.created_at, ci.connector_instance_id
+ ORDER BY ci.connector_instance_id = %(ref)s DESC, ci.connector_id COLLATE "C", ci.created_at, ci.connector_instance_id COLLATE "C"
  LIMIT %(fetch)s;
 
 -- name: recompute_evidence
@@ -241,7 +242,7 @@ SELECT c.connector_id, g.display_name
  WHERE EXISTS (SELECT 1 FROM connector_instances ci
                 WHERE ci.owner_subject_id = %(owner)s
                   AND ci.connector_id = c.connector_id AND ci.status <> 'draft')
- ORDER BY c.connector_id;
+ ORDER BY c.connector_id COLLATE "C";
 
 -- name: read_model_health
 SELECT b.connections, b.marks, b.oldest_mark,

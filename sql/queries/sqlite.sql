@@ -132,7 +132,8 @@ FROM connector_instances ci
 
 -- name: resolve_connection
 -- R62: an exact connection id of this owner (any status) first; else this owner's
--- non-draft connections of that connector id, in list order, named as R53 says.
+-- non-draft connections of that connector id, in list order (byte order, as R12's), named
+-- as R53 says.
 SELECT ci.connector_instance_id,
        coalesce(nullif(ci.display_name, ''), g.connector_display_name, ci.connector_id) AS display_name,
        ci.status, ci.connector_instance_id = :ref AS exact

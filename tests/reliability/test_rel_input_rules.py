@@ -823,11 +823,65 @@ def icu_pg_dsn(pg_admin_dsn: str) -> Any:
 
 
 def _odd_fleet(store: Store) -> None:
+    streams = [{"name": n} for n in ("a_b", "a-b", "A", "s1")]
     for cid in ODD_IDS:
-        store.register_connector({"connector_key": cid, "streams": [{"name": "s1"}]})
+        store.register_connector({"connector_key": cid, "streams": streams})
         store.create_connection(f"{cid}:1", cid, created_at="2024-01-01T00:00:00Z")
         store.create_connection(f"{cid}_2", cid, created_at="2024-01-01T00:00:00Z")
         store.create_connection(f"{cid}-3", cid, created_at="2024-01-01T00:00:00Z")
+    # Text keys inside one connection's evidence: streams, gaps (and their pending groups'
+    # reasons), attention, tied runs.
+    deep = f"{ODD_IDS[0]}:1"
+    for stream in ("a_b", "a-b", "A", "dormant_x", "dormant-x"):
+        store.ingest_records(deep, stream, [{"key": "k", "data": {}}])
+        store.add_detail_gap(deep, stream, gap_id=f"g{stream}")
+    for reason in ("r_b", "r-b", "R"):
+        store.add_detail_gap(
+            deep, "a_b", gap_id=f"gr{reason}", reason=reason, next_attempt_after=NOW
+        )
+    for attention in ("att_b", "att-b", "Att"):
+        store.open_attention(
+            deep,
+            reason_code=attention,
+            attention_id=attention,
+            owner_action="add_info",
+            created_at="2024-02-01T00:00:00Z",
+        )
+    tie = "2024-05-01T00:00:00Z"
+    store.append_events(
+        [
+            {
+                "event_type": t,
+                "occurred_at": tie,
+                "run_id": run,
+                "connection_id": deep,
+                "status": status,
+                "data": {
+                    "collection_facts": {
+                        "streams": [
+                            {"stream": "a_b", "checkpoint": run},
+                            {"stream": "a-b", "checkpoint": run},
+                        ]
+                    }
+                },
+            }
+            for run, status in (("r_1", None), ("r-1", "failed"), ("R1", None))
+            for t in ("run.started", "run.completed")
+        ]
+    )
+
+
+def _deep(store: Store) -> dict[str, Any]:
+    """The deep connection's diagnostics, without what differs by design (clock readings of
+    the writes, when and how the evidence was computed, the backends' byte counts, R31)."""
+    d = store.connection_diagnostics(f"{ODD_IDS[0]}:1", now=NOW).to_dict()
+    d["summary"].pop("retained_bytes")
+    for evidence in (d["summary"]["evidence"], d.get("evidence", {})):
+        for key in ("computed_at", "dirty", "recomputed"):  # when and how, not what
+            evidence.pop(key, None)
+    for item in d["pending_gaps"] + d["attention"]:
+        item.pop("updated_at", None)
+    return d
 
 
 def _walk(store: Store, limit: int) -> list[str]:
@@ -870,6 +924,12 @@ def test_list_order_is_byte_order_on_a_non_c_collation(icu_pg_dsn: str, sqlite_c
                 i.connection_id
                 for i in lite.list_connection_summaries(connector_id=cid, limit=1000, now=NOW).items
             ]
+            # R62: an ambiguous connector id lists its candidates in list (byte) order
+            resolved = [s.resolve_connection(cid) for s in (pg, lite)]
+            assert resolved[0] == resolved[1]
+            assert [c for c, _, _ in resolved[0].candidates] == got
+        # One connection's deep evidence (dirty: recomputed by the read), then stored.
+        assert _deep(pg) == _deep(lite)
         pg.reconcile()
         lite.reconcile()
         comparable = []
@@ -880,6 +940,48 @@ def test_list_order_is_byte_order_on_a_non_c_collation(icu_pg_dsn: str, sqlite_c
                 row.pop("retained_bytes")
             comparable.append(rows)
         assert comparable[0] == comparable[1]
+        deep = _deep(pg)
+        assert deep == _deep(lite)
+        assert deep["summary"]["last_run"]["run_id"] == "r_1"  # the greatest id in bytes
+        assert pg.verify() == []
+    finally:
+        pg.close()
+        lite.close()
+
+
+def test_0014_rolls_back_and_forward_on_a_non_c_collation(
+    icu_pg_dsn: str, sqlite_conn: Any
+) -> None:
+    """Rolling 0014 back restores 0012's view (evidence in the database's collation) and
+    marks every connection of a non-C database dirty, so `verify()` stays clean; applying
+    it again marks them once more, and the evidence is byte-ordered again."""
+    import pyreference
+    from pyreference import migrate
+
+    pg, lite = pyreference.connect(icu_pg_dsn), pyreference.connect(sqlite_conn)
+    try:
+        for s in (pg, lite):
+            _odd_fleet(s)
+            s.reconcile()
+        expected = _deep(lite)
+        assert _deep(pg) == expected
+        db = pg.database
+        with migrate._yoyo(db, writing=True) as backend, backend.lock():
+            backend.rollback_migrations(
+                backend.to_rollback(
+                    migrate._migrations(db).filter(lambda m: m.id >= "0014_byte_order_evidence")
+                )
+            )
+        assert pg.dirty_backlog()["dirty_connections"] == 3 * len(ODD_IDS)  # marked by the rollback
+        assert pg.verify() == []
+        pg.reconcile()
+        assert pg.verify() == []  # evidence in 0012's (the collation's) order
+        assert pg.pending_migrations() == ["0014_byte_order_evidence"]
+        assert pg.migrate() == ["0014_byte_order_evidence"]
+        assert pg.dirty_backlog()["dirty_connections"] == 3 * len(ODD_IDS)  # marked again
+        assert _deep(pg) == expected  # dirty rows read in byte order at once
+        pg.reconcile()
+        assert pg.verify() == [] and _deep(pg) == expected
     finally:
         pg.close()
         lite.close()
