@@ -195,7 +195,14 @@ def _delete_record(owner: str, params: Mapping[str, Any]) -> Plan[int]:
 
 # -- the spine -------------------------------------------------------------
 def append_events(ctx: Context, events: Iterable[Mapping[str, Any]]) -> Plan[list[str]]:
-    """Append events in order; returns their event ids. An identical repeat is a no-op."""
+    """Append events in order; returns their event ids. An identical repeat is a no-op.
+
+    SPEC-SEMANTICS §4: any `event_type` (a `run.*` one needs a `run_id`); a missing
+    `connector_id` is taken from `source_id` (when `source_kind` is `connector`), then
+    `data.source.id` (when `data.source.kind` is `connector`), then `data.connector_id`.
+    Raises `InvalidInput`, writing nothing of the batch, for a malformed event or one whose
+    connection ids (`connection_id`, `data.connection_id`, `data.connector_instance_id`)
+    are present and different (S4.2)."""
     rows = [_event_row(n, e) for n, e in enumerate(items(events, "events"))]
     if not rows:
         return []
@@ -284,7 +291,9 @@ def _event_row(n: int, event: Mapping[str, Any]) -> dict[str, Any]:
     if event_type.startswith("run.") and run_id is None:
         raise InvalidInput(f"event #{n} ({shown(event_type)}) needs a run_id")
     data = event.get("data")
-    connector_id = event.get("connector_id")
+    data = None if data is None else json_object(data, f"event #{n} data")
+    _same_connection(n, event.get("connection_id"), data)
+    connector_id = event.get("connector_id") or _derived_connector(event, data)
     seq = event.get("event_seq")
     return {
         "event_seq": None if seq is None else event_seq(seq, f"event #{n} event_seq"),
@@ -303,8 +312,40 @@ def _event_row(n: int, event: Mapping[str, Any]) -> dict[str, Any]:
             f"event #{n} source_kind",
         ),
         "source_id": optional_text(event.get("source_id", connector_id), f"event #{n} source_id"),
-        "data": None if data is None else json_object(data, f"event #{n} data"),
+        "data": data,
     }
+
+
+def _present(value: Any) -> str | None:
+    """A connection or connector id as R51 reads it: a non-empty string, else absent."""
+    return value if isinstance(value, str) and value else None
+
+
+def _same_connection(n: int, top: Any, data: Mapping[str, Any] | None) -> None:
+    """SPEC-SEMANTICS §4 (S4.2): an event whose connection ids (top-level
+    `connection_id`, `data.connection_id`, `data.connector_instance_id`) disagree raises
+    `InvalidInput`, so nothing of its batch is written."""
+    data = data or {}
+    named = [top, data.get("connection_id"), data.get("connector_instance_id")]
+    present = {c for c in (_present(x) for x in named) if c}
+    if len(present) > 1:
+        names = ", ".join(shown(c) for c in sorted(present))
+        raise InvalidInput(f"event #{n} names different connections: {names}")
+
+
+def _derived_connector(event: Mapping[str, Any], data: Mapping[str, Any] | None) -> str | None:
+    """SPEC-SEMANTICS §4 (S4.1), R51: a missing `connector_id` is the first of `source_id`
+    when `source_kind` is `connector`, `data.source.id` when `data.source.kind` is
+    `connector`, and `data.connector_id` (non-empty strings only); None when none is."""
+    data = data or {}
+    source = data.get("source")
+    source = source if isinstance(source, Mapping) else {}
+    candidates = [
+        event.get("source_id") if event.get("source_kind") == "connector" else None,
+        source.get("id") if source.get("kind") == "connector" else None,
+        data.get("connector_id"),
+    ]
+    return next((c for c in (_present(x) for x in candidates) if c), None)
 
 
 # -- schedules, gaps, attention ---------------------------------------------

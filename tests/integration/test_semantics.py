@@ -1,20 +1,25 @@
 """SPEC-SEMANTICS: every S-scenario of the amended R11–R23 and of R52–R62, on both
 backends, each test named after its S-number (S2.2 is `test_S2_2_…`).
 
-The scenarios of the run projection itself (S2.1, S3.*, S4.*, S50.*, S51.*) are #10's
-and tested with it (tests/integration/test_runs_trust.py); the summary scenarios that
-read R50/R51's vocabulary and spellings (S15.2, S16.2 with `data.reason`, S16.3's
-`run.abandoned`, S22.1's `run.made_up`) are here.
+The run projection's own scenarios (S2.1, S3.*, S4.*, S50.*, S51.*) are here too, exactly
+as SPEC-SEMANTICS writes them (#10's tests/integration/test_runs_trust.py tests the
+projection's machinery more widely).
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from typing import Any
 
 import pytest
 
-from pyreference.errors import ConnectionAmbiguous, ConnectionNotFound, PyreferenceError
+from pyreference.errors import (
+    ConnectionAmbiguous,
+    ConnectionNotFound,
+    InvalidInput,
+    PyreferenceError,
+)
 from pyreference.store import Store
 from tests.support.keys import R21_KEYS, assert_plain_json
 from tests.support.semantics import (
@@ -45,6 +50,202 @@ def test_S2_2_in_progress_gaps_and_superseded_attention_are_accepted(store: Stor
     row = w.row()
     assert state(row) == "healthy"
     assert store.verify() == []
+
+
+SURFACE_TYPES = [
+    f"run.browser_surface_{x}"
+    for x in [
+        "requested",
+        "queued",
+        "deferred",
+        "starting",
+        "leased",
+        "ready",
+        "probe_failed",
+        "released",
+        "lost",
+        "invalidated",
+        "expired",
+        "cancelled",
+        "reclaim_retry",
+    ]
+]
+ATTRIBUTION_TYPES = [
+    f"run.{x}"
+    for x in [
+        "progress_reported",
+        "cancel_requested",
+        "interaction_required",
+        "interaction_completed",
+        "assistance_requested",
+        "assistance_resolved",
+        "assistance_cancelled",
+        "assistance_timed_out",
+        "assistance_escalated",
+        "stream_skipped",
+        "stream_session_requested",
+        "stream_session_opened",
+        "stream_session_resolved",
+        "stream_reach_failed",
+        "state_staged",
+        "state_advanced",
+        "state_commit_failed",
+        "batch_ingested",
+        "detail_gap_recorded",
+        "detail_gap_recovered",
+        "detail_gap_terminal",
+        "detail_coverage_declared",
+    ]
+]
+
+
+def _sql(store: Store, text: str) -> list[dict[str, Any]]:
+    with store.database.session(transaction=True) as session:
+        return list(session.execute(text))
+
+
+def test_S2_1_plain_sql_inserts_of_any_run_type_are_stored(store: Store) -> None:
+    World(store)
+    for n, kind in enumerate(
+        ["run.detail_gap_recorded", "run.assistance_requested", "run.made_up"]
+    ):
+        _sql(
+            store,
+            "INSERT INTO spine_events (event_id, event_type, occurred_at, run_id, connector_id,"
+            " connector_instance_id, source_kind, source_id) VALUES"
+            f" ('e{n}', '{kind}', '{ts(-H)}', 'r1', 'acme', 'c1', 'connector', 'acme')",
+        )
+    assert _sql(store, "SELECT count(*) AS n FROM spine_events")[0]["n"] == 3
+    assert store.verify() == []
+    store.reconcile()
+    assert store.verify() == []
+
+
+# -- R3 ----------------------------------------------------------------------------------
+def _two_browser_connections(store: Store) -> World:
+    return World(store, BROW, "c1", "c2", source_kind="browser_collector")
+
+
+def test_S3_1_a_profile_key_attributes_a_keyless_run(store: Store) -> None:
+    w = _two_browser_connections(store)
+    w.start("r1", -2 * H, cid=None)
+    surface = {
+        "browser_surface_profile_key": "brow:c2",
+        "browser_surface_status": "surface_failed",
+        "browser_surface_wait_reason": "otp_required",
+    }
+    w.event(
+        "run.browser_surface_failed",
+        "r1",
+        -H,
+        cid=None,
+        status="surface_failed",
+        data={"browser_surface": surface},
+    )
+    last = w.row("c2")["last_run"]
+    assert (last["run_id"], last["status"], last["failure_reason"]) == (
+        "r1",
+        "surface_failed",
+        "otp_required",
+    )
+    assert w.row("c1")["last_run"] is None
+    assert store.verify() == []
+
+
+def test_S3_2_a_profile_key_suffix_names_an_existing_connection(store: Store) -> None:
+    w = _two_browser_connections(store)
+    manifest = copy.deepcopy(BROW)
+    manifest["capabilities"]["browser_surface"] = {"profile_key": "brow2"}
+    store.register_connector(manifest)
+    for run_id, key in (("r2", "brow:c1"), ("r3", "brow:c9")):
+        surface = {"browser_surface_profile_key": key}
+        w.event(
+            "run.browser_surface_failed", run_id, -H, cid=None, data={"browser_surface": surface}
+        )
+    assert w.row("c1")["last_run"]["run_id"] == "r2"  # rule 2
+    assert w.row("c2")["last_run"] is None  # r3 is unattributed
+    diagnostics = store.connection_diagnostics("c1", now=T).to_dict()
+    assert [r["run_id"] for r in diagnostics["recent_runs"]] == ["r2"]
+
+
+def test_S3_3_an_id_less_abandon_inherits_the_run(store: Store) -> None:
+    w = World(store)
+    w.start("r4", -2 * H)
+    reason = "controller_terminated_before_run_finished"
+    w.event("run.abandoned", "r4", -H, cid=None, data={"reason": reason})
+    last = w.row()["last_run"]
+    assert (last["status"], last["finished_at"]) == ("abandoned", ts(-H))
+    diagnostics = store.connection_diagnostics("c1", now=T).to_dict()
+    assert diagnostics["recent_runs"][0]["terminal_reason"] == reason
+
+
+# -- §4 the event helper -----------------------------------------------------------------
+S4_1_EVENT: dict[str, Any] = {
+    "event_type": "run.started",
+    "occurred_at": ts(-H),
+    "run_id": "r1",
+    "status": "started",
+    "data": {"connector_instance_id": "c1", "source": {"kind": "connector", "id": "acme"}},
+}
+
+
+def test_S4_1_the_connector_id_comes_from_data_source(store: Store) -> None:
+    w = World(store)
+    store.append_events([S4_1_EVENT])
+    stored = _sql(store, "SELECT connector_id, source_kind, source_id FROM spine_events")
+    assert stored == [{"connector_id": "acme", "source_kind": "connector", "source_id": "acme"}]
+    assert w.row()["last_run"]["status"] == "running"
+    orphan = w.row(live_run_ids=frozenset())["last_run"]
+    assert (orphan["status"], orphan["finished_at"]) == ("failed", None)
+
+
+@pytest.mark.parametrize(
+    ("fields", "connector"),
+    [
+        ({"source_kind": "connector", "source_id": "acme"}, "acme"),
+        ({"data": {"connection_id": "c1", "connector_id": "acme"}}, "acme"),
+        ({"data": {"connection_id": "c1", "source": {"kind": "device", "id": "x"}}}, None),
+        ({"data": {"source": {"kind": "connector", "id": ""}, "connector_id": "acme"}}, "acme"),
+        (
+            {"connector_id": "acme", "data": {"source": {"kind": "connector", "id": "other"}}},
+            "acme",
+        ),
+    ],
+)
+def test_S4_1_a_missing_connector_id_is_taken_in_order(
+    store: Store, fields: dict[str, Any], connector: str | None
+) -> None:
+    World(store)
+    event = {"event_type": "run.started", "occurred_at": ts(-H), "run_id": "r1", **fields}
+    store.append_events([event])
+    assert _sql(store, "SELECT connector_id FROM spine_events") == [{"connector_id": connector}]
+    assert store.verify() == []
+
+
+@pytest.mark.parametrize(
+    "named",
+    [
+        {"data": {"connection_id": "c1", "connector_instance_id": "c2"}},
+        {"connection_id": "c1", "data": {"connection_id": "c2"}},
+        {"connection_id": "c2", "data": {"connector_instance_id": "c1"}},
+    ],
+)
+def test_S4_2_disagreeing_connection_ids_raise_and_write_nothing(
+    store: Store, named: dict[str, Any]
+) -> None:
+    World(store, ACME, "c1", "c2")
+    good = dict(S4_1_EVENT, run_id="r0")
+    bad = {**S4_1_EVENT, **named}
+    with pytest.raises(InvalidInput, match="different connections"):
+        store.append_events([good, bad])
+    assert _sql(store, "SELECT count(*) AS n FROM spine_events")[0]["n"] == 0
+    agreeing = {
+        **S4_1_EVENT,
+        "connection_id": "c1",
+        "data": {"connection_id": "c1", "connector_instance_id": ""},
+    }
+    store.append_events([agreeing])  # equal or empty ids agree
+    assert _sql(store, "SELECT count(*) AS n FROM spine_events")[0]["n"] == 1
 
 
 # -- R11 ---------------------------------------------------------------------------------
@@ -318,6 +519,85 @@ def test_S22_1_connection_ambiguous_is_typed_and_any_run_type_is_stored(store: S
     row = w.row()
     assert row["last_run"]["run_id"] == "r1"  # an event of no known type opens no run
     assert store.verify() == []
+
+
+# -- R50 ---------------------------------------------------------------------------------
+def test_S50_1_every_upstream_type_is_stored_and_none_settles(store: Store) -> None:
+    w = World(store)
+    w.start("r1", -3 * H)
+    kinds = SURFACE_TYPES + ATTRIBUTION_TYPES + ["run.made_up"]
+    assert len(kinds) == 36
+    for n, kind in enumerate(kinds):
+        w.event(kind, "r1", -3 * H + (n + 1) * M, status="completed")
+    last = w.row()["last_run"]
+    assert (last["run_id"], last["status"]) == ("r1", "running")
+    assert store.verify() == []
+
+
+@pytest.mark.parametrize("order", ["as_written", "reversed"])
+def test_S50_2_the_earliest_terminal_event_settles(store: Store, order: str) -> None:
+    w = World(store)
+    w.start("r1", -3 * H)
+    terminal = [("run.failed", -2 * H, None), ("run.completed", -H, "succeeded")]
+    for kind, at, status in terminal if order == "as_written" else terminal[::-1]:
+        w.event(kind, "r1", at, **({"status": status} if status else {}))
+    last = w.row()["last_run"]
+    assert (last["status"], last["finished_at"]) == ("failed", ts(-2 * H))
+    store.reconcile()
+    assert store.verify() == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "expected"),
+    [
+        ("run.failed", "succeeded", "failed"),
+        ("run.completed", "skipped", "skipped"),
+        ("run.cancelled", "failed", "cancelled"),
+    ],
+)
+def test_S50_3_the_event_type_decides_the_status(
+    store: Store, kind: str, status: str, expected: str
+) -> None:
+    w = World(store)
+    w.start("r1", -2 * H)
+    w.event(kind, "r1", -H, status=status)
+    assert w.row()["last_run"]["status"] == expected
+
+
+def test_S50_4_an_attribution_only_status_never_changes_the_run(store: Store) -> None:
+    w = World(store)
+    w.fail("r1", -H)
+    w.event("run.stream_session_resolved", "r1", -30 * M, cid=None, status="completed")
+    assert w.row()["last_run"]["status"] == "failed"
+
+
+# -- R51 ---------------------------------------------------------------------------------
+def test_S51_1_upstream_browser_surface_keys(store: Store) -> None:
+    w = World(store)
+    surface = {
+        "browser_surface_status": "surface_failed",
+        "browser_surface_wait_reason": "otp_required",
+        "browser_surface_profile_key": "acme:c1",
+    }
+    w.event("run.browser_surface_failed", "r1", -H, cid=None, data={"browser_surface": surface})
+    assert w.row()["last_run"]["failure_reason"] == "otp_required"
+    diagnostics = store.connection_diagnostics("c1", now=T).to_dict()
+    assert diagnostics["recent_runs"][0]["browser_surface"] == {
+        "profile_key": "acme:c1",
+        "status": "surface_failed",
+        "wait_reason": "otp_required",
+    }
+
+
+def test_S51_2_an_owner_cancel_by_data_reason_is_passed_over(store: Store) -> None:
+    w = World(store)
+    w.ok("r0", -3 * H)
+    w.start("r1", -2 * H)
+    w.event("run.cancelled", "r1", -H, data={"reason": "owner_cancelled"})
+    row = w.row()
+    assert row["freshness"]["status"] == "current"
+    assert row["freshness"]["last_attempted_at"] == ts(-3 * H)
+    assert state(row) == "healthy"
 
 
 # -- R52 ---------------------------------------------------------------------------------

@@ -62,11 +62,13 @@ def ts(at: datetime | timedelta) -> str:
 class World:
     """One store seeded per SPEC-SEMANTICS §0, read at T unless told otherwise."""
 
-    def __init__(self, store: Store, manifest: dict[str, Any] = ACME, *cids: str) -> None:
+    def __init__(
+        self, store: Store, manifest: dict[str, Any] = ACME, *cids: str, **connection: Any
+    ) -> None:
         self.store = store
         self.connector = store.register_connector(manifest)
         for cid in cids or ("c1",):
-            self.connection(cid)
+            self.connection(cid, **connection)
 
     def connection(self, cid: str, **kw: Any) -> None:
         kw.setdefault("created_at", CREATED)
