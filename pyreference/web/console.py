@@ -195,7 +195,7 @@ def _detail(d: ConnectionDiagnostics, now: datetime) -> dict[str, Any]:
         "attention": [
             {
                 "reason": words.reason(a.reason_code),
-                "asks": words.OWNER_ACTIONS.get(a.owner_action or "", a.owner_action or ""),
+                "asks": words.owner_action(a.owner_action),
                 "lifecycle": a.lifecycle.replace("_", " "),
                 "active": a.active,
                 "opened": words.ago(a.created_at, now) or "",

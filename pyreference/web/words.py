@@ -37,6 +37,7 @@ REASONS = {
     "connection_revoked": "the connection was revoked",
     "connection_paused": "the connection is paused",
     "credential_rejected": "the service rejected the sign-in",
+    "credential_expired": "the sign-in expired",
     "collection": "data arrived but no collection outcome is known",
     "schedule_disabled": "the schedule is off",
     "backoff_active": "pausing after a failure",
@@ -68,8 +69,14 @@ ACTIONS = {
     "wait": "Nothing to do: it retries the missing details by itself",
 }
 
-# What the owner is asked to do when a connector raises a question.
+# What the owner is asked to do when a connector raises a question: the original
+# system's vocabulary (none, act_elsewhere, provide_value, operate_attachment; R19, R54)
+# and pyreference's demo's. Any other action is worded by `owner_action`.
 OWNER_ACTIONS = {
+    "none": "Nothing: it is for your information",
+    "act_elsewhere": "Do what it asks outside this console",
+    "provide_value": "Give the connector the value it asks for",
+    "operate_attachment": "Open what the connector attached and finish there",
     "reauthorize": "Sign in again to give the connector permission",
     "confirm_identity": "Confirm it is you",
     "enter_otp": "Enter the one-time code",
@@ -92,6 +99,19 @@ def reason(code: str | None) -> str | None:
     if not code:
         return None
     return REASONS.get(code, code.replace("_", " "))
+
+
+def owner_action(code: str | None) -> str:
+    """An attention record's owner action in words (R19 `next_action.owner_action`, R54):
+    the known ones as sentences, any other humanized ("wave_flag" is "Wave flag"), never the
+    raw identifier; "" when the record names none."""
+    if not code:
+        return ""
+    known = OWNER_ACTIONS.get(code)
+    if known:
+        return known
+    words = " ".join(code.replace("_", " ").replace("-", " ").replace(".", " ").split())
+    return words[:1].upper() + words[1:] if words else ""
 
 
 def ago(then: str | None, now: datetime) -> str | None:
@@ -150,10 +170,12 @@ def next_step(summary: ConnectionSummary) -> str:
     """The one thing to do next, as a sentence."""
     if summary.status == "revoked":
         return "Reconnect the account if you still use it"
-    if summary.next_action is not None:
-        asked = OWNER_ACTIONS.get(summary.next_action.owner_action or "")
-        return asked or ACTIONS["add_info"]
+    # R19: the verdict's actions, in its urgency order, decide; the attention record's own
+    # ask words `add_info` only (while credentials fail `reauth` comes first: sign in).
     actions = [a for a in summary.rendered_verdict.required_actions if a != "wait"]
+    if (not actions or actions[0] == "add_info") and summary.next_action is not None:
+        asked = summary.next_action.owner_action
+        return owner_action(asked) if asked and asked != "none" else ACTIONS["add_info"]
     if actions:
         return ACTIONS.get(actions[0], actions[0].replace("_", " ").capitalize())
     if summary.rendered_verdict.required_actions:

@@ -68,7 +68,8 @@ def test_fleet_page_shows_every_listed_connection_in_words(
         rows["cin_chase"]["last_run"].startswith("Failed")
         and "sign-in" in rows["cin_chase"]["last_run"]
     )
-    assert rows["cin_google_contacts"]["next"] == "Sign in again to give the connector permission"
+    # an expired OAuth grant: the verdict asks `reauth` first (R58), so does the next step
+    assert rows["cin_google_contacts"]["next"] == "Sign in again"
     assert rows["cin_claude_code"]["next"] == "Turn the schedule back on"
     assert rows["cin_slack"]["freshness"] == "never updated"
     assert rows["cin_github"]["freshness"].startswith("stale for")
@@ -144,3 +145,83 @@ def test_every_console_error_is_a_page(fleet: pyreference.Store, request: Any) -
         assert r.headers["content-type"].startswith("text/html"), r.text
         assert "Back to all connections" in r.text and "Traceback" not in r.text
     assert "GET" in responses[3].headers["allow"]
+
+
+def _text(page: str) -> str:
+    """A page's visible text (no style sheet, no tags)."""
+    page = re.sub(r"<style.*?</style>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+# R19/R54: every owner action of the original vocabulary and the demo's, plus two unknown.
+OWNER_ACTIONS = [
+    "none",
+    "act_elsewhere",
+    "provide_value",
+    "operate_attachment",
+    "reauthorize",
+    "confirm_identity",
+    "enter_otp",
+    "wave_flag",
+    "scan-the-code",
+]
+
+
+def test_attention_owner_actions_reach_the_pages_only_as_words(
+    store: pyreference.Store, request: Any
+) -> None:
+    """Review of #14, F3: S19.3's `provide_value` (and every other owner action) is shown in
+    words on the connection page and the fleet row; an unknown one is humanized."""
+    from tests.support.semantics import ACME, ASSI, D, H, World
+
+    World(store, ASSI).ok("r1", -2 * D)  # S19.3: credentials fail, reauth first
+    plain = World(store, ACME, *[f"k{n}" for n in range(len(OWNER_ACTIONS))])
+    for n, action in enumerate(OWNER_ACTIONS):
+        plain.ok(f"r{n}", -H, cid=f"k{n}")
+        store.open_attention(
+            f"k{n}", reason_code="needs_input", owner_action=action, response_required=True
+        )
+    store.open_attention("c1", reason_code="credential_expired", owner_action="provide_value")
+    store.reconcile()
+    pages = ["/connections/c1", *(f"/connections/k{n}" for n in range(len(OWNER_ACTIONS))), "/"]
+
+    async def scenario(client: httpx.AsyncClient) -> list[httpx.Response]:
+        return [await client.get(p) for p in pages]
+
+    responses = serve(target_of(store, request), scenario)
+    assert [r.status_code for r in responses] == [200] * len(pages)
+    texts = [_text(r.text) for r in responses]
+    identifiers = [a for a in OWNER_ACTIONS if a != "none"]  # "none" is also a word
+    for action in [*identifiers, "credential_expired", "needs_input"]:
+        for page, text in zip(pages, texts, strict=True):
+            assert not re.search(rf"\b{re.escape(action)}\b", text), (action, page)
+    assert words.OWNER_ACTIONS["provide_value"] in texts[0]  # c1's questions table
+    assert "Wave flag" in texts[-1] and "Scan the code" in texts[-1]  # fleet next steps
+    for n, action in enumerate(OWNER_ACTIONS):
+        if action in words.OWNER_ACTIONS and action != "none":
+            assert words.OWNER_ACTIONS[action] in texts[n + 1], action
+
+
+def test_the_next_step_follows_the_verdicts_action_order(
+    store: pyreference.Store, request: Any
+) -> None:
+    """Review of #14, F4 (R19 step 3, R58, S19.3): a credential attention gives actions
+    ["reauth", "refresh_now"] and no add_info; the fleet row and the connection page say
+    "Sign in again", not the attention's ask."""
+    from tests.support.semantics import ASSI, D, T, World
+
+    World(store, ASSI).ok("r1", -2 * D)
+    store.open_attention("c1", reason_code="credential_expired", owner_action="provide_value")
+    store.reconcile()
+    summary = store.get_connection_summary("c1", now=T)
+    assert summary is not None
+    assert summary.rendered_verdict.required_actions == ("reauth", "refresh_now")
+    assert summary.next_action is not None
+    assert words.next_step(summary) == words.ACTIONS["reauth"] == "Sign in again"
+
+    async def scenario(client: httpx.AsyncClient) -> tuple[httpx.Response, httpx.Response]:
+        return await client.get("/"), await client.get("/connections/c1")
+
+    fleet_page, page = serve(target_of(store, request), scenario)
+    assert _rows(fleet_page.text)["c1"]["next"] == "Sign in again"
+    assert "Next step: Sign in again" in _text(page.text)

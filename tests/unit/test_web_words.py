@@ -52,3 +52,23 @@ def test_every_required_action_has_a_sentence() -> None:
     assert len(actions) >= 6
     for action in actions:
         assert words.ACTIONS[action][0].isupper() and "_" not in words.ACTIONS[action]
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        ("provide_value", "Give the connector the value it asks for"),
+        ("act_elsewhere", "Do what it asks outside this console"),
+        ("operate_attachment", "Open what the connector attached and finish there"),
+        ("none", "Nothing: it is for your information"),
+        ("enter_otp", "Enter the one-time code"),
+        ("wave_flag", "Wave flag"),
+        ("scan-the.code", "Scan the code"),
+        ("_", ""),
+        (None, ""),
+        ("", ""),
+    ],
+)
+def test_owner_actions_in_words(code: str | None, text: str) -> None:
+    """Review of #14, F3: every owner action is words; an unknown one is humanized."""
+    assert words.owner_action(code) == text
