@@ -137,7 +137,12 @@ def _rebuild(dialect: str, progress: Callable[[int, int], None] | None) -> Plan[
 
 
 def verify(ctx: Context) -> Plan[list[dict[str, Any]]]:
-    """Clean evidence rows that differ from a recomputation (empty when right)."""
+    """Drift (R7, issue #14): `[{connection_id, differing}]`, empty when right.
+
+    `differing` names the evidence columns of a clean row that differ from a recomputation
+    (`missing` for no row), `runs` when its stored runs differ from the spine's projection,
+    and `digest.<column>` (`digest` when missing) when its connector's manifest digest
+    differs from the manifest (any row, dirty or not; 0016's `pyref_verify_v3`)."""
     found = yield from execute("verify")
     return [
         {

@@ -188,7 +188,7 @@ SELECT reconciled, failed, failed_ids
 SELECT pyref_rebuild_v3();
 
 -- name: verify
-SELECT connector_instance_id, differing FROM pyref_verify_v2();
+SELECT connector_instance_id, differing FROM pyref_verify_v3();
 
 -- name: write_position
 -- Read-your-writes (docs/scaling.md): the primary's WAL insert position, taken after a

@@ -788,207 +788,238 @@ ON CONFLICT (connector_id) DO UPDATE SET connector_display_name = excluded.conne
     declarations = excluded.declarations;
 
 -- name: verify
-SELECT v.connector_instance_id, v.differing FROM (
-  SELECT s.connector_instance_id,
-         CASE WHEN e.connector_instance_id IS NULL THEN 'missing,' ELSE '' END
-         || CASE WHEN e.expected_profile_key IS DISTINCT FROM s.expected_profile_key THEN 'expected_profile_key,' ELSE '' END
-         || CASE WHEN e.stream_stats IS DISTINCT FROM s.stream_stats THEN 'stream_stats,' ELSE '' END
-         || CASE WHEN e.latest_run IS DISTINCT FROM s.latest_run THEN 'latest_run,' ELSE '' END
-         || CASE WHEN e.latest_successful_run IS DISTINCT FROM s.latest_successful_run THEN 'latest_successful_run,' ELSE '' END
-         || CASE WHEN e.latest_settled_run IS DISTINCT FROM s.latest_settled_run THEN 'latest_settled_run,' ELSE '' END
-         || CASE WHEN e.failures_since_success IS DISTINCT FROM s.failures_since_success THEN 'failures_since_success,' ELSE '' END
-         || CASE WHEN e.stream_facts IS DISTINCT FROM s.stream_facts THEN 'stream_facts,' ELSE '' END
-         || CASE WHEN e.gap_counts IS DISTINCT FROM s.gap_counts THEN 'gap_counts,' ELSE '' END
-         || CASE WHEN e.schedule IS DISTINCT FROM s.schedule THEN 'schedule,' ELSE '' END
-         || CASE WHEN e.open_attention IS DISTINCT FROM s.open_attention THEN 'open_attention,' ELSE '' END
-         || CASE WHEN s.connector_instance_id IN (SELECT dr.connector_instance_id FROM (
-            SELECT * FROM (SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM (SELECT m.run_id, m.connector_instance_id,
-                     CASE m.settle_type
-                       WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
-                       WHEN 'run.failed' THEN 'failed'
-                       WHEN 'run.cancelled' THEN 'cancelled'
-                       WHEN 'run.abandoned' THEN 'abandoned'
-                       WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
-                       ELSE 'running' END AS status,
-                     coalesce(m.started_min, m.settled_at) AS started_at,
-                     m.settled_at AS completed_at,
-                     m.failure_reason, m.terminal_reason,
-                     m.surface_profile_key, m.surface_status, m.surface_wait_reason,
-                     m.collection_facts AS collection_facts, m.known_gaps AS known_gaps,
-                     m.settled_seq,
-                     coalesce(m.settled_at, m.started_min) AS order_at
-                FROM (SELECT w.run_id, w.connector_instance_id,
-                             min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
-                             max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
-                             max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
-                             max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
-                             max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
-                             max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
-                             max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
-                             max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
-                             max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
-                             max(CASE WHEN w.key_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
-                             max(CASE WHEN w.status_rank = 1 THEN w.surface_status END) AS surface_status,
-                             max(CASE WHEN w.wait_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
-                             max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
-                        FROM (SELECT x.*,
-                                     CASE WHEN x.terminal = 1 THEN row_number() OVER (
-                                       PARTITION BY x.run_id, x.connector_instance_id, x.terminal
-                                       ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
-                                     CASE WHEN x.surface_profile_key IS NOT NULL THEN row_number() OVER (
-                                       PARTITION BY x.run_id, x.connector_instance_id, x.surface_profile_key IS NULL
-                                       ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS key_rank,
-                                     CASE WHEN x.surface_status IS NOT NULL THEN row_number() OVER (
-                                       PARTITION BY x.run_id, x.connector_instance_id, x.surface_status IS NULL
-                                       ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS status_rank,
-                                     CASE WHEN x.surface_wait_reason IS NOT NULL THEN row_number() OVER (
-                                       PARTITION BY x.run_id, x.connector_instance_id, x.surface_wait_reason IS NULL
-                                       ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS wait_rank
-                                FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
-                                             r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
-                                             r.collection_facts, r.known_gaps,
-                                             r.surface_profile_key, r.surface_status, r.surface_wait_reason
-                                        FROM (SELECT v.*,
-                                                     CASE WHEN v.carried = 1 THEN v.cid
-                                                          WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
-                                                          ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
-                                                     CASE WHEN v.carried = 1 THEN v.born
-                                                          WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
-                                                          ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
-                                                FROM (SELECT u.*,
-                                                             max(u.carried) OVER per_run AS any_carried,
-                                                             min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
-                                                             max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
-                                                             min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
-                                                             min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
-                                                             min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
-                                                             max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
-                                                             min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
-                                                             min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
-                                                        FROM (SELECT f.run_id, fs.value AS event_seq,
-                                                                     CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
-                                                                     f.connector_instance_id AS cid, f.connection_created_at AS born,
-                                                                     f.connector_instance_id || '|' || f.connection_created_at AS key_,
-                                                                     e.event_type, e.status, e.occurred_at,
-                                                                     CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
-                                                                     nullif(e.data_json->>'failure_reason', '') AS failure_reason,
-                                                                     coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
-                                                                     CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
-                                                                          THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
-                                                                     CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
-                                                                          THEN json(e.data_json->'known_gaps') END AS known_gaps,
-                                                                     coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
-                                                                     coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
-                                                                     coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
-                                                                FROM pyref_run_facts f
-                                                               CROSS JOIN json_each(f.event_seqs) AS fs
-                                                                JOIN spine_events e ON e.event_seq = fs.value
-                                                               WHERE true) u
-                                                      WINDOW per_run AS (PARTITION BY u.run_id)) v) r
-                                        JOIN connector_instances pci
-                                          ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
-                                       WHERE true) x) w
-                       GROUP BY w.run_id, w.connector_instance_id) m
-               WHERE m.exists_ = 1) p
-                           EXCEPT SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM pyref_runs) a
-            UNION ALL
-            SELECT * FROM (SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM pyref_runs
-                           EXCEPT SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM (SELECT m.run_id, m.connector_instance_id,
-                     CASE m.settle_type
-                       WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
-                       WHEN 'run.failed' THEN 'failed'
-                       WHEN 'run.cancelled' THEN 'cancelled'
-                       WHEN 'run.abandoned' THEN 'abandoned'
-                       WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
-                       ELSE 'running' END AS status,
-                     coalesce(m.started_min, m.settled_at) AS started_at,
-                     m.settled_at AS completed_at,
-                     m.failure_reason, m.terminal_reason,
-                     m.surface_profile_key, m.surface_status, m.surface_wait_reason,
-                     m.collection_facts AS collection_facts, m.known_gaps AS known_gaps,
-                     m.settled_seq,
-                     coalesce(m.settled_at, m.started_min) AS order_at
-                FROM (SELECT w.run_id, w.connector_instance_id,
-                             min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
-                             max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
-                             max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
-                             max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
-                             max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
-                             max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
-                             max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
-                             max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
-                             max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
-                             max(CASE WHEN w.key_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
-                             max(CASE WHEN w.status_rank = 1 THEN w.surface_status END) AS surface_status,
-                             max(CASE WHEN w.wait_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
-                             max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
-                        FROM (SELECT x.*,
-                                     CASE WHEN x.terminal = 1 THEN row_number() OVER (
-                                       PARTITION BY x.run_id, x.connector_instance_id, x.terminal
-                                       ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
-                                     CASE WHEN x.surface_profile_key IS NOT NULL THEN row_number() OVER (
-                                       PARTITION BY x.run_id, x.connector_instance_id, x.surface_profile_key IS NULL
-                                       ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS key_rank,
-                                     CASE WHEN x.surface_status IS NOT NULL THEN row_number() OVER (
-                                       PARTITION BY x.run_id, x.connector_instance_id, x.surface_status IS NULL
-                                       ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS status_rank,
-                                     CASE WHEN x.surface_wait_reason IS NOT NULL THEN row_number() OVER (
-                                       PARTITION BY x.run_id, x.connector_instance_id, x.surface_wait_reason IS NULL
-                                       ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS wait_rank
-                                FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
-                                             r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
-                                             r.collection_facts, r.known_gaps,
-                                             r.surface_profile_key, r.surface_status, r.surface_wait_reason
-                                        FROM (SELECT v.*,
-                                                     CASE WHEN v.carried = 1 THEN v.cid
-                                                          WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
-                                                          ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
-                                                     CASE WHEN v.carried = 1 THEN v.born
-                                                          WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
-                                                          ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
-                                                FROM (SELECT u.*,
-                                                             max(u.carried) OVER per_run AS any_carried,
-                                                             min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
-                                                             max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
-                                                             min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
-                                                             min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
-                                                             min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
-                                                             max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
-                                                             min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
-                                                             min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
-                                                        FROM (SELECT f.run_id, fs.value AS event_seq,
-                                                                     CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
-                                                                     f.connector_instance_id AS cid, f.connection_created_at AS born,
-                                                                     f.connector_instance_id || '|' || f.connection_created_at AS key_,
-                                                                     e.event_type, e.status, e.occurred_at,
-                                                                     CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
-                                                                     nullif(e.data_json->>'failure_reason', '') AS failure_reason,
-                                                                     coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
-                                                                     CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
-                                                                          THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
-                                                                     CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
-                                                                          THEN json(e.data_json->'known_gaps') END AS known_gaps,
-                                                                     coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
-                                                                     coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
-                                                                     coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
-                                                                FROM pyref_run_facts f
-                                                               CROSS JOIN json_each(f.event_seqs) AS fs
-                                                                JOIN spine_events e ON e.event_seq = fs.value
-                                                               WHERE true) u
-                                                      WINDOW per_run AS (PARTITION BY u.run_id)) v) r
-                                        JOIN connector_instances pci
-                                          ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
-                                       WHERE true) x) w
-                       GROUP BY w.run_id, w.connector_instance_id) m
-               WHERE m.exists_ = 1) p) b
-          ) dr) THEN 'runs,' ELSE '' END
-         AS differing
-    FROM pyref_evidence_source s
-    LEFT JOIN pyref_evidence e ON e.connector_instance_id = s.connector_instance_id
-   WHERE NOT EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = s.connector_instance_id)
-) v
-WHERE v.differing <> ''
-ORDER BY v.connector_instance_id;
+SELECT ci.connector_instance_id, coalesce(vs.differing, '') || coalesce(dd.differing, '') AS differing
+  FROM connector_instances ci
+  LEFT JOIN (SELECT v.connector_instance_id, v.differing FROM (
+              SELECT s.connector_instance_id,
+                     CASE WHEN e.connector_instance_id IS NULL THEN 'missing,' ELSE '' END
+                     || CASE WHEN e.expected_profile_key IS DISTINCT FROM s.expected_profile_key THEN 'expected_profile_key,' ELSE '' END
+                     || CASE WHEN e.stream_stats IS DISTINCT FROM s.stream_stats THEN 'stream_stats,' ELSE '' END
+                     || CASE WHEN e.latest_run IS DISTINCT FROM s.latest_run THEN 'latest_run,' ELSE '' END
+                     || CASE WHEN e.latest_successful_run IS DISTINCT FROM s.latest_successful_run THEN 'latest_successful_run,' ELSE '' END
+                     || CASE WHEN e.latest_settled_run IS DISTINCT FROM s.latest_settled_run THEN 'latest_settled_run,' ELSE '' END
+                     || CASE WHEN e.failures_since_success IS DISTINCT FROM s.failures_since_success THEN 'failures_since_success,' ELSE '' END
+                     || CASE WHEN e.stream_facts IS DISTINCT FROM s.stream_facts THEN 'stream_facts,' ELSE '' END
+                     || CASE WHEN e.gap_counts IS DISTINCT FROM s.gap_counts THEN 'gap_counts,' ELSE '' END
+                     || CASE WHEN e.schedule IS DISTINCT FROM s.schedule THEN 'schedule,' ELSE '' END
+                     || CASE WHEN e.open_attention IS DISTINCT FROM s.open_attention THEN 'open_attention,' ELSE '' END
+                     || CASE WHEN s.connector_instance_id IN (SELECT dr.connector_instance_id FROM (
+                        SELECT * FROM (SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM (SELECT m.run_id, m.connector_instance_id,
+                                 CASE m.settle_type
+                                   WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+                                   WHEN 'run.failed' THEN 'failed'
+                                   WHEN 'run.cancelled' THEN 'cancelled'
+                                   WHEN 'run.abandoned' THEN 'abandoned'
+                                   WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+                                   ELSE 'running' END AS status,
+                                 coalesce(m.started_min, m.settled_at) AS started_at,
+                                 m.settled_at AS completed_at,
+                                 m.failure_reason, m.terminal_reason,
+                                 m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+                                 m.collection_facts AS collection_facts, m.known_gaps AS known_gaps,
+                                 m.settled_seq,
+                                 coalesce(m.settled_at, m.started_min) AS order_at
+                            FROM (SELECT w.run_id, w.connector_instance_id,
+                                         min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                                         max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                                         max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                                         max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                                         max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                                         max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                                         max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                                         max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                                         max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                                         max(CASE WHEN w.key_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                                         max(CASE WHEN w.status_rank = 1 THEN w.surface_status END) AS surface_status,
+                                         max(CASE WHEN w.wait_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                                         max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+                                    FROM (SELECT x.*,
+                                                 CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                                                   PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                                                   ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                                                 CASE WHEN x.surface_profile_key IS NOT NULL THEN row_number() OVER (
+                                                   PARTITION BY x.run_id, x.connector_instance_id, x.surface_profile_key IS NULL
+                                                   ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS key_rank,
+                                                 CASE WHEN x.surface_status IS NOT NULL THEN row_number() OVER (
+                                                   PARTITION BY x.run_id, x.connector_instance_id, x.surface_status IS NULL
+                                                   ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS status_rank,
+                                                 CASE WHEN x.surface_wait_reason IS NOT NULL THEN row_number() OVER (
+                                                   PARTITION BY x.run_id, x.connector_instance_id, x.surface_wait_reason IS NULL
+                                                   ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS wait_rank
+                                            FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                                         r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                                         r.collection_facts, r.known_gaps,
+                                                         r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                                                    FROM (SELECT v.*,
+                                                                 CASE WHEN v.carried = 1 THEN v.cid
+                                                                      WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                                                      ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                                                 CASE WHEN v.carried = 1 THEN v.born
+                                                                      WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                                                      ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                                            FROM (SELECT u.*,
+                                                                         max(u.carried) OVER per_run AS any_carried,
+                                                                         min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                                         max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                                         min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                                         min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                                         min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                                         max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                                         min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                                         min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                                                    FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                                                 CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                                                 f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                                                 f.connector_instance_id || '|' || f.connection_created_at AS key_,
+                                                                                 e.event_type, e.status, e.occurred_at,
+                                                                                 CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                                                 nullif(e.data_json->>'failure_reason', '') AS failure_reason,
+                                                                                 coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                                                 CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
+                                                                                      THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
+                                                                                 CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
+                                                                                      THEN json(e.data_json->'known_gaps') END AS known_gaps,
+                                                                                 coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
+                                                                                 coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
+                                                                                 coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                                            FROM pyref_run_facts f
+                                                                           CROSS JOIN json_each(f.event_seqs) AS fs
+                                                                            JOIN spine_events e ON e.event_seq = fs.value
+                                                                           WHERE true) u
+                                                                  WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                                                    JOIN connector_instances pci
+                                                      ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                                                   WHERE true) x) w
+                                   GROUP BY w.run_id, w.connector_instance_id) m
+                           WHERE m.exists_ = 1) p
+                                       EXCEPT SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM pyref_runs) a
+                        UNION ALL
+                        SELECT * FROM (SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM pyref_runs
+                                       EXCEPT SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM (SELECT m.run_id, m.connector_instance_id,
+                                 CASE m.settle_type
+                                   WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+                                   WHEN 'run.failed' THEN 'failed'
+                                   WHEN 'run.cancelled' THEN 'cancelled'
+                                   WHEN 'run.abandoned' THEN 'abandoned'
+                                   WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+                                   ELSE 'running' END AS status,
+                                 coalesce(m.started_min, m.settled_at) AS started_at,
+                                 m.settled_at AS completed_at,
+                                 m.failure_reason, m.terminal_reason,
+                                 m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+                                 m.collection_facts AS collection_facts, m.known_gaps AS known_gaps,
+                                 m.settled_seq,
+                                 coalesce(m.settled_at, m.started_min) AS order_at
+                            FROM (SELECT w.run_id, w.connector_instance_id,
+                                         min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                                         max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                                         max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                                         max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                                         max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                                         max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                                         max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                                         max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                                         max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                                         max(CASE WHEN w.key_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                                         max(CASE WHEN w.status_rank = 1 THEN w.surface_status END) AS surface_status,
+                                         max(CASE WHEN w.wait_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                                         max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+                                    FROM (SELECT x.*,
+                                                 CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                                                   PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                                                   ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                                                 CASE WHEN x.surface_profile_key IS NOT NULL THEN row_number() OVER (
+                                                   PARTITION BY x.run_id, x.connector_instance_id, x.surface_profile_key IS NULL
+                                                   ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS key_rank,
+                                                 CASE WHEN x.surface_status IS NOT NULL THEN row_number() OVER (
+                                                   PARTITION BY x.run_id, x.connector_instance_id, x.surface_status IS NULL
+                                                   ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS status_rank,
+                                                 CASE WHEN x.surface_wait_reason IS NOT NULL THEN row_number() OVER (
+                                                   PARTITION BY x.run_id, x.connector_instance_id, x.surface_wait_reason IS NULL
+                                                   ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS wait_rank
+                                            FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                                         r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                                         r.collection_facts, r.known_gaps,
+                                                         r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                                                    FROM (SELECT v.*,
+                                                                 CASE WHEN v.carried = 1 THEN v.cid
+                                                                      WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                                                      ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                                                 CASE WHEN v.carried = 1 THEN v.born
+                                                                      WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                                                      ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                                            FROM (SELECT u.*,
+                                                                         max(u.carried) OVER per_run AS any_carried,
+                                                                         min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                                         max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                                         min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                                         min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                                         min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                                         max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                                         min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                                         min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                                                    FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                                                 CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                                                 f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                                                 f.connector_instance_id || '|' || f.connection_created_at AS key_,
+                                                                                 e.event_type, e.status, e.occurred_at,
+                                                                                 CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                                                 nullif(e.data_json->>'failure_reason', '') AS failure_reason,
+                                                                                 coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                                                 CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
+                                                                                      THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
+                                                                                 CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
+                                                                                      THEN json(e.data_json->'known_gaps') END AS known_gaps,
+                                                                                 coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
+                                                                                 coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
+                                                                                 coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                                            FROM pyref_run_facts f
+                                                                           CROSS JOIN json_each(f.event_seqs) AS fs
+                                                                            JOIN spine_events e ON e.event_seq = fs.value
+                                                                           WHERE true) u
+                                                                  WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                                                    JOIN connector_instances pci
+                                                      ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                                                   WHERE true) x) w
+                                   GROUP BY w.run_id, w.connector_instance_id) m
+                           WHERE m.exists_ = 1) p) b
+                      ) dr) THEN 'runs,' ELSE '' END
+                     AS differing
+                FROM pyref_evidence_source s
+                LEFT JOIN pyref_evidence e ON e.connector_instance_id = s.connector_instance_id
+               WHERE NOT EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = s.connector_instance_id)
+            ) v
+            WHERE v.differing <> ''
+            ORDER BY v.connector_instance_id) vs
+    ON vs.connector_instance_id = ci.connector_instance_id
+  LEFT JOIN (SELECT dv.connector_id, dv.differing FROM (
+              SELECT r.connector_id,
+                     CASE WHEN g.connector_id IS NULL THEN 'digest,' ELSE ''
+                     || CASE WHEN g.display_name IS DISTINCT FROM r.display_name THEN 'digest.display_name,' ELSE '' END
+                     || CASE WHEN g.refresh_policy IS DISTINCT FROM r.refresh_policy THEN 'digest.refresh_policy,' ELSE '' END
+                     || CASE WHEN g.profile_base IS DISTINCT FROM r.profile_base THEN 'digest.profile_base,' ELSE '' END
+                     || CASE WHEN g.connector_display_name IS DISTINCT FROM r.connector_display_name THEN 'digest.connector_display_name,' ELSE '' END
+                     || CASE WHEN g.manifest_version IS DISTINCT FROM r.manifest_version THEN 'digest.manifest_version,' ELSE '' END
+                     || CASE WHEN g.browser_required IS DISTINCT FROM r.browser_required THEN 'digest.browser_required,' ELSE '' END
+                     || CASE WHEN g.declarations IS DISTINCT FROM r.declarations THEN 'digest.declarations,' ELSE '' END
+                     END AS differing
+                FROM (SELECT c.connector_id,
+                             c.manifest->>'display_name' AS display_name,
+                             json(c.manifest->'capabilities'->'refresh_policy') AS refresh_policy,
+                             coalesce(nullif(c.manifest->'capabilities'->'browser_surface'->>'profile_key', ''), c.connector_id) AS profile_base,
+                             CASE WHEN json_type(c.manifest, '$.display_name') = 'text' THEN nullif(c.manifest->>'display_name', '') END AS connector_display_name,
+                             CASE WHEN json_type(c.manifest, '$.version') = 'text' THEN nullif(c.manifest->>'version', '') END AS manifest_version,
+                             coalesce(json_type(c.manifest, '$.runtime_requirements.bindings.browser.required') = 'true', 0) AS browser_required,
+                             CASE WHEN json_type(c.manifest->'streams') = 'array' THEN (SELECT coalesce(json_group_array(json_object('name', CASE WHEN json_type(st.value, '$.name') = 'text' THEN st.value->>'name' END, 'required', json(st.value->'required'), 'coverage_strategy', json(st.value->'coverage_strategy'), 'freshness_strategy', json(st.value->'freshness_strategy'), 'coverage_policy', json(st.value->'coverage_policy'))), '[]')
+                         FROM (SELECT type, value FROM json_each(c.manifest->'streams') ORDER BY key) AS st
+                        WHERE st.type = 'object') END AS declarations
+                        FROM connectors c) r
+                LEFT JOIN pyref_connector_digest g ON g.connector_id = r.connector_id
+            ) dv
+            WHERE dv.differing <> '') dd
+    ON dd.connector_id = ci.connector_id
+ WHERE vs.connector_instance_id IS NOT NULL OR dd.connector_id IS NOT NULL
+ ORDER BY ci.connector_instance_id;
 
 -- name: dirty_backlog
 SELECT count(DISTINCT connector_instance_id) AS connections, count(*) AS marks,

@@ -411,7 +411,7 @@ def test_a_user_named_schema_cannot_hijack_the_stores_own_statements(
                 "RETURN;",
             ),
             ("pyref_rebuild_v3()", "integer", "RETURN 0;"),
-            ("pyref_verify_v2()", "TABLE(connector_instance_id text, differing text)", "RETURN;"),
+            ("pyref_verify_v3()", "TABLE(connector_instance_id text, differing text)", "RETURN;"),
             ("hijack()", "boolean", "RETURN true;"),
         ]:
             conn.execute(

@@ -1,0 +1,11 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0012_semantics
+-- pyreference 0016: verify also compares every connector's manifest digest
+-- (pyref_connector_digest: display names, version, refresh policy, profile base, browser
+-- binding, stream declarations) with a recomputation from its manifest (issue #14).
+-- pyref_verify_v3() lists, per connection, what pyref_verify_v2() lists plus
+-- `digest.<column>` for each differing digest column of its connector (`digest` when the
+-- row is missing), whether or not the connection is dirty (reads never recompute the
+-- digest). pyref_verify_v2() stays as it was. Nothing is rewritten.
+-- SQLite runs verify from Python (queries.sql: `verify`): nothing to change here. This
+-- migration exists so that both dialects number their migrations alike.
