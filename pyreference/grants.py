@@ -71,7 +71,7 @@ READER_FUNCTIONS = (
 MAINTAINER_FUNCTIONS = (
     "pyref_reconcile_v3(integer, text[])",
     "pyref_rebuild_v3()",  # R7: 0012's digest fields, then 0011's pyref_rebuild_v2()
-    "pyref_verify_v3()",  # 0016: evidence, runs and the connector digest
+    "pyref_verify_v3()",  # 0015: evidence, runs and the connector digest
 )
 MAINTAINER_TABLES = ("pyref_dirty", "pyref_dirty_runs")
 ALL_FUNCTIONS = WRITER_FUNCTIONS + READER_FUNCTIONS + MAINTAINER_FUNCTIONS

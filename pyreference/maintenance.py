@@ -142,7 +142,7 @@ def verify(ctx: Context) -> Plan[list[dict[str, Any]]]:
     `differing` names the evidence columns of a clean row that differ from a recomputation
     (`missing` for no row), `runs` when its stored runs differ from the spine's projection,
     and `digest.<column>` (`digest` when missing) when its connector's manifest digest
-    differs from the manifest (any row, dirty or not; 0016's `pyref_verify_v3`)."""
+    differs from the manifest (any row, dirty or not; 0015's `pyref_verify_v3`)."""
     found = yield from execute("verify")
     return [
         {

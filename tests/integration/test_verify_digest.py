@@ -1,6 +1,6 @@
 """verify() compares the connector digest too (issue #14: digest fields are "maintained by
 triggers, recomputed by reconcile/rebuild and compared by verify()"; migration
-0016_verify_digest), on both backends. Review of #14, F5: a hand-edited digest changed the
+0015_verify_digest), on both backends. Review of #14, F5: a hand-edited digest changed the
 summaries while verify() returned []."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 -- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
--- depends: 0012_semantics
--- pyreference 0016: verify also compares every connector's manifest digest
+-- depends: 0014_byte_order_evidence
+-- pyreference 0015: verify also compares every connector's manifest digest
 -- (pyref_connector_digest: display names, version, refresh policy, profile base, browser
 -- binding, stream declarations) with a recomputation from its manifest (issue #14).
 -- pyref_verify_v3() lists, per connection, what pyref_verify_v2() lists plus

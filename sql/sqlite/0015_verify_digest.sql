@@ -1,22 +1,11 @@
-{% import '_dialect.sql.j2' as d with context -%}
-{% import '_read_model.sql.j2' as rm with context -%}
--- depends: 0012_semantics
--- pyreference 0016: verify also compares every connector's manifest digest
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0014_byte_order_evidence
+-- pyreference 0015: verify also compares every connector's manifest digest
 -- (pyref_connector_digest: display names, version, refresh policy, profile base, browser
 -- binding, stream declarations) with a recomputation from its manifest (issue #14).
 -- pyref_verify_v3() lists, per connection, what pyref_verify_v2() lists plus
 -- `digest.<column>` for each differing digest column of its connector (`digest` when the
 -- row is missing), whether or not the connection is dirty (reads never recompute the
 -- digest). pyref_verify_v2() stays as it was. Nothing is rewritten.
-{% if dialect == 'postgres' -%}
-CREATE OR REPLACE FUNCTION pyref_verify_v3()
-RETURNS TABLE (connector_instance_id text, differing text)
-LANGUAGE sql STABLE SET search_path FROM CURRENT AS $$
-{{ rm.verify_select_v3(documents_as_text=True) }}
-$$;
-
-{{ d.seal_functions() }}
-{%- else -%}
 -- SQLite runs verify from Python (queries.sql: `verify`): nothing to change here. This
 -- migration exists so that both dialects number their migrations alike.
-{%- endif %}
