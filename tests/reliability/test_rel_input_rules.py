@@ -973,11 +973,13 @@ def test_0014_rolls_back_and_forward_on_a_non_c_collation(
                 )
             )
         assert pg.dirty_backlog()["dirty_connections"] == 3 * len(ODD_IDS)  # marked by the rollback
-        assert pg.verify() == []
+        # 0015 (verify_v3) is rolled back with it: verify as 0014 left it, v2.
+        assert _verify_v2(icu_pg_dsn) == []
         pg.reconcile()
-        assert pg.verify() == []  # evidence in 0012's (the collation's) order
-        assert pg.pending_migrations() == ["0014_byte_order_evidence"]
-        assert pg.migrate() == ["0014_byte_order_evidence"]
+        assert _verify_v2(icu_pg_dsn) == []  # evidence in 0012's (the collation's) order
+        later = ["0014_byte_order_evidence", "0015_verify_digest"]
+        assert pg.pending_migrations() == later
+        assert pg.migrate() == later
         assert pg.dirty_backlog()["dirty_connections"] == 3 * len(ODD_IDS)  # marked again
         assert _deep(pg) == expected  # dirty rows read in byte order at once
         pg.reconcile()
@@ -985,3 +987,11 @@ def test_0014_rolls_back_and_forward_on_a_non_c_collation(
     finally:
         pg.close()
         lite.close()
+
+
+def _verify_v2(dsn: str) -> list[tuple[str, str]]:
+    """`pyref_verify_v2()`'s rows, for a database rolled back below 0015 (no v3)."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        return [(r[0], r[1]) for r in conn.execute("SELECT * FROM pyref_verify_v2()")]
