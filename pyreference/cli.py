@@ -64,8 +64,8 @@ SECONDS_MAX = 86400.0
 
 class Seconds(click.ParamType):
     """A finite number of seconds in [`min`, `SECONDS_MAX`]: every seconds option of the CLI
-    (`--lock-wait`, `--interval`, `--heartbeat`) is one, so `nan`, `inf` or `1e300` is a
-    usage error (exit 2) rather than a crash, an overflow or a wait that never ends."""
+    (`--lock-wait`, `--interval`, `--heartbeat`, `--db-timeout`) is one, so `nan`, `inf` or
+    `1e300` is a usage error (exit 2) rather than a crash, an overflow or an endless wait."""
 
     name = "SECONDS"
 
@@ -585,7 +585,7 @@ BENCH_QUICK_TAKES = "about two minutes on 2 cores (107 s measured, pages experim
     envvar="PYREFERENCE_DB_TIMEOUT",
     default=2.0,
     show_default=True,
-    type=click.FloatRange(0, 86400, min_open=True),
+    type=Seconds(min=0.01),
     help="Seconds a request waits for the database before answering 503 (Postgres: "
     "connect, at least 2 s, and pooled-connection wait). Env PYREFERENCE_DB_TIMEOUT.",
 )
