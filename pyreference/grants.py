@@ -48,8 +48,13 @@ INTERNAL_TABLES = (
     "pyref_evidence_source",
     "pyref_run_facts",
     "pyref_dirty_runs",
+    "pyref_stale_runs",  # 0016: written by triggers and reconcile, read inside the functions
 )
-INTERNAL_SEQUENCES = ("pyref_dirty_dirty_seq_seq", "pyref_dirty_runs_dirty_seq_seq")
+INTERNAL_SEQUENCES = (
+    "pyref_dirty_dirty_seq_seq",
+    "pyref_dirty_runs_dirty_seq_seq",
+    "pyref_stale_runs_stale_seq_seq",
+)
 READER_TABLES = (
     "connector_instances",
     "connector_detail_gaps",

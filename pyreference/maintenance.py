@@ -94,8 +94,10 @@ def _refresh_or_rollback(ids: list[Any], seqs: list[Any]) -> Plan[Exception | No
     failure: Exception | None = None
     try:
         # Runs first: evidence is computed from them (as pyref_refresh_evidence_v1 does).
+        # Only the stale runs (pyref_stale_runs, 0016), then the pairs are consumed.
         yield from execute("refresh_runs_delete", {"ids": Ids(ids)})
         yield from execute("refresh_runs_insert", {"ids": Ids(ids)})
+        yield from execute("release_stale", {"ids": Ids(ids)})
         yield from execute("refresh_evidence", {"ids": Ids(ids)})
         yield from execute("release_dirty", {"seqs": Ids(seqs)})
     except Exception as exc:
@@ -124,8 +126,10 @@ def _rebuild(dialect: str, progress: Callable[[int, int], None] | None) -> Plan[
     seqs = [r["dirty_seq"] for r in (yield from execute("all_dirty_seqs"))]
     ids = [r["connector_instance_id"] for r in (yield from execute("all_connection_ids"))]
     yield from execute("refresh_digests")
+    yield from execute("rebuild_missing_facts")
     yield from execute("rebuild_runs_delete")
     yield from execute("rebuild_runs_insert")
+    yield from execute("rebuild_release_stale")
     yield from execute("refresh_profiles")
     for start in range(0, len(ids), BATCH):
         yield from execute("refresh_evidence", {"ids": Ids(ids[start : start + BATCH])})
@@ -141,8 +145,10 @@ def verify(ctx: Context) -> Plan[list[dict[str, Any]]]:
 
     `differing` names the evidence columns of a clean row that differ from a recomputation
     (`missing` for no row), `runs` when its stored runs differ from the spine's projection,
-    and `digest.<column>` (`digest` when missing) when its connector's manifest digest
-    differs from the manifest (any row, dirty or not; 0015's `pyref_verify_v3`)."""
+    `run_facts` when run events that would affect it have no facts (loaded with triggers
+    off; 0016), and `digest.<column>` (`digest` when missing) when its connector's manifest
+    digest differs from the manifest (any row, dirty or not; 0015's `pyref_verify_v3`,
+    which 0016 extends)."""
     found = yield from execute("verify")
     return [
         {

@@ -146,7 +146,11 @@ SELECT ci.connector_instance_id,
  LIMIT :fetch;
 
 -- name: recompute_evidence
-WITH fresh_runs AS MATERIALIZED (
+-- Only the stale runs are recomputed (0016); the other stored runs are kept.
+WITH stale AS MATERIALIZED (
+  SELECT ss.connector_instance_id, ss.run_id FROM pyref_stale_runs ss
+   WHERE ss.connector_instance_id IN (SELECT value FROM json_each(:ids))
+), delta AS MATERIALIZED (
   SELECT m.run_id, m.connector_instance_id,
          CASE m.settle_type
            WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
@@ -172,23 +176,19 @@ WITH fresh_runs AS MATERIALIZED (
                  max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
                  max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
                  max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
-                 max(CASE WHEN w.key_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
-                 max(CASE WHEN w.status_rank = 1 THEN w.surface_status END) AS surface_status,
-                 max(CASE WHEN w.wait_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                 max(CASE WHEN w.surface_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                 max(CASE WHEN w.surface_rank = 1 THEN w.surface_status END) AS surface_status,
+                 max(CASE WHEN w.surface_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
                  max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
             FROM (SELECT x.*,
                          CASE WHEN x.terminal = 1 THEN row_number() OVER (
                            PARTITION BY x.run_id, x.connector_instance_id, x.terminal
                            ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
-                         CASE WHEN x.surface_profile_key IS NOT NULL THEN row_number() OVER (
-                           PARTITION BY x.run_id, x.connector_instance_id, x.surface_profile_key IS NULL
-                           ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS key_rank,
-                         CASE WHEN x.surface_status IS NOT NULL THEN row_number() OVER (
-                           PARTITION BY x.run_id, x.connector_instance_id, x.surface_status IS NULL
-                           ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS status_rank,
-                         CASE WHEN x.surface_wait_reason IS NOT NULL THEN row_number() OVER (
-                           PARTITION BY x.run_id, x.connector_instance_id, x.surface_wait_reason IS NULL
-                           ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS wait_rank
+                         CASE WHEN coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NOT NULL
+                              THEN row_number() OVER (
+                           PARTITION BY x.run_id, x.connector_instance_id,
+                                        coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NULL
+                           ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS surface_rank
                     FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
                                  r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
                                  r.collection_facts, r.known_gaps,
@@ -216,23 +216,27 @@ WITH fresh_runs AS MATERIALIZED (
                                                          f.connector_instance_id || '|' || f.connection_created_at AS key_,
                                                          e.event_type, e.status, e.occurred_at,
                                                          CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
-                                                         nullif(e.data_json->>'failure_reason', '') AS failure_reason,
-                                                         coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                         nullif(CASE WHEN typeof(e.data_json->>'failure_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'failure_reason' AS TEXT) ELSE e.data_json->>'failure_reason' END, '') AS failure_reason,
+                                                         coalesce(nullif(CASE WHEN typeof(e.data_json->>'terminal_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'terminal_reason' AS TEXT) ELSE e.data_json->>'terminal_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->>'reason') IN ('integer', 'real') THEN CAST(e.data_json->>'reason' AS TEXT) ELSE e.data_json->>'reason' END, '')) AS terminal_reason,
                                                          CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
                                                               THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
                                                          CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
                                                               THEN json(e.data_json->'known_gaps') END AS known_gaps,
-                                                         coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
-                                                         coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
-                                                         coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                         coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_profile_key') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_profile_key' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_profile_key' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'profile_key') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'profile_key' AS TEXT) ELSE e.data_json->'browser_surface'->>'profile_key' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_profile_key') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_profile_key' AS TEXT) ELSE e.data_json->>'browser_surface_profile_key' END, '')) AS surface_profile_key,
+                                                         coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_status') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_status' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_status' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'status') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'status' AS TEXT) ELSE e.data_json->'browser_surface'->>'status' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_status') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_status' AS TEXT) ELSE e.data_json->>'browser_surface_status' END, '')) AS surface_status,
+                                                         coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_wait_reason' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_wait_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'wait_reason' AS TEXT) ELSE e.data_json->'browser_surface'->>'wait_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_wait_reason' AS TEXT) ELSE e.data_json->>'browser_surface_wait_reason' END, '')) AS surface_wait_reason
                                                     FROM pyref_run_facts f
                                                    CROSS JOIN json_each(f.event_seqs) AS fs
                                                     JOIN spine_events e ON e.event_seq = fs.value
-                                                   WHERE f.run_id IN (SELECT nf.run_id FROM pyref_run_facts nf WHERE nf.connector_instance_id IN (SELECT value FROM json_each(:ids)))) u
+                                                   WHERE f.run_id IN (SELECT sr.run_id FROM stale sr WHERE sr.run_id IS NOT NULL
+                                       UNION
+                                       SELECT nf.run_id FROM pyref_run_facts nf
+                                         JOIN stale sa ON sa.run_id IS NULL AND nf.connector_instance_id = sa.connector_instance_id)) u
                                           WINDOW per_run AS (PARTITION BY u.run_id)) v) r
                             JOIN connector_instances pci
                               ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
-                           WHERE pci.connector_instance_id IN (SELECT value FROM json_each(:ids))) x) w
+                           WHERE (pci.connector_instance_id IN (SELECT value FROM json_each(:ids))) AND ((pci.connector_instance_id, r.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+                           OR pci.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))) x) w
            GROUP BY w.run_id, w.connector_instance_id) m
    WHERE m.exists_ = 1
 )
@@ -256,7 +260,13 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
           'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
           'surface_wait_reason', r.surface_wait_reason,
           'collection_facts', json(r.collection_facts),
-          'known_gaps', json(r.known_gaps)) FROM fresh_runs r
+          'known_gaps', json(r.known_gaps)) FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
+           FROM pyref_runs kr
+          WHERE kr.connector_instance_id = ci.connector_instance_id AND NOT ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+         OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))
+         UNION ALL
+         SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
+          WHERE dl.connector_instance_id = ci.connector_instance_id) r
           WHERE r.connector_instance_id = ci.connector_instance_id
           ORDER BY r.order_at DESC, r.run_id DESC LIMIT 1) AS latest_run,
           (SELECT json_object('run_id', r.run_id, 'status', r.status,
@@ -265,7 +275,13 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
           'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
           'surface_wait_reason', r.surface_wait_reason,
           'collection_facts', json(r.collection_facts),
-          'known_gaps', json(r.known_gaps)) FROM fresh_runs r
+          'known_gaps', json(r.known_gaps)) FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
+           FROM pyref_runs kr
+          WHERE kr.connector_instance_id = ci.connector_instance_id AND NOT ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+         OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))
+         UNION ALL
+         SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
+          WHERE dl.connector_instance_id = ci.connector_instance_id) r
           WHERE r.connector_instance_id = ci.connector_instance_id AND r.status = 'succeeded'
           ORDER BY r.order_at DESC, r.run_id DESC LIMIT 1) AS latest_successful_run,
           (SELECT json_object('run_id', r.run_id, 'status', r.status,
@@ -274,12 +290,30 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
           'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
           'surface_wait_reason', r.surface_wait_reason,
           'collection_facts', json(r.collection_facts),
-          'known_gaps', json(r.known_gaps)) FROM fresh_runs r
+          'known_gaps', json(r.known_gaps)) FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
+           FROM pyref_runs kr
+          WHERE kr.connector_instance_id = ci.connector_instance_id AND NOT ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+         OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))
+         UNION ALL
+         SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
+          WHERE dl.connector_instance_id = ci.connector_instance_id) r
           WHERE r.connector_instance_id = ci.connector_instance_id AND r.settled_seq IS NOT NULL AND r.status <> 'skipped'
           ORDER BY r.order_at DESC, r.run_id DESC LIMIT 1) AS latest_settled_run,
-          (SELECT count(*) FROM fresh_runs r
+          (SELECT count(*) FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
+           FROM pyref_runs kr
+          WHERE kr.connector_instance_id = ci.connector_instance_id AND NOT ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+         OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))
+         UNION ALL
+         SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
+          WHERE dl.connector_instance_id = ci.connector_instance_id) r
             WHERE r.connector_instance_id = ci.connector_instance_id AND r.status = 'failed'
-              AND NOT EXISTS (SELECT 1 FROM fresh_runs s
+              AND NOT EXISTS (SELECT 1 FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
+           FROM pyref_runs kr
+          WHERE kr.connector_instance_id = ci.connector_instance_id AND NOT ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+         OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))
+         UNION ALL
+         SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
+          WHERE dl.connector_instance_id = ci.connector_instance_id) s
                                WHERE s.connector_instance_id = r.connector_instance_id
                                  AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(json_group_array(json(f.fact)), '[]')
              FROM (SELECT x.stream, x.fact
@@ -290,7 +324,13 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
                                     PARTITION BY e.value->>'stream'
                                     ORDER BY CASE WHEN e.value->>'checkpoint' IN ('committed', 'disabled') THEN 0 ELSE 1 END,
                                              r.order_at DESC, r.run_id DESC) AS rn
-                             FROM fresh_runs r, json_each(r.collection_facts) AS e
+                             FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
+           FROM pyref_runs kr
+          WHERE kr.connector_instance_id = ci.connector_instance_id AND NOT ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+         OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))
+         UNION ALL
+         SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
+          WHERE dl.connector_instance_id = ci.connector_instance_id) r, json_each(r.collection_facts) AS e
                             WHERE r.connector_instance_id = ci.connector_instance_id
                               AND r.collection_facts IS NOT NULL AND r.settled_seq IS NOT NULL
                               -- (a CASE, so no JSON function ever reads an element that is no object)
@@ -329,7 +369,11 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
  WHERE s.connector_instance_id IN (SELECT value FROM json_each(:ids));
 
 -- name: recompute_evidence_deep
-WITH fresh_runs AS MATERIALIZED (
+-- Only the stale runs are recomputed (0016); the other stored runs are kept.
+WITH stale AS MATERIALIZED (
+  SELECT ss.connector_instance_id, ss.run_id FROM pyref_stale_runs ss
+   WHERE ss.connector_instance_id IN (SELECT value FROM json_each(:ids))
+), delta AS MATERIALIZED (
   SELECT m.run_id, m.connector_instance_id,
          CASE m.settle_type
            WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
@@ -355,23 +399,19 @@ WITH fresh_runs AS MATERIALIZED (
                  max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
                  max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
                  max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
-                 max(CASE WHEN w.key_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
-                 max(CASE WHEN w.status_rank = 1 THEN w.surface_status END) AS surface_status,
-                 max(CASE WHEN w.wait_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                 max(CASE WHEN w.surface_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                 max(CASE WHEN w.surface_rank = 1 THEN w.surface_status END) AS surface_status,
+                 max(CASE WHEN w.surface_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
                  max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
             FROM (SELECT x.*,
                          CASE WHEN x.terminal = 1 THEN row_number() OVER (
                            PARTITION BY x.run_id, x.connector_instance_id, x.terminal
                            ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
-                         CASE WHEN x.surface_profile_key IS NOT NULL THEN row_number() OVER (
-                           PARTITION BY x.run_id, x.connector_instance_id, x.surface_profile_key IS NULL
-                           ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS key_rank,
-                         CASE WHEN x.surface_status IS NOT NULL THEN row_number() OVER (
-                           PARTITION BY x.run_id, x.connector_instance_id, x.surface_status IS NULL
-                           ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS status_rank,
-                         CASE WHEN x.surface_wait_reason IS NOT NULL THEN row_number() OVER (
-                           PARTITION BY x.run_id, x.connector_instance_id, x.surface_wait_reason IS NULL
-                           ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS wait_rank
+                         CASE WHEN coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NOT NULL
+                              THEN row_number() OVER (
+                           PARTITION BY x.run_id, x.connector_instance_id,
+                                        coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NULL
+                           ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS surface_rank
                     FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
                                  r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
                                  r.collection_facts, r.known_gaps,
@@ -399,23 +439,27 @@ WITH fresh_runs AS MATERIALIZED (
                                                          f.connector_instance_id || '|' || f.connection_created_at AS key_,
                                                          e.event_type, e.status, e.occurred_at,
                                                          CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
-                                                         nullif(e.data_json->>'failure_reason', '') AS failure_reason,
-                                                         coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                         nullif(CASE WHEN typeof(e.data_json->>'failure_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'failure_reason' AS TEXT) ELSE e.data_json->>'failure_reason' END, '') AS failure_reason,
+                                                         coalesce(nullif(CASE WHEN typeof(e.data_json->>'terminal_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'terminal_reason' AS TEXT) ELSE e.data_json->>'terminal_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->>'reason') IN ('integer', 'real') THEN CAST(e.data_json->>'reason' AS TEXT) ELSE e.data_json->>'reason' END, '')) AS terminal_reason,
                                                          CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
                                                               THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
                                                          CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
                                                               THEN json(e.data_json->'known_gaps') END AS known_gaps,
-                                                         coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
-                                                         coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
-                                                         coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                         coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_profile_key') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_profile_key' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_profile_key' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'profile_key') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'profile_key' AS TEXT) ELSE e.data_json->'browser_surface'->>'profile_key' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_profile_key') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_profile_key' AS TEXT) ELSE e.data_json->>'browser_surface_profile_key' END, '')) AS surface_profile_key,
+                                                         coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_status') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_status' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_status' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'status') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'status' AS TEXT) ELSE e.data_json->'browser_surface'->>'status' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_status') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_status' AS TEXT) ELSE e.data_json->>'browser_surface_status' END, '')) AS surface_status,
+                                                         coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_wait_reason' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_wait_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'wait_reason' AS TEXT) ELSE e.data_json->'browser_surface'->>'wait_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_wait_reason' AS TEXT) ELSE e.data_json->>'browser_surface_wait_reason' END, '')) AS surface_wait_reason
                                                     FROM pyref_run_facts f
                                                    CROSS JOIN json_each(f.event_seqs) AS fs
                                                     JOIN spine_events e ON e.event_seq = fs.value
-                                                   WHERE f.run_id IN (SELECT nf.run_id FROM pyref_run_facts nf WHERE nf.connector_instance_id IN (SELECT value FROM json_each(:ids)))) u
+                                                   WHERE f.run_id IN (SELECT sr.run_id FROM stale sr WHERE sr.run_id IS NOT NULL
+                                       UNION
+                                       SELECT nf.run_id FROM pyref_run_facts nf
+                                         JOIN stale sa ON sa.run_id IS NULL AND nf.connector_instance_id = sa.connector_instance_id)) u
                                           WINDOW per_run AS (PARTITION BY u.run_id)) v) r
                             JOIN connector_instances pci
                               ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
-                           WHERE pci.connector_instance_id IN (SELECT value FROM json_each(:ids))) x) w
+                           WHERE (pci.connector_instance_id IN (SELECT value FROM json_each(:ids))) AND ((pci.connector_instance_id, r.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+                           OR pci.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))) x) w
            GROUP BY w.run_id, w.connector_instance_id) m
    WHERE m.exists_ = 1
 )
@@ -427,8 +471,13 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
   'surface_wait_reason', r.surface_wait_reason,
   'collection_facts', json(r.collection_facts),
   'known_gaps', json(r.known_gaps)))), '[]')
-          FROM (SELECT * FROM fresh_runs x
-                 WHERE x.connector_instance_id = s.connector_instance_id
+          FROM (SELECT * FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
+                                 FROM pyref_runs kr
+                                WHERE kr.connector_instance_id = s.connector_instance_id AND NOT ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+                               OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))
+                               UNION ALL
+                               SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
+                                WHERE dl.connector_instance_id = s.connector_instance_id) x
                  ORDER BY x.order_at DESC, x.run_id DESC LIMIT 20) r) AS recent_runs
   FROM (SELECT
           ci.connector_instance_id,
@@ -449,7 +498,13 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
           'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
           'surface_wait_reason', r.surface_wait_reason,
           'collection_facts', json(r.collection_facts),
-          'known_gaps', json(r.known_gaps)) FROM fresh_runs r
+          'known_gaps', json(r.known_gaps)) FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
+           FROM pyref_runs kr
+          WHERE kr.connector_instance_id = ci.connector_instance_id AND NOT ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+         OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))
+         UNION ALL
+         SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
+          WHERE dl.connector_instance_id = ci.connector_instance_id) r
           WHERE r.connector_instance_id = ci.connector_instance_id
           ORDER BY r.order_at DESC, r.run_id DESC LIMIT 1) AS latest_run,
           (SELECT json_object('run_id', r.run_id, 'status', r.status,
@@ -458,7 +513,13 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
           'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
           'surface_wait_reason', r.surface_wait_reason,
           'collection_facts', json(r.collection_facts),
-          'known_gaps', json(r.known_gaps)) FROM fresh_runs r
+          'known_gaps', json(r.known_gaps)) FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
+           FROM pyref_runs kr
+          WHERE kr.connector_instance_id = ci.connector_instance_id AND NOT ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+         OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))
+         UNION ALL
+         SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
+          WHERE dl.connector_instance_id = ci.connector_instance_id) r
           WHERE r.connector_instance_id = ci.connector_instance_id AND r.status = 'succeeded'
           ORDER BY r.order_at DESC, r.run_id DESC LIMIT 1) AS latest_successful_run,
           (SELECT json_object('run_id', r.run_id, 'status', r.status,
@@ -467,12 +528,30 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
           'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
           'surface_wait_reason', r.surface_wait_reason,
           'collection_facts', json(r.collection_facts),
-          'known_gaps', json(r.known_gaps)) FROM fresh_runs r
+          'known_gaps', json(r.known_gaps)) FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
+           FROM pyref_runs kr
+          WHERE kr.connector_instance_id = ci.connector_instance_id AND NOT ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+         OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))
+         UNION ALL
+         SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
+          WHERE dl.connector_instance_id = ci.connector_instance_id) r
           WHERE r.connector_instance_id = ci.connector_instance_id AND r.settled_seq IS NOT NULL AND r.status <> 'skipped'
           ORDER BY r.order_at DESC, r.run_id DESC LIMIT 1) AS latest_settled_run,
-          (SELECT count(*) FROM fresh_runs r
+          (SELECT count(*) FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
+           FROM pyref_runs kr
+          WHERE kr.connector_instance_id = ci.connector_instance_id AND NOT ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+         OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))
+         UNION ALL
+         SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
+          WHERE dl.connector_instance_id = ci.connector_instance_id) r
             WHERE r.connector_instance_id = ci.connector_instance_id AND r.status = 'failed'
-              AND NOT EXISTS (SELECT 1 FROM fresh_runs s
+              AND NOT EXISTS (SELECT 1 FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
+           FROM pyref_runs kr
+          WHERE kr.connector_instance_id = ci.connector_instance_id AND NOT ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+         OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))
+         UNION ALL
+         SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
+          WHERE dl.connector_instance_id = ci.connector_instance_id) s
                                WHERE s.connector_instance_id = r.connector_instance_id
                                  AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(json_group_array(json(f.fact)), '[]')
              FROM (SELECT x.stream, x.fact
@@ -483,7 +562,13 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
                                     PARTITION BY e.value->>'stream'
                                     ORDER BY CASE WHEN e.value->>'checkpoint' IN ('committed', 'disabled') THEN 0 ELSE 1 END,
                                              r.order_at DESC, r.run_id DESC) AS rn
-                             FROM fresh_runs r, json_each(r.collection_facts) AS e
+                             FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
+           FROM pyref_runs kr
+          WHERE kr.connector_instance_id = ci.connector_instance_id AND NOT ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+         OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))
+         UNION ALL
+         SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
+          WHERE dl.connector_instance_id = ci.connector_instance_id) r, json_each(r.collection_facts) AS e
                             WHERE r.connector_instance_id = ci.connector_instance_id
                               AND r.collection_facts IS NOT NULL AND r.settled_seq IS NOT NULL
                               -- (a CASE, so no JSON function ever reads an element that is no object)
@@ -532,11 +617,14 @@ SELECT q.connector_instance_id
 
 -- name: dirty_seqs
 SELECT dirty_seq FROM pyref_dirty WHERE connector_instance_id IN (SELECT value FROM json_each(:ids));
-
 -- name: refresh_runs_delete
-DELETE FROM pyref_runs WHERE connector_instance_id IN (SELECT value FROM json_each(:ids));
+-- The stale runs of the given connections (0016), recomputed: the stored rows go ...
+DELETE FROM pyref_runs
+ WHERE ((pyref_runs.connector_instance_id, pyref_runs.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM (SELECT st.connector_instance_id, st.run_id FROM pyref_stale_runs st WHERE st.connector_instance_id IN (SELECT value FROM json_each(:ids))) sh WHERE sh.run_id IS NOT NULL)
+ OR pyref_runs.connector_instance_id IN (SELECT sw.connector_instance_id FROM (SELECT st.connector_instance_id, st.run_id FROM pyref_stale_runs st WHERE st.connector_instance_id IN (SELECT value FROM json_each(:ids))) sw WHERE sw.run_id IS NULL));
 
 -- name: refresh_runs_insert
+-- ... and their recomputation comes in; then the stale pairs are consumed.
 INSERT INTO pyref_runs (run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq)
 SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq
   FROM (SELECT m.run_id, m.connector_instance_id,
@@ -564,23 +652,19 @@ SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_
                        max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
                        max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
                        max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
-                       max(CASE WHEN w.key_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
-                       max(CASE WHEN w.status_rank = 1 THEN w.surface_status END) AS surface_status,
-                       max(CASE WHEN w.wait_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                       max(CASE WHEN w.surface_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                       max(CASE WHEN w.surface_rank = 1 THEN w.surface_status END) AS surface_status,
+                       max(CASE WHEN w.surface_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
                        max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
                   FROM (SELECT x.*,
                                CASE WHEN x.terminal = 1 THEN row_number() OVER (
                                  PARTITION BY x.run_id, x.connector_instance_id, x.terminal
                                  ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
-                               CASE WHEN x.surface_profile_key IS NOT NULL THEN row_number() OVER (
-                                 PARTITION BY x.run_id, x.connector_instance_id, x.surface_profile_key IS NULL
-                                 ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS key_rank,
-                               CASE WHEN x.surface_status IS NOT NULL THEN row_number() OVER (
-                                 PARTITION BY x.run_id, x.connector_instance_id, x.surface_status IS NULL
-                                 ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS status_rank,
-                               CASE WHEN x.surface_wait_reason IS NOT NULL THEN row_number() OVER (
-                                 PARTITION BY x.run_id, x.connector_instance_id, x.surface_wait_reason IS NULL
-                                 ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS wait_rank
+                               CASE WHEN coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NOT NULL
+                                    THEN row_number() OVER (
+                                 PARTITION BY x.run_id, x.connector_instance_id,
+                                              coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NULL
+                                 ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS surface_rank
                           FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
                                        r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
                                        r.collection_facts, r.known_gaps,
@@ -608,28 +692,78 @@ SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_
                                                                f.connector_instance_id || '|' || f.connection_created_at AS key_,
                                                                e.event_type, e.status, e.occurred_at,
                                                                CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
-                                                               nullif(e.data_json->>'failure_reason', '') AS failure_reason,
-                                                               coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                               nullif(CASE WHEN typeof(e.data_json->>'failure_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'failure_reason' AS TEXT) ELSE e.data_json->>'failure_reason' END, '') AS failure_reason,
+                                                               coalesce(nullif(CASE WHEN typeof(e.data_json->>'terminal_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'terminal_reason' AS TEXT) ELSE e.data_json->>'terminal_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->>'reason') IN ('integer', 'real') THEN CAST(e.data_json->>'reason' AS TEXT) ELSE e.data_json->>'reason' END, '')) AS terminal_reason,
                                                                CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
                                                                     THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
                                                                CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
                                                                     THEN json(e.data_json->'known_gaps') END AS known_gaps,
-                                                               coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
-                                                               coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
-                                                               coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                               coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_profile_key') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_profile_key' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_profile_key' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'profile_key') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'profile_key' AS TEXT) ELSE e.data_json->'browser_surface'->>'profile_key' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_profile_key') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_profile_key' AS TEXT) ELSE e.data_json->>'browser_surface_profile_key' END, '')) AS surface_profile_key,
+                                                               coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_status') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_status' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_status' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'status') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'status' AS TEXT) ELSE e.data_json->'browser_surface'->>'status' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_status') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_status' AS TEXT) ELSE e.data_json->>'browser_surface_status' END, '')) AS surface_status,
+                                                               coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_wait_reason' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_wait_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'wait_reason' AS TEXT) ELSE e.data_json->'browser_surface'->>'wait_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_wait_reason' AS TEXT) ELSE e.data_json->>'browser_surface_wait_reason' END, '')) AS surface_wait_reason
                                                           FROM pyref_run_facts f
                                                          CROSS JOIN json_each(f.event_seqs) AS fs
                                                           JOIN spine_events e ON e.event_seq = fs.value
-                                                         WHERE f.run_id IN (SELECT nf.run_id FROM pyref_run_facts nf WHERE nf.connector_instance_id IN (SELECT value FROM json_each(:ids)))) u
+                                                         WHERE f.run_id IN (SELECT sr.run_id FROM (SELECT st.connector_instance_id, st.run_id FROM pyref_stale_runs st WHERE st.connector_instance_id IN (SELECT value FROM json_each(:ids))) sr WHERE sr.run_id IS NOT NULL
+                                             UNION
+                                             SELECT nf.run_id FROM pyref_run_facts nf
+                                               JOIN (SELECT st.connector_instance_id, st.run_id FROM pyref_stale_runs st WHERE st.connector_instance_id IN (SELECT value FROM json_each(:ids))) sa ON sa.run_id IS NULL AND nf.connector_instance_id = sa.connector_instance_id)) u
                                                 WINDOW per_run AS (PARTITION BY u.run_id)) v) r
                                   JOIN connector_instances pci
                                     ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
-                                 WHERE pci.connector_instance_id IN (SELECT value FROM json_each(:ids))) x) w
+                                 WHERE (true) AND ((pci.connector_instance_id, r.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM (SELECT st.connector_instance_id, st.run_id FROM pyref_stale_runs st WHERE st.connector_instance_id IN (SELECT value FROM json_each(:ids))) sh WHERE sh.run_id IS NOT NULL)
+                                 OR pci.connector_instance_id IN (SELECT sw.connector_instance_id FROM (SELECT st.connector_instance_id, st.run_id FROM pyref_stale_runs st WHERE st.connector_instance_id IN (SELECT value FROM json_each(:ids))) sw WHERE sw.run_id IS NULL))) x) w
                  GROUP BY w.run_id, w.connector_instance_id) m
          WHERE m.exists_ = 1) p;
 
+-- name: release_stale
+DELETE FROM pyref_stale_runs WHERE connector_instance_id IN (SELECT value FROM json_each(:ids));
+
 -- name: rebuild_runs_delete
 DELETE FROM pyref_runs;
+
+-- name: rebuild_missing_facts
+-- Run events written while the spine trigger was off get their facts, as if written now.
+INSERT INTO pyref_run_facts (run_id, event_seq, event_seqs, carried, connector_instance_id, connection_created_at)
+SELECT a.run_id, min(a.event_seq), json_group_array(a.event_seq), a.carried, ci.connector_instance_id, ci.created_at
+  FROM (SELECT k.event_seq, k.run_id,
+               (k.profile_key IS NOT NULL OR coalesce(k.id1, k.id2, k.id3) IS NOT NULL) AS carried,
+               coalesce(
+                 CASE WHEN k.profile_key IS NOT NULL THEN
+                   (SELECT CASE WHEN count(*) = 1 THEN max(pi.connector_instance_id) END
+                      FROM pyref_connector_digest pg
+                      JOIN connector_instances pi ON pi.connector_id = pg.connector_id
+                       AND pi.connector_instance_id = CASE
+                             WHEN k.profile_key = pg.profile_base THEN pg.connector_id
+                             WHEN substr(k.profile_key, 1, length(pg.profile_base) + 1) = pg.profile_base || ':'
+                               THEN substr(k.profile_key, length(pg.profile_base) + 2) END
+                     WHERE (pi.connector_instance_id = pi.connector_id) = (k.profile_key = pg.profile_base))
+                 END,
+                 CASE
+                   WHEN k.profile_key IS NOT NULL AND coalesce(k.id1, k.id2, k.id3) IS NULL THEN
+                     (SELECT si.connector_instance_id FROM connector_instances si
+                       WHERE si.connector_instance_id = substr(k.profile_key, length(rtrim(k.profile_key, replace(k.profile_key, ':', ''))) + 1)
+                         AND (k.connector IS NULL OR si.connector_id = k.connector))
+                   WHEN coalesce(k.id1, k.id2, k.id3) IS NOT NULL THEN
+                     CASE WHEN k.id1 <> coalesce(k.id2, k.id1) OR k.id1 <> coalesce(k.id3, k.id1)
+                               OR k.id2 <> coalesce(k.id3, k.id2) THEN NULL
+                          ELSE (SELECT xi.connector_instance_id FROM connector_instances xi WHERE xi.connector_instance_id = coalesce(k.id1, k.id2, k.id3)) END
+                   WHEN k.connector IS NOT NULL THEN (SELECT CASE WHEN count(*) = 1 THEN max(si.connector_instance_id) END
+                        FROM (SELECT sa.connector_instance_id FROM connector_instances sa
+                               WHERE sa.connector_id = k.connector AND sa.status = 'active' LIMIT 2) si)
+                 END) AS cid
+          FROM (SELECT ev.event_seq, ev.run_id, coalesce(nullif(CASE WHEN typeof(ev.data_json->'browser_surface'->>'browser_surface_profile_key') IN ('integer', 'real') THEN CAST(ev.data_json->'browser_surface'->>'browser_surface_profile_key' AS TEXT) ELSE ev.data_json->'browser_surface'->>'browser_surface_profile_key' END, ''), nullif(CASE WHEN typeof(ev.data_json->'browser_surface'->>'profile_key') IN ('integer', 'real') THEN CAST(ev.data_json->'browser_surface'->>'profile_key' AS TEXT) ELSE ev.data_json->'browser_surface'->>'profile_key' END, ''), nullif(CASE WHEN typeof(ev.data_json->>'browser_surface_profile_key') IN ('integer', 'real') THEN CAST(ev.data_json->>'browser_surface_profile_key' AS TEXT) ELSE ev.data_json->>'browser_surface_profile_key' END, '')) AS profile_key,
+                       nullif(ev.connector_instance_id, '') AS id1,
+                       nullif(CASE WHEN typeof(ev.data_json->>'connection_id') IN ('integer', 'real') THEN CAST(ev.data_json->>'connection_id' AS TEXT) ELSE ev.data_json->>'connection_id' END, '') AS id2,
+                       nullif(CASE WHEN typeof(ev.data_json->>'connector_instance_id') IN ('integer', 'real') THEN CAST(ev.data_json->>'connector_instance_id' AS TEXT) ELSE ev.data_json->>'connector_instance_id' END, '') AS id3,
+                       coalesce(nullif(ev.connector_id, ''), nullif(CASE WHEN ev.source_kind = 'connector' THEN ev.source_id END, ''), nullif(CASE WHEN typeof(CASE WHEN ev.data_json->'source'->>'kind' = 'connector' THEN CASE WHEN typeof(ev.data_json->'source'->>'id') IN ('integer', 'real') THEN CAST(ev.data_json->'source'->>'id' AS TEXT) ELSE ev.data_json->'source'->>'id' END END) IN ('integer', 'real') THEN CAST(CASE WHEN ev.data_json->'source'->>'kind' = 'connector' THEN CASE WHEN typeof(ev.data_json->'source'->>'id') IN ('integer', 'real') THEN CAST(ev.data_json->'source'->>'id' AS TEXT) ELSE ev.data_json->'source'->>'id' END END AS TEXT) ELSE CASE WHEN ev.data_json->'source'->>'kind' = 'connector' THEN CASE WHEN typeof(ev.data_json->'source'->>'id') IN ('integer', 'real') THEN CAST(ev.data_json->'source'->>'id' AS TEXT) ELSE ev.data_json->'source'->>'id' END END END, ''), nullif(CASE WHEN typeof(ev.data_json->>'connector_id') IN ('integer', 'real') THEN CAST(ev.data_json->>'connector_id' AS TEXT) ELSE ev.data_json->>'connector_id' END, '')) AS connector
+                  FROM spine_events AS ev WHERE substr(ev.event_type, 1, 4) = 'run.' AND ev.run_id IS NOT NULL
+                                   AND NOT EXISTS (SELECT 1 FROM pyref_run_facts xf CROSS JOIN json_each(xf.event_seqs) AS xs
+                                                    WHERE xf.run_id = ev.run_id AND xs.value = ev.event_seq)) k) a
+  LEFT JOIN connector_instances ci ON ci.connector_instance_id = a.cid
+ WHERE true
+ GROUP BY a.run_id, a.carried, ci.connector_instance_id, ci.created_at
+ON CONFLICT (run_id, event_seq) DO NOTHING;
 
 -- name: rebuild_runs_insert
 INSERT INTO pyref_runs (run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq)
@@ -659,23 +793,19 @@ SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_
                        max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
                        max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
                        max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
-                       max(CASE WHEN w.key_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
-                       max(CASE WHEN w.status_rank = 1 THEN w.surface_status END) AS surface_status,
-                       max(CASE WHEN w.wait_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                       max(CASE WHEN w.surface_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                       max(CASE WHEN w.surface_rank = 1 THEN w.surface_status END) AS surface_status,
+                       max(CASE WHEN w.surface_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
                        max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
                   FROM (SELECT x.*,
                                CASE WHEN x.terminal = 1 THEN row_number() OVER (
                                  PARTITION BY x.run_id, x.connector_instance_id, x.terminal
                                  ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
-                               CASE WHEN x.surface_profile_key IS NOT NULL THEN row_number() OVER (
-                                 PARTITION BY x.run_id, x.connector_instance_id, x.surface_profile_key IS NULL
-                                 ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS key_rank,
-                               CASE WHEN x.surface_status IS NOT NULL THEN row_number() OVER (
-                                 PARTITION BY x.run_id, x.connector_instance_id, x.surface_status IS NULL
-                                 ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS status_rank,
-                               CASE WHEN x.surface_wait_reason IS NOT NULL THEN row_number() OVER (
-                                 PARTITION BY x.run_id, x.connector_instance_id, x.surface_wait_reason IS NULL
-                                 ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS wait_rank
+                               CASE WHEN coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NOT NULL
+                                    THEN row_number() OVER (
+                                 PARTITION BY x.run_id, x.connector_instance_id,
+                                              coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NULL
+                                 ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS surface_rank
                           FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
                                        r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
                                        r.collection_facts, r.known_gaps,
@@ -703,15 +833,15 @@ SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_
                                                                f.connector_instance_id || '|' || f.connection_created_at AS key_,
                                                                e.event_type, e.status, e.occurred_at,
                                                                CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
-                                                               nullif(e.data_json->>'failure_reason', '') AS failure_reason,
-                                                               coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                               nullif(CASE WHEN typeof(e.data_json->>'failure_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'failure_reason' AS TEXT) ELSE e.data_json->>'failure_reason' END, '') AS failure_reason,
+                                                               coalesce(nullif(CASE WHEN typeof(e.data_json->>'terminal_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'terminal_reason' AS TEXT) ELSE e.data_json->>'terminal_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->>'reason') IN ('integer', 'real') THEN CAST(e.data_json->>'reason' AS TEXT) ELSE e.data_json->>'reason' END, '')) AS terminal_reason,
                                                                CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
                                                                     THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
                                                                CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
                                                                     THEN json(e.data_json->'known_gaps') END AS known_gaps,
-                                                               coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
-                                                               coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
-                                                               coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                               coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_profile_key') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_profile_key' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_profile_key' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'profile_key') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'profile_key' AS TEXT) ELSE e.data_json->'browser_surface'->>'profile_key' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_profile_key') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_profile_key' AS TEXT) ELSE e.data_json->>'browser_surface_profile_key' END, '')) AS surface_profile_key,
+                                                               coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_status') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_status' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_status' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'status') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'status' AS TEXT) ELSE e.data_json->'browser_surface'->>'status' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_status') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_status' AS TEXT) ELSE e.data_json->>'browser_surface_status' END, '')) AS surface_status,
+                                                               coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_wait_reason' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_wait_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'wait_reason' AS TEXT) ELSE e.data_json->'browser_surface'->>'wait_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_wait_reason' AS TEXT) ELSE e.data_json->>'browser_surface_wait_reason' END, '')) AS surface_wait_reason
                                                           FROM pyref_run_facts f
                                                          CROSS JOIN json_each(f.event_seqs) AS fs
                                                           JOIN spine_events e ON e.event_seq = fs.value
@@ -722,6 +852,9 @@ SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_
                                  WHERE true) x) w
                  GROUP BY w.run_id, w.connector_instance_id) m
          WHERE m.exists_ = 1) p;
+
+-- name: rebuild_release_stale
+DELETE FROM pyref_stale_runs;
 
 -- name: refresh_evidence
 INSERT INTO pyref_evidence AS e (connector_instance_id, expected_profile_key, stream_stats, latest_run, latest_successful_run, latest_settled_run, failures_since_success, stream_facts, gap_counts, schedule, open_attention,
@@ -788,236 +921,274 @@ ON CONFLICT (connector_id) DO UPDATE SET connector_display_name = excluded.conne
     declarations = excluded.declarations;
 
 -- name: verify
+WITH verify_run_drift (connector_instance_id) AS (
+  SELECT dr.connector_instance_id FROM (
+    SELECT * FROM (SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM (SELECT m.run_id, m.connector_instance_id,
+             CASE m.settle_type
+               WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+               WHEN 'run.failed' THEN 'failed'
+               WHEN 'run.cancelled' THEN 'cancelled'
+               WHEN 'run.abandoned' THEN 'abandoned'
+               WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+               ELSE 'running' END AS status,
+             coalesce(m.started_min, m.settled_at) AS started_at,
+             m.settled_at AS completed_at,
+             m.failure_reason, m.terminal_reason,
+             m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+             m.collection_facts AS collection_facts, m.known_gaps AS known_gaps,
+             m.settled_seq,
+             coalesce(m.settled_at, m.started_min) AS order_at
+        FROM (SELECT w.run_id, w.connector_instance_id,
+                     min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_status END) AS surface_status,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                     max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+                FROM (SELECT x.*,
+                             CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                               PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                               ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                             CASE WHEN coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NOT NULL
+                                  THEN row_number() OVER (
+                               PARTITION BY x.run_id, x.connector_instance_id,
+                                            coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NULL
+                               ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS surface_rank
+                        FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                     r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                     r.collection_facts, r.known_gaps,
+                                     r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                                FROM (SELECT v.*,
+                                             CASE WHEN v.carried = 1 THEN v.cid
+                                                  WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                                  ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                             CASE WHEN v.carried = 1 THEN v.born
+                                                  WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                                  ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                        FROM (SELECT u.*,
+                                                     max(u.carried) OVER per_run AS any_carried,
+                                                     min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                     max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                     min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                     min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                     min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                     max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                     min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                     min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                                FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                             CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                             f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                             f.connector_instance_id || '|' || f.connection_created_at AS key_,
+                                                             e.event_type, e.status, e.occurred_at,
+                                                             CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                             nullif(CASE WHEN typeof(e.data_json->>'failure_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'failure_reason' AS TEXT) ELSE e.data_json->>'failure_reason' END, '') AS failure_reason,
+                                                             coalesce(nullif(CASE WHEN typeof(e.data_json->>'terminal_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'terminal_reason' AS TEXT) ELSE e.data_json->>'terminal_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->>'reason') IN ('integer', 'real') THEN CAST(e.data_json->>'reason' AS TEXT) ELSE e.data_json->>'reason' END, '')) AS terminal_reason,
+                                                             CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
+                                                                  THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
+                                                             CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
+                                                                  THEN json(e.data_json->'known_gaps') END AS known_gaps,
+                                                             coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_profile_key') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_profile_key' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_profile_key' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'profile_key') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'profile_key' AS TEXT) ELSE e.data_json->'browser_surface'->>'profile_key' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_profile_key') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_profile_key' AS TEXT) ELSE e.data_json->>'browser_surface_profile_key' END, '')) AS surface_profile_key,
+                                                             coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_status') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_status' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_status' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'status') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'status' AS TEXT) ELSE e.data_json->'browser_surface'->>'status' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_status') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_status' AS TEXT) ELSE e.data_json->>'browser_surface_status' END, '')) AS surface_status,
+                                                             coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_wait_reason' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_wait_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'wait_reason' AS TEXT) ELSE e.data_json->'browser_surface'->>'wait_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_wait_reason' AS TEXT) ELSE e.data_json->>'browser_surface_wait_reason' END, '')) AS surface_wait_reason
+                                                        FROM pyref_run_facts f
+                                                       CROSS JOIN json_each(f.event_seqs) AS fs
+                                                        JOIN spine_events e ON e.event_seq = fs.value
+                                                       WHERE true) u
+                                              WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                                JOIN connector_instances pci
+                                  ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                               WHERE true) x) w
+               GROUP BY w.run_id, w.connector_instance_id) m
+       WHERE m.exists_ = 1) p
+                   EXCEPT SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM pyref_runs) a
+    UNION ALL
+    SELECT * FROM (SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM pyref_runs
+                   EXCEPT SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM (SELECT m.run_id, m.connector_instance_id,
+             CASE m.settle_type
+               WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+               WHEN 'run.failed' THEN 'failed'
+               WHEN 'run.cancelled' THEN 'cancelled'
+               WHEN 'run.abandoned' THEN 'abandoned'
+               WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+               ELSE 'running' END AS status,
+             coalesce(m.started_min, m.settled_at) AS started_at,
+             m.settled_at AS completed_at,
+             m.failure_reason, m.terminal_reason,
+             m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+             m.collection_facts AS collection_facts, m.known_gaps AS known_gaps,
+             m.settled_seq,
+             coalesce(m.settled_at, m.started_min) AS order_at
+        FROM (SELECT w.run_id, w.connector_instance_id,
+                     min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_status END) AS surface_status,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                     max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+                FROM (SELECT x.*,
+                             CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                               PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                               ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                             CASE WHEN coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NOT NULL
+                                  THEN row_number() OVER (
+                               PARTITION BY x.run_id, x.connector_instance_id,
+                                            coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NULL
+                               ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS surface_rank
+                        FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                     r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                     r.collection_facts, r.known_gaps,
+                                     r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                                FROM (SELECT v.*,
+                                             CASE WHEN v.carried = 1 THEN v.cid
+                                                  WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                                  ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                             CASE WHEN v.carried = 1 THEN v.born
+                                                  WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                                  ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                        FROM (SELECT u.*,
+                                                     max(u.carried) OVER per_run AS any_carried,
+                                                     min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                     max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                     min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                     min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                     min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                     max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                     min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                     min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                                FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                             CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                             f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                             f.connector_instance_id || '|' || f.connection_created_at AS key_,
+                                                             e.event_type, e.status, e.occurred_at,
+                                                             CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                             nullif(CASE WHEN typeof(e.data_json->>'failure_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'failure_reason' AS TEXT) ELSE e.data_json->>'failure_reason' END, '') AS failure_reason,
+                                                             coalesce(nullif(CASE WHEN typeof(e.data_json->>'terminal_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'terminal_reason' AS TEXT) ELSE e.data_json->>'terminal_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->>'reason') IN ('integer', 'real') THEN CAST(e.data_json->>'reason' AS TEXT) ELSE e.data_json->>'reason' END, '')) AS terminal_reason,
+                                                             CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
+                                                                  THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
+                                                             CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
+                                                                  THEN json(e.data_json->'known_gaps') END AS known_gaps,
+                                                             coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_profile_key') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_profile_key' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_profile_key' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'profile_key') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'profile_key' AS TEXT) ELSE e.data_json->'browser_surface'->>'profile_key' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_profile_key') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_profile_key' AS TEXT) ELSE e.data_json->>'browser_surface_profile_key' END, '')) AS surface_profile_key,
+                                                             coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_status') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_status' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_status' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'status') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'status' AS TEXT) ELSE e.data_json->'browser_surface'->>'status' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_status') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_status' AS TEXT) ELSE e.data_json->>'browser_surface_status' END, '')) AS surface_status,
+                                                             coalesce(nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'browser_surface_wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'browser_surface_wait_reason' AS TEXT) ELSE e.data_json->'browser_surface'->>'browser_surface_wait_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->'browser_surface'->>'wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->'browser_surface'->>'wait_reason' AS TEXT) ELSE e.data_json->'browser_surface'->>'wait_reason' END, ''), nullif(CASE WHEN typeof(e.data_json->>'browser_surface_wait_reason') IN ('integer', 'real') THEN CAST(e.data_json->>'browser_surface_wait_reason' AS TEXT) ELSE e.data_json->>'browser_surface_wait_reason' END, '')) AS surface_wait_reason
+                                                        FROM pyref_run_facts f
+                                                       CROSS JOIN json_each(f.event_seqs) AS fs
+                                                        JOIN spine_events e ON e.event_seq = fs.value
+                                                       WHERE true) u
+                                              WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                                JOIN connector_instances pci
+                                  ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                               WHERE true) x) w
+               GROUP BY w.run_id, w.connector_instance_id) m
+       WHERE m.exists_ = 1) p) b
+  ) dr
+), verify_missing_facts (connector_instance_id) AS (
+  SELECT mk.cid FROM (SELECT coalesce(
+                           CASE WHEN k.profile_key IS NOT NULL THEN
+                             (SELECT CASE WHEN count(*) = 1 THEN max(pi.connector_instance_id) END
+                                FROM pyref_connector_digest pg
+                                JOIN connector_instances pi ON pi.connector_id = pg.connector_id
+                                 AND pi.connector_instance_id = CASE
+                                       WHEN k.profile_key = pg.profile_base THEN pg.connector_id
+                                       WHEN substr(k.profile_key, 1, length(pg.profile_base) + 1) = pg.profile_base || ':'
+                                         THEN substr(k.profile_key, length(pg.profile_base) + 2) END
+                               WHERE (pi.connector_instance_id = pi.connector_id) = (k.profile_key = pg.profile_base))
+                           END,
+                           CASE
+                             WHEN k.profile_key IS NOT NULL AND coalesce(k.id1, k.id2, k.id3) IS NULL THEN
+                               (SELECT si.connector_instance_id FROM connector_instances si
+                                 WHERE si.connector_instance_id = substr(k.profile_key, length(rtrim(k.profile_key, replace(k.profile_key, ':', ''))) + 1)
+                                   AND (k.connector IS NULL OR si.connector_id = k.connector))
+                             WHEN coalesce(k.id1, k.id2, k.id3) IS NOT NULL THEN
+                               CASE WHEN k.id1 <> coalesce(k.id2, k.id1) OR k.id1 <> coalesce(k.id3, k.id1)
+                                         OR k.id2 <> coalesce(k.id3, k.id2) THEN NULL
+                                    ELSE (SELECT xi.connector_instance_id FROM connector_instances xi WHERE xi.connector_instance_id = coalesce(k.id1, k.id2, k.id3)) END
+                             ELSE coalesce(NULL, CASE WHEN k.connector IS NOT NULL THEN (SELECT CASE WHEN count(*) = 1 THEN max(si.connector_instance_id) END
+                                  FROM (SELECT sa.connector_instance_id FROM connector_instances sa
+                                         WHERE sa.connector_id = k.connector AND sa.status = 'active' LIMIT 2) si) END)
+                           END) AS cid
+                        FROM (SELECT ev.event_seq, ev.run_id, coalesce(nullif(CASE WHEN typeof(ev.data_json->'browser_surface'->>'browser_surface_profile_key') IN ('integer', 'real') THEN CAST(ev.data_json->'browser_surface'->>'browser_surface_profile_key' AS TEXT) ELSE ev.data_json->'browser_surface'->>'browser_surface_profile_key' END, ''), nullif(CASE WHEN typeof(ev.data_json->'browser_surface'->>'profile_key') IN ('integer', 'real') THEN CAST(ev.data_json->'browser_surface'->>'profile_key' AS TEXT) ELSE ev.data_json->'browser_surface'->>'profile_key' END, ''), nullif(CASE WHEN typeof(ev.data_json->>'browser_surface_profile_key') IN ('integer', 'real') THEN CAST(ev.data_json->>'browser_surface_profile_key' AS TEXT) ELSE ev.data_json->>'browser_surface_profile_key' END, '')) AS profile_key,
+                                     nullif(ev.connector_instance_id, '') AS id1,
+                                     nullif(CASE WHEN typeof(ev.data_json->>'connection_id') IN ('integer', 'real') THEN CAST(ev.data_json->>'connection_id' AS TEXT) ELSE ev.data_json->>'connection_id' END, '') AS id2,
+                                     nullif(CASE WHEN typeof(ev.data_json->>'connector_instance_id') IN ('integer', 'real') THEN CAST(ev.data_json->>'connector_instance_id' AS TEXT) ELSE ev.data_json->>'connector_instance_id' END, '') AS id3,
+                                     coalesce(nullif(ev.connector_id, ''), nullif(CASE WHEN ev.source_kind = 'connector' THEN ev.source_id END, ''), nullif(CASE WHEN typeof(CASE WHEN ev.data_json->'source'->>'kind' = 'connector' THEN CASE WHEN typeof(ev.data_json->'source'->>'id') IN ('integer', 'real') THEN CAST(ev.data_json->'source'->>'id' AS TEXT) ELSE ev.data_json->'source'->>'id' END END) IN ('integer', 'real') THEN CAST(CASE WHEN ev.data_json->'source'->>'kind' = 'connector' THEN CASE WHEN typeof(ev.data_json->'source'->>'id') IN ('integer', 'real') THEN CAST(ev.data_json->'source'->>'id' AS TEXT) ELSE ev.data_json->'source'->>'id' END END AS TEXT) ELSE CASE WHEN ev.data_json->'source'->>'kind' = 'connector' THEN CASE WHEN typeof(ev.data_json->'source'->>'id') IN ('integer', 'real') THEN CAST(ev.data_json->'source'->>'id' AS TEXT) ELSE ev.data_json->'source'->>'id' END END END, ''), nullif(CASE WHEN typeof(ev.data_json->>'connector_id') IN ('integer', 'real') THEN CAST(ev.data_json->>'connector_id' AS TEXT) ELSE ev.data_json->>'connector_id' END, '')) AS connector
+                                FROM spine_events AS ev WHERE substr(ev.event_type, 1, 4) = 'run.' AND ev.run_id IS NOT NULL
+                                                 AND NOT EXISTS (SELECT 1 FROM pyref_run_facts xf CROSS JOIN json_each(xf.event_seqs) AS xs
+                                                                  WHERE xf.run_id = ev.run_id AND xs.value = ev.event_seq)) k) mk
+   WHERE mk.cid IS NOT NULL
+  UNION
+  SELECT mr.connector_instance_id FROM pyref_run_facts mr
+   WHERE mr.connector_instance_id IS NOT NULL
+     AND mr.run_id IN (SELECT ev.run_id FROM spine_events AS ev WHERE substr(ev.event_type, 1, 4) = 'run.' AND ev.run_id IS NOT NULL
+                                                                   AND NOT EXISTS (SELECT 1 FROM pyref_run_facts xf CROSS JOIN json_each(xf.event_seqs) AS xs
+                                                                                    WHERE xf.run_id = ev.run_id AND xs.value = ev.event_seq))
+), vs AS (
+  SELECT v.connector_instance_id, v.differing FROM (
+    SELECT s.connector_instance_id,
+           CASE WHEN e.connector_instance_id IS NULL THEN 'missing,' ELSE '' END
+           || CASE WHEN e.expected_profile_key IS DISTINCT FROM s.expected_profile_key THEN 'expected_profile_key,' ELSE '' END
+           || CASE WHEN e.stream_stats IS DISTINCT FROM s.stream_stats THEN 'stream_stats,' ELSE '' END
+           || CASE WHEN e.latest_run IS DISTINCT FROM s.latest_run THEN 'latest_run,' ELSE '' END
+           || CASE WHEN e.latest_successful_run IS DISTINCT FROM s.latest_successful_run THEN 'latest_successful_run,' ELSE '' END
+           || CASE WHEN e.latest_settled_run IS DISTINCT FROM s.latest_settled_run THEN 'latest_settled_run,' ELSE '' END
+           || CASE WHEN e.failures_since_success IS DISTINCT FROM s.failures_since_success THEN 'failures_since_success,' ELSE '' END
+           || CASE WHEN e.stream_facts IS DISTINCT FROM s.stream_facts THEN 'stream_facts,' ELSE '' END
+           || CASE WHEN e.gap_counts IS DISTINCT FROM s.gap_counts THEN 'gap_counts,' ELSE '' END
+           || CASE WHEN e.schedule IS DISTINCT FROM s.schedule THEN 'schedule,' ELSE '' END
+           || CASE WHEN e.open_attention IS DISTINCT FROM s.open_attention THEN 'open_attention,' ELSE '' END
+           || CASE WHEN s.connector_instance_id IN (SELECT rd.connector_instance_id FROM verify_run_drift rd) THEN 'runs,' ELSE '' END
+           || CASE WHEN s.connector_instance_id IN (SELECT mf.connector_instance_id FROM verify_missing_facts mf) THEN 'run_facts,' ELSE '' END
+           AS differing
+      FROM pyref_evidence_source s
+      LEFT JOIN pyref_evidence e ON e.connector_instance_id = s.connector_instance_id
+     WHERE NOT EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = s.connector_instance_id)
+  ) v
+  WHERE v.differing <> ''
+  ORDER BY v.connector_instance_id
+), dd AS (
+  SELECT dv.connector_id, dv.differing FROM (
+    SELECT r.connector_id,
+           CASE WHEN g.connector_id IS NULL THEN 'digest,' ELSE ''
+           || CASE WHEN g.display_name IS DISTINCT FROM r.display_name THEN 'digest.display_name,' ELSE '' END
+           || CASE WHEN g.refresh_policy IS DISTINCT FROM r.refresh_policy THEN 'digest.refresh_policy,' ELSE '' END
+           || CASE WHEN g.profile_base IS DISTINCT FROM r.profile_base THEN 'digest.profile_base,' ELSE '' END
+           || CASE WHEN g.connector_display_name IS DISTINCT FROM r.connector_display_name THEN 'digest.connector_display_name,' ELSE '' END
+           || CASE WHEN g.manifest_version IS DISTINCT FROM r.manifest_version THEN 'digest.manifest_version,' ELSE '' END
+           || CASE WHEN g.browser_required IS DISTINCT FROM r.browser_required THEN 'digest.browser_required,' ELSE '' END
+           || CASE WHEN g.declarations IS DISTINCT FROM r.declarations THEN 'digest.declarations,' ELSE '' END
+           END AS differing
+      FROM (SELECT c.connector_id,
+                   c.manifest->>'display_name' AS display_name,
+                   json(c.manifest->'capabilities'->'refresh_policy') AS refresh_policy,
+                   coalesce(nullif(c.manifest->'capabilities'->'browser_surface'->>'profile_key', ''), c.connector_id) AS profile_base,
+                   CASE WHEN json_type(c.manifest, '$.display_name') = 'text' THEN nullif(c.manifest->>'display_name', '') END AS connector_display_name,
+                   CASE WHEN json_type(c.manifest, '$.version') = 'text' THEN nullif(c.manifest->>'version', '') END AS manifest_version,
+                   coalesce(json_type(c.manifest, '$.runtime_requirements.bindings.browser.required') = 'true', 0) AS browser_required,
+                   CASE WHEN json_type(c.manifest->'streams') = 'array' THEN (SELECT coalesce(json_group_array(json_object('name', CASE WHEN json_type(st.value, '$.name') = 'text' THEN st.value->>'name' END, 'required', json(st.value->'required'), 'coverage_strategy', json(st.value->'coverage_strategy'), 'freshness_strategy', json(st.value->'freshness_strategy'), 'coverage_policy', json(st.value->'coverage_policy'))), '[]')
+               FROM (SELECT type, value FROM json_each(c.manifest->'streams') ORDER BY key) AS st
+              WHERE st.type = 'object') END AS declarations
+              FROM connectors c) r
+      LEFT JOIN pyref_connector_digest g ON g.connector_id = r.connector_id
+  ) dv
+  WHERE dv.differing <> ''
+)
 SELECT ci.connector_instance_id, coalesce(vs.differing, '') || coalesce(dd.differing, '') AS differing
   FROM connector_instances ci
-  LEFT JOIN (SELECT v.connector_instance_id, v.differing FROM (
-              SELECT s.connector_instance_id,
-                     CASE WHEN e.connector_instance_id IS NULL THEN 'missing,' ELSE '' END
-                     || CASE WHEN e.expected_profile_key IS DISTINCT FROM s.expected_profile_key THEN 'expected_profile_key,' ELSE '' END
-                     || CASE WHEN e.stream_stats IS DISTINCT FROM s.stream_stats THEN 'stream_stats,' ELSE '' END
-                     || CASE WHEN e.latest_run IS DISTINCT FROM s.latest_run THEN 'latest_run,' ELSE '' END
-                     || CASE WHEN e.latest_successful_run IS DISTINCT FROM s.latest_successful_run THEN 'latest_successful_run,' ELSE '' END
-                     || CASE WHEN e.latest_settled_run IS DISTINCT FROM s.latest_settled_run THEN 'latest_settled_run,' ELSE '' END
-                     || CASE WHEN e.failures_since_success IS DISTINCT FROM s.failures_since_success THEN 'failures_since_success,' ELSE '' END
-                     || CASE WHEN e.stream_facts IS DISTINCT FROM s.stream_facts THEN 'stream_facts,' ELSE '' END
-                     || CASE WHEN e.gap_counts IS DISTINCT FROM s.gap_counts THEN 'gap_counts,' ELSE '' END
-                     || CASE WHEN e.schedule IS DISTINCT FROM s.schedule THEN 'schedule,' ELSE '' END
-                     || CASE WHEN e.open_attention IS DISTINCT FROM s.open_attention THEN 'open_attention,' ELSE '' END
-                     || CASE WHEN s.connector_instance_id IN (SELECT dr.connector_instance_id FROM (
-                        SELECT * FROM (SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM (SELECT m.run_id, m.connector_instance_id,
-                                 CASE m.settle_type
-                                   WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
-                                   WHEN 'run.failed' THEN 'failed'
-                                   WHEN 'run.cancelled' THEN 'cancelled'
-                                   WHEN 'run.abandoned' THEN 'abandoned'
-                                   WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
-                                   ELSE 'running' END AS status,
-                                 coalesce(m.started_min, m.settled_at) AS started_at,
-                                 m.settled_at AS completed_at,
-                                 m.failure_reason, m.terminal_reason,
-                                 m.surface_profile_key, m.surface_status, m.surface_wait_reason,
-                                 m.collection_facts AS collection_facts, m.known_gaps AS known_gaps,
-                                 m.settled_seq,
-                                 coalesce(m.settled_at, m.started_min) AS order_at
-                            FROM (SELECT w.run_id, w.connector_instance_id,
-                                         min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
-                                         max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
-                                         max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
-                                         max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
-                                         max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
-                                         max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
-                                         max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
-                                         max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
-                                         max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
-                                         max(CASE WHEN w.key_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
-                                         max(CASE WHEN w.status_rank = 1 THEN w.surface_status END) AS surface_status,
-                                         max(CASE WHEN w.wait_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
-                                         max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
-                                    FROM (SELECT x.*,
-                                                 CASE WHEN x.terminal = 1 THEN row_number() OVER (
-                                                   PARTITION BY x.run_id, x.connector_instance_id, x.terminal
-                                                   ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
-                                                 CASE WHEN x.surface_profile_key IS NOT NULL THEN row_number() OVER (
-                                                   PARTITION BY x.run_id, x.connector_instance_id, x.surface_profile_key IS NULL
-                                                   ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS key_rank,
-                                                 CASE WHEN x.surface_status IS NOT NULL THEN row_number() OVER (
-                                                   PARTITION BY x.run_id, x.connector_instance_id, x.surface_status IS NULL
-                                                   ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS status_rank,
-                                                 CASE WHEN x.surface_wait_reason IS NOT NULL THEN row_number() OVER (
-                                                   PARTITION BY x.run_id, x.connector_instance_id, x.surface_wait_reason IS NULL
-                                                   ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS wait_rank
-                                            FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
-                                                         r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
-                                                         r.collection_facts, r.known_gaps,
-                                                         r.surface_profile_key, r.surface_status, r.surface_wait_reason
-                                                    FROM (SELECT v.*,
-                                                                 CASE WHEN v.carried = 1 THEN v.cid
-                                                                      WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
-                                                                      ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
-                                                                 CASE WHEN v.carried = 1 THEN v.born
-                                                                      WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
-                                                                      ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
-                                                            FROM (SELECT u.*,
-                                                                         max(u.carried) OVER per_run AS any_carried,
-                                                                         min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
-                                                                         max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
-                                                                         min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
-                                                                         min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
-                                                                         min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
-                                                                         max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
-                                                                         min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
-                                                                         min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
-                                                                    FROM (SELECT f.run_id, fs.value AS event_seq,
-                                                                                 CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
-                                                                                 f.connector_instance_id AS cid, f.connection_created_at AS born,
-                                                                                 f.connector_instance_id || '|' || f.connection_created_at AS key_,
-                                                                                 e.event_type, e.status, e.occurred_at,
-                                                                                 CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
-                                                                                 nullif(e.data_json->>'failure_reason', '') AS failure_reason,
-                                                                                 coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
-                                                                                 CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
-                                                                                      THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
-                                                                                 CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
-                                                                                      THEN json(e.data_json->'known_gaps') END AS known_gaps,
-                                                                                 coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
-                                                                                 coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
-                                                                                 coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
-                                                                            FROM pyref_run_facts f
-                                                                           CROSS JOIN json_each(f.event_seqs) AS fs
-                                                                            JOIN spine_events e ON e.event_seq = fs.value
-                                                                           WHERE true) u
-                                                                  WINDOW per_run AS (PARTITION BY u.run_id)) v) r
-                                                    JOIN connector_instances pci
-                                                      ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
-                                                   WHERE true) x) w
-                                   GROUP BY w.run_id, w.connector_instance_id) m
-                           WHERE m.exists_ = 1) p
-                                       EXCEPT SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM pyref_runs) a
-                        UNION ALL
-                        SELECT * FROM (SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM pyref_runs
-                                       EXCEPT SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM (SELECT m.run_id, m.connector_instance_id,
-                                 CASE m.settle_type
-                                   WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
-                                   WHEN 'run.failed' THEN 'failed'
-                                   WHEN 'run.cancelled' THEN 'cancelled'
-                                   WHEN 'run.abandoned' THEN 'abandoned'
-                                   WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
-                                   ELSE 'running' END AS status,
-                                 coalesce(m.started_min, m.settled_at) AS started_at,
-                                 m.settled_at AS completed_at,
-                                 m.failure_reason, m.terminal_reason,
-                                 m.surface_profile_key, m.surface_status, m.surface_wait_reason,
-                                 m.collection_facts AS collection_facts, m.known_gaps AS known_gaps,
-                                 m.settled_seq,
-                                 coalesce(m.settled_at, m.started_min) AS order_at
-                            FROM (SELECT w.run_id, w.connector_instance_id,
-                                         min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
-                                         max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
-                                         max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
-                                         max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
-                                         max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
-                                         max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
-                                         max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
-                                         max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
-                                         max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
-                                         max(CASE WHEN w.key_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
-                                         max(CASE WHEN w.status_rank = 1 THEN w.surface_status END) AS surface_status,
-                                         max(CASE WHEN w.wait_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
-                                         max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
-                                    FROM (SELECT x.*,
-                                                 CASE WHEN x.terminal = 1 THEN row_number() OVER (
-                                                   PARTITION BY x.run_id, x.connector_instance_id, x.terminal
-                                                   ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
-                                                 CASE WHEN x.surface_profile_key IS NOT NULL THEN row_number() OVER (
-                                                   PARTITION BY x.run_id, x.connector_instance_id, x.surface_profile_key IS NULL
-                                                   ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS key_rank,
-                                                 CASE WHEN x.surface_status IS NOT NULL THEN row_number() OVER (
-                                                   PARTITION BY x.run_id, x.connector_instance_id, x.surface_status IS NULL
-                                                   ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS status_rank,
-                                                 CASE WHEN x.surface_wait_reason IS NOT NULL THEN row_number() OVER (
-                                                   PARTITION BY x.run_id, x.connector_instance_id, x.surface_wait_reason IS NULL
-                                                   ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS wait_rank
-                                            FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
-                                                         r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
-                                                         r.collection_facts, r.known_gaps,
-                                                         r.surface_profile_key, r.surface_status, r.surface_wait_reason
-                                                    FROM (SELECT v.*,
-                                                                 CASE WHEN v.carried = 1 THEN v.cid
-                                                                      WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
-                                                                      ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
-                                                                 CASE WHEN v.carried = 1 THEN v.born
-                                                                      WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
-                                                                      ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
-                                                            FROM (SELECT u.*,
-                                                                         max(u.carried) OVER per_run AS any_carried,
-                                                                         min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
-                                                                         max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
-                                                                         min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
-                                                                         min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
-                                                                         min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
-                                                                         max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
-                                                                         min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
-                                                                         min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
-                                                                    FROM (SELECT f.run_id, fs.value AS event_seq,
-                                                                                 CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
-                                                                                 f.connector_instance_id AS cid, f.connection_created_at AS born,
-                                                                                 f.connector_instance_id || '|' || f.connection_created_at AS key_,
-                                                                                 e.event_type, e.status, e.occurred_at,
-                                                                                 CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
-                                                                                 nullif(e.data_json->>'failure_reason', '') AS failure_reason,
-                                                                                 coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
-                                                                                 CASE WHEN json_type(e.data_json->'collection_facts'->'streams') = 'array'
-                                                                                      THEN json(e.data_json->'collection_facts'->'streams') END AS collection_facts,
-                                                                                 CASE WHEN json_type(e.data_json->'known_gaps') = 'array'
-                                                                                      THEN json(e.data_json->'known_gaps') END AS known_gaps,
-                                                                                 coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
-                                                                                 coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
-                                                                                 coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
-                                                                            FROM pyref_run_facts f
-                                                                           CROSS JOIN json_each(f.event_seqs) AS fs
-                                                                            JOIN spine_events e ON e.event_seq = fs.value
-                                                                           WHERE true) u
-                                                                  WINDOW per_run AS (PARTITION BY u.run_id)) v) r
-                                                    JOIN connector_instances pci
-                                                      ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
-                                                   WHERE true) x) w
-                                   GROUP BY w.run_id, w.connector_instance_id) m
-                           WHERE m.exists_ = 1) p) b
-                      ) dr) THEN 'runs,' ELSE '' END
-                     AS differing
-                FROM pyref_evidence_source s
-                LEFT JOIN pyref_evidence e ON e.connector_instance_id = s.connector_instance_id
-               WHERE NOT EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = s.connector_instance_id)
-            ) v
-            WHERE v.differing <> ''
-            ORDER BY v.connector_instance_id) vs
-    ON vs.connector_instance_id = ci.connector_instance_id
-  LEFT JOIN (SELECT dv.connector_id, dv.differing FROM (
-              SELECT r.connector_id,
-                     CASE WHEN g.connector_id IS NULL THEN 'digest,' ELSE ''
-                     || CASE WHEN g.display_name IS DISTINCT FROM r.display_name THEN 'digest.display_name,' ELSE '' END
-                     || CASE WHEN g.refresh_policy IS DISTINCT FROM r.refresh_policy THEN 'digest.refresh_policy,' ELSE '' END
-                     || CASE WHEN g.profile_base IS DISTINCT FROM r.profile_base THEN 'digest.profile_base,' ELSE '' END
-                     || CASE WHEN g.connector_display_name IS DISTINCT FROM r.connector_display_name THEN 'digest.connector_display_name,' ELSE '' END
-                     || CASE WHEN g.manifest_version IS DISTINCT FROM r.manifest_version THEN 'digest.manifest_version,' ELSE '' END
-                     || CASE WHEN g.browser_required IS DISTINCT FROM r.browser_required THEN 'digest.browser_required,' ELSE '' END
-                     || CASE WHEN g.declarations IS DISTINCT FROM r.declarations THEN 'digest.declarations,' ELSE '' END
-                     END AS differing
-                FROM (SELECT c.connector_id,
-                             c.manifest->>'display_name' AS display_name,
-                             json(c.manifest->'capabilities'->'refresh_policy') AS refresh_policy,
-                             coalesce(nullif(c.manifest->'capabilities'->'browser_surface'->>'profile_key', ''), c.connector_id) AS profile_base,
-                             CASE WHEN json_type(c.manifest, '$.display_name') = 'text' THEN nullif(c.manifest->>'display_name', '') END AS connector_display_name,
-                             CASE WHEN json_type(c.manifest, '$.version') = 'text' THEN nullif(c.manifest->>'version', '') END AS manifest_version,
-                             coalesce(json_type(c.manifest, '$.runtime_requirements.bindings.browser.required') = 'true', 0) AS browser_required,
-                             CASE WHEN json_type(c.manifest->'streams') = 'array' THEN (SELECT coalesce(json_group_array(json_object('name', CASE WHEN json_type(st.value, '$.name') = 'text' THEN st.value->>'name' END, 'required', json(st.value->'required'), 'coverage_strategy', json(st.value->'coverage_strategy'), 'freshness_strategy', json(st.value->'freshness_strategy'), 'coverage_policy', json(st.value->'coverage_policy'))), '[]')
-                         FROM (SELECT type, value FROM json_each(c.manifest->'streams') ORDER BY key) AS st
-                        WHERE st.type = 'object') END AS declarations
-                        FROM connectors c) r
-                LEFT JOIN pyref_connector_digest g ON g.connector_id = r.connector_id
-            ) dv
-            WHERE dv.differing <> '') dd
-    ON dd.connector_id = ci.connector_id
+  LEFT JOIN vs ON vs.connector_instance_id = ci.connector_instance_id
+  LEFT JOIN dd ON dd.connector_id = ci.connector_id
  WHERE vs.connector_instance_id IS NOT NULL OR dd.connector_id IS NOT NULL
  ORDER BY ci.connector_instance_id;
 

@@ -172,12 +172,14 @@ def _merge(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     data = _obj(settle.get("data")) if settle else {}
     newest = sorted(events, key=lambda e: (e["occurred_at"], e["event_seq"]), reverse=True)
 
-    def surface(name: str) -> str | None:
-        for event in newest:
-            value = _surface(_obj(event.get("data")), name)
-            if value is not None:
-                return value
-        return None
+    # R50: the newest event carrying a browser-surface object gives the whole object.
+    names = ("profile_key", "status", "wait_reason")
+    surface_object: tuple[str | None, ...] = (None, None, None)
+    for event in newest:
+        fields = tuple(_surface(_obj(event.get("data")), n) for n in names)
+        if any(f is not None for f in fields):
+            surface_object = fields
+            break
 
     started = min((e["occurred_at"] for e in starts), default=None)
     return {
@@ -186,7 +188,7 @@ def _merge(events: list[dict[str, Any]]) -> dict[str, Any] | None:
         "finished_at": settle["occurred_at"] if settle else None,
         "failure_reason": _first(data.get("failure_reason")),
         "terminal_reason": _first(data.get("terminal_reason"), data.get("reason")),
-        "surface": (surface("profile_key"), surface("status"), surface("wait_reason")),
+        "surface": surface_object,
     }
 
 
