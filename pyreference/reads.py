@@ -30,7 +30,7 @@ from .evidence import (
     StreamFacts,
     StreamStats,
 )
-from .synthesis.freshness import staleness_seconds
+from .synthesis.profile import staleness_seconds
 
 Loads = Callable[[Any], Any]
 _CANONICAL_TS = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z")
@@ -209,18 +209,41 @@ def _facts(item: Mapping[str, Any], run_id: str | None = None, run: Any = _MISSI
     """One stream's facts. In a run's document (`run` is that run's finish time) they are
     dated by the run: R61 reads a run's facts as of its finish, whatever the item says
     (the item's own time must still be a timestamp)."""
-    # Positional and through one bound `get`: a page builds a few hundred of these.
+    # Positional and through one bound `get`, each field's common case (absent, or a
+    # non-negative int, or non-empty text) tested inline before the general rule: a page
+    # builds hundreds of these.
     get = item.get
-    finished_at = _ts(get("finished_at"))
+    finished_at = get("finished_at")
+    if finished_at is not None:
+        finished_at = _ts(finished_at)
+    checkpoint = get("checkpoint")
+    if type(checkpoint) is not str or not checkpoint:
+        checkpoint = _text(checkpoint)
+    collected = get("collected")
+    if type(collected) is not int or collected < 0:
+        collected = _collected(collected)
+    considered = get("considered")
+    if considered is not None and (type(considered) is not int or considered < 0):
+        considered = _count(considered)
+    pending = get("pending_detail_gaps")
+    if pending is not None and (type(pending) is not int or pending < 0):
+        pending = _count(pending)
+    covered = get("covered")
+    if covered is not None and (type(covered) is not int or covered < 0):
+        covered = _count(covered)
+    reporter = get("run_id", run_id)
+    if type(reporter) is not str and reporter is not None:
+        reporter = str(reporter)
+    skipped = get("skipped")
     return StreamFacts(
         str(get("stream")),
-        _text(get("checkpoint")),
-        _collected(get("collected")),
-        _count(get("considered")),
-        _count(get("pending_detail_gaps")),
-        _str(get("run_id", run_id)),
-        _count(get("covered")),
-        _skip(get("skipped")),
+        checkpoint,
+        collected,
+        considered,
+        pending,
+        reporter,
+        covered,
+        None if skipped is None else _skip(skipped),
         finished_at if run is _MISSING else run,
     )
 
@@ -245,37 +268,43 @@ def _known_gap(item: Any) -> KnownGap:
 def run_from_json(data: Mapping[str, Any] | None) -> RunEvidence | None:
     if not data:
         return None
+    get = data.get
     surface = None
     profile_key, status, wait = (
-        data.get("surface_profile_key"),
-        data.get("surface_status"),
-        data.get("surface_wait_reason"),
+        get("surface_profile_key"),
+        get("surface_status"),
+        get("surface_wait_reason"),
     )
     if profile_key or status or wait:
-        surface = BrowserSurface(
-            profile_key=_str(profile_key), status=_str(status), wait_reason=_str(wait)
-        )
+        surface = BrowserSurface(_str(profile_key), _str(status), _str(wait))
     run_id = str(data["run_id"])
-    facts = data.get("collection_facts") or []
-    gaps = data.get("known_gaps")
-    started_at = _ts(data.get("started_at"))
-    finished_at = _ts(data.get("finished_at"))
+    facts = get("collection_facts")
+    gaps = get("known_gaps")
+    started_at = get("started_at")
+    if started_at is not None:
+        started_at = _ts(started_at)
+    finished_at = get("finished_at")
+    if finished_at is not None:
+        finished_at = _ts(finished_at)
+    failure, terminal = get("failure_reason"), get("terminal_reason")
     return RunEvidence(
-        run_id=run_id,
-        status=str(data["status"]),
-        started_at=started_at,
-        finished_at=finished_at,
-        failure_reason=_str(data.get("failure_reason")),
-        terminal_reason=_str(data.get("terminal_reason")),
-        browser_surface=surface,
-        collection_facts=tuple(
+        run_id,
+        str(data["status"]),
+        started_at,
+        finished_at,
+        failure if failure is None or type(failure) is str else str(failure),
+        terminal if terminal is None or type(terminal) is str else str(terminal),
+        surface,
+        tuple(
             _facts(f, run_id, finished_at)
-            for f in (facts if isinstance(facts, list) else [])
+            for f in facts
             if (type(f) is dict or isinstance(f, Mapping))
             and isinstance(f.get("stream"), str)
             and f["stream"]
-        ),
-        known_gaps=tuple(_known_gap(g) for g in gaps) if isinstance(gaps, list) else (),
+        )
+        if facts and isinstance(facts, list)
+        else (),
+        tuple(_known_gap(g) for g in gaps) if isinstance(gaps, list) else (),
     )
 
 
@@ -333,28 +362,33 @@ def identity_from_row(
 ) -> Identity:
     """The connection's identity; `stamp` reads its timestamps (strict by default)."""
     stamp = stamp or _ts
+    get = row.get
+    name, revoked = get("display_name"), get("revoked_at")
     return Identity(
-        connection_id=str(row["connector_instance_id"]),
-        connector_id=str(row["connector_id"]),
-        display_name=_str(row.get("display_name")),
-        status=str(row["status"]),
-        source_kind=str(row["source_kind"]),
-        created_at=stamp(row.get("created_at")),
-        revoked_at=stamp(row.get("revoked_at")),
-        owner_subject_id=str(row.get("owner_subject_id") or "owner_local"),
+        str(row["connector_instance_id"]),
+        str(row["connector_id"]),
+        name if name is None or type(name) is str else str(name),
+        str(row["status"]),
+        str(row["source_kind"]),
+        stamp(get("created_at")),
+        None if revoked is None else stamp(revoked),
+        str(get("owner_subject_id") or "owner_local"),
     )
 
 
 def _stream_stats(data: Any) -> tuple[StreamStats, ...]:
-    return tuple(
-        StreamStats(
-            stream=str(s["stream"]),
-            live_count=_int(s.get("live")) or 0,
-            row_count=_int(s.get("rows")) or 0,
-            retained_bytes=_int(s.get("bytes")) or 0,
-            last_record_at=_ts(s.get("last_record_at")),
-        )
-        for s in data or []
+    return tuple(_stream_stat(s) for s in data or [])
+
+
+def _stream_stat(s: Mapping[str, Any]) -> StreamStats:
+    get = s.get
+    live, rows, size, last = get("live"), get("rows"), get("bytes"), get("last_record_at")
+    return StreamStats(
+        str(s["stream"]),
+        live if type(live) is int else _int(live) or 0,
+        rows if type(rows) is int else _int(rows) or 0,
+        size if type(size) is int else _int(size) or 0,
+        None if last is None else _ts(last),
     )
 
 

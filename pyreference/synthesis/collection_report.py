@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 from pyreference.evidence import DeclaredStream, Evidence, RunEvidence, StreamFacts
 from pyreference.synthesis.model import ReportEntry, SkipView
+from pyreference.synthesis.profile import profile_facts
 
 UNKNOWN = "unknown"
 
@@ -172,11 +173,7 @@ def report_basis(
     """The report's streams (declared ∪ facts ∪ gapped), sorted, with their now-free inputs.
 
     ``facts`` are ``effective_facts(evidence, run)`` when the caller has them already."""
-    declared = (
-        {s.name: s for s in evidence.profile.declared_streams}
-        if evidence.profile.manifest_usable
-        else {}
-    )
+    declared = profile_facts(evidence.profile).usable_declared
     if facts is None:
         facts = effective_facts(evidence, run)
     terminal = {g.stream: g.terminal for g in evidence.gaps if g.terminal}

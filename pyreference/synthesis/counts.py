@@ -8,6 +8,7 @@ from typing import NamedTuple
 from pyreference.evidence import DeclaredStream, Evidence, StreamFacts, StreamStats
 from pyreference.synthesis.collection_report import proves_coverage
 from pyreference.synthesis.model import StreamRecords
+from pyreference.synthesis.profile import profile_facts
 
 
 class Counts(NamedTuple):
@@ -46,7 +47,8 @@ def synthesize_counts(evidence: Evidence, facts: Mapping[str, StreamFacts]) -> C
     reliable = evidence.reliable or not evidence.available
     observed = sorted(stats.keys() | facts.keys())
     live_streams = sum(1 for s in evidence.streams if s.live_count > 0)
-    declarations = {s.name: s for s in evidence.profile.declared_streams}
+    profile = profile_facts(evidence.profile)
+    declarations = profile.declared
 
     def row(name: str, declaration: str) -> StreamRecords:
         count, state = _count(stats.get(name), facts.get(name), declarations.get(name), reliable)
@@ -56,7 +58,7 @@ def synthesize_counts(evidence: Evidence, facts: Mapping[str, StreamFacts]) -> C
         records = tuple(row(name, "unavailable") for name in observed)
         return Counts((), records, None, "unobserved", live_streams)
 
-    declared = tuple(s.name for s in evidence.profile.declared_streams)
+    declared = profile.names
     declared_rows = tuple(row(name, "declared") for name in declared)
     dormant_rows = tuple(row(name, "dormant") for name in observed if name not in declared)
     total, total_state = _total(declared_rows)

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 
 from pyreference.evidence import Evidence, RunEvidence
 from pyreference.synthesis.model import ReportEntry
+from pyreference.synthesis.profile import profile_facts
 
 # For the roll-up, accepted policies rank as their tone: unsupported/unavailable are
 # terminal, deferred/inventory_only complete (SPEC-SEMANTICS §4.9).
@@ -21,9 +22,7 @@ _RANK = {"partial": 1, "retryable_gap": 2, "terminal_gap": 3}
 
 def required_streams(evidence: Evidence) -> frozenset[str]:
     """Declared streams with ``required`` absent or true; none without a usable manifest."""
-    if not evidence.profile.manifest_usable:
-        return frozenset()
-    return frozenset(s.name for s in evidence.profile.declared_streams if s.required)
+    return profile_facts(evidence.profile).required
 
 
 def base_axis(

@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from pyreference.evidence import Evidence, RunEvidence
 from pyreference.synthesis._time import at_or_after, parse_ts
+from pyreference.synthesis.profile import profile_facts, staleness_seconds
 from pyreference.synthesis.runs import run_time
-from pyreference.timeutil import DOMAIN_SPAN_SECONDS
-
-
-def staleness_seconds(value: Any) -> float | None:
-    """A refresh policy's `maximum_staleness_seconds` when it is a usable window: a number
-    greater than 0 and at most the span of the timestamp domain (years 0001-9999). Anything
-    else (not a number, NaN, zero or negative, 1e14, 10**400) counts as no window."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if not 0 < value <= DOMAIN_SPAN_SECONDS:
-        return None
-    return float(value)
 
 
 def staleness_window(evidence: Evidence) -> float | None:
-    """The manifest's maximum staleness, only when it is a usable window (see above)."""
+    """The manifest's maximum staleness, only when it is a usable window (see
+    `staleness_seconds`)."""
     return staleness_seconds(evidence.profile.refresh_policy.maximum_staleness_seconds)
 
 
@@ -69,11 +56,10 @@ def freshness_basis(evidence: Evidence, run: RunEvidence | None) -> FreshnessBas
             return final("stale")
     if captured_at is None:
         return final("unknown")
-    window = staleness_window(evidence)
+    # The usable window as a timedelta, derived once per profile: timedeltas, not floats,
+    # are compared, so the boundary is inclusive to the microsecond.
+    window = profile_facts(evidence.profile).window
     if window is not None:
-        # Compare timedeltas, not floats: the boundary is inclusive to the microsecond.
-        return FreshnessBasis(
-            None, captured_at, attempted_at, parse_ts(captured_at), timedelta(seconds=window)
-        )
+        return FreshnessBasis(None, captured_at, attempted_at, parse_ts(captured_at), window)
     manual = evidence.profile.refresh_policy.recommended_mode == "manual"
     return final("current" if manual else "unknown")

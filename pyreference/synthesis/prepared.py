@@ -25,11 +25,11 @@ from pyreference.synthesis._time import parse_ts
 from pyreference.synthesis.backoff import backoff_until
 from pyreference.synthesis.collection_report import StreamBasis, effective_facts, report_basis
 from pyreference.synthesis.counts import Counts, synthesize_counts
-from pyreference.synthesis.coverage import required_streams
 from pyreference.synthesis.freshness import FreshnessBasis, freshness_basis
 from pyreference.synthesis.known_gaps import counted_gaps
 from pyreference.synthesis.model import ConnectionSummary, RunView
 from pyreference.synthesis.posture import Posture, refresh_posture
+from pyreference.synthesis.profile import profile_facts
 from pyreference.synthesis.readiness import run_reason
 from pyreference.synthesis.runs import Runtime, classifying_run, show_run, verdict_of
 from pyreference.synthesis.summary import summarize
@@ -119,8 +119,9 @@ def prepare(evidence: Evidence) -> Prepared:
     run = classifying_run(evidence)
     facts = effective_facts(evidence, run)  # R61, read by the counts and the report alike
     posture = refresh_posture(evidence)
-    required = required_streams(evidence)
-    declared = {s.name for s in evidence.profile.declared_streams}
+    profile = profile_facts(evidence.profile)
+    required = profile.required
+    declared = profile.declared
     pending = tuple(
         PendingGroup(
             g.stream,
