@@ -60,6 +60,11 @@ def prepare_page(
     dirty = columns.index("dirty")
     ident = columns.index("connector_instance_id")
     out = []
+    if memo.size <= 0:  # nothing kept: no row is hashed for a lookup that cannot hit
+        for row in rows:
+            fresh = recomputed.get(row[ident]) if row[dirty] else None
+            out.append(_prepare_row(columns, row, decoder, fresh))
+        return out
     for row in rows:
         if row[dirty]:
             out.append(_prepare_row(columns, row, decoder, recomputed.get(row[ident])))

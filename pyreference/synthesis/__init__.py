@@ -54,15 +54,13 @@ def synthesize_prepared(
     until = prepared.backoff_until
     eligible, gap_reason = prepared.eligible_gaps(now)
     facts = ReadFacts(
-        freshness=prepared.freshness.status_at(now),
-        attention=relevant_attention(evidence.open_attention, now),
-        backoff=until is not None and until > now,
-        last_run=shown(evidence.latest_run, prepared.last_run, runtime),
-        last_successful_run=shown(
-            evidence.latest_successful_run, prepared.last_successful_run, runtime
-        ),
-        eligible=eligible,
-        gap_reason=gap_reason,
+        prepared.freshness.status_at(now),  # freshness
+        relevant_attention(evidence.open_attention, now),  # attention
+        until is not None and until > now,  # backoff
+        shown(evidence.latest_run, prepared.last_run, runtime),  # last_run
+        shown(evidence.latest_successful_run, prepared.last_successful_run, runtime),
+        eligible,
+        gap_reason,
     )
     return prepared.summary(facts)
 

@@ -205,23 +205,22 @@ def collection_report(
         pending = max((fact.pending_detail_gaps or 0) if fact else 0, gaps)
         condition = coverage_condition(fact, declared, pending, b.terminal)
         skip = fact.skipped if fact is not None else None
+        # Positional, in field order (a page builds hundreds; keywords cost a third more).
         entries.append(
             ReportEntry(
-                stream=b.stream,
-                required=declared.required if declared is not None else False,
-                checkpoint=(fact.checkpoint if fact and fact.checkpoint else "unknown"),
-                collected=(fact.collected or 0) if fact else 0,
-                considered=_count(fact.considered if fact else None),
-                covered=_count(fact.covered if fact else None),
-                skipped=SkipView(skip.reason, skip.recovery_action) if skip is not None else None,
-                pending_detail_gaps=pending,
-                coverage_condition=condition,
-                coverage_strategy=declared.coverage_strategy if declared else None,
-                freshness_strategy=declared.freshness_strategy if declared else None,
-                evidence_as_of=fact.finished_at if fact else None,
-                forward_disposition=forward_disposition(
-                    condition, attention, stale, owner_refreshed
-                ),
+                b.stream,  # stream
+                declared.required if declared is not None else False,  # required
+                fact.checkpoint if fact and fact.checkpoint else "unknown",  # checkpoint
+                (fact.collected or 0) if fact else 0,  # collected
+                _count(fact.considered if fact else None),  # considered
+                _count(fact.covered if fact else None),  # covered
+                SkipView(skip.reason, skip.recovery_action) if skip is not None else None,
+                pending,  # pending_detail_gaps
+                condition,  # coverage_condition
+                declared.coverage_strategy if declared else None,  # coverage_strategy
+                declared.freshness_strategy if declared else None,  # freshness_strategy
+                fact.finished_at if fact else None,  # evidence_as_of
+                forward_disposition(condition, attention, stale, owner_refreshed),
             )
         )
     return tuple(entries)

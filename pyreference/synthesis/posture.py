@@ -53,9 +53,9 @@ def refresh_posture(evidence: Evidence) -> Posture:
     manual_only = manual_policy and not opted_in
     paused = evidence.identity.status == "paused"
     return Posture(
-        manual_only=manual_only,
-        assisted=not manual_policy and policy.interaction_posture in ASSISTED_POSTURES,
-        auto_scheduled=enabled and not paused and not manual_only,
-        schedule_off=paused or (schedule is not None and not schedule.enabled),
-        paused=paused,
+        manual_only,
+        not manual_policy and policy.interaction_posture in ASSISTED_POSTURES,  # assisted
+        enabled and not paused and not manual_only,  # auto_scheduled
+        paused or (schedule is not None and not schedule.enabled),  # schedule_off
+        paused,
     )

@@ -134,25 +134,26 @@ def prepare(evidence: Evidence) -> Prepared:
         for p in g.pending
         if p.count > 0
     )
+    # Positional, in field order (one per row; keywords cost a third more).
     return Prepared(
-        evidence=evidence,
-        run=run,
-        verdict=verdict_of(run),
-        counts=synthesize_counts(evidence, facts),
-        posture=posture,
-        freshness=freshness_basis(evidence, run),
-        report=report_basis(evidence, run, facts),
-        required=required,
-        known_gaps=counted_gaps(run.known_gaps, required) if run is not None else (),
-        run_reason=run_reason(run, None, None) if run is not None else None,
-        session_capable=(
+        evidence,
+        run,
+        verdict_of(run),  # verdict
+        synthesize_counts(evidence, facts),  # counts
+        posture,
+        freshness_basis(evidence, run),  # freshness
+        report_basis(evidence, run, facts),  # report
+        required,
+        counted_gaps(run.known_gaps, required) if run is not None else (),  # known_gaps
+        run_reason(run, None, None) if run is not None else None,  # run_reason
+        (  # session_capable
             evidence.identity.source_kind == "browser_collector"
             or evidence.profile.browser_required
         ),
-        pending=pending,
-        last_run=shown_latest,
-        last_successful_run=shown_success,
-        backoff_until=backoff_until(evidence, posture),
+        pending,
+        shown_latest,  # last_run
+        shown_success,  # last_successful_run
+        backoff_until(evidence, posture),  # backoff_until
     )
 
 

@@ -27,12 +27,12 @@ def show_run(run: RunEvidence, runtime: Runtime) -> RunView:
         # The process that owned it is gone: it will never settle by itself.
         status, finished_at = "failed", None
     return RunView(
-        run_id=run.run_id,
-        status=status,
-        started_at=run.started_at,
-        finished_at=finished_at,
-        failure_reason=shown_failure_reason(run),
-        terminal_reason=run.terminal_reason,
+        run.run_id,
+        status,
+        run.started_at,
+        finished_at,
+        shown_failure_reason(run),  # failure_reason
+        run.terminal_reason,
     )
 
 

@@ -58,16 +58,16 @@ def summarize(prepared: Prepared, facts: ReadFacts) -> ConnectionSummary:
     if reason is None and facts.attention:
         reason = facts.attention[0].reason_code
     inputs = HealthInputs(
-        evidence=evidence,
-        freshness=Freshness(facts.freshness, basis.captured_at, basis.last_attempted_at),
-        verdict=prepared.verdict,
-        coverage=axis,
-        disposition=forward_disposition(axis, attention, stale, posture.owner_refreshed),
-        posture=posture,
-        attention=facts.attention,
-        backoff=facts.backoff,
-        run_in_progress=latest is not None and latest.status == "running",
-        readiness=readiness(reason, prepared.session_capable),
+        evidence,
+        Freshness(facts.freshness, basis.captured_at, basis.last_attempted_at),  # freshness
+        prepared.verdict,  # verdict
+        axis,  # coverage
+        forward_disposition(axis, attention, stale, posture.owner_refreshed),  # disposition
+        posture,
+        facts.attention,  # attention
+        facts.backoff,  # backoff
+        latest is not None and latest.status == "running",  # run_in_progress
+        readiness(reason, prepared.session_capable),  # readiness
     )
     health = synthesize_health(inputs)
     verdict = render_verdict(inputs, health.state)
@@ -76,45 +76,44 @@ def summarize(prepared: Prepared, facts: ReadFacts) -> ConnectionSummary:
     identity = evidence.identity
     schedule = evidence.schedule
     display_name, connector_display_name = display_names(evidence)
+    # Positional, in field order (one per row; keywords cost a third more).
     return ConnectionSummary(
-        connection_id=identity.connection_id,
-        connector_id=identity.connector_id,
-        display_name=display_name,
-        connector_display_name=connector_display_name,
-        manifest_version=evidence.profile.version,
-        status=identity.status,
-        source_kind=identity.source_kind,
-        revoked_at=identity.revoked_at,
-        streams=counts.streams,
-        stream_records=counts.stream_records,
-        total_records=counts.total_records,
-        total_records_state=counts.total_records_state,
-        stream_count=counts.stream_count,
-        retained_bytes=evidence.retained_bytes if evidence.available else None,
-        freshness=inputs.freshness,
-        connection_health=health,
-        rendered_verdict=verdict,
-        next_action=None if inputs.revoked else next_action(inputs, health.state),
-        owner_state=owner,
-        source_work=SOURCE_WORK[owner.resolver],
-        collection_report=report,
-        coverage=Coverage(axis=axis, streams=report),
-        last_run=latest,
-        last_successful_run=facts.last_successful_run,
-        schedule=(
+        identity.connection_id,  # connection_id
+        identity.connector_id,  # connector_id
+        display_name,  # display_name
+        connector_display_name,  # connector_display_name
+        evidence.profile.version,  # manifest_version
+        identity.status,  # status
+        identity.source_kind,  # source_kind
+        identity.revoked_at,  # revoked_at
+        counts.streams,  # streams
+        counts.stream_records,  # stream_records
+        counts.total_records,  # total_records
+        counts.total_records_state,  # total_records_state
+        counts.stream_count,  # stream_count
+        evidence.retained_bytes if evidence.available else None,  # retained_bytes
+        inputs.freshness,  # freshness
+        health,  # connection_health
+        verdict,  # rendered_verdict
+        None if inputs.revoked else next_action(inputs, health.state),  # next_action
+        owner,  # owner_state
+        SOURCE_WORK[owner.resolver],  # source_work
+        report,  # collection_report
+        Coverage(axis, report),  # coverage
+        latest,  # last_run
+        facts.last_successful_run,  # last_successful_run
+        (  # schedule
             ScheduleView(
-                interval_seconds=schedule.interval_seconds,
-                enabled=schedule.enabled,
-                consecutive_failures=schedule.consecutive_failures,
-                next_run_at=schedule.next_run_at,
-                backoff_active=facts.backoff,
+                schedule.interval_seconds,
+                schedule.enabled,
+                schedule.consecutive_failures,
+                schedule.next_run_at,
+                facts.backoff,  # backoff_active
             )
             if schedule is not None
             else None
         ),
-        evidence=EvidenceView(
-            state=evidence_state(evidence), dirty=evidence.dirty, computed_at=evidence.computed_at
-        ),
+        EvidenceView(evidence_state(evidence), evidence.dirty, evidence.computed_at),
     )
 
 
