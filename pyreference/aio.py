@@ -25,7 +25,7 @@ from .db import AsyncPostgresDatabase, Database, PostgresDatabase, prepare_defau
 from .errors import InvalidInput
 from .plan import Plan, run, run_async
 from .read_path import ListRequest, Page, list_request
-from .routing import ReadSource, Router
+from .routing import ReadSource, Router, replica_options
 from .store import DEFAULT_DSN, DEFAULT_MEMO_ROWS, StoreBase, _database, postgres_dsn
 from .synthesis import ConnectionSummary
 
@@ -282,6 +282,12 @@ async def connect_async(
     down). Raises `DatabaseUnavailable`, `InvalidInput`, `SchemaNotReady`."""
     target = DEFAULT_DSN if target is None else target
     prepared = prepare_default(prepare)
+    replica_options(  # before the primary's pool opens: a bad option opens nothing
+        replicas,
+        consistency=consistency,
+        replica_wait=replica_wait,
+        retry_after=replica_retry_after,
+    )
     seconds = wait_seconds(timeout)
     db: Database
     dsn = postgres_dsn(target) if isinstance(target, str) else None

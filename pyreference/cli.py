@@ -25,6 +25,7 @@ from . import grants as grants_module
 from . import sqlfiles
 from .db import redact_dsn
 from .errors import PyreferenceError
+from .seconds import seconds
 from .store import DEFAULT_DSN, Store, connect
 
 EXIT_ERROR = 1
@@ -57,15 +58,11 @@ class IsoTime(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-# The largest number of seconds any option takes: a day (far beyond any sensible wait, far
-# below what time.sleep and select() accept).
-SECONDS_MAX = 86400.0
-
-
 class Seconds(click.ParamType):
-    """A finite number of seconds in [`min`, `SECONDS_MAX`]: every seconds option of the CLI
-    (`--lock-wait`, `--interval`, `--heartbeat`, `--db-timeout`) is one, so `nan`, `inf` or
-    `1e300` is a usage error (exit 2) rather than a crash, an overflow or an endless wait."""
+    """A number of seconds in [`min`, `seconds.MAX_SECONDS`], checked by the API's own rule
+    (`pyreference.seconds`): every seconds option of the CLI (`--lock-wait`, `--interval`,
+    `--heartbeat`, `--db-timeout`) is one, so `nan`, `inf` or `1e300` is a usage error
+    (exit 2) rather than a crash, an overflow or an endless wait."""
 
     name = "SECONDS"
 
@@ -73,23 +70,17 @@ class Seconds(click.ParamType):
         self.min = min
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        import math
-
-        if isinstance(value, float | int) and not isinstance(value, bool):
-            seconds = float(value)
-        else:
+        number = value
+        if not isinstance(value, float | int) or isinstance(value, bool):
             try:
-                seconds = float(str(value).strip())
+                number = float(str(value).strip())
             except ValueError:
                 self.fail(f"{value!r} is not a number of seconds", param, ctx)
-        if not math.isfinite(seconds) or not self.min <= seconds <= SECONDS_MAX:
-            self.fail(
-                f"{value!r} is not a number of seconds between {self.min:g} and"
-                f" {SECONDS_MAX:g} (a day)",
-                param,
-                ctx,
-            )
-        return seconds
+        named = f"--{param.name.replace('_', '-')}" if param and param.name else "the option"
+        try:
+            return seconds(number, named, low=self.min)
+        except PyreferenceError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 now_option = click.option(

@@ -32,6 +32,7 @@ from .errors import (
     PyreferenceError,
     SchemaNotReady,
 )
+from .seconds import seconds
 from .timeutil import iso
 
 
@@ -344,22 +345,15 @@ POOL_TIMEOUT = 30.0  # seconds a call waits for a pooled connection
 POOL_MAX_LIFETIME = 30 * 60.0  # seconds before a pooled connection is replaced
 POOL_MAX_IDLE = 5 * 60.0  # seconds an idle connection above min_size is kept
 CONNECT_TIMEOUT = 10  # seconds, for the probe and every new pooled connection
-MAX_TIMEOUT = 24 * 3600.0  # the longest `timeout=` accepted (seconds)
 
 
 def wait_seconds(timeout: Any) -> float | None:
     """`timeout=` of `connect()`/`connect_async()` checked: None (the defaults) or seconds.
 
     Raises:
-        InvalidInput: not a finite number of seconds in (0, MAX_TIMEOUT].
+        InvalidInput: not a finite number of seconds in (0, `seconds.MAX_SECONDS`].
     """
-    if timeout is None:
-        return None
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        raise InvalidInput("timeout must be a number of seconds or None")
-    if not 0 < timeout <= MAX_TIMEOUT:  # NaN fails both comparisons
-        raise InvalidInput(f"timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds")
-    return float(timeout)
+    return None if timeout is None else seconds(timeout, "timeout", exclusive=True)
 
 
 def connect_seconds(timeout: float | None) -> int:

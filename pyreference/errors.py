@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+SHOWN = 60  # the most characters of a caller's value any message echoes
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` cut to `SHOWN` characters, for messages."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
+
 
 class PyreferenceError(Exception):
     """Base class of every error pyreference raises on purpose.

@@ -31,24 +31,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .db import canonical_json
-from .errors import InvalidCursor, InvalidInput
+from .errors import InvalidCursor, InvalidInput, shown
 
 MAX_ID = 512
 MAX_TEXT = 4096
 MAX_JSON_DEPTH = 100
 MAX_JSON_BYTES = 16 * 1024 * 1024
 MAX_BIGINT = 2**63 - 1
-SHOWN = 60
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def shown(value: Any) -> str:
-    """``repr(value)`` cut to `SHOWN` characters, for messages."""
-    try:
-        text = repr(value)
-    except Exception:
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= SHOWN else text[: SHOWN - 1] + "…"
 
 
 def _text_problem(value: str) -> str | None:

@@ -19,7 +19,6 @@ one killed) is reported by `MigrationLocked` and removed only on request (`break
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from yoyo.connections import parse_uri
 from . import sqlfiles
 from .db import Database, PostgresDatabase, SQLiteDatabase
 from .errors import InvalidInput, MigrationLocked, ReadOnlyDatabase
+from .seconds import seconds
 
 MIGRATION_TABLE = "_yoyo_migration"
 # The advisory lock key: the same for every pyreference version and process.
@@ -95,16 +95,10 @@ def migrate(db: Database, *, lock_wait: float = LOCK_WAIT, break_lock: bool = Fa
             `DDL_LOCK_TIMEOUT` for a table lock. Nothing of this call is half-applied:
             each migration is its own transaction.
         InvalidInput: a caller's sqlite3 connection is inside a transaction, or
-            `lock_wait` is not a finite number of seconds >= 0 (NaN or infinity would
-            wait forever).
+            `lock_wait` is not a finite number of seconds in [0, a day] (NaN or
+            infinity would wait forever).
     """
-    if (
-        isinstance(lock_wait, bool)
-        or not isinstance(lock_wait, int | float)
-        or not math.isfinite(lock_wait)
-        or lock_wait < 0
-    ):
-        raise InvalidInput(f"lock_wait must be a finite number of seconds >= 0, not {lock_wait!r}")
+    lock_wait = seconds(lock_wait, "lock_wait")
     migrations = _migrations(db)
     with _yoyo(db, writing=True) as backend:
         settled = not (break_lock or internalmigrations.needs_upgrading(backend))

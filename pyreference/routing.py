@@ -53,11 +53,11 @@ from .db import (
 from .errors import DatabaseUnavailable, InvalidInput, TransactionConflict
 from .inputs import shown
 from .plan import Plan, drive, drive_async, query_on, run
+from .seconds import seconds
 
 T = TypeVar("T")
 Consistency = Literal["session", "strict"]
 CONSISTENCIES = ("session", "strict")
-MAX_SECONDS = 24 * 3600.0  # the longest replica wait, retry or timeout accepted
 
 
 def _listed(values: Any) -> list[Any] | None:
@@ -262,6 +262,40 @@ def _verdict(state: dict[str, Any], target: int | None) -> str | None:
     return None
 
 
+def replica_options(
+    replicas: Any,
+    *,
+    consistency: str = "session",
+    replica_wait: float = 0.25,
+    retry_after: float = 5.0,
+    replica_timeout: float = 2.0,
+) -> list[str]:
+    """The `Router` options checked before anything is opened; returns `replicas` as a list.
+
+    `connect()` calls it before it opens the primary's pool, so a bad option never opens
+    (and never leaks) a connection.
+
+    Raises:
+        InvalidInput: an unknown `consistency`, a wait that is not a number of seconds in
+            [0, a day], `replicas` not a collection of PostgreSQL URLs.
+    """
+    if consistency not in CONSISTENCIES:
+        raise InvalidInput(f"consistency must be one of {', '.join(CONSISTENCIES)}")
+    for name, value in (
+        ("replica_wait", replica_wait),
+        ("retry_after", retry_after),
+        ("replica_timeout", replica_timeout),
+    ):
+        seconds(value, name)
+    listed = _listed(replicas)
+    if listed is None or not all(isinstance(r, str) for r in listed):
+        raise InvalidInput("replicas must be a list of PostgreSQL URLs")
+    for dsn in listed:
+        if not dsn.startswith(("postgresql://", "postgres://")) and "=" not in dsn:
+            raise InvalidInput(f"unsupported replica URL: {redact_dsn(dsn)}")
+    return listed
+
+
 class Router:
     """Chooses the server for each read; remembers the store's own write position.
 
@@ -292,27 +326,15 @@ class Router:
         replica_timeout: float = 2.0,
         asynchronous: bool = False,
     ) -> None:
-        if consistency not in CONSISTENCIES:
-            raise InvalidInput(f"consistency must be one of {', '.join(CONSISTENCIES)}")
-        for name, value in (
-            ("replica_wait", replica_wait),
-            ("retry_after", retry_after),
-            ("replica_timeout", replica_timeout),
-        ):
-            # NaN fails the comparison; a huge int would overflow float() below.
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise InvalidInput(f"{name} must be a number of seconds")
-            if not 0 <= value <= MAX_SECONDS:
-                raise InvalidInput(f"{name} must be between 0 and {MAX_SECONDS:g} seconds")
-        listed = _listed(replicas)
-        if listed is None or not all(isinstance(r, str) for r in listed):
-            raise InvalidInput("replicas must be a list of PostgreSQL URLs")
-        replicas = listed
+        replicas = replica_options(
+            replicas,
+            consistency=consistency,
+            replica_wait=replica_wait,
+            retry_after=retry_after,
+            replica_timeout=replica_timeout,
+        )
         if replicas and primary.dialect != "postgres":
             raise InvalidInput("replicas need a PostgreSQL primary")
-        for dsn in replicas:
-            if not dsn.startswith(("postgresql://", "postgres://")) and "=" not in dsn:
-                raise InvalidInput(f"unsupported replica URL: {redact_dsn(dsn)}")
         self.primary = primary
         self.consistency = consistency
         self.replica_wait = float(replica_wait)

@@ -30,7 +30,7 @@ from .inputs import ident, shown
 from .memo import PreparedMemo
 from .plan import Context, Plan, run
 from .read_path import ListRequest, Page, Resolution, list_request, page_statement
-from .routing import ReadSource, Router
+from .routing import ReadSource, Router, replica_options
 from .synthesis import ConnectionSummary
 
 __all__ = [
@@ -382,6 +382,12 @@ def connect(
             unknown host, authentication, missing database, bad option) and names the
             host, never a password (a replica that is down is not an error: the primary
             serves its reads until it is back)."""
+    replica_options(  # before the primary's pool opens: a bad option opens nothing
+        replicas,
+        consistency=consistency,
+        replica_wait=replica_wait,
+        retry_after=replica_retry_after,
+    )
     db = _database(
         DEFAULT_DSN if target is None else target,
         prepare=prepare_default(prepare),
