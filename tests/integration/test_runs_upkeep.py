@@ -8,6 +8,8 @@
 - Postgres, REPEATABLE READ: pausing a connection never fails because reconcile ran (R9).
 - R50: the surface evidence is the newest surface event's whole object.
 - A numeric connection id in the payload names the connection on both backends.
+- 0017: only a JSON string or an integer-valued number below 2**53 (as its integer text)
+  is payload text; `true`, `1.5`, `1e20` count as absent, alike on both backends.
 """
 
 from __future__ import annotations
@@ -292,3 +294,73 @@ def test_repeatable_read_connection_update_after_reconcile(pg_dsn: str, write: s
         assert store.verify() == []
     finally:
         store.close()
+
+
+# 0017 (issue #14's review, F2): which JSON values are payload text (R51), alike on both
+# backends and in the twin: a string, or a number with an integer value below 2**53 in
+# magnitude, as its integer text; anything else counts as absent.
+ODD_IDS = [
+    (True, None),
+    (False, None),
+    (1e20, None),
+    (10**20, None),
+    (2**53, None),
+    (2**53 - 1, str(2**53 - 1)),
+    (5.0, "5"),
+    (7, "7"),
+    (-3, "-3"),
+    (-0.0, "0"),
+    (1.5, None),
+    ({"id": "7"}, None),
+    (["7"], None),
+    ("true", "true"),
+]
+ODD_NAMES = ["1", "0", "true", "5", "7", "-3", "1.5", "5.0", "1e+20", "1.0e+20", "1e20"]
+ODD_NAMES += ["100000000000000000000", str(2**53), str(2**53 - 1), "9.007199254740992e+15"]
+
+
+@pytest.mark.parametrize(("value", "named"), ODD_IDS, ids=[repr(v) for v, _ in ODD_IDS])
+def test_payload_values_read_alike_on_both_backends(
+    store: Store, value: Any, named: str | None
+) -> None:
+    """`data.connection_id` (plain SQL, as the original system writes it) names the same
+    connection on SQLite, on Postgres and in the twin; so does a reason (R51)."""
+    store.register_connector(ACME)
+    for name in [*ODD_NAMES, "c_r"]:
+        store.create_connection(name, "acme", created_at=CREATED)
+    mark = (lambda n: f"%({n})s") if store.dialect == "postgres" else (lambda n: f":{n}")
+    insert = (
+        "INSERT INTO spine_events (event_id, event_type, occurred_at, run_id, data_json)"
+        f" VALUES ({mark('id')}, {mark('type')}, {mark('at')}, {mark('run')}, {mark('data')})"
+    )
+    with store.database.session(transaction=True) as s:
+        for n, (event_type, run, data) in enumerate(
+            [
+                ("run.started", "r1", {"connection_id": value}),
+                ("run.started", "r2", {"connection_id": "c_r"}),
+                ("run.cancelled", "r2", {"connection_id": "c_r", "reason": value}),
+            ]
+        ):
+            s.execute(
+                insert,
+                {
+                    "id": f"e{n}",
+                    "type": event_type,
+                    "at": at(30 - n),
+                    "run": run,
+                    "data": pyreference.db.Json(data),
+                },
+            )
+    holders = {
+        name
+        for name in ODD_NAMES
+        if (last := last_run(store, name)) is not None and last["run_id"] == "r1"
+    }
+    assert holders == ({named} if named else set()), (store.dialect, holders)
+    conns = [run_model.Connection(n, "acme", "active", CREATED, "acme") for n in ODD_NAMES]
+    fact = run_model.facts({"data": {"connection_id": value}}, conns)
+    assert fact.connection == ((named, CREATED) if named else None)
+    diag = store.connection_diagnostics("c_r", now=NOW).to_dict()
+    r2 = next(r for r in diag["recent_runs"] if r["run_id"] == "r2")
+    assert r2["terminal_reason"] == named, (store.dialect, r2)
+    settled(store)

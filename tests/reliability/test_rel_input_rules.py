@@ -973,11 +973,16 @@ def test_0014_rolls_back_and_forward_on_a_non_c_collation(
                 )
             )
         assert pg.dirty_backlog()["dirty_connections"] == 3 * len(ODD_IDS)  # marked by the rollback
-        # 0015 (verify_v3) and 0016 are rolled back with it: verify as 0014 left it, v2.
+        # 0015 (verify_v3), 0016 and 0017 are rolled back with it: verify as 0014 left it, v2.
         assert _verify_v2(icu_pg_dsn) == []
         pg.reconcile()
         assert _verify_v2(icu_pg_dsn) == []  # evidence in 0012's (the collation's) order
-        later = ["0014_byte_order_evidence", "0015_verify_digest", "0016_run_upkeep"]
+        later = [
+            "0014_byte_order_evidence",
+            "0015_verify_digest",
+            "0016_run_upkeep",
+            "0017_watch_every_column",
+        ]
         assert pg.pending_migrations() == later
         assert pg.migrate() == later
         assert pg.dirty_backlog()["dirty_connections"] == 3 * len(ODD_IDS)  # marked again

@@ -44,10 +44,23 @@ class Fact:
     connection: tuple[str, str] | None  # (id, created_at)
 
 
+SAFE_INTEGER = 2**53
+
+
 def _text(value: Any) -> str | None:
-    if value is None or value == "":
+    """A payload value as R51's text (0017, `text_of` v3 in the SQL): a non-empty string,
+    or a number with an integer value below 2**53 in magnitude as its integer text (read
+    as a double, as JSON.parse does: 7.0 is '7'); anything else (true/false, 1.5, 1e20, an
+    object) is absent."""
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return value if isinstance(value, str) else str(value)
+    if isinstance(value, int):
+        return str(value) if abs(value) < SAFE_INTEGER else None
+    if abs(value) < SAFE_INTEGER and value == int(value):
+        return str(int(value))
+    return None
 
 
 def _first(*values: Any) -> str | None:

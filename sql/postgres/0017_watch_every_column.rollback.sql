@@ -1,0 +1,1238 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- Roll back pyreference 0017: the child tables' update triggers watch the columns 0003
+-- chose again (a gap's retry time and reason, an attention record's id: unwatched), and
+-- the functions and SQLite's spine trigger use 0016's projection (SQLite reads JSON
+-- true/false as 1/0 and other numbers in its own notation); every run and evidence row is
+-- recomputed by it. Facts recorded meanwhile stay.
+
+DROP TRIGGER IF EXISTS pyref_500_connector_schedules_update ON connector_schedules;
+CREATE TRIGGER pyref_500_connector_schedules_update AFTER UPDATE ON connector_schedules
+    FOR EACH ROW WHEN (OLD.interval_seconds IS DISTINCT FROM NEW.interval_seconds OR OLD.enabled IS DISTINCT FROM NEW.enabled OR OLD.consecutive_failures IS DISTINCT FROM NEW.consecutive_failures OR OLD.next_run_at IS DISTINCT FROM NEW.next_run_at OR OLD.connector_instance_id IS DISTINCT FROM NEW.connector_instance_id)
+    EXECUTE FUNCTION pyref_child_changed_v1();
+
+DROP TRIGGER IF EXISTS pyref_500_connector_detail_gaps_update ON connector_detail_gaps;
+CREATE TRIGGER pyref_500_connector_detail_gaps_update AFTER UPDATE ON connector_detail_gaps
+    FOR EACH ROW WHEN (OLD.connector_instance_id IS DISTINCT FROM NEW.connector_instance_id OR OLD.stream IS DISTINCT FROM NEW.stream OR OLD.status IS DISTINCT FROM NEW.status OR OLD.connector_instance_id IS DISTINCT FROM NEW.connector_instance_id)
+    EXECUTE FUNCTION pyref_child_changed_v1();
+
+DROP TRIGGER IF EXISTS pyref_500_connector_attention_records_update ON connector_attention_records;
+CREATE TRIGGER pyref_500_connector_attention_records_update AFTER UPDATE ON connector_attention_records
+    FOR EACH ROW WHEN (OLD.connector_instance_id IS DISTINCT FROM NEW.connector_instance_id OR OLD.reason_code IS DISTINCT FROM NEW.reason_code OR OLD.owner_action IS DISTINCT FROM NEW.owner_action OR OLD.lifecycle IS DISTINCT FROM NEW.lifecycle OR OLD.response_required IS DISTINCT FROM NEW.response_required OR OLD.expires_at IS DISTINCT FROM NEW.expires_at OR OLD.created_at IS DISTINCT FROM NEW.created_at OR OLD.connector_instance_id IS DISTINCT FROM NEW.connector_instance_id)
+    EXECUTE FUNCTION pyref_child_changed_v1();
+
+CREATE OR REPLACE FUNCTION pyref_spine_inserted_v2() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    WITH f AS (
+        INSERT INTO pyref_run_facts (run_id, event_seq, event_seqs, carried, connector_instance_id, connection_created_at)
+        SELECT a.run_id, min(a.event_seq), array_agg(a.event_seq ORDER BY a.event_seq), a.carried, ci.connector_instance_id, ci.created_at
+          FROM (SELECT k.event_seq, k.run_id,
+                       (k.profile_key IS NOT NULL OR coalesce(k.id1, k.id2, k.id3) IS NOT NULL) AS carried,
+                       coalesce(
+                         CASE WHEN k.profile_key IS NOT NULL THEN
+                           (SELECT CASE WHEN count(*) = 1 THEN max(pi.connector_instance_id) END
+                              FROM pyref_connector_digest pg
+                              JOIN connector_instances pi ON pi.connector_id = pg.connector_id
+                               AND pi.connector_instance_id = CASE
+                                     WHEN k.profile_key = pg.profile_base THEN pg.connector_id
+                                     WHEN substr(k.profile_key, 1, length(pg.profile_base) + 1) = pg.profile_base || ':'
+                                       THEN substr(k.profile_key, length(pg.profile_base) + 2) END
+                             WHERE (pi.connector_instance_id = pi.connector_id) = (k.profile_key = pg.profile_base))
+                         END,
+                         CASE
+                           WHEN k.profile_key IS NOT NULL AND coalesce(k.id1, k.id2, k.id3) IS NULL THEN
+                             (SELECT si.connector_instance_id FROM connector_instances si
+                               WHERE si.connector_instance_id = substr(k.profile_key, length(rtrim(k.profile_key, replace(k.profile_key, ':', ''))) + 1)
+                                 AND (k.connector IS NULL OR si.connector_id = k.connector))
+                           WHEN coalesce(k.id1, k.id2, k.id3) IS NOT NULL THEN
+                             CASE WHEN k.id1 <> coalesce(k.id2, k.id1) OR k.id1 <> coalesce(k.id3, k.id1)
+                                       OR k.id2 <> coalesce(k.id3, k.id2) THEN NULL
+                                  ELSE xi.connector_instance_id END
+                           WHEN k.connector IS NOT NULL THEN sg.cid
+                         END) AS cid
+                  FROM (SELECT ev.event_seq, ev.run_id, coalesce(nullif(ev.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(ev.data_json->'browser_surface'->>'profile_key', ''), nullif(ev.data_json->>'browser_surface_profile_key', '')) AS profile_key,
+                               nullif(ev.connector_instance_id, '') AS id1,
+                               nullif(ev.data_json->>'connection_id', '') AS id2,
+                               nullif(ev.data_json->>'connector_instance_id', '') AS id3,
+                               coalesce(nullif(ev.connector_id, ''), nullif(CASE WHEN ev.source_kind = 'connector' THEN ev.source_id END, ''), nullif(CASE WHEN ev.data_json->'source'->>'kind' = 'connector' THEN ev.data_json->'source'->>'id' END, ''), nullif(ev.data_json->>'connector_id', '')) AS connector
+                          FROM new_rows AS ev WHERE substr(ev.event_type, 1, 4) = 'run.' AND ev.run_id IS NOT NULL) k
+                  LEFT JOIN connector_instances xi ON xi.connector_instance_id = coalesce(k.id1, k.id2, k.id3)
+                  LEFT JOIN (SELECT c.connector, (SELECT CASE WHEN count(*) = 1 THEN max(si.connector_instance_id) END
+                                                 FROM (SELECT sa.connector_instance_id FROM connector_instances sa
+                                                        WHERE sa.connector_id = c.connector AND sa.status = 'active' LIMIT 2) si) AS cid
+                               FROM (SELECT DISTINCT coalesce(nullif(ev.connector_id, ''), nullif(CASE WHEN ev.source_kind = 'connector' THEN ev.source_id END, ''), nullif(CASE WHEN ev.data_json->'source'->>'kind' = 'connector' THEN ev.data_json->'source'->>'id' END, ''), nullif(ev.data_json->>'connector_id', '')) AS connector FROM new_rows AS ev WHERE substr(ev.event_type, 1, 4) = 'run.' AND ev.run_id IS NOT NULL) c) sg
+                    ON sg.connector = k.connector) a
+          LEFT JOIN connector_instances ci ON ci.connector_instance_id = a.cid
+         WHERE true
+         GROUP BY a.run_id, a.carried, ci.connector_instance_id, ci.created_at
+        ON CONFLICT (run_id, event_seq) DO NOTHING
+        RETURNING run_id, connector_instance_id
+    ), marked AS (
+        INSERT INTO pyref_dirty (connector_instance_id)
+        SELECT DISTINCT connector_instance_id FROM f WHERE connector_instance_id IS NOT NULL
+    )
+    INSERT INTO pyref_dirty_runs (run_ids)
+    SELECT array_agg(DISTINCT run_id) FROM f HAVING count(*) > 0;
+    RETURN NULL;
+END
+$$;
+
+-- Recompute the given connections' stale runs (claimed first: a pair committed later
+-- stays for the next reconcile) and keep their other stored runs.
+CREATE OR REPLACE FUNCTION pyref_refresh_runs_v2(p_ids text[]) RETURNS void
+LANGUAGE plpgsql SET search_path FROM CURRENT SET plan_cache_mode = force_custom_plan AS $$
+DECLARE
+    v_cids text[];
+    v_runs text[];
+BEGIN
+    WITH claimed AS (
+        DELETE FROM pyref_stale_runs s WHERE s.connector_instance_id = ANY (p_ids)
+        RETURNING s.connector_instance_id, s.run_id
+    )
+    SELECT array_agg(c.connector_instance_id), array_agg(c.run_id) INTO v_cids, v_runs FROM claimed c;
+    IF v_cids IS NULL THEN
+        RETURN;
+    END IF;
+    DELETE FROM pyref_runs
+     WHERE ((pyref_runs.connector_instance_id, pyref_runs.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM (SELECT * FROM unnest(v_cids, v_runs) AS cu(connector_instance_id, run_id)) sh WHERE sh.run_id IS NOT NULL)
+     OR pyref_runs.connector_instance_id IN (SELECT sw.connector_instance_id FROM (SELECT * FROM unnest(v_cids, v_runs) AS cu(connector_instance_id, run_id)) sw WHERE sw.run_id IS NULL));
+    INSERT INTO pyref_runs (run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq)
+    SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq
+      FROM (SELECT m.run_id, m.connector_instance_id,
+                   CASE m.settle_type
+                     WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+                     WHEN 'run.failed' THEN 'failed'
+                     WHEN 'run.cancelled' THEN 'cancelled'
+                     WHEN 'run.abandoned' THEN 'abandoned'
+                     WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+                     ELSE 'running' END AS status,
+                   coalesce(m.started_min, m.settled_at) AS started_at,
+                   m.settled_at AS completed_at,
+                   m.failure_reason, m.terminal_reason,
+                   m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+                   (m.collection_facts)::jsonb AS collection_facts, (m.known_gaps)::jsonb AS known_gaps,
+                   m.settled_seq,
+                   coalesce(m.settled_at, m.started_min) AS order_at
+              FROM (SELECT w.run_id, w.connector_instance_id,
+                           min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                           max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                           max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                           max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                           max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                           max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                           max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                           max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                           max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                           max(CASE WHEN w.surface_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                           max(CASE WHEN w.surface_rank = 1 THEN w.surface_status END) AS surface_status,
+                           max(CASE WHEN w.surface_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                           max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+                      FROM (SELECT x.*,
+                                   CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                                     PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                                     ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                                   CASE WHEN coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NOT NULL
+                                        THEN row_number() OVER (
+                                     PARTITION BY x.run_id, x.connector_instance_id,
+                                                  coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NULL
+                                     ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS surface_rank
+                              FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                           r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                           r.collection_facts, r.known_gaps,
+                                           r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                                      FROM (SELECT v.*,
+                                                   CASE WHEN v.carried = 1 THEN v.cid
+                                                        WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                                        ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                                   CASE WHEN v.carried = 1 THEN v.born
+                                                        WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                                        ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                              FROM (SELECT u.*,
+                                                           max(u.carried) OVER per_run AS any_carried,
+                                                           min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                           max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                           min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                           min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                           min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                           max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                           min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                           min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                                      FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                                   CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                                   f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                                   f.connector_instance_id || '|' || f.connection_created_at::text AS key_,
+                                                                   e.event_type, e.status, e.occurred_at,
+                                                                   CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                                   nullif(e.data_json->>'failure_reason', '') AS failure_reason,
+                                                                   coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                                   CASE WHEN jsonb_typeof(e.data_json->'collection_facts'->'streams') = 'array'
+                                                                        THEN (e.data_json->'collection_facts'->'streams')::text END AS collection_facts,
+                                                                   CASE WHEN jsonb_typeof(e.data_json->'known_gaps') = 'array'
+                                                                        THEN (e.data_json->'known_gaps')::text END AS known_gaps,
+                                                                   coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
+                                                                   coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
+                                                                   coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                              FROM pyref_run_facts f
+                                                             CROSS JOIN unnest(f.event_seqs) AS fs(value)
+                                                              JOIN spine_events e ON e.event_seq = fs.value
+                                                             WHERE f.run_id IN (SELECT sr.run_id FROM (SELECT * FROM unnest(v_cids, v_runs) AS cu(connector_instance_id, run_id)) sr WHERE sr.run_id IS NOT NULL
+                                                 UNION
+                                                 SELECT nf.run_id FROM pyref_run_facts nf
+                                                   JOIN (SELECT * FROM unnest(v_cids, v_runs) AS cu(connector_instance_id, run_id)) sa ON sa.run_id IS NULL AND nf.connector_instance_id = sa.connector_instance_id)) u
+                                                    WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                                      JOIN connector_instances pci
+                                        ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                                     WHERE (true) AND ((pci.connector_instance_id, r.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM (SELECT * FROM unnest(v_cids, v_runs) AS cu(connector_instance_id, run_id)) sh WHERE sh.run_id IS NOT NULL)
+                                     OR pci.connector_instance_id IN (SELECT sw.connector_instance_id FROM (SELECT * FROM unnest(v_cids, v_runs) AS cu(connector_instance_id, run_id)) sw WHERE sw.run_id IS NULL))) x) w
+                     GROUP BY w.run_id, w.connector_instance_id) m
+             WHERE m.exists_ = 1) p;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pyref_rebuild_v2() RETURNS integer
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+DECLARE
+    v_seqs bigint[];
+    v_n integer;
+BEGIN
+    -- Run events written with triggers disabled get their facts first (as if written now),
+    -- and every connection's runs are recomputed in full.
+    INSERT INTO pyref_run_facts (run_id, event_seq, event_seqs, carried, connector_instance_id, connection_created_at)
+    SELECT a.run_id, min(a.event_seq), array_agg(a.event_seq ORDER BY a.event_seq), a.carried, ci.connector_instance_id, ci.created_at
+      FROM (SELECT k.event_seq, k.run_id,
+                   (k.profile_key IS NOT NULL OR coalesce(k.id1, k.id2, k.id3) IS NOT NULL) AS carried,
+                   coalesce(
+                     CASE WHEN k.profile_key IS NOT NULL THEN
+                       (SELECT CASE WHEN count(*) = 1 THEN max(pi.connector_instance_id) END
+                          FROM pyref_connector_digest pg
+                          JOIN connector_instances pi ON pi.connector_id = pg.connector_id
+                           AND pi.connector_instance_id = CASE
+                                 WHEN k.profile_key = pg.profile_base THEN pg.connector_id
+                                 WHEN substr(k.profile_key, 1, length(pg.profile_base) + 1) = pg.profile_base || ':'
+                                   THEN substr(k.profile_key, length(pg.profile_base) + 2) END
+                         WHERE (pi.connector_instance_id = pi.connector_id) = (k.profile_key = pg.profile_base))
+                     END,
+                     CASE
+                       WHEN k.profile_key IS NOT NULL AND coalesce(k.id1, k.id2, k.id3) IS NULL THEN
+                         (SELECT si.connector_instance_id FROM connector_instances si
+                           WHERE si.connector_instance_id = substr(k.profile_key, length(rtrim(k.profile_key, replace(k.profile_key, ':', ''))) + 1)
+                             AND (k.connector IS NULL OR si.connector_id = k.connector))
+                       WHEN coalesce(k.id1, k.id2, k.id3) IS NOT NULL THEN
+                         CASE WHEN k.id1 <> coalesce(k.id2, k.id1) OR k.id1 <> coalesce(k.id3, k.id1)
+                                   OR k.id2 <> coalesce(k.id3, k.id2) THEN NULL
+                              ELSE (SELECT xi.connector_instance_id FROM connector_instances xi WHERE xi.connector_instance_id = coalesce(k.id1, k.id2, k.id3)) END
+                       WHEN k.connector IS NOT NULL THEN (SELECT CASE WHEN count(*) = 1 THEN max(si.connector_instance_id) END
+                            FROM (SELECT sa.connector_instance_id FROM connector_instances sa
+                                   WHERE sa.connector_id = k.connector AND sa.status = 'active' LIMIT 2) si)
+                     END) AS cid
+              FROM (SELECT ev.event_seq, ev.run_id, coalesce(nullif(ev.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(ev.data_json->'browser_surface'->>'profile_key', ''), nullif(ev.data_json->>'browser_surface_profile_key', '')) AS profile_key,
+                           nullif(ev.connector_instance_id, '') AS id1,
+                           nullif(ev.data_json->>'connection_id', '') AS id2,
+                           nullif(ev.data_json->>'connector_instance_id', '') AS id3,
+                           coalesce(nullif(ev.connector_id, ''), nullif(CASE WHEN ev.source_kind = 'connector' THEN ev.source_id END, ''), nullif(CASE WHEN ev.data_json->'source'->>'kind' = 'connector' THEN ev.data_json->'source'->>'id' END, ''), nullif(ev.data_json->>'connector_id', '')) AS connector
+                      FROM spine_events AS ev WHERE substr(ev.event_type, 1, 4) = 'run.' AND ev.run_id IS NOT NULL
+                                       AND NOT EXISTS (SELECT 1 FROM pyref_run_facts xf CROSS JOIN unnest(xf.event_seqs) AS xs(value)
+                                                        WHERE xf.run_id = ev.run_id AND xs.value = ev.event_seq)) k) a
+      LEFT JOIN connector_instances ci ON ci.connector_instance_id = a.cid
+     WHERE true
+     GROUP BY a.run_id, a.carried, ci.connector_instance_id, ci.created_at
+    ON CONFLICT (run_id, event_seq) DO NOTHING;
+    INSERT INTO pyref_stale_runs (connector_instance_id) SELECT connector_instance_id FROM connector_instances;
+    SELECT array_agg(dirty_seq) INTO v_seqs FROM pyref_dirty_runs;
+    v_n := pyref_rebuild_v1();
+    DELETE FROM pyref_runs r
+     WHERE NOT EXISTS (SELECT 1 FROM connector_instances ci WHERE ci.connector_instance_id = r.connector_instance_id);
+    DELETE FROM pyref_stale_runs s
+     WHERE NOT EXISTS (SELECT 1 FROM connector_instances ci WHERE ci.connector_instance_id = s.connector_instance_id);
+    DELETE FROM pyref_dirty_runs WHERE dirty_seq = ANY (v_seqs);
+    RETURN v_n;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pyref_recompute_evidence_v1(p_ids text[])
+RETURNS SETOF pyref_evidence_source
+LANGUAGE sql STABLE AS $$
+    -- (the stored rows are read only for connections the final filter keeps: the owner's)
+    WITH stale AS MATERIALIZED (
+      SELECT ss.connector_instance_id, ss.run_id FROM pyref_stale_runs ss
+       WHERE ss.connector_instance_id = ANY(p_ids)
+      UNION ALL
+      SELECT mf.connector_instance_id, mu.run_id
+        FROM pyref_dirty_runs rm
+       CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
+        JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
+       WHERE mf.connector_instance_id = ANY(p_ids)
+    ), delta AS MATERIALIZED (
+      SELECT m.run_id, m.connector_instance_id,
+             CASE m.settle_type
+               WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+               WHEN 'run.failed' THEN 'failed'
+               WHEN 'run.cancelled' THEN 'cancelled'
+               WHEN 'run.abandoned' THEN 'abandoned'
+               WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+               ELSE 'running' END AS status,
+             coalesce(m.started_min, m.settled_at) AS started_at,
+             m.settled_at AS completed_at,
+             m.failure_reason, m.terminal_reason,
+             m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+             (m.collection_facts)::jsonb AS collection_facts, (m.known_gaps)::jsonb AS known_gaps,
+             m.settled_seq,
+             coalesce(m.settled_at, m.started_min) AS order_at
+        FROM (SELECT w.run_id, w.connector_instance_id,
+                     min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_status END) AS surface_status,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                     max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+                FROM (SELECT x.*,
+                             CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                               PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                               ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                             CASE WHEN coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NOT NULL
+                                  THEN row_number() OVER (
+                               PARTITION BY x.run_id, x.connector_instance_id,
+                                            coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NULL
+                               ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS surface_rank
+                        FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                     r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                     r.collection_facts, r.known_gaps,
+                                     r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                                FROM (SELECT v.*,
+                                             CASE WHEN v.carried = 1 THEN v.cid
+                                                  WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                                  ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                             CASE WHEN v.carried = 1 THEN v.born
+                                                  WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                                  ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                        FROM (SELECT u.*,
+                                                     max(u.carried) OVER per_run AS any_carried,
+                                                     min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                     max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                     min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                     min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                     min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                     max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                     min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                     min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                                FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                             CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                             f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                             f.connector_instance_id || '|' || f.connection_created_at::text AS key_,
+                                                             e.event_type, e.status, e.occurred_at,
+                                                             CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                             nullif(e.data_json->>'failure_reason', '') AS failure_reason,
+                                                             coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                             CASE WHEN jsonb_typeof(e.data_json->'collection_facts'->'streams') = 'array'
+                                                                  THEN (e.data_json->'collection_facts'->'streams')::text END AS collection_facts,
+                                                             CASE WHEN jsonb_typeof(e.data_json->'known_gaps') = 'array'
+                                                                  THEN (e.data_json->'known_gaps')::text END AS known_gaps,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                        FROM pyref_run_facts f
+                                                       CROSS JOIN unnest(f.event_seqs) AS fs(value)
+                                                        JOIN spine_events e ON e.event_seq = fs.value
+                                                       WHERE f.run_id IN (SELECT sr.run_id FROM stale sr WHERE sr.run_id IS NOT NULL
+                                           UNION
+                                           SELECT nf.run_id FROM pyref_run_facts nf
+                                             JOIN stale sa ON sa.run_id IS NULL AND nf.connector_instance_id = sa.connector_instance_id)) u
+                                              WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                                JOIN connector_instances pci
+                                  ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                               WHERE (pci.connector_instance_id = ANY (p_ids) AND pci.owner_subject_id = pg_catalog.current_setting('pyref.owner', true)) AND ((pci.connector_instance_id, r.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+                               OR pci.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))) x) w
+               GROUP BY w.run_id, w.connector_instance_id) m
+       WHERE m.exists_ = 1
+    ), fresh_runs AS NOT MATERIALIZED (
+      SELECT u.run_id, u.connector_instance_id, u.status, u.started_at, u.completed_at, u.failure_reason, u.terminal_reason, u.surface_profile_key, u.surface_status, u.surface_wait_reason, u.collection_facts, u.known_gaps, u.settled_seq, u.order_at
+        FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at,
+                     CASE WHEN ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+       OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL)) THEN 1 ELSE 0 END AS stale_
+                FROM pyref_runs kr
+              UNION ALL
+              SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at, 0 AS stale_ FROM delta dl) u
+       WHERE u.stale_ = 0 AND u.connector_instance_id = ANY (p_ids)
+    )
+    SELECT s.* FROM (SELECT
+                      ci.connector_instance_id,
+                      CASE WHEN ci.connector_instance_id = ci.connector_id THEN g.profile_base
+                         ELSE g.profile_base || ':' || ci.connector_instance_id END AS expected_profile_key,
+                      (SELECT coalesce(jsonb_agg(jsonb_build_object('stream', s.stream, 'live', s.live, 'rows', s.n, 'bytes', s.bytes, 'last_record_at', s.last_at) ORDER BY s.stream COLLATE "C"), '[]'::jsonb)
+                         FROM (SELECT r.stream,
+                                      count(*) FILTER (WHERE NOT r.deleted) AS live,
+                                      count(*) AS n,
+                                      coalesce(sum(octet_length(r.record_json::text)) FILTER (WHERE NOT r.deleted), 0) AS bytes,
+                                      pyref_iso(max(r.emitted_at) FILTER (WHERE NOT r.deleted)) AS last_at
+                                 FROM records r
+                                WHERE r.connector_instance_id = ci.connector_instance_id
+                                GROUP BY r.stream ORDER BY r.stream COLLATE "C") s) AS stream_stats,
+                      (SELECT jsonb_build_object('run_id', r.run_id, 'status', r.status,
+                      'started_at', pyref_iso(r.started_at), 'finished_at', pyref_iso(r.completed_at),
+                      'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
+                      'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
+                      'surface_wait_reason', r.surface_wait_reason,
+                      'collection_facts', r.collection_facts,
+                      'known_gaps', r.known_gaps) FROM fresh_runs r
+                      WHERE r.connector_instance_id = ci.connector_instance_id
+                      ORDER BY r.order_at DESC, r.run_id COLLATE "C" DESC LIMIT 1) AS latest_run,
+                      (SELECT jsonb_build_object('run_id', r.run_id, 'status', r.status,
+                      'started_at', pyref_iso(r.started_at), 'finished_at', pyref_iso(r.completed_at),
+                      'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
+                      'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
+                      'surface_wait_reason', r.surface_wait_reason,
+                      'collection_facts', r.collection_facts,
+                      'known_gaps', r.known_gaps) FROM fresh_runs r
+                      WHERE r.connector_instance_id = ci.connector_instance_id AND r.status = 'succeeded'
+                      ORDER BY r.order_at DESC, r.run_id COLLATE "C" DESC LIMIT 1) AS latest_successful_run,
+                      (SELECT jsonb_build_object('run_id', r.run_id, 'status', r.status,
+                      'started_at', pyref_iso(r.started_at), 'finished_at', pyref_iso(r.completed_at),
+                      'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
+                      'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
+                      'surface_wait_reason', r.surface_wait_reason,
+                      'collection_facts', r.collection_facts,
+                      'known_gaps', r.known_gaps) FROM fresh_runs r
+                      WHERE r.connector_instance_id = ci.connector_instance_id AND r.settled_seq IS NOT NULL AND r.status <> 'skipped'
+                      ORDER BY r.order_at DESC, r.run_id COLLATE "C" DESC LIMIT 1) AS latest_settled_run,
+                      (SELECT count(*) FROM fresh_runs r
+                        WHERE r.connector_instance_id = ci.connector_instance_id AND r.status = 'failed'
+                          AND NOT EXISTS (SELECT 1 FROM fresh_runs s
+                                           WHERE s.connector_instance_id = r.connector_instance_id
+                                             AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(jsonb_agg(f.fact ORDER BY f.stream COLLATE "C"), '[]'::jsonb)
+                         FROM (SELECT x.stream, x.fact
+                                 FROM (SELECT e.value->>'stream' AS stream,
+                                              jsonb_build_object('stream', e.value->>'stream', 'checkpoint', e.value->>'checkpoint', 'collected', e.value->'collected', 'considered', e.value->'considered', 'covered', e.value->'covered', 'pending_detail_gaps', e.value->'pending_detail_gaps', 'skipped', e.value->'skipped',
+                                                            'run_id', r.run_id, 'finished_at', pyref_iso(r.completed_at)) AS fact,
+                                              row_number() OVER (
+                                                PARTITION BY e.value->>'stream'
+                                                ORDER BY CASE WHEN e.value->>'checkpoint' IN ('committed', 'disabled') THEN 0 ELSE 1 END,
+                                                         r.order_at DESC, r.run_id COLLATE "C" DESC) AS rn
+                                         FROM fresh_runs r, jsonb_array_elements(r.collection_facts) AS e(value)
+                                        WHERE r.connector_instance_id = ci.connector_instance_id
+                                          AND r.collection_facts IS NOT NULL AND r.settled_seq IS NOT NULL
+                                          -- (a CASE, so no JSON function ever reads an element that is no object)
+                                          AND CASE WHEN jsonb_typeof(e.value) = 'object'
+                                                   THEN CASE WHEN jsonb_typeof(e.value->'stream') = 'string' THEN nullif(e.value->>'stream', '') END END IS NOT NULL) x
+                                WHERE x.rn = 1 ORDER BY x.stream COLLATE "C") f) AS stream_facts,(SELECT coalesce(jsonb_agg(jsonb_build_object('stream', gs.stream, 'pending', gs.pending, 'in_progress', gs.in_progress, 'terminal', gs.terminal) ORDER BY gs.stream COLLATE "C"), '[]'::jsonb)
+                         FROM (SELECT dg.stream,
+                                      (SELECT coalesce(jsonb_agg(jsonb_build_object('after', p.after, 'reason', p.reason, 'n', p.n) ORDER BY p.after IS NOT NULL, p.after COLLATE "C", p.reason IS NOT NULL, p.reason COLLATE "C"), '[]'::jsonb)
+                                         FROM (SELECT pyref_iso(pg.next_attempt_after) AS after, pg.reason, count(*) AS n
+                                                 FROM connector_detail_gaps pg
+                                                WHERE pg.connector_instance_id = ci.connector_instance_id
+                                                  AND pg.stream = dg.stream AND pg.status = 'pending'
+                                                GROUP BY pg.next_attempt_after, pg.reason
+                                                ORDER BY pg.next_attempt_after IS NOT NULL, pg.next_attempt_after,
+                                                         pg.reason IS NOT NULL, pg.reason COLLATE "C") p) AS pending,
+                                      count(*) FILTER (WHERE dg.status = 'in_progress') AS in_progress,
+                                      count(*) FILTER (WHERE dg.status = 'terminal') AS terminal
+                                 FROM connector_detail_gaps dg
+                                WHERE dg.connector_instance_id = ci.connector_instance_id
+                                  AND dg.status IN ('pending', 'in_progress', 'terminal')
+                                GROUP BY dg.stream ORDER BY dg.stream COLLATE "C") gs) AS gap_counts,
+                      (SELECT jsonb_build_object('interval_seconds', cs.interval_seconds, 'enabled', cs.enabled,
+                                            'consecutive_failures', cs.consecutive_failures,
+                                            'next_run_at', pyref_iso(cs.next_run_at))
+                         FROM connector_schedules cs
+                        WHERE cs.connector_instance_id = ci.connector_instance_id) AS schedule,
+                      (SELECT coalesce(jsonb_agg(jsonb_build_object('attention_id', a.attention_id, 'reason_code', a.reason_code, 'owner_action', a.owner_action, 'lifecycle', a.lifecycle, 'response_required', a.response_required, 'expires_at', a.expires_at, 'created_at', a.created_at) ORDER BY a.created_at, a.attention_id COLLATE "C"), '[]'::jsonb)
+                         FROM (SELECT ar.attention_id, ar.reason_code, ar.owner_action, ar.lifecycle, ar.response_required,
+                                      pyref_iso(ar.expires_at) AS expires_at, pyref_iso(ar.created_at) AS created_at
+                                 FROM connector_attention_records ar
+                                WHERE ar.connector_instance_id = ci.connector_instance_id
+                                  AND ar.lifecycle IN ('open', 'acknowledged', 'in_progress')
+                                ORDER BY ar.created_at, ar.attention_id COLLATE "C") a) AS open_attention
+                    FROM connector_instances ci
+                    JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id) s
+     WHERE s.connector_instance_id = ANY (p_ids)
+       AND s.connector_instance_id IN (SELECT ci.connector_instance_id FROM connector_instances ci
+                                        WHERE ci.connector_instance_id = ANY (p_ids) AND ci.owner_subject_id = pg_catalog.current_setting('pyref.owner', true))
+$$;
+
+CREATE OR REPLACE FUNCTION pyref_recent_runs_v1(p_id text) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    WITH stale AS MATERIALIZED (
+      SELECT ss.connector_instance_id, ss.run_id FROM pyref_stale_runs ss
+       WHERE ss.connector_instance_id = ANY(ARRAY[p_id])
+      UNION ALL
+      SELECT mf.connector_instance_id, mu.run_id
+        FROM pyref_dirty_runs rm
+       CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
+        JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
+       WHERE mf.connector_instance_id = ANY(ARRAY[p_id])
+    ), delta AS MATERIALIZED (
+      SELECT m.run_id, m.connector_instance_id,
+             CASE m.settle_type
+               WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+               WHEN 'run.failed' THEN 'failed'
+               WHEN 'run.cancelled' THEN 'cancelled'
+               WHEN 'run.abandoned' THEN 'abandoned'
+               WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+               ELSE 'running' END AS status,
+             coalesce(m.started_min, m.settled_at) AS started_at,
+             m.settled_at AS completed_at,
+             m.failure_reason, m.terminal_reason,
+             m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+             (m.collection_facts)::jsonb AS collection_facts, (m.known_gaps)::jsonb AS known_gaps,
+             m.settled_seq,
+             coalesce(m.settled_at, m.started_min) AS order_at
+        FROM (SELECT w.run_id, w.connector_instance_id,
+                     min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_status END) AS surface_status,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                     max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+                FROM (SELECT x.*,
+                             CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                               PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                               ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                             CASE WHEN coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NOT NULL
+                                  THEN row_number() OVER (
+                               PARTITION BY x.run_id, x.connector_instance_id,
+                                            coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NULL
+                               ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS surface_rank
+                        FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                     r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                     r.collection_facts, r.known_gaps,
+                                     r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                                FROM (SELECT v.*,
+                                             CASE WHEN v.carried = 1 THEN v.cid
+                                                  WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                                  ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                             CASE WHEN v.carried = 1 THEN v.born
+                                                  WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                                  ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                        FROM (SELECT u.*,
+                                                     max(u.carried) OVER per_run AS any_carried,
+                                                     min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                     max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                     min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                     min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                     min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                     max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                     min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                     min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                                FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                             CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                             f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                             f.connector_instance_id || '|' || f.connection_created_at::text AS key_,
+                                                             e.event_type, e.status, e.occurred_at,
+                                                             CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                             nullif(e.data_json->>'failure_reason', '') AS failure_reason,
+                                                             coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                             CASE WHEN jsonb_typeof(e.data_json->'collection_facts'->'streams') = 'array'
+                                                                  THEN (e.data_json->'collection_facts'->'streams')::text END AS collection_facts,
+                                                             CASE WHEN jsonb_typeof(e.data_json->'known_gaps') = 'array'
+                                                                  THEN (e.data_json->'known_gaps')::text END AS known_gaps,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                        FROM pyref_run_facts f
+                                                       CROSS JOIN unnest(f.event_seqs) AS fs(value)
+                                                        JOIN spine_events e ON e.event_seq = fs.value
+                                                       WHERE f.run_id IN (SELECT sr.run_id FROM stale sr WHERE sr.run_id IS NOT NULL
+                                           UNION
+                                           SELECT nf.run_id FROM pyref_run_facts nf
+                                             JOIN stale sa ON sa.run_id IS NULL AND nf.connector_instance_id = sa.connector_instance_id)) u
+                                              WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                                JOIN connector_instances pci
+                                  ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                               WHERE (pci.connector_instance_id = ANY (ARRAY[p_id]) AND pci.owner_subject_id = pg_catalog.current_setting('pyref.owner', true)) AND ((pci.connector_instance_id, r.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+                               OR pci.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))) x) w
+               GROUP BY w.run_id, w.connector_instance_id) m
+       WHERE m.exists_ = 1
+    ), fresh_runs AS NOT MATERIALIZED (
+      SELECT u.run_id, u.connector_instance_id, u.status, u.started_at, u.completed_at, u.failure_reason, u.terminal_reason, u.surface_profile_key, u.surface_status, u.surface_wait_reason, u.collection_facts, u.known_gaps, u.settled_seq, u.order_at
+        FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at,
+                     CASE WHEN ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
+       OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL)) THEN 1 ELSE 0 END AS stale_
+                FROM pyref_runs kr
+              UNION ALL
+              SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at, 0 AS stale_ FROM delta dl) u
+       WHERE u.stale_ = 0 AND u.connector_instance_id = p_id
+    )
+    SELECT coalesce(jsonb_agg(jsonb_build_object('run_id', r.run_id, 'status', r.status,
+  'started_at', pyref_iso(r.started_at), 'finished_at', pyref_iso(r.completed_at),
+  'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
+  'surface_profile_key', r.surface_profile_key, 'surface_status', r.surface_status,
+  'surface_wait_reason', r.surface_wait_reason,
+  'collection_facts', r.collection_facts,
+  'known_gaps', r.known_gaps) ORDER BY r.order_at DESC, r.run_id COLLATE "C" DESC), '[]'::jsonb)
+      FROM (SELECT * FROM fresh_runs x
+             WHERE x.connector_instance_id = p_id
+               AND EXISTS (SELECT 1 FROM connector_instances ci WHERE ci.connector_instance_id = ANY (ARRAY[p_id]) AND ci.owner_subject_id = pg_catalog.current_setting('pyref.owner', true))
+             ORDER BY x.order_at DESC, x.run_id COLLATE "C" DESC LIMIT 20) r
+$$;
+
+CREATE OR REPLACE FUNCTION pyref_verify_v2()
+RETURNS TABLE (connector_instance_id text, differing text)
+LANGUAGE sql STABLE SET search_path FROM CURRENT AS $$
+WITH verify_run_drift (connector_instance_id) AS (
+  SELECT dr.connector_instance_id FROM (
+    SELECT * FROM (SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM (SELECT m.run_id, m.connector_instance_id,
+             CASE m.settle_type
+               WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+               WHEN 'run.failed' THEN 'failed'
+               WHEN 'run.cancelled' THEN 'cancelled'
+               WHEN 'run.abandoned' THEN 'abandoned'
+               WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+               ELSE 'running' END AS status,
+             coalesce(m.started_min, m.settled_at) AS started_at,
+             m.settled_at AS completed_at,
+             m.failure_reason, m.terminal_reason,
+             m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+             (m.collection_facts)::jsonb AS collection_facts, (m.known_gaps)::jsonb AS known_gaps,
+             m.settled_seq,
+             coalesce(m.settled_at, m.started_min) AS order_at
+        FROM (SELECT w.run_id, w.connector_instance_id,
+                     min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_status END) AS surface_status,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                     max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+                FROM (SELECT x.*,
+                             CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                               PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                               ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                             CASE WHEN coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NOT NULL
+                                  THEN row_number() OVER (
+                               PARTITION BY x.run_id, x.connector_instance_id,
+                                            coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NULL
+                               ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS surface_rank
+                        FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                     r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                     r.collection_facts, r.known_gaps,
+                                     r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                                FROM (SELECT v.*,
+                                             CASE WHEN v.carried = 1 THEN v.cid
+                                                  WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                                  ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                             CASE WHEN v.carried = 1 THEN v.born
+                                                  WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                                  ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                        FROM (SELECT u.*,
+                                                     max(u.carried) OVER per_run AS any_carried,
+                                                     min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                     max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                     min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                     min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                     min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                     max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                     min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                     min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                                FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                             CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                             f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                             f.connector_instance_id || '|' || f.connection_created_at::text AS key_,
+                                                             e.event_type, e.status, e.occurred_at,
+                                                             CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                             nullif(e.data_json->>'failure_reason', '') AS failure_reason,
+                                                             coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                             CASE WHEN jsonb_typeof(e.data_json->'collection_facts'->'streams') = 'array'
+                                                                  THEN (e.data_json->'collection_facts'->'streams')::text END AS collection_facts,
+                                                             CASE WHEN jsonb_typeof(e.data_json->'known_gaps') = 'array'
+                                                                  THEN (e.data_json->'known_gaps')::text END AS known_gaps,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                        FROM pyref_run_facts f
+                                                       CROSS JOIN unnest(f.event_seqs) AS fs(value)
+                                                        JOIN spine_events e ON e.event_seq = fs.value
+                                                       WHERE true) u
+                                              WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                                JOIN connector_instances pci
+                                  ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                               WHERE true) x) w
+               GROUP BY w.run_id, w.connector_instance_id) m
+       WHERE m.exists_ = 1) p
+                   EXCEPT SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM pyref_runs) a
+    UNION ALL
+    SELECT * FROM (SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM pyref_runs
+                   EXCEPT SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM (SELECT m.run_id, m.connector_instance_id,
+             CASE m.settle_type
+               WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+               WHEN 'run.failed' THEN 'failed'
+               WHEN 'run.cancelled' THEN 'cancelled'
+               WHEN 'run.abandoned' THEN 'abandoned'
+               WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+               ELSE 'running' END AS status,
+             coalesce(m.started_min, m.settled_at) AS started_at,
+             m.settled_at AS completed_at,
+             m.failure_reason, m.terminal_reason,
+             m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+             (m.collection_facts)::jsonb AS collection_facts, (m.known_gaps)::jsonb AS known_gaps,
+             m.settled_seq,
+             coalesce(m.settled_at, m.started_min) AS order_at
+        FROM (SELECT w.run_id, w.connector_instance_id,
+                     min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_status END) AS surface_status,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                     max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+                FROM (SELECT x.*,
+                             CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                               PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                               ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                             CASE WHEN coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NOT NULL
+                                  THEN row_number() OVER (
+                               PARTITION BY x.run_id, x.connector_instance_id,
+                                            coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NULL
+                               ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS surface_rank
+                        FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                     r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                     r.collection_facts, r.known_gaps,
+                                     r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                                FROM (SELECT v.*,
+                                             CASE WHEN v.carried = 1 THEN v.cid
+                                                  WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                                  ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                             CASE WHEN v.carried = 1 THEN v.born
+                                                  WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                                  ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                        FROM (SELECT u.*,
+                                                     max(u.carried) OVER per_run AS any_carried,
+                                                     min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                     max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                     min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                     min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                     min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                     max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                     min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                     min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                                FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                             CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                             f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                             f.connector_instance_id || '|' || f.connection_created_at::text AS key_,
+                                                             e.event_type, e.status, e.occurred_at,
+                                                             CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                             nullif(e.data_json->>'failure_reason', '') AS failure_reason,
+                                                             coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                             CASE WHEN jsonb_typeof(e.data_json->'collection_facts'->'streams') = 'array'
+                                                                  THEN (e.data_json->'collection_facts'->'streams')::text END AS collection_facts,
+                                                             CASE WHEN jsonb_typeof(e.data_json->'known_gaps') = 'array'
+                                                                  THEN (e.data_json->'known_gaps')::text END AS known_gaps,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                        FROM pyref_run_facts f
+                                                       CROSS JOIN unnest(f.event_seqs) AS fs(value)
+                                                        JOIN spine_events e ON e.event_seq = fs.value
+                                                       WHERE true) u
+                                              WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                                JOIN connector_instances pci
+                                  ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                               WHERE true) x) w
+               GROUP BY w.run_id, w.connector_instance_id) m
+       WHERE m.exists_ = 1) p) b
+  ) dr
+), verify_missing_facts (connector_instance_id) AS (
+  SELECT mk.cid FROM (SELECT coalesce(
+                           CASE WHEN k.profile_key IS NOT NULL THEN
+                             (SELECT CASE WHEN count(*) = 1 THEN max(pi.connector_instance_id) END
+                                FROM pyref_connector_digest pg
+                                JOIN connector_instances pi ON pi.connector_id = pg.connector_id
+                                 AND pi.connector_instance_id = CASE
+                                       WHEN k.profile_key = pg.profile_base THEN pg.connector_id
+                                       WHEN substr(k.profile_key, 1, length(pg.profile_base) + 1) = pg.profile_base || ':'
+                                         THEN substr(k.profile_key, length(pg.profile_base) + 2) END
+                               WHERE (pi.connector_instance_id = pi.connector_id) = (k.profile_key = pg.profile_base))
+                           END,
+                           CASE
+                             WHEN k.profile_key IS NOT NULL AND coalesce(k.id1, k.id2, k.id3) IS NULL THEN
+                               (SELECT si.connector_instance_id FROM connector_instances si
+                                 WHERE si.connector_instance_id = substr(k.profile_key, length(rtrim(k.profile_key, replace(k.profile_key, ':', ''))) + 1)
+                                   AND (k.connector IS NULL OR si.connector_id = k.connector))
+                             WHEN coalesce(k.id1, k.id2, k.id3) IS NOT NULL THEN
+                               CASE WHEN k.id1 <> coalesce(k.id2, k.id1) OR k.id1 <> coalesce(k.id3, k.id1)
+                                         OR k.id2 <> coalesce(k.id3, k.id2) THEN NULL
+                                    ELSE (SELECT xi.connector_instance_id FROM connector_instances xi WHERE xi.connector_instance_id = coalesce(k.id1, k.id2, k.id3)) END
+                             ELSE coalesce(NULL, CASE WHEN k.connector IS NOT NULL THEN (SELECT CASE WHEN count(*) = 1 THEN max(si.connector_instance_id) END
+                                  FROM (SELECT sa.connector_instance_id FROM connector_instances sa
+                                         WHERE sa.connector_id = k.connector AND sa.status = 'active' LIMIT 2) si) END)
+                           END) AS cid
+                        FROM (SELECT ev.event_seq, ev.run_id, coalesce(nullif(ev.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(ev.data_json->'browser_surface'->>'profile_key', ''), nullif(ev.data_json->>'browser_surface_profile_key', '')) AS profile_key,
+                                     nullif(ev.connector_instance_id, '') AS id1,
+                                     nullif(ev.data_json->>'connection_id', '') AS id2,
+                                     nullif(ev.data_json->>'connector_instance_id', '') AS id3,
+                                     coalesce(nullif(ev.connector_id, ''), nullif(CASE WHEN ev.source_kind = 'connector' THEN ev.source_id END, ''), nullif(CASE WHEN ev.data_json->'source'->>'kind' = 'connector' THEN ev.data_json->'source'->>'id' END, ''), nullif(ev.data_json->>'connector_id', '')) AS connector
+                                FROM spine_events AS ev WHERE substr(ev.event_type, 1, 4) = 'run.' AND ev.run_id IS NOT NULL
+                                                 AND NOT EXISTS (SELECT 1 FROM pyref_run_facts xf CROSS JOIN unnest(xf.event_seqs) AS xs(value)
+                                                                  WHERE xf.run_id = ev.run_id AND xs.value = ev.event_seq)) k) mk
+   WHERE mk.cid IS NOT NULL
+  UNION
+  SELECT mr.connector_instance_id FROM pyref_run_facts mr
+   WHERE mr.connector_instance_id IS NOT NULL
+     AND mr.run_id IN (SELECT ev.run_id FROM spine_events AS ev WHERE substr(ev.event_type, 1, 4) = 'run.' AND ev.run_id IS NOT NULL
+                                                                   AND NOT EXISTS (SELECT 1 FROM pyref_run_facts xf CROSS JOIN unnest(xf.event_seqs) AS xs(value)
+                                                                                    WHERE xf.run_id = ev.run_id AND xs.value = ev.event_seq))
+)
+SELECT v.connector_instance_id, v.differing FROM (
+  SELECT s.connector_instance_id,
+         CASE WHEN e.connector_instance_id IS NULL THEN 'missing,' ELSE '' END
+         || CASE WHEN e.expected_profile_key IS DISTINCT FROM s.expected_profile_key THEN 'expected_profile_key,' ELSE '' END
+         || CASE WHEN e.stream_stats::jsonb IS DISTINCT FROM s.stream_stats THEN 'stream_stats,' ELSE '' END
+         || CASE WHEN e.latest_run::jsonb IS DISTINCT FROM s.latest_run THEN 'latest_run,' ELSE '' END
+         || CASE WHEN e.latest_successful_run::jsonb IS DISTINCT FROM s.latest_successful_run THEN 'latest_successful_run,' ELSE '' END
+         || CASE WHEN e.latest_settled_run::jsonb IS DISTINCT FROM s.latest_settled_run THEN 'latest_settled_run,' ELSE '' END
+         || CASE WHEN e.failures_since_success IS DISTINCT FROM s.failures_since_success THEN 'failures_since_success,' ELSE '' END
+         || CASE WHEN e.stream_facts::jsonb IS DISTINCT FROM s.stream_facts THEN 'stream_facts,' ELSE '' END
+         || CASE WHEN e.gap_counts::jsonb IS DISTINCT FROM s.gap_counts THEN 'gap_counts,' ELSE '' END
+         || CASE WHEN e.schedule::jsonb IS DISTINCT FROM s.schedule THEN 'schedule,' ELSE '' END
+         || CASE WHEN e.open_attention::jsonb IS DISTINCT FROM s.open_attention THEN 'open_attention,' ELSE '' END
+         || CASE WHEN s.connector_instance_id IN (SELECT rd.connector_instance_id FROM verify_run_drift rd) THEN 'runs,' ELSE '' END
+         || CASE WHEN s.connector_instance_id IN (SELECT mf.connector_instance_id FROM verify_missing_facts mf) THEN 'run_facts,' ELSE '' END
+         AS differing
+    FROM pyref_evidence_source s
+    LEFT JOIN pyref_evidence e ON e.connector_instance_id = s.connector_instance_id
+   WHERE NOT (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = s.connector_instance_id)
+ OR s.connector_instance_id IN (SELECT mf.connector_instance_id
+   FROM pyref_dirty_runs rm
+  CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
+   JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
+  WHERE mf.connector_instance_id IS NOT NULL))
+) v
+WHERE v.differing <> ''
+ORDER BY v.connector_instance_id
+$$;
+
+CREATE OR REPLACE FUNCTION pyref_verify_v3()
+RETURNS TABLE (connector_instance_id text, differing text)
+LANGUAGE sql STABLE SET search_path FROM CURRENT AS $$
+WITH verify_run_drift (connector_instance_id) AS (
+  SELECT dr.connector_instance_id FROM (
+    SELECT * FROM (SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM (SELECT m.run_id, m.connector_instance_id,
+             CASE m.settle_type
+               WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+               WHEN 'run.failed' THEN 'failed'
+               WHEN 'run.cancelled' THEN 'cancelled'
+               WHEN 'run.abandoned' THEN 'abandoned'
+               WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+               ELSE 'running' END AS status,
+             coalesce(m.started_min, m.settled_at) AS started_at,
+             m.settled_at AS completed_at,
+             m.failure_reason, m.terminal_reason,
+             m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+             (m.collection_facts)::jsonb AS collection_facts, (m.known_gaps)::jsonb AS known_gaps,
+             m.settled_seq,
+             coalesce(m.settled_at, m.started_min) AS order_at
+        FROM (SELECT w.run_id, w.connector_instance_id,
+                     min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_status END) AS surface_status,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                     max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+                FROM (SELECT x.*,
+                             CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                               PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                               ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                             CASE WHEN coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NOT NULL
+                                  THEN row_number() OVER (
+                               PARTITION BY x.run_id, x.connector_instance_id,
+                                            coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NULL
+                               ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS surface_rank
+                        FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                     r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                     r.collection_facts, r.known_gaps,
+                                     r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                                FROM (SELECT v.*,
+                                             CASE WHEN v.carried = 1 THEN v.cid
+                                                  WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                                  ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                             CASE WHEN v.carried = 1 THEN v.born
+                                                  WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                                  ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                        FROM (SELECT u.*,
+                                                     max(u.carried) OVER per_run AS any_carried,
+                                                     min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                     max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                     min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                     min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                     min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                     max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                     min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                     min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                                FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                             CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                             f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                             f.connector_instance_id || '|' || f.connection_created_at::text AS key_,
+                                                             e.event_type, e.status, e.occurred_at,
+                                                             CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                             nullif(e.data_json->>'failure_reason', '') AS failure_reason,
+                                                             coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                             CASE WHEN jsonb_typeof(e.data_json->'collection_facts'->'streams') = 'array'
+                                                                  THEN (e.data_json->'collection_facts'->'streams')::text END AS collection_facts,
+                                                             CASE WHEN jsonb_typeof(e.data_json->'known_gaps') = 'array'
+                                                                  THEN (e.data_json->'known_gaps')::text END AS known_gaps,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                        FROM pyref_run_facts f
+                                                       CROSS JOIN unnest(f.event_seqs) AS fs(value)
+                                                        JOIN spine_events e ON e.event_seq = fs.value
+                                                       WHERE true) u
+                                              WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                                JOIN connector_instances pci
+                                  ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                               WHERE true) x) w
+               GROUP BY w.run_id, w.connector_instance_id) m
+       WHERE m.exists_ = 1) p
+                   EXCEPT SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM pyref_runs) a
+    UNION ALL
+    SELECT * FROM (SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM pyref_runs
+                   EXCEPT SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq FROM (SELECT m.run_id, m.connector_instance_id,
+             CASE m.settle_type
+               WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+               WHEN 'run.failed' THEN 'failed'
+               WHEN 'run.cancelled' THEN 'cancelled'
+               WHEN 'run.abandoned' THEN 'abandoned'
+               WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+               ELSE 'running' END AS status,
+             coalesce(m.started_min, m.settled_at) AS started_at,
+             m.settled_at AS completed_at,
+             m.failure_reason, m.terminal_reason,
+             m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+             (m.collection_facts)::jsonb AS collection_facts, (m.known_gaps)::jsonb AS known_gaps,
+             m.settled_seq,
+             coalesce(m.settled_at, m.started_min) AS order_at
+        FROM (SELECT w.run_id, w.connector_instance_id,
+                     min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                     max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_status END) AS surface_status,
+                     max(CASE WHEN w.surface_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                     max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+                FROM (SELECT x.*,
+                             CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                               PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                               ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                             CASE WHEN coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NOT NULL
+                                  THEN row_number() OVER (
+                               PARTITION BY x.run_id, x.connector_instance_id,
+                                            coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NULL
+                               ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS surface_rank
+                        FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                     r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                     r.collection_facts, r.known_gaps,
+                                     r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                                FROM (SELECT v.*,
+                                             CASE WHEN v.carried = 1 THEN v.cid
+                                                  WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                                  ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                             CASE WHEN v.carried = 1 THEN v.born
+                                                  WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                                  ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                        FROM (SELECT u.*,
+                                                     max(u.carried) OVER per_run AS any_carried,
+                                                     min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                     max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                     min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                     min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                     min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                     max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                     min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                     min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                                FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                             CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                             f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                             f.connector_instance_id || '|' || f.connection_created_at::text AS key_,
+                                                             e.event_type, e.status, e.occurred_at,
+                                                             CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                             nullif(e.data_json->>'failure_reason', '') AS failure_reason,
+                                                             coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                             CASE WHEN jsonb_typeof(e.data_json->'collection_facts'->'streams') = 'array'
+                                                                  THEN (e.data_json->'collection_facts'->'streams')::text END AS collection_facts,
+                                                             CASE WHEN jsonb_typeof(e.data_json->'known_gaps') = 'array'
+                                                                  THEN (e.data_json->'known_gaps')::text END AS known_gaps,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
+                                                             coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                        FROM pyref_run_facts f
+                                                       CROSS JOIN unnest(f.event_seqs) AS fs(value)
+                                                        JOIN spine_events e ON e.event_seq = fs.value
+                                                       WHERE true) u
+                                              WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                                JOIN connector_instances pci
+                                  ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                               WHERE true) x) w
+               GROUP BY w.run_id, w.connector_instance_id) m
+       WHERE m.exists_ = 1) p) b
+  ) dr
+), verify_missing_facts (connector_instance_id) AS (
+  SELECT mk.cid FROM (SELECT coalesce(
+                           CASE WHEN k.profile_key IS NOT NULL THEN
+                             (SELECT CASE WHEN count(*) = 1 THEN max(pi.connector_instance_id) END
+                                FROM pyref_connector_digest pg
+                                JOIN connector_instances pi ON pi.connector_id = pg.connector_id
+                                 AND pi.connector_instance_id = CASE
+                                       WHEN k.profile_key = pg.profile_base THEN pg.connector_id
+                                       WHEN substr(k.profile_key, 1, length(pg.profile_base) + 1) = pg.profile_base || ':'
+                                         THEN substr(k.profile_key, length(pg.profile_base) + 2) END
+                               WHERE (pi.connector_instance_id = pi.connector_id) = (k.profile_key = pg.profile_base))
+                           END,
+                           CASE
+                             WHEN k.profile_key IS NOT NULL AND coalesce(k.id1, k.id2, k.id3) IS NULL THEN
+                               (SELECT si.connector_instance_id FROM connector_instances si
+                                 WHERE si.connector_instance_id = substr(k.profile_key, length(rtrim(k.profile_key, replace(k.profile_key, ':', ''))) + 1)
+                                   AND (k.connector IS NULL OR si.connector_id = k.connector))
+                             WHEN coalesce(k.id1, k.id2, k.id3) IS NOT NULL THEN
+                               CASE WHEN k.id1 <> coalesce(k.id2, k.id1) OR k.id1 <> coalesce(k.id3, k.id1)
+                                         OR k.id2 <> coalesce(k.id3, k.id2) THEN NULL
+                                    ELSE (SELECT xi.connector_instance_id FROM connector_instances xi WHERE xi.connector_instance_id = coalesce(k.id1, k.id2, k.id3)) END
+                             ELSE coalesce(NULL, CASE WHEN k.connector IS NOT NULL THEN (SELECT CASE WHEN count(*) = 1 THEN max(si.connector_instance_id) END
+                                  FROM (SELECT sa.connector_instance_id FROM connector_instances sa
+                                         WHERE sa.connector_id = k.connector AND sa.status = 'active' LIMIT 2) si) END)
+                           END) AS cid
+                        FROM (SELECT ev.event_seq, ev.run_id, coalesce(nullif(ev.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(ev.data_json->'browser_surface'->>'profile_key', ''), nullif(ev.data_json->>'browser_surface_profile_key', '')) AS profile_key,
+                                     nullif(ev.connector_instance_id, '') AS id1,
+                                     nullif(ev.data_json->>'connection_id', '') AS id2,
+                                     nullif(ev.data_json->>'connector_instance_id', '') AS id3,
+                                     coalesce(nullif(ev.connector_id, ''), nullif(CASE WHEN ev.source_kind = 'connector' THEN ev.source_id END, ''), nullif(CASE WHEN ev.data_json->'source'->>'kind' = 'connector' THEN ev.data_json->'source'->>'id' END, ''), nullif(ev.data_json->>'connector_id', '')) AS connector
+                                FROM spine_events AS ev WHERE substr(ev.event_type, 1, 4) = 'run.' AND ev.run_id IS NOT NULL
+                                                 AND NOT EXISTS (SELECT 1 FROM pyref_run_facts xf CROSS JOIN unnest(xf.event_seqs) AS xs(value)
+                                                                  WHERE xf.run_id = ev.run_id AND xs.value = ev.event_seq)) k) mk
+   WHERE mk.cid IS NOT NULL
+  UNION
+  SELECT mr.connector_instance_id FROM pyref_run_facts mr
+   WHERE mr.connector_instance_id IS NOT NULL
+     AND mr.run_id IN (SELECT ev.run_id FROM spine_events AS ev WHERE substr(ev.event_type, 1, 4) = 'run.' AND ev.run_id IS NOT NULL
+                                                                   AND NOT EXISTS (SELECT 1 FROM pyref_run_facts xf CROSS JOIN unnest(xf.event_seqs) AS xs(value)
+                                                                                    WHERE xf.run_id = ev.run_id AND xs.value = ev.event_seq))
+), vs AS (
+  SELECT v.connector_instance_id, v.differing FROM (
+    SELECT s.connector_instance_id,
+           CASE WHEN e.connector_instance_id IS NULL THEN 'missing,' ELSE '' END
+           || CASE WHEN e.expected_profile_key IS DISTINCT FROM s.expected_profile_key THEN 'expected_profile_key,' ELSE '' END
+           || CASE WHEN e.stream_stats::jsonb IS DISTINCT FROM s.stream_stats THEN 'stream_stats,' ELSE '' END
+           || CASE WHEN e.latest_run::jsonb IS DISTINCT FROM s.latest_run THEN 'latest_run,' ELSE '' END
+           || CASE WHEN e.latest_successful_run::jsonb IS DISTINCT FROM s.latest_successful_run THEN 'latest_successful_run,' ELSE '' END
+           || CASE WHEN e.latest_settled_run::jsonb IS DISTINCT FROM s.latest_settled_run THEN 'latest_settled_run,' ELSE '' END
+           || CASE WHEN e.failures_since_success IS DISTINCT FROM s.failures_since_success THEN 'failures_since_success,' ELSE '' END
+           || CASE WHEN e.stream_facts::jsonb IS DISTINCT FROM s.stream_facts THEN 'stream_facts,' ELSE '' END
+           || CASE WHEN e.gap_counts::jsonb IS DISTINCT FROM s.gap_counts THEN 'gap_counts,' ELSE '' END
+           || CASE WHEN e.schedule::jsonb IS DISTINCT FROM s.schedule THEN 'schedule,' ELSE '' END
+           || CASE WHEN e.open_attention::jsonb IS DISTINCT FROM s.open_attention THEN 'open_attention,' ELSE '' END
+           || CASE WHEN s.connector_instance_id IN (SELECT rd.connector_instance_id FROM verify_run_drift rd) THEN 'runs,' ELSE '' END
+           || CASE WHEN s.connector_instance_id IN (SELECT mf.connector_instance_id FROM verify_missing_facts mf) THEN 'run_facts,' ELSE '' END
+           AS differing
+      FROM pyref_evidence_source s
+      LEFT JOIN pyref_evidence e ON e.connector_instance_id = s.connector_instance_id
+     WHERE NOT (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = s.connector_instance_id)
+   OR s.connector_instance_id IN (SELECT mf.connector_instance_id
+     FROM pyref_dirty_runs rm
+    CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
+     JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
+    WHERE mf.connector_instance_id IS NOT NULL))
+  ) v
+  WHERE v.differing <> ''
+  ORDER BY v.connector_instance_id
+), dd AS (
+  SELECT dv.connector_id, dv.differing FROM (
+    SELECT r.connector_id,
+           CASE WHEN g.connector_id IS NULL THEN 'digest,' ELSE ''
+           || CASE WHEN g.display_name IS DISTINCT FROM r.display_name THEN 'digest.display_name,' ELSE '' END
+           || CASE WHEN g.refresh_policy::jsonb IS DISTINCT FROM r.refresh_policy THEN 'digest.refresh_policy,' ELSE '' END
+           || CASE WHEN g.profile_base IS DISTINCT FROM r.profile_base THEN 'digest.profile_base,' ELSE '' END
+           || CASE WHEN g.connector_display_name IS DISTINCT FROM r.connector_display_name THEN 'digest.connector_display_name,' ELSE '' END
+           || CASE WHEN g.manifest_version IS DISTINCT FROM r.manifest_version THEN 'digest.manifest_version,' ELSE '' END
+           || CASE WHEN g.browser_required IS DISTINCT FROM r.browser_required THEN 'digest.browser_required,' ELSE '' END
+           || CASE WHEN g.declarations::jsonb IS DISTINCT FROM r.declarations THEN 'digest.declarations,' ELSE '' END
+           END AS differing
+      FROM (SELECT c.connector_id,
+                   c.manifest->>'display_name' AS display_name,
+                   c.manifest->'capabilities'->'refresh_policy' AS refresh_policy,
+                   coalesce(nullif(c.manifest->'capabilities'->'browser_surface'->>'profile_key', ''), c.connector_id) AS profile_base,
+                   CASE WHEN jsonb_typeof(c.manifest->'display_name') = 'string' THEN nullif(c.manifest->>'display_name', '') END AS connector_display_name,
+                   CASE WHEN jsonb_typeof(c.manifest->'version') = 'string' THEN nullif(c.manifest->>'version', '') END AS manifest_version,
+                   coalesce(c.manifest #> '{runtime_requirements,bindings,browser,required}' = 'true'::jsonb, false) AS browser_required,
+                   CASE WHEN jsonb_typeof(c.manifest->'streams') = 'array' THEN (SELECT coalesce(jsonb_agg(jsonb_build_object('name', CASE WHEN jsonb_typeof(st.value->'name') = 'string' THEN st.value->>'name' END, 'required', st.value->'required', 'coverage_strategy', st.value->'coverage_strategy', 'freshness_strategy', st.value->'freshness_strategy', 'coverage_policy', st.value->'coverage_policy')
+                                       ORDER BY st.ord), '[]'::jsonb)
+               FROM jsonb_array_elements(c.manifest->'streams') WITH ORDINALITY AS st(value, ord)
+              WHERE jsonb_typeof(st.value) = 'object') END AS declarations
+              FROM connectors c) r
+      LEFT JOIN pyref_connector_digest g ON g.connector_id = r.connector_id
+  ) dv
+  WHERE dv.differing <> ''
+)
+SELECT ci.connector_instance_id, coalesce(vs.differing, '') || coalesce(dd.differing, '') AS differing
+  FROM connector_instances ci
+  LEFT JOIN vs ON vs.connector_instance_id = ci.connector_instance_id
+  LEFT JOIN dd ON dd.connector_id = ci.connector_id
+ WHERE vs.connector_instance_id IS NOT NULL OR dd.connector_id IS NOT NULL
+ ORDER BY ci.connector_instance_id
+$$;
+
+ALTER FUNCTION pyref_recompute_evidence_v1(text[]) SET jit = off;
+ALTER FUNCTION pyref_recent_runs_v1(text) SET jit = off;
+ALTER FUNCTION pyref_refresh_runs_v2(text[]) SET jit = off;
+
+-- Seal every pyref_ function (the convention in sql/templates/_dialect.sql.j2).
+DO $$
+DECLARE
+    v_schema text := pg_catalog.current_schema();
+    v_routine regprocedure;
+BEGIN
+    IF pg_catalog.to_regclass(pg_catalog.format('%I.pyref_evidence', v_schema)) IS NULL THEN
+        RAISE EXCEPTION 'pyreference is not installed in schema "%" (the first schema on search_path)', v_schema
+            USING HINT = 'migrate with the search_path pyreference was installed with';
+    END IF;
+    FOR v_routine IN
+        SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+         WHERE p.pronamespace = pg_catalog.quote_ident(v_schema)::regnamespace AND p.proname LIKE 'pyref\_%' AND p.prokind IN ('f', 'p')
+           AND p.proname <> ALL (ARRAY['pyref_iso'])
+    LOOP
+        EXECUTE pg_catalog.format('ALTER ROUTINE %s SECURITY DEFINER SET search_path = pg_catalog, %I, pg_temp',
+                                  v_routine, v_schema);
+        EXECUTE pg_catalog.format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', v_routine);
+    END LOOP;
+END
+$$;
+
+DELETE FROM pyref_runs;
+INSERT INTO pyref_runs (run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq)
+SELECT run_id, connector_instance_id, status, started_at, completed_at, failure_reason, terminal_reason, surface_profile_key, surface_status, surface_wait_reason, collection_facts, known_gaps, settled_seq
+  FROM (SELECT m.run_id, m.connector_instance_id,
+               CASE m.settle_type
+                 WHEN 'run.completed' THEN coalesce(nullif(m.settle_status, ''), 'succeeded')
+                 WHEN 'run.failed' THEN 'failed'
+                 WHEN 'run.cancelled' THEN 'cancelled'
+                 WHEN 'run.abandoned' THEN 'abandoned'
+                 WHEN 'run.browser_surface_failed' THEN coalesce(nullif(m.settle_status, ''), 'surface_failed')
+                 ELSE 'running' END AS status,
+               coalesce(m.started_min, m.settled_at) AS started_at,
+               m.settled_at AS completed_at,
+               m.failure_reason, m.terminal_reason,
+               m.surface_profile_key, m.surface_status, m.surface_wait_reason,
+               (m.collection_facts)::jsonb AS collection_facts, (m.known_gaps)::jsonb AS known_gaps,
+               m.settled_seq,
+               coalesce(m.settled_at, m.started_min) AS order_at
+          FROM (SELECT w.run_id, w.connector_instance_id,
+                       min(CASE WHEN w.event_type = 'run.started' THEN w.occurred_at END) AS started_min,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.event_type END) AS settle_type,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.status END) AS settle_status,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.occurred_at END) AS settled_at,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.event_seq END) AS settled_seq,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.failure_reason END) AS failure_reason,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.terminal_reason END) AS terminal_reason,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.collection_facts END) AS collection_facts,
+                       max(CASE WHEN w.settle_rank = 1 THEN w.known_gaps END) AS known_gaps,
+                       max(CASE WHEN w.surface_rank = 1 THEN w.surface_profile_key END) AS surface_profile_key,
+                       max(CASE WHEN w.surface_rank = 1 THEN w.surface_status END) AS surface_status,
+                       max(CASE WHEN w.surface_rank = 1 THEN w.surface_wait_reason END) AS surface_wait_reason,
+                       max(CASE WHEN w.event_type = 'run.started' OR w.terminal = 1 THEN 1 ELSE 0 END) AS exists_
+                  FROM (SELECT x.*,
+                               CASE WHEN x.terminal = 1 THEN row_number() OVER (
+                                 PARTITION BY x.run_id, x.connector_instance_id, x.terminal
+                                 ORDER BY x.occurred_at, x.event_seq) END AS settle_rank,
+                               CASE WHEN coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NOT NULL
+                                    THEN row_number() OVER (
+                                 PARTITION BY x.run_id, x.connector_instance_id,
+                                              coalesce(x.surface_profile_key, x.surface_status, x.surface_wait_reason) IS NULL
+                                 ORDER BY x.occurred_at DESC, x.event_seq DESC) END AS surface_rank
+                          FROM (SELECT r.run_id, pci.connector_instance_id, r.event_seq, r.event_type, r.status,
+                                       r.occurred_at, r.terminal, r.failure_reason, r.terminal_reason,
+                                       r.collection_facts, r.known_gaps,
+                                       r.surface_profile_key, r.surface_status, r.surface_wait_reason
+                                  FROM (SELECT v.*,
+                                               CASE WHEN v.carried = 1 THEN v.cid
+                                                    WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_cid END
+                                                    ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_cid END END AS conn,
+                                               CASE WHEN v.carried = 1 THEN v.born
+                                                    WHEN v.any_carried = 1 THEN CASE WHEN v.ik_min = v.ik_max THEN v.ik_born END
+                                                    ELSE CASE WHEN v.sk_min = v.sk_max THEN v.sk_born END END AS conn_born
+                                          FROM (SELECT u.*,
+                                                       max(u.carried) OVER per_run AS any_carried,
+                                                       min(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_min,
+                                                       max(CASE WHEN u.carried = 1 THEN u.key_ END) OVER per_run AS ik_max,
+                                                       min(CASE WHEN u.carried = 1 THEN u.cid END) OVER per_run AS ik_cid,
+                                                       min(CASE WHEN u.carried = 1 THEN u.born END) OVER per_run AS ik_born,
+                                                       min(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_min,
+                                                       max(CASE WHEN u.carried = 0 THEN u.key_ END) OVER per_run AS sk_max,
+                                                       min(CASE WHEN u.carried = 0 THEN u.cid END) OVER per_run AS sk_cid,
+                                                       min(CASE WHEN u.carried = 0 THEN u.born END) OVER per_run AS sk_born
+                                                  FROM (SELECT f.run_id, fs.value AS event_seq,
+                                                               CASE WHEN f.carried THEN 1 ELSE 0 END AS carried,
+                                                               f.connector_instance_id AS cid, f.connection_created_at AS born,
+                                                               f.connector_instance_id || '|' || f.connection_created_at::text AS key_,
+                                                               e.event_type, e.status, e.occurred_at,
+                                                               CASE WHEN e.event_type IN ('run.completed', 'run.failed', 'run.cancelled', 'run.abandoned', 'run.browser_surface_failed') THEN 1 ELSE 0 END AS terminal,
+                                                               nullif(e.data_json->>'failure_reason', '') AS failure_reason,
+                                                               coalesce(nullif(e.data_json->>'terminal_reason', ''), nullif(e.data_json->>'reason', '')) AS terminal_reason,
+                                                               CASE WHEN jsonb_typeof(e.data_json->'collection_facts'->'streams') = 'array'
+                                                                    THEN (e.data_json->'collection_facts'->'streams')::text END AS collection_facts,
+                                                               CASE WHEN jsonb_typeof(e.data_json->'known_gaps') = 'array'
+                                                                    THEN (e.data_json->'known_gaps')::text END AS known_gaps,
+                                                               coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_profile_key', ''), nullif(e.data_json->'browser_surface'->>'profile_key', ''), nullif(e.data_json->>'browser_surface_profile_key', '')) AS surface_profile_key,
+                                                               coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_status', ''), nullif(e.data_json->'browser_surface'->>'status', ''), nullif(e.data_json->>'browser_surface_status', '')) AS surface_status,
+                                                               coalesce(nullif(e.data_json->'browser_surface'->>'browser_surface_wait_reason', ''), nullif(e.data_json->'browser_surface'->>'wait_reason', ''), nullif(e.data_json->>'browser_surface_wait_reason', '')) AS surface_wait_reason
+                                                          FROM pyref_run_facts f
+                                                         CROSS JOIN unnest(f.event_seqs) AS fs(value)
+                                                          JOIN spine_events e ON e.event_seq = fs.value
+                                                         WHERE true) u
+                                                WINDOW per_run AS (PARTITION BY u.run_id)) v) r
+                                  JOIN connector_instances pci
+                                    ON pci.connector_instance_id = r.conn AND pci.created_at = r.conn_born
+                                 WHERE true) x) w
+                 GROUP BY w.run_id, w.connector_instance_id) m
+         WHERE m.exists_ = 1) p;
+INSERT INTO pyref_evidence AS e (connector_instance_id, expected_profile_key, stream_stats, latest_run, latest_successful_run, latest_settled_run, failures_since_success, stream_facts, gap_counts, schedule, open_attention,
+                                 state, computed_at, revision, last_error)
+SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention, 'ok', now(), 1, NULL
+  FROM pyref_evidence_source s
+ WHERE true
+ON CONFLICT (connector_instance_id) DO UPDATE SET
+  expected_profile_key = excluded.expected_profile_key,
+  stream_stats = excluded.stream_stats,
+  latest_run = excluded.latest_run,
+  latest_successful_run = excluded.latest_successful_run,
+  latest_settled_run = excluded.latest_settled_run,
+  failures_since_success = excluded.failures_since_success,
+  stream_facts = excluded.stream_facts,
+  gap_counts = excluded.gap_counts,
+  schedule = excluded.schedule,
+  open_attention = excluded.open_attention,
+  state = 'ok', computed_at = excluded.computed_at, revision = e.revision + 1, last_error = NULL;
