@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .db import Ids, Json
+from .db import Ids, Json, canonical_json
 from .errors import ConnectionNotFound, InvalidInput
 from .inputs import (
     bigint,
@@ -45,6 +46,24 @@ LIFECYCLES = (
 )
 BATCH = 2000
 MAX_EVENT_SEQ = 2**53
+# The keys an event may have (SPEC-SEMANTICS §4, plus `event_seq`); any other key is
+# refused (R22: never a write silently lost). `connector_instance_id`, the original
+# system's name for the column, is accepted as `connection_id`.
+EVENT_KEYS = (
+    "event_type",
+    "occurred_at",
+    "run_id",
+    "connector_id",
+    "connection_id",
+    "status",
+    "source_kind",
+    "source_id",
+    "event_id",
+    "event_seq",
+    "data",
+)
+EVENT_ALIASES = {"connector_instance_id": "connection_id"}
+RECORD_KEYS = ("key", "data", "emitted_at")
 
 
 def _one(
@@ -151,6 +170,7 @@ def ingest_records(
     for n, record in enumerate(items(records, "records")):
         if not isinstance(record, Mapping):
             raise InvalidInput(f"record #{n} must be a mapping with key, data, emitted_at")
+        _known_keys(record, RECORD_KEYS, f"record #{n}")
         key = ident(record.get("key"), f"record #{n} key")
         data = json_object(record.get("data"), f"record #{n} data")
         emitted = record.get("emitted_at")
@@ -200,9 +220,12 @@ def append_events(ctx: Context, events: Iterable[Mapping[str, Any]]) -> Plan[lis
     SPEC-SEMANTICS §4: any `event_type` (a `run.*` one needs a `run_id`); a missing
     `connector_id` is taken from `source_id` (when `source_kind` is `connector`), then
     `data.source.id` (when `data.source.kind` is `connector`), then `data.connector_id`.
-    Raises `InvalidInput`, writing nothing of the batch, for a malformed event or one whose
+    `connector_instance_id` (the original system's name for the column) is accepted as
+    `connection_id`. Raises `InvalidInput`, writing nothing of the batch, for a malformed
+    event, an event with a key outside `EVENT_KEYS` (and the alias), or one whose
     connection ids (`connection_id`, `data.connection_id`, `data.connector_instance_id`)
-    are present and different (S4.2)."""
+    are present and different as the run projection compares them (S4.2; a number in
+    `data` is the id its decimal digits spell)."""
     rows = [_event_row(n, e) for n, e in enumerate(items(events, "events"))]
     if not rows:
         return []
@@ -274,10 +297,11 @@ def _require_own_runs(owner: str, fresh: list[dict[str, Any]]) -> Plan[None]:
 
 
 def _named_connections(row: Mapping[str, Any]) -> list[str]:
-    """The connection ids an event row names explicitly (R3 rule 2)."""
+    """The connection ids an event row names explicitly (R3 rule 3), as the run projection
+    reads them (a number in `data` names the connection its digits spell)."""
     data = row["data"] or {}
     named = [row["connection_id"], data.get("connection_id"), data.get("connector_instance_id")]
-    return [c for c in named if isinstance(c, str) and c]
+    return [c for c in (_id_text(x) for x in named) if isinstance(c, str)]
 
 
 def _event_row(n: int, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -290,9 +314,11 @@ def _event_row(n: int, event: Mapping[str, Any]) -> dict[str, Any]:
     run_id = event.get("run_id")
     if event_type.startswith("run.") and run_id is None:
         raise InvalidInput(f"event #{n} ({shown(event_type)}) needs a run_id")
+    _known_keys(event, EVENT_KEYS, f"event #{n}", EVENT_ALIASES)
+    connection_id = _top_connection(n, event)
     data = event.get("data")
     data = None if data is None else json_object(data, f"event #{n} data")
-    _same_connection(n, event.get("connection_id"), data)
+    _same_connection(n, connection_id, data)
     connector_id = event.get("connector_id") or _derived_connector(event, data)
     seq = event.get("event_seq")
     return {
@@ -306,7 +332,7 @@ def _event_row(n: int, event: Mapping[str, Any]) -> dict[str, Any]:
         "status": optional_text(event.get("status"), f"event #{n} status"),
         "run_id": optional_ident(run_id, f"event #{n} run_id"),
         "connector_id": optional_ident(connector_id, f"event #{n} connector_id"),
-        "connection_id": optional_ident(event.get("connection_id"), f"event #{n} connection_id"),
+        "connection_id": connection_id,
         "source_kind": optional_text(
             event.get("source_kind", "connector" if connector_id else None),
             f"event #{n} source_kind",
@@ -321,15 +347,74 @@ def _present(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _same_connection(n: int, top: Any, data: Mapping[str, Any] | None) -> None:
+def _known_keys(
+    given: Mapping[Any, Any],
+    keys: tuple[str, ...],
+    what: str,
+    aliases: Mapping[str, str] | None = None,
+) -> None:
+    """Refuse a mapping with a key outside `keys` (and `aliases`), naming it and the
+    accepted keys (R22: a field the write would drop is never dropped silently)."""
+    aliases = aliases or {}
+    unknown = [k for k in given if not (isinstance(k, str) and (k in keys or k in aliases))]
+    if unknown:
+        names = ", ".join(sorted(shown(k) for k in unknown))
+        accepted = ", ".join(keys)
+        also = "".join(f"; {a} is accepted as {k}" for a, k in aliases.items())
+        raise InvalidInput(f"{what} has unknown key(s) {names}: the keys are {accepted}{also}")
+
+
+def _top_connection(n: int, event: Mapping[str, Any]) -> str | None:
+    """The event's top-level connection id: `connection_id`, or its alias
+    `connector_instance_id`; both given and different raises `InvalidInput`."""
+    top = optional_ident(event.get("connection_id"), f"event #{n} connection_id")
+    alias = optional_ident(event.get("connector_instance_id"), f"event #{n} connector_instance_id")
+    if top is not None and alias is not None and top != alias:
+        raise InvalidInput(
+            f"event #{n} names different connections: connection_id {shown(top)} and "
+            f"connector_instance_id {shown(alias)} (the same field under two names)"
+        )
+    return top if top is not None else alias
+
+
+@dataclass(frozen=True)
+class _Unmatched:
+    """A present id whose text differs between the backends' projections (SQLite reads
+    `true` as 1, and a fraction, an integer beyond 64 bits, an object or an array each
+    as its own text): it equals no text id, only the same value (as canonical JSON)."""
+
+    json: str
+
+
+def _id_text(value: Any) -> str | _Unmatched | None:
+    """A connection id location as the run projection reads it (R51 and 0016's `text_of`):
+    absent when null or empty text; text as itself; a 64-bit integer as its digits; any
+    other value present but `_Unmatched`."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63:
+        return str(value)
+    return _Unmatched(canonical_json(value))
+
+
+def _same_connection(n: int, top: str | None, data: Mapping[str, Any] | None) -> None:
     """SPEC-SEMANTICS §4 (S4.2): an event whose connection ids (top-level
     `connection_id`, `data.connection_id`, `data.connector_instance_id`) disagree raises
-    `InvalidInput`, so nothing of its batch is written."""
+    `InvalidInput`, so nothing of its batch is written. They are compared as the run
+    projection compares them (R3 rule 3): any value but null or empty text is present, so
+    `data.connection_id: 7` beside `connection_id: "c1"` disagrees, and is refused rather
+    than leaving the run unattributed."""
     data = data or {}
-    named = [top, data.get("connection_id"), data.get("connector_instance_id")]
-    present = {c for c in (_present(x) for x in named) if c}
-    if len(present) > 1:
-        names = ", ".join(shown(c) for c in sorted(present))
+    named = {
+        "connection_id": top,
+        "data.connection_id": data.get("connection_id"),
+        "data.connector_instance_id": data.get("connector_instance_id"),
+    }
+    present = {where: t for where, v in named.items() if (t := _id_text(v)) is not None}
+    if len(set(present.values())) > 1:
+        names = ", ".join(f"{where} {shown(named[where])}" for where in present)
         raise InvalidInput(f"event #{n} names different connections: {names}")
 
 

@@ -248,6 +248,100 @@ def test_S4_2_disagreeing_connection_ids_raise_and_write_nothing(
     assert _sql(store, "SELECT count(*) AS n FROM spine_events")[0]["n"] == 1
 
 
+@pytest.mark.parametrize(
+    "named",
+    [
+        {"connection_id": "c1", "data": {"connection_id": 7}},
+        {"connection_id": "c1", "data": {"connector_instance_id": 7}},
+        {"data": {"connection_id": "c1", "connector_instance_id": 7}},
+        {"connection_id": "c1", "data": {"connection_id": True}},
+        {"connection_id": "c1", "data": {"connection_id": 1.5}},
+        {"connection_id": "c1", "data": {"connection_id": {"id": "c1"}}},
+        {"connection_id": "c1", "data": {"connection_id": ["c1"]}},
+        {"connection_id": "1", "data": {"connection_id": True}},  # SQLite reads true as 1
+        {"connection_id": "1", "data": {"connection_id": 2**64}},
+        {"data": {"connection_id": 0, "connector_instance_id": False}},
+    ],
+)
+def test_S4_2_a_non_text_id_is_compared_as_the_projection_reads_it(
+    store: Store, named: dict[str, Any]
+) -> None:
+    """Review F3: the projection counts any value but null or empty text as a present id,
+    so a number beside a different text id is refused (naming both), not stored
+    unattributed; a value whose text differs by backend never agrees with a text id."""
+    World(store, ACME, "c1", "c2")
+    bad = {**S4_1_EVENT, **named}
+    with pytest.raises(InvalidInput, match="different connections") as raised:
+        store.append_events([dict(S4_1_EVENT, run_id="r0"), bad])
+    top = named.get("connection_id")
+    if top is not None:
+        assert f"connection_id {top!r}" in str(raised.value)
+    assert re.search(r"data\.(connection_id|connector_instance_id) ", str(raised.value))
+    assert _sql(store, "SELECT count(*) AS n FROM spine_events")[0]["n"] == 0
+    assert store.get_connection_summary("c1", now=T).last_run is None  # type: ignore[union-attr]
+
+
+def test_S4_2_a_number_agrees_with_the_id_its_digits_spell(store: Store) -> None:
+    w = World(store, ACME, "c1", "7")
+    agreeing = {**S4_1_EVENT, "connection_id": "7", "data": {"connection_id": 7}}
+    store.append_events([agreeing])
+    assert w.row("7")["last_run"]["run_id"] == "r1"
+    assert w.row("c1")["last_run"] is None
+    twice = {"connection_id": 1.5, "connector_instance_id": 1.5}
+    same = {**S4_1_EVENT, "run_id": "r2", "data": twice}
+    store.append_events([same])  # the same value twice agrees with itself
+    assert store.verify() == []
+
+
+def test_S4_connector_instance_id_is_the_connection_id(store: Store) -> None:
+    """Review F4: the original system's name for the column names the connection."""
+    w = World(store, ACME, "c1", "c2")
+    event = {**S4_1_EVENT, "connector_id": "acme", "connector_instance_id": "c2", "data": None}
+    store.append_events([event])
+    stored = _sql(store, "SELECT connector_instance_id FROM spine_events")
+    assert stored == [{"connector_instance_id": "c2"}]
+    assert w.row("c2")["last_run"]["run_id"] == "r1"
+    assert w.row("c1")["last_run"] is None
+    store.append_events([event])  # an identical repeat is a no-op
+    both = {**event, "run_id": "r2", "event_id": "e2", "connection_id": "c2"}
+    store.append_events([both])  # both names, the same id
+    assert w.row("c2")["last_run"]["run_id"] == "r2"
+    assert store.verify() == []
+
+
+def test_S4_connector_instance_id_and_connection_id_must_agree(store: Store) -> None:
+    World(store, ACME, "c1", "c2")
+    event = {**S4_1_EVENT, "connection_id": "c1", "connector_instance_id": "c2", "data": None}
+    with pytest.raises(InvalidInput, match="connection_id 'c1' and connector_instance_id 'c2'"):
+        store.append_events([dict(S4_1_EVENT, run_id="r0"), event])
+    assert _sql(store, "SELECT count(*) AS n FROM spine_events")[0]["n"] == 0
+
+
+@pytest.mark.parametrize("key", ["bogus_key", "recorded_at", "data_json", "connectionId", 7])
+def test_S4_an_unknown_event_key_is_refused_by_name(store: Store, key: Any) -> None:
+    """Review F4, R22: a key the write would drop is refused, naming it and the keys."""
+    World(store, ACME, "c1")
+    event = {**S4_1_EVENT, key: "c1"}
+    with pytest.raises(InvalidInput, match="unknown key") as raised:
+        store.append_events([dict(S4_1_EVENT, run_id="r0"), event])
+    message = str(raised.value)
+    assert repr(key) in message and "event #1" in message
+    assert "event_type, occurred_at, run_id" in message
+    assert "connector_instance_id is accepted as connection_id" in message
+    assert _sql(store, "SELECT count(*) AS n FROM spine_events")[0]["n"] == 0
+
+
+def test_an_unknown_record_key_is_refused_by_name(store: Store) -> None:
+    """R22: a record field the write would drop (a typo of `emitted_at`, say) is refused."""
+    World(store, ACME, "c1")
+    good = {"key": "k0", "data": {}, "emitted_at": ts(-H)}
+    bad = {"key": "k1", "data": {}, "emited_at": ts(-H)}
+    with pytest.raises(InvalidInput, match=r"record #1 has unknown key\(s\) 'emited_at'"):
+        store.ingest_records("c1", "items", [good, bad])
+    assert _sql(store, "SELECT count(*) AS n FROM records")[0]["n"] == 0
+    assert store.ingest_records("c1", "items", [good]) == 1
+
+
 # -- R11 ---------------------------------------------------------------------------------
 def test_S11_1_every_demo_list_row_equals_its_scoped_read(store: Store) -> None:
     from pyreference.demo import build_demo_fleet
