@@ -1,4 +1,7 @@
-"""The demo fleet: real manifests, a dozen-plus connections, every state a summary can show.
+"""The demo fleet: real manifests, two dozen connections, every state a summary can show.
+
+Every health state, verdict label, required action and forward disposition appears at
+least once (`EXPECTED`, `EXPECTED_VERDICTS`; owner states in `EXPECTED_RESOLVERS`).
 
 `build_demo_fleet(store, now)` writes only through the store's public write helpers, so the
 triggers maintain the read model exactly as they would for any other writer. Everything is
@@ -38,6 +41,12 @@ EXPECTED: dict[str, tuple[str, str]] = {
     "cin_codex": ("cooling_off", "amber"),
     "cin_usaa": ("idle", "amber"),
     "cin_spotify_old": ("idle", "grey"),
+    "cin_oura": ("unknown", "grey"),
+    "cin_apple_contacts": ("idle", "grey"),
+    "cin_whoop": ("idle", "amber"),
+    "cin_strava": ("degraded", "amber"),
+    "cin_groupme": ("degraded", "amber"),
+    "cin_google_takeout": ("needs_attention", "amber"),
 }
 # Connection id -> its owner state resolver (R52): every resolver the fleet can show.
 EXPECTED_RESOLVERS: dict[str, str] = {
@@ -57,12 +66,43 @@ EXPECTED_RESOLVERS: dict[str, str] = {
     "cin_codex": "healthy",
     "cin_usaa": "refresh_due",
     "cin_spotify_old": "retired",
+    "cin_oura": "not_measured",
+    "cin_apple_contacts": "collecting",
+    "cin_whoop": "collecting",
+    "cin_strava": "system_degraded",
+    "cin_groupme": "system_degraded",
+    "cin_google_takeout": "needs_owner",
+}
+# Connection id -> (verdict label, required actions): every label and every action (R19).
+EXPECTED_VERDICTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "cin_gmail_work": ("Healthy", ()),
+    "cin_gmail_personal": ("Needs refresh", ("refresh_now",)),
+    "cin_github": ("Degraded", ()),
+    "cin_slack": ("Not measured", ()),
+    "cin_amazon_personal": ("Healthy", ()),
+    "cin_amazon_household": ("Healthy", ()),
+    "cin_heb": ("Degraded", ()),
+    "cin_chase": ("Can't collect", ("reauth",)),
+    "cin_google_calendar": ("Healthy", ()),
+    "cin_ynab": ("Degraded", ("code_fix",)),
+    "cin_google_contacts": ("Degraded", ("reauth",)),
+    "cin_claude_code": ("Needs refresh", ("reattach_schedule",)),
+    "cin_chatgpt": ("Can't collect", ("reauth",)),
+    "cin_codex": ("Needs refresh", ()),
+    "cin_usaa": ("Needs refresh", ("refresh_now",)),
+    "cin_spotify_old": ("Not measured", ()),
+    "cin_oura": ("Not measured", ()),
+    "cin_apple_contacts": ("Checking", ()),
+    "cin_whoop": ("Syncing", ()),
+    "cin_strava": ("Degraded", ("retry_gap",)),
+    "cin_groupme": ("Degraded", ("wait",)),
+    "cin_google_takeout": ("Degraded", ("add_info",)),
 }
 DRAFT_ID = "cin_notion_draft"
 LEGEND = (
-    "[green]green[/] healthy · [yellow]amber[/] needs refresh or degraded · [red]red[/] can't "
-    "collect · [dim]grey[/] checking — {listed} connections from real manifests (a draft is "
-    "hidden), evaluated at {now}; {reconciled} evidence row(s) reconciled."
+    "[green]green[/] healthy · [yellow]amber[/] needs refresh, syncing or degraded · [red]red[/] "
+    "can't collect · [dim]grey[/] checking or not measured — {listed} connections from real "
+    "manifests (a draft is hidden), evaluated at {now}; {reconciled} evidence row(s) reconciled."
 )
 
 
@@ -389,6 +429,87 @@ def _revoked_spotify(d: _Demo) -> str:
     return cid
 
 
+def _unmeasured_oura(d: _Demo) -> str:
+    # Records arrived an hour ago but no run reported anything (S17.3): the data is
+    # current, yet what was collected is not known, so the health is `unknown`.
+    cid = "cin_oura"
+    d.connection(cid, "oura", "Oura ring")
+    for stream in _streams("oura"):
+        d.records(cid, stream, 3, hours_ago=1)
+    return cid
+
+
+def _first_run_apple_contacts(d: _Demo) -> str:
+    # Connected ten minutes ago, its first run still going (S17.1): `Checking`.
+    cid = "cin_apple_contacts"
+    d.connection(cid, "apple_contacts", "Contacts (Mac)", days_old=0, source_kind="local_device")
+    d.run(cid, "apple_contacts", "run_acontacts_1", started_hours_ago=0.05, end=None)
+    return cid
+
+
+def _syncing_whoop(d: _Demo) -> str:
+    # Manual-only source two days stale, and the owner's refresh is running (S19.2):
+    # `Syncing`, no `refresh_now` while it runs.
+    cid = "cin_whoop"
+    d.connection(cid, "whoop", "WHOOP", source_kind="browser_collector")
+    facts = _full_run_facts(d, cid, "whoop", 5, 48)
+    surface = {"profile_key": f"whoop:{cid}", "status": "ready"}
+    d.run(cid, "whoop", "run_whoop_1", started_hours_ago=48, facts=facts, surface=surface)
+    d.run(cid, "whoop", "run_whoop_2", started_hours_ago=0.03, end=None, surface=surface)
+    return cid
+
+
+def _retry_gap_strava(d: _Demo) -> str:
+    # A manual-only source whose missing details are due for a retry now (an eligible
+    # gap, R55) and nothing will retry them by itself (S19.1): `retry_gap`.
+    cid = "cin_strava"
+    d.connection(cid, "strava", "Strava")
+    facts = _full_run_facts(d, cid, "strava", 9, 2)
+    d.run(cid, "strava", "run_strava_1", started_hours_ago=2, facts=facts)
+    d.store.add_detail_gap(
+        cid,
+        "activities",
+        gap_id="gap_strava_activities_1",
+        reason="rate_limited",
+        next_attempt_after=d.ago(minutes=10),
+    )
+    return cid
+
+
+def _wait_groupme(d: _Demo) -> str:
+    # The same kind of due gap on a scheduled automatic source: the next run retries it,
+    # so the owner only waits (S19.1 with a schedule): `wait`.
+    cid = "cin_groupme"
+    d.connection(cid, "groupme", "GroupMe")
+    facts = _full_run_facts(d, cid, "groupme", 6, 0.5)
+    d.run(cid, "groupme", "run_groupme_1", started_hours_ago=0.5, facts=facts)
+    d.store.set_schedule(cid, interval_seconds=3600)
+    d.store.add_detail_gap(cid, "group_messages", gap_id="gap_groupme_messages_1", reason="timeout")
+    return cid
+
+
+def _question_takeout(d: _Demo) -> str:
+    # The export is ready but part of it is missing, and the connector asks the owner to
+    # download it (a relevant attention record, R54): `add_info`, and the missing part
+    # waits on the owner (`awaiting_owner`, R61).
+    cid = "cin_google_takeout"
+    d.connection(cid, "google-takeout", "Google Takeout", source_kind="local_device")
+    facts = _full_run_facts(d, cid, "google-takeout", 4, 3)
+    d.run(cid, "google-takeout", "run_takeout_1", started_hours_ago=3, facts=facts)
+    d.store.add_detail_gap(
+        cid, "photos", gap_id="gap_takeout_photos_1", reason="archive_part_missing"
+    )
+    d.store.open_attention(
+        cid,
+        reason_code="archive_part_missing",
+        attention_id="att_takeout_1",
+        owner_action="operate_attachment",
+        response_required=True,
+        created_at=d.ago(hours=2),
+    )
+    return cid
+
+
 def _draft_notion(d: _Demo) -> str:
     d.connection(DRAFT_ID, "notion", "Notion (setting up)", status="draft", days_old=0)
     return DRAFT_ID
@@ -410,6 +531,12 @@ _STEPS: tuple[Callable[[_Demo], str | list[str]], ...] = (
     _cooling_off_codex,
     _refresh_due_usaa,
     _revoked_spotify,
+    _unmeasured_oura,
+    _first_run_apple_contacts,
+    _syncing_whoop,
+    _retry_gap_strava,
+    _wait_groupme,
+    _question_takeout,
     _draft_notion,
 )
 
@@ -501,6 +628,17 @@ def _connection_count(store: Store) -> int:
 def resolvers(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
     """The owner state resolver per connection id, as `EXPECTED_RESOLVERS` states them."""
     return {r["connection_id"]: r["owner_state"]["resolver"] for r in rows}
+
+
+def verdicts(rows: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """(verdict label, required actions) per connection id, as `EXPECTED_VERDICTS` states them."""
+    return {
+        r["connection_id"]: (
+            r["rendered_verdict"]["label"],
+            tuple(r["rendered_verdict"]["required_actions"]),
+        )
+        for r in rows
+    }
 
 
 def tones(rows: Iterable[Mapping[str, Any]]) -> dict[str, tuple[str, str]]:

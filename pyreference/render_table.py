@@ -1,4 +1,7 @@
-"""Summaries as a readable terminal table (rich), colour where the terminal supports it."""
+"""Summaries as a readable terminal table (rich), colour where the terminal supports it.
+
+Health, actions, run statuses and reasons are shown in the words of `words.py`, the
+console's own vocabulary; `--json` keeps the identifiers."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from . import words
 from .synthesis import ConnectionSummary
 from .timeutil import to_utc
 
@@ -25,21 +29,9 @@ STATE_STYLE = {
 }
 
 
-# R19 actions as the owner reads them (the JSON keeps the identifiers).
-ACTION_WORDS = {
-    "reauth": "sign in again",
-    "add_info": "answer the request",
-    "code_fix": "needs a connector fix",
-    "reattach_schedule": "turn the schedule back on",
-    "refresh_now": "refresh now",
-    "retry_gap": "retry what is missing",
-    "wait": "wait: it retries by itself",
-}
-
-
 def action_words(actions: Iterable[str]) -> str:
-    """Required actions as words, most urgent first; an unknown action shows as itself."""
-    return "; ".join(ACTION_WORDS.get(a, a) for a in actions)
+    """Required actions (R19) in the owner's words (`words.ACTIONS`), most urgent first."""
+    return "; ".join(words.action(a) for a in actions)
 
 
 def age(at: str | None, now: datetime | None) -> str:
@@ -60,9 +52,11 @@ def age(at: str | None, now: datetime | None) -> str:
 def _last_run(run: Mapping[str, Any] | None, now: datetime | None) -> str:
     if not run:
         return "[dim]never[/dim]"
-    text = f"{run['status']} {age(run['finished_at'] or run['started_at'], now)}".strip()
-    if run.get("failure_reason"):
-        text += f"\n[dim]{escape(run['failure_reason'])}[/dim]"
+    status = words.run_status(run["status"])
+    text = f"{status} {age(run['finished_at'] or run['started_at'], now)}".strip()
+    why = words.reason(run.get("failure_reason"))
+    if why:
+        text += f"\n[dim]{escape(why)}[/dim]"
     return text
 
 
@@ -77,7 +71,7 @@ def _row(d: Mapping[str, Any], now: datetime | None) -> list[str]:
         f"[dim]{escape(d['connection_id'])} · {escape(d['connector_id'])}[/dim]",
         records,
         d["freshness"]["status"],
-        f"[{STATE_STYLE.get(state, '')}]{state}[/]",
+        f"[{STATE_STYLE.get(state, '')}]{escape(words.health(state))}[/]",
         f"[{TONE_STYLE.get(verdict['tone'], '')}]{verdict['label']}[/]"
         + (f"\n[dim]{escape(actions)}[/dim]" if actions else ""),
         _last_run(d["last_run"], now),

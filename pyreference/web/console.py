@@ -1,7 +1,8 @@
 """The owner console: server-rendered HTML pages over the same async store as the API.
 
 No JavaScript and no front-end build: a table of the fleet (keyset pages, a connector
-filter) and one page per connection with its diagnostics. Words come from `words.py`.
+filter) and one page per connection with its diagnostics. Words come from
+`pyreference/words.py`, which the CLI table shares.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from .. import words
 from ..errors import ConnectionAmbiguous, ConnectionNotFound, InvalidCursor, InvalidInput
 from ..synthesis import ConnectionDiagnostics, ConnectionSummary
 from ..timeutil import now_utc
-from . import words
 
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 200
@@ -44,6 +45,7 @@ class Row:
     connector: str
     tone: str
     label: str
+    health: str
     freshness: str
     records: str
     last_run: str
@@ -59,6 +61,7 @@ def row(summary: ConnectionSummary, connector_names: dict[str, str], now: dateti
         connector=connector_names.get(summary.connector_id, summary.connector_id),
         tone=summary.rendered_verdict.tone,
         label=summary.rendered_verdict.label,
+        health=words.health(summary.connection_health.state),
         freshness=words.freshness(summary, now),
         records=words.records(summary),
         last_run=words.run_words(summary.last_run, now),

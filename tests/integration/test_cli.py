@@ -70,9 +70,11 @@ def test_summaries_one_connection_and_table(runner: CliRunner, fleet_dsn: str) -
     assert json.loads(one.stdout)["summary"]["last_run"]["failure_reason"] == "otp_required"
     table = runner.invoke(cli, ["summaries", "--dsn", fleet_dsn, "--now", NOW])
     assert table.exit_code == 0 and "cin_gmail_work" in table.stdout
-    # Actions read as words, never as identifiers (R23).
-    assert "sign in again" in table.stdout and "refresh now" in table.stdout
+    # Actions and health read as the console's words, never as identifiers (R23).
+    assert "Sign in again" in table.stdout and "Refresh it now" in table.stdout
     assert "reauth" not in table.stdout and "refresh_now" not in table.stdout
+    assert "needs attention" in table.stdout and "cooling off" in table.stdout
+    assert "needs_attention" not in table.stdout and "cooling_off" not in table.stdout
 
 
 def test_summaries_of_an_ambiguous_connector_id_name_the_candidates(

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 import pyreference
+from pyreference import words
 from pyreference.demo import DRAFT_ID, build_demo_fleet
 from pyreference.timeutil import now_utc
-from pyreference.web import words
 from tests.integration.test_http_api import serve, target_of
 
 
@@ -119,6 +119,7 @@ def test_detail_page_and_errors(fleet: pyreference.Store, request: Any) -> None:
     assert "Open the site and enter the one-time code" in text
     assert "the site asked for a one-time code" in text and "run_heb_2" in text
     assert "Browser sign-in history" in text
+    assert "<dt>Health</dt><dd>degraded</dd>" in text  # `words.health`, as in the CLI table
     assert ynab.status_code == 200 and "Report it: the connector needs a fix" in ynab.text
     assert missing.status_code == 404 and "No such connection" in missing.text
     assert forged.status_code == 400 and "not valid" in forged.text

@@ -9,19 +9,57 @@ from typing import Any
 import pytest
 
 import pyreference
+from pyreference import words
 from pyreference.demo import (
     DRAFT_ID,
     EXPECTED,
     EXPECTED_RESOLVERS,
+    EXPECTED_VERDICTS,
     build_demo_fleet,
     resolvers,
     run_demo,
+    verdicts,
 )
 from pyreference.store import Store
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-PROMISED_STATES = {"healthy", "idle", "degraded", "blocked", "needs_attention", "cooling_off"}
+# R17, R19, R61: every health state, tone, label, action and forward disposition.
+PROMISED_STATES = {
+    "healthy",
+    "idle",
+    "degraded",
+    "blocked",
+    "needs_attention",
+    "cooling_off",
+    "unknown",
+}
 PROMISED_TONES = {"green", "amber", "red", "grey"}
+PROMISED_LABELS = {
+    "Healthy",
+    "Checking",
+    "Not measured",
+    "Syncing",
+    "Needs refresh",
+    "Degraded",
+    "Can't collect",
+}
+PROMISED_ACTIONS = {
+    "reauth",
+    "add_info",
+    "code_fix",
+    "reattach_schedule",
+    "refresh_now",
+    "retry_gap",
+    "wait",
+}
+PROMISED_DISPOSITIONS = {
+    "complete",
+    "resumable",
+    "awaiting_owner",
+    "owner_refresh_due",
+    "terminal",
+    "unmeasured",
+}
 
 
 def _rows(store: Store) -> dict[str, dict[str, Any]]:
@@ -44,6 +82,33 @@ def test_every_promised_state_and_tone(fleet: dict[str, dict[str, Any]]) -> None
     assert got == EXPECTED
     assert {state for state, _ in got.values()} >= PROMISED_STATES
     assert {tone for _, tone in got.values()} == PROMISED_TONES
+
+
+def test_every_label_action_and_disposition(fleet: dict[str, dict[str, Any]]) -> None:
+    """Review F5: `unknown`, `Checking`, `Syncing`, `retry_gap`, `wait`, `add_info` and
+    `awaiting_owner` each appear, on connections that really produce them."""
+    assert verdicts(fleet.values()) == EXPECTED_VERDICTS
+    assert {label for label, _ in EXPECTED_VERDICTS.values()} == PROMISED_LABELS
+    assert {a for _, actions in EXPECTED_VERDICTS.values() for a in actions} == PROMISED_ACTIONS
+    dispositions = {r["connection_health"]["forward_disposition"] for r in fleet.values()}
+    assert dispositions == PROMISED_DISPOSITIONS
+    assert fleet["cin_oura"]["connection_health"]["unknown_reasons"] == ["collection"]
+    assert fleet["cin_apple_contacts"]["last_run"]["status"] == "running"
+    assert fleet["cin_whoop"]["last_run"]["status"] == "running"
+    takeout = fleet["cin_google_takeout"]
+    assert takeout["connection_health"]["forward_disposition"] == "awaiting_owner"
+    assert takeout["next_action"]["attention_id"] == "att_takeout_1"
+
+
+def test_an_eligible_retryable_gap_is_shown(store: Store, fleet: dict) -> None:
+    """README: retryable detail gaps, one due now (eligible, R55), one cooling down."""
+    for cid, stream in (("cin_strava", "activities"), ("cin_groupme", "group_messages")):
+        row = fleet[cid]
+        assert row["coverage"]["axis"] == "retryable_gap"
+        (entry,) = [e for e in row["collection_report"] if e["stream"] == stream]
+        assert entry["pending_detail_gaps"] == 1 and entry["forward_disposition"] == "resumable"
+    (gap,) = store.connection_diagnostics("cin_strava", NOW).to_dict()["pending_gaps"]
+    assert gap["next_attempt_after"] < NOW.isoformat().replace("+00:00", "Z")
 
 
 def test_draft_is_not_listed_but_scoped_read_finds_it(store: Store, fleet: dict) -> None:
@@ -176,3 +241,26 @@ def test_run_demo_leaves_a_reconciled_read_model(
         health = store.read_model_health()
     assert health["last_reconciled_at"] is not None
     assert health["dirty_connections"] == 0 and health["failed_rows"] == 0
+
+
+def test_run_demo_table_shows_every_state_label_and_action_in_words(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review F5: the table prints health, labels and actions as words (the console's
+    vocabulary, `pyreference.words`), never identifiers such as `needs_attention`."""
+    from rich.console import Console
+
+    from pyreference import render_table
+
+    wide = Console(width=400, color_system=None)  # no cell wraps a sentence
+    monkeypatch.setattr(render_table, "stdout_console", lambda: wide)
+    run_demo(f"sqlite:///{tmp_path / 'demo.db'}", now=NOW)
+    out = capsys.readouterr().out
+    for state in PROMISED_STATES:
+        assert words.health(state) in out, state
+    for label in PROMISED_LABELS:
+        assert label in out, label
+    for action in PROMISED_ACTIONS:
+        assert words.action(action) in out, action
+    for identifier in ("needs_attention", "cooling_off", "retry_gap", "add_info", "reauth"):
+        assert identifier not in out, identifier

@@ -730,8 +730,8 @@ def test_R52_a_revoked_connection_is_never_told_to_refresh(store: Store, request
     import httpx
     from rich.console import Console
 
+    from pyreference import words
     from pyreference.render_table import summaries_table
-    from pyreference.web import words
     from tests.integration.test_http_api import serve, target_of
 
     manual = World(store, MANU, "m_active", "m_revoked")

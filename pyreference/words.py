@@ -1,16 +1,28 @@
-"""Summaries in an owner's words: freshness, runs, reasons and the next step as sentences.
+"""Summaries in an owner's words: health, freshness, runs, reasons and the next step.
 
-Pure functions of a summary (or its parts) and `now`; no I/O. The console renders
-these, never raw identifiers.
+Pure functions of a summary (or its parts) and `now`; no I/O. The one vocabulary of the
+console (`pyreference.web`) and the CLI table (`render_table.py`): both show these,
+never raw identifiers (the JSON keeps the identifiers).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from ..synthesis import ConnectionSummary
-from ..synthesis.model import RunView
-from ..timeutil import to_utc
+from .synthesis import ConnectionSummary
+from .synthesis.model import RunView
+from .timeutil import to_utc
+
+# Health states (R17) as the owner reads them.
+HEALTH = {
+    "healthy": "healthy",
+    "idle": "idle",
+    "cooling_off": "cooling off",
+    "degraded": "degraded",
+    "needs_attention": "needs attention",
+    "blocked": "blocked",
+    "unknown": "unknown",
+}
 
 # Reason codes (run failures, browser waits, gaps, attention) in plain words.
 REASONS = {
@@ -94,6 +106,33 @@ RUN_STATUS = {
 }
 
 
+def _humanized(code: str) -> str:
+    return " ".join(code.replace("_", " ").replace("-", " ").replace(".", " ").split())
+
+
+def health(state: str) -> str:
+    """A health state in words ("needs attention"); an unknown state humanized."""
+    return HEALTH.get(state) or _humanized(state)
+
+
+def action(code: str) -> str:
+    """A required action (R19) as what the owner should do; an unknown one humanized."""
+    known = ACTIONS.get(code)
+    if known:
+        return known
+    text = _humanized(code)
+    return text[:1].upper() + text[1:]
+
+
+def run_status(status: str) -> str:
+    """A run status in words ("Stopped in the browser"); an unknown one humanized."""
+    known = RUN_STATUS.get(status)
+    if known:
+        return known
+    text = _humanized(status)
+    return text[:1].upper() + text[1:]
+
+
 def reason(code: str | None) -> str | None:
     """A reason code in plain words (unknown codes: the code with spaces)."""
     if not code:
@@ -110,7 +149,7 @@ def owner_action(code: str | None) -> str:
     known = OWNER_ACTIONS.get(code)
     if known:
         return known
-    words = " ".join(code.replace("_", " ").replace("-", " ").replace(".", " ").split())
+    words = _humanized(code)
     return words[:1].upper() + words[1:] if words else ""
 
 
@@ -150,7 +189,7 @@ def run_words(run: RunView | None, now: datetime) -> str:
     """ "Failed 1 h ago: the site rejected the sign-in", "Running since 3 min ago", "Never run"."""
     if run is None:
         return "Never run"
-    status = RUN_STATUS.get(run.status, run.status.replace("_", " ").capitalize())
+    status = run_status(run.status)
     if run.status == "running":
         return f"Running since {ago(run.started_at, now) or 'recently'}"
     when = ago(run.finished_at or run.started_at, now)
@@ -177,7 +216,7 @@ def next_step(summary: ConnectionSummary) -> str:
         asked = summary.next_action.owner_action
         return owner_action(asked) if asked and asked != "none" else ACTIONS["add_info"]
     if actions:
-        return ACTIONS.get(actions[0], actions[0].replace("_", " ").capitalize())
+        return action(actions[0])
     if summary.rendered_verdict.required_actions:
         return ACTIONS["wait"]
     state = summary.connection_health.state

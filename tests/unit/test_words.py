@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pyreference import words
 from pyreference.synthesis.model import RunView
-from pyreference.web import words
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -72,3 +72,17 @@ def test_every_required_action_has_a_sentence() -> None:
 def test_owner_actions_in_words(code: str | None, text: str) -> None:
     """Review of #14, F3: every owner action is words; an unknown one is humanized."""
     assert words.owner_action(code) == text
+
+
+def test_health_states_actions_and_run_statuses_read_as_words() -> None:
+    """The one vocabulary of the console and the CLI table (review F5): every health state
+    (R17) in words, and unknown codes humanized, never shown as identifiers."""
+    states = ("unknown", "needs_attention", "idle", "blocked", "cooling_off", "degraded", "healthy")
+    for state in states:
+        assert "_" not in words.health(state)
+    assert words.health("needs_attention") == "needs attention"
+    assert words.health("some_new_state") == "some new state"
+    assert words.action("retry_gap") == words.ACTIONS["retry_gap"]
+    assert words.action("phone_home") == "Phone home"
+    assert words.run_status("surface_failed") == "Stopped in the browser"
+    assert words.run_status("abandoned") == "Abandoned"
