@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .db import Ids, Json, canonical_json
+from .db import Ids, Json
 from .errors import ConnectionNotFound, InvalidInput
 from .inputs import (
     bigint,
@@ -377,26 +376,21 @@ def _top_connection(n: int, event: Mapping[str, Any]) -> str | None:
     return top if top is not None else alias
 
 
-@dataclass(frozen=True)
-class _Unmatched:
-    """A present id whose text differs between the backends' projections (SQLite reads
-    `true` as 1, and a fraction, an integer beyond 64 bits, an object or an array each
-    as its own text): it equals no text id, only the same value (as canonical JSON)."""
-
-    json: str
+SAFE_INTEGER = 2**53  # 0017's rule: a whole number below this in magnitude reads as its digits
 
 
-def _id_text(value: Any) -> str | _Unmatched | None:
-    """A connection id location as the run projection reads it (R51 and 0016's `text_of`):
-    absent when null or empty text; text as itself; a 64-bit integer as its digits; any
-    other value present but `_Unmatched`."""
-    if value is None or value == "":
-        return None
+def _id_text(value: Any) -> str | None:
+    """A connection id location as the run projection reads it (R51, 0017's `text_of`): a
+    non-empty string as itself; a whole number of magnitude below 2**53 as its integer
+    text (7 and 7.0 read '7'); anything else (null, "", true/false, 1.5, 1e20, an object,
+    an array) absent, as both backends read it."""
     if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**63:
-        return str(value)
-    return _Unmatched(canonical_json(value))
+        return value or None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None  # also NaN and infinity
+    return str(int(value)) if abs(value) < SAFE_INTEGER else None
 
 
 def _same_connection(n: int, top: str | None, data: Mapping[str, Any] | None) -> None:

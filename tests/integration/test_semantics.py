@@ -254,21 +254,17 @@ def test_S4_2_disagreeing_connection_ids_raise_and_write_nothing(
         {"connection_id": "c1", "data": {"connection_id": 7}},
         {"connection_id": "c1", "data": {"connector_instance_id": 7}},
         {"data": {"connection_id": "c1", "connector_instance_id": 7}},
-        {"connection_id": "c1", "data": {"connection_id": True}},
-        {"connection_id": "c1", "data": {"connection_id": 1.5}},
-        {"connection_id": "c1", "data": {"connection_id": {"id": "c1"}}},
-        {"connection_id": "c1", "data": {"connection_id": ["c1"]}},
-        {"connection_id": "1", "data": {"connection_id": True}},  # SQLite reads true as 1
-        {"connection_id": "1", "data": {"connection_id": 2**64}},
-        {"data": {"connection_id": 0, "connector_instance_id": False}},
+        {"connection_id": "c1", "data": {"connection_id": 7.0}},
+        {"connection_id": "c1", "data": {"connection_id": 2**53 - 1}},
+        {"connection_id": "c1", "data": {"connection_id": -3}},
     ],
 )
 def test_S4_2_a_non_text_id_is_compared_as_the_projection_reads_it(
     store: Store, named: dict[str, Any]
 ) -> None:
-    """Review F3: the projection counts any value but null or empty text as a present id,
-    so a number beside a different text id is refused (naming both), not stored
-    unattributed; a value whose text differs by backend never agrees with a text id."""
+    """Review F3: the projection reads a whole number below 2**53 as its digits (0017), so
+    such a number beside a different text id is refused (naming both), not stored
+    unattributed."""
     World(store, ACME, "c1", "c2")
     bad = {**S4_1_EVENT, **named}
     with pytest.raises(InvalidInput, match="different connections") as raised:
@@ -279,6 +275,21 @@ def test_S4_2_a_non_text_id_is_compared_as_the_projection_reads_it(
     assert re.search(r"data\.(connection_id|connector_instance_id) ", str(raised.value))
     assert _sql(store, "SELECT count(*) AS n FROM spine_events")[0]["n"] == 0
     assert store.get_connection_summary("c1", now=T).last_run is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "value", [True, False, 1.5, 2**53, 2**64, 1e20, {"id": "c2"}, ["c2"]], ids=repr
+)
+def test_S4_2_a_value_that_is_no_id_is_absent_on_both_backends(store: Store, value: Any) -> None:
+    """R51 as 0017 reads it: true/false, a fraction, a number of 2**53 or more, an object
+    or an array is no id at all, so it neither disagrees with the top-level id nor takes
+    the run elsewhere; the run is c1's on both backends."""
+    w = World(store, ACME, "c1", "c2")
+    event = {**S4_1_EVENT, "connection_id": "c1", "data": {"connection_id": value}}
+    store.append_events([event])
+    assert w.row("c1")["last_run"]["run_id"] == "r1"
+    assert w.row("c2")["last_run"] is None
+    assert store.verify() == []
 
 
 def test_S4_2_a_number_agrees_with_the_id_its_digits_spell(store: Store) -> None:
