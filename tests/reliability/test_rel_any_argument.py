@@ -357,22 +357,25 @@ def test_bad_connect_options_are_typed_and_leak_no_connection(
 
     import psycopg
 
-    def backends() -> int:
-        with psycopg.connect(pg_dsn, autocommit=True) as conn:
-            found = conn.execute(
+    # One watching connection for every count: a connection per count left the previous
+    # count's backend exiting under load, and the count saw it.
+    with psycopg.connect(pg_dsn, autocommit=True) as watcher:
+
+        def backends() -> int:
+            found = watcher.execute(
                 "SELECT count(*) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
             ).fetchone()
-        return int(found[0]) if found else 0
+            return int(found[0]) if found else 0
 
-    before = backends()
-    for _ in range(3):
-        with pytest.raises(InvalidInput) as sync_error:
-            pyreference.connect(pg_dsn, **options)
-        with pytest.raises(InvalidInput):
-            asyncio.run(pyreference.connect_async(pg_dsn, **options))
-        assert "password" not in str(sync_error.value)
-    deadline = time.monotonic() + 10
-    while backends() > before and time.monotonic() < deadline:
-        time.sleep(0.1)  # a closed connection's backend exits a moment later
-    assert backends() <= before
+        before = backends()
+        for _ in range(3):
+            with pytest.raises(InvalidInput) as sync_error:
+                pyreference.connect(pg_dsn, **options)
+            with pytest.raises(InvalidInput):
+                asyncio.run(pyreference.connect_async(pg_dsn, **options))
+            assert "password" not in str(sync_error.value)
+        deadline = time.monotonic() + 10
+        while backends() > before and time.monotonic() < deadline:
+            time.sleep(0.1)  # a closed connection's backend exits a moment later
+        assert backends() <= before
