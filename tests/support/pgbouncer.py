@@ -33,12 +33,21 @@ class Bouncer:
     port: int
     user: str
     password: str
+    workdir: Path | None = None  # pgbouncer.ini, its log and its stderr
 
     def url(self, dbname: str, password: str | None = None) -> str:
         from urllib.parse import quote
 
         secret = quote(self.password if password is None else password, safe="")
         return f"postgresql://{self.user}:{secret}@{self.host}:{self.port}/{dbname}"
+
+    def log_tail(self, chars: int = 4000) -> str:
+        """The end of PgBouncer's log (why it closed a client: `query_wait_timeout`, …),
+        for an assertion's message."""
+        if self.workdir is None:
+            return ""
+        log = (self.workdir / "pgbouncer.log").read_text(errors="replace")
+        return f"pgbouncer.log (tail):\n{log[-chars:]}"
 
 
 def binary() -> str | None:
@@ -57,12 +66,19 @@ def require_binary() -> str:
 
 @contextmanager
 def running(
-    server_dsn: str, *, pool_mode: str = "transaction", pool_size: int = 3
+    server_dsn: str,
+    *,
+    pool_mode: str = "transaction",
+    pool_size: int = 3,
+    query_wait_timeout: int | None = None,
 ) -> Iterator[Bouncer]:
     """PgBouncer in front of the server of `server_dsn` (any database name passes through).
 
     Clients authenticate to PgBouncer with md5 against its own user list; PgBouncer
     reaches the server as the DSN's user. Runs as `postgres` when the tests run as root.
+    `query_wait_timeout`: seconds a client may wait for a server connection before
+    PgBouncer closes it (None: PgBouncer's default, 120). Its log and stderr go to files
+    (`Bouncer.log_tail()`): a pipe nobody reads would fill and stop PgBouncer mid-write.
     """
     exe = require_binary()
     server = urlsplit(server_dsn)
@@ -86,14 +102,18 @@ default_pool_size = {pool_size}
 max_client_conn = 200
 logfile = {workdir}/pgbouncer.log
 """
+        + (f"query_wait_timeout = {query_wait_timeout}\n" if query_wait_timeout else "")
     )
+    (workdir / "pgbouncer.log").touch()
+    stderr_path = workdir / "stderr.log"
     command = [exe, str(workdir / "pgbouncer.ini")]
     if os.geteuid() == 0:  # PgBouncer refuses to run as root
         shutil.chown(workdir, "postgres")
         for child in workdir.iterdir():
             shutil.chown(child, "postgres")
         command = ["runuser", "-u", "postgres", "--", *command]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    with stderr_path.open("wb") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         deadline = time.monotonic() + 10
         while True:
@@ -102,11 +122,11 @@ logfile = {workdir}/pgbouncer.log
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    err = process.stderr.read().decode() if process.stderr else ""
+                    err = stderr_path.read_text(errors="replace")
                     log = (workdir / "pgbouncer.log").read_text(errors="replace")
                     pytest.fail(f"pgbouncer did not start: {err}\n{log[-2000:]}")
                 time.sleep(0.05)
-        yield Bouncer("127.0.0.1", port, user, PASSWORD)
+        yield Bouncer("127.0.0.1", port, user, PASSWORD, workdir)
     finally:
         stop(process)
         shutil.rmtree(workdir, ignore_errors=True)

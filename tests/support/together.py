@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,11 @@ from typing import Any
 def together(
     n: int, work: Callable[[int], Any], timeout: float = 120
 ) -> tuple[list[Any], list[BaseException]]:
-    """`work(i)` on `n` threads released at one barrier; their results (by i) and errors."""
+    """`work(i)` on `n` threads released at one barrier; their results (by i) and errors.
+
+    A thread still running after `timeout` seconds is an error too (`TimeoutError`): a
+    hung worker must fail the test, not pass it with no error recorded.
+    """
     results: list[Any] = [None] * n
     errors: list[BaseException] = []
     barrier = threading.Barrier(n)
@@ -25,6 +30,9 @@ def together(
     threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
+    deadline = time.monotonic() + timeout
     for t in threads:
-        t.join(timeout)
+        t.join(max(0.0, deadline - time.monotonic()))
+    hung = [i for i, t in enumerate(threads) if t.is_alive()]
+    errors.extend(TimeoutError(f"worker {i} still running after {timeout:g} s") for i in hung)
     return results, errors
