@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager
+from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -305,10 +305,10 @@ class Database:
     @contextmanager
     def session(self, transaction: bool = False, owner: str | None = None) -> Iterator[Session]:
         """A connection for one plan. `transaction`: one read-write transaction. `owner`
-        (reads): on Postgres every statement runs in one implicit transaction with a
-        `SET LOCAL pyref.owner` naming that owner, pipelined with it (no extra round trip,
-        transaction-local, so safe behind a transaction pooler); the reader functions and
-        row-level security key on it. SQLite has no roles and ignores it."""
+        (reads): on Postgres every statement runs in a transaction of its own opened with
+        a `SET LOCAL pyref.owner` naming that owner (`owner_setting`; transaction-local,
+        so safe behind a transaction pooler); the reader functions and row-level security
+        key on it. SQLite has no roles and ignores it."""
         raise NotImplementedError
         yield  # pragma: no cover
 
@@ -517,19 +517,27 @@ class PostgresDatabase(Database):
             conn.execute(RESTORE_CALLER_SEARCH_PATH, saved[:1], prepare=False)
 
     def _run_as_owner(self, raw: Any, setting: str, sql: str, params: Mapping[str, Any]) -> Rows:
-        # Pipelined: the setting and the statement travel together and run in one implicit
-        # transaction (or in the caller's open one), so the owner never outlives the read.
-        if raw.info.pipeline_status or not self._psycopg.Pipeline.is_supported():
+        """`sql` in a transaction that names the owner first, so the owner never outlives
+        the read (`OwnerRead` says how, and why it is never pipelined)."""
+        step = OwnerRead.step(raw, self._psycopg)
+        if step == OwnerRead.CALLERS_PIPELINE:
             with raw.transaction():
                 raw.execute(setting, prepare=False)
                 return self._run(raw, sql, params)
-        with raw.pipeline() as pipeline, _text_json(raw.cursor(row_factory=_tuple_row())) as cur:
+        if step == OwnerRead.IN_TRANSACTION:
             raw.execute(setting, prepare=False)
-            cur.execute(sql, params or None, prepare=self._prepare_arg)
-            pipeline.sync()  # both results are in (the statement's description too)
-            if cur.description is None:
-                return (), []
-            return tuple(c.name for c in cur.description), cur.fetchall()
+            return self._run(raw, sql, params)
+        raw.execute(OwnerRead.begin(setting), prepare=False)
+        try:
+            rows = self._run(raw, sql, params)
+        except BaseException:
+            if OwnerRead.needs_rollback(raw, self._psycopg):
+                # A failure here means the connection is going: the retry or pool replaces it.
+                with suppress(self._psycopg.Error):
+                    raw.execute("ROLLBACK", prepare=False)
+            raise
+        raw.execute("COMMIT", prepare=False)
+        return rows
 
     def cursor_key(self, value: Any, owner: str) -> str:
         # pyref_cursor_key_v1() derived it in the database: readers never see the secret.
@@ -606,6 +614,54 @@ class PostgresDatabase(Database):
             self._pool.close()
 
 
+class OwnerRead:
+    """How a Postgres read names its owner: `BEGIN` and `owner_setting` in one simple query
+    (one round trip), the statement, then `COMMIT`.
+
+    Never a psycopg pipeline: psycopg ends one with a Sync and a Flush sent after the
+    reply that closed its transaction, and a transaction pooler (PgBouncer) hands the
+    idle client a server connection for each. The Flush gets no ReadyForQuery, so that
+    server stays with the idle client until its next statement; a few idle pooled
+    connections hold every server, and the other clients wait until PgBouncer's
+    `query_wait_timeout` closes them (seen as `DatabaseUnavailable: cannot exit pipeline
+    mode while busy`). Here the last message of a read is the COMMIT that ends its
+    transaction, and nothing follows it.
+
+    Inside a transaction (a caller's, under the session's savepoint), or on a connection
+    not in autocommit (psycopg begins the transaction, the connection's holder ends it),
+    the setting and the statement simply run in it; a caller's connection in pipeline
+    mode gets a nested `transaction()` of its own pipeline.
+    """
+
+    CALLERS_PIPELINE = "callers_pipeline"
+    IN_TRANSACTION = "in_transaction"
+    OWN_TRANSACTION = "own_transaction"
+
+    @staticmethod
+    def step(raw: Any, psycopg: Any) -> str:
+        """Which of the three ways `raw` (sync or async connection) runs an owner read."""
+        if raw.info.pipeline_status:
+            return OwnerRead.CALLERS_PIPELINE
+        if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE or not raw.autocommit:
+            return OwnerRead.IN_TRANSACTION
+        return OwnerRead.OWN_TRANSACTION
+
+    @staticmethod
+    def begin(setting: str) -> str:
+        """The read's first round trip: its transaction opened and its owner named."""
+        return f"BEGIN; {setting}"
+
+    @staticmethod
+    def needs_rollback(raw: Any, psycopg: Any) -> bool:
+        """True when a failed read left its own transaction open on a live connection (a
+        connection the server closed has none left: the retry and the pool replace it)."""
+        status = psycopg.pq.TransactionStatus
+        return not (raw.closed or raw.broken) and raw.info.transaction_status in (
+            status.INTRANS,
+            status.INERROR,
+        )
+
+
 def owner_setting(owner: str) -> str:
     """SQL setting `pyref.owner` to `owner` (a literal: no connection needed, so a dead one
     fails at its first statement, with the usual typed error) and the safe search_path
@@ -671,21 +727,30 @@ class AsyncSession:
                 return await self._send(sql, adapted)
 
     async def _send(self, sql: str, adapted: dict[str, Any]) -> Rows:
-        """As `Session._send`, with `PostgresDatabase._run_as_owner`'s pipeline."""
-        if self._owner_setting is None:
+        """As `Session._send`, with `PostgresDatabase._run_as_owner`'s transaction."""
+        setting = self._owner_setting
+        if setting is None:
             return await self._run(sql, adapted)
-        if self._raw.info.pipeline_status or not self._db._psycopg.AsyncPipeline.is_supported():
-            async with self._raw.transaction():
-                await self._raw.execute(self._owner_setting, prepare=False)
+        raw, psycopg = self._raw, self._db._psycopg
+        step = OwnerRead.step(raw, psycopg)
+        if step == OwnerRead.CALLERS_PIPELINE:
+            async with raw.transaction():
+                await raw.execute(setting, prepare=False)
                 return await self._run(sql, adapted)
-        async with self._raw.pipeline() as pipeline:
-            await self._raw.execute(self._owner_setting, prepare=False)
-            async with _text_json(self._raw.cursor(row_factory=_tuple_row())) as cur:
-                await cur.execute(sql, adapted or None, prepare=self._db._prepare_arg)
-                await pipeline.sync()
-                if cur.description is None:
-                    return (), []
-                return tuple(c.name for c in cur.description), await cur.fetchall()
+        if step == OwnerRead.IN_TRANSACTION:
+            await raw.execute(setting, prepare=False)
+            return await self._run(sql, adapted)
+        await raw.execute(OwnerRead.begin(setting), prepare=False)
+        try:
+            rows = await self._run(sql, adapted)
+        except BaseException:
+            if OwnerRead.needs_rollback(raw, psycopg):
+                # A failure here means the connection is going: the retry or pool replaces it.
+                with suppress(psycopg.Error):
+                    await raw.execute("ROLLBACK", prepare=False)
+            raise
+        await raw.execute("COMMIT", prepare=False)
+        return rows
 
     async def _run(self, sql: str, adapted: dict[str, Any]) -> Rows:
         async with _text_json(self._raw.cursor(row_factory=_tuple_row())) as cur:

@@ -87,6 +87,58 @@ def test_a_read_is_retried_once_on_a_fresh_connection(pg_dsn: str) -> None:
     store.close()
 
 
+def _dies_on(pid: int) -> str:
+    """A read that ends its own backend when it runs on `pid`, and on any other backend
+    returns no rows: killed mid-transaction the first time, fine on the retry."""
+    return (
+        f"SELECT pg_terminate_backend(p.pid) FROM (SELECT {int(pid)} AS pid) AS p"
+        " WHERE p.pid = pg_backend_pid()"
+    )
+
+
+def test_an_owner_read_is_retried_once_on_a_fresh_connection(pg_dsn: str) -> None:
+    # An owner read is a transaction of its own (BEGIN with the owner, the statement,
+    # COMMIT): its backend ended before it, or in the middle of it, costs no failed read.
+    store = pyreference.connect(pg_dsn)
+    small_fleet(store)
+    with store.database.session(owner=store.owner) as s, store.statement_counter() as counter:
+        dead = s.raw
+        _terminate(pg_dsn, dead.info.backend_pid)
+        assert s.execute("cursor_key")
+        assert s.raw is not dead and dead.closed
+        assert counter.statements == 1
+    with store.database.session(owner=store.owner) as s, store.statement_counter() as counter:
+        dying = s.raw
+        assert s.execute(_dies_on(dying.info.backend_pid)) == []
+        assert s.raw is not dying and dying.closed
+        assert counter.statements == 1
+    assert store.list_connection_summaries(now=NOW).items
+    store.close()
+
+
+def test_an_async_owner_read_is_retried_once_on_a_fresh_connection(pg_dsn: str) -> None:
+    import asyncio
+
+    with pyreference.connect(pg_dsn) as setup:
+        small_fleet(setup)
+
+    async def scenario() -> None:
+        store = await pyreference.connect_async(pg_dsn)
+        async with store.database.session(owner=store.owner) as s:
+            dead = s.raw
+            await asyncio.to_thread(_terminate, pg_dsn, dead.info.backend_pid)
+            assert (await s.rows("cursor_key"))[1]
+            assert s.raw is not dead and dead.closed
+        async with store.database.session(owner=store.owner) as s:
+            dying = s.raw
+            assert (await s.rows(_dies_on(dying.info.backend_pid)))[1] == []
+            assert s.raw is not dying and dying.closed
+        assert (await store.list_connection_summaries(now=NOW)).items
+        await store.aclose()
+
+    asyncio.run(scenario())
+
+
 def test_a_write_is_never_retried(pg_dsn: str) -> None:
     store = pyreference.connect(pg_dsn)
     small_fleet(store)
