@@ -113,7 +113,9 @@ def test_concurrent_reconcilers_share_the_backlog(pg_store: Store, pg_dsn: str) 
         s.close()
     assert errors == []
     assert sum(counts) == backlog, counts  # each row exactly once
-    assert all(c > 0 for c in counts), counts  # each did a part
+    # Shared, not serialized: more than one did a part (a worker the scheduler starts late
+    # may find the backlog gone; that a locked row is skipped is tested above, exactly).
+    assert sum(c > 0 for c in counts) >= 2, counts
     assert pg_store.dirty_backlog()["dirty_connections"] == 0
     assert pg_store.verify() == []
 
