@@ -174,6 +174,17 @@ def store(backend: str, request: pytest.FixtureRequest) -> Iterator[Store]:
 
 
 @pytest.fixture
+def blank(backend: str, request: pytest.FixtureRequest) -> Iterator[Store]:
+    """An empty, unmigrated store on the parametrized backend (upgrade tests)."""
+    target = (
+        "sqlite:///:memory:" if backend == "sqlite" else request.getfixturevalue("empty_pg_dsn")
+    )
+    s = pyreference.connect(target)
+    yield s
+    s.close()
+
+
+@pytest.fixture
 def pg_store(pg_dsn: str) -> Iterator[Store]:
     s = pyreference.connect(pg_dsn)
     yield s

@@ -13,13 +13,11 @@ from typing import Any
 
 import pytest
 
-import pyreference
 from pyreference.demo import build_demo_fleet
 from pyreference.store import Store
-from tests.integration.test_upgrade_0012 import _apply, _rollback_after, _summaries, blank
 from tests.support.scenario import NOW, at
+from tests.support.upgrades import apply_upto, fresh_head, rollback_after, summaries
 
-__all__ = ["blank"]
 BEFORE = "0015_verify_digest"
 UPGRADE = "0016_run_upkeep"
 
@@ -55,39 +53,34 @@ def _surface(store: Store) -> Any:
 def test_0016_upgrades_a_populated_database_in_place(
     blank: Store, request: pytest.FixtureRequest, backend: str
 ) -> None:
-    _apply(blank, BEFORE)
+    apply_upto(blank, BEFORE)
     assert UPGRADE in blank.pending_migrations()
     build_demo_fleet(blank, NOW)
     blank.reconcile()  # (SQLite: today's Python reconcile needs 0016, so rows stay dirty)
     _writes(blank)
-    _apply(blank, None)
+    apply_upto(blank, None)
     assert blank.pending_migrations() == []
     assert blank.verify() == []
 
-    fresh = pyreference.connect(
-        request.getfixturevalue("sqlite_conn" if backend == "sqlite" else "pg_dsn")
-    )
-    try:
+    with fresh_head(request, backend) as fresh:
         build_demo_fleet(fresh, NOW)
         fresh.reconcile()
         _writes(fresh)
         fresh.reconcile()
         blank.reconcile()
         assert blank.verify() == [] and fresh.verify() == []
-        assert _summaries(blank) == _summaries(fresh)
+        assert summaries(blank) == summaries(fresh)
         assert _surface(blank) == _surface(fresh)
-    finally:
-        fresh.close()
 
 
 def test_0016_rolls_back_and_forward(blank: Store) -> None:
-    _apply(blank, None)
+    apply_upto(blank, None)
     build_demo_fleet(blank, NOW)
     blank.reconcile()
     _writes(blank)
     blank.reconcile()
-    before = _summaries(blank)
-    _rollback_after(blank, BEFORE)
+    before = summaries(blank)
+    rollback_after(blank, BEFORE)
     assert blank.pending_migrations() == [UPGRADE, "0017_watch_every_column"]
     if blank.dialect == "postgres":
         with blank.database.session() as s:
@@ -104,9 +97,9 @@ def test_0016_rolls_back_and_forward(blank: Store) -> None:
         assert "digest." in src["pyref_verify_v3"] and "'run_facts,'" not in src["pyref_verify_v3"]
         for name in ("pyref_recompute_evidence_v1", "pyref_recent_runs_v1"):
             assert 'COLLATE "C"' in src[name] and "pyref_stale_runs" not in src[name], name
-    _apply(blank, None)
+    apply_upto(blank, None)
     assert blank.verify() == []
-    assert _summaries(blank) == before
+    assert summaries(blank) == before
     if blank.dialect == "postgres":
         with blank.database.session() as s:
             v3 = s.execute("SELECT prosrc FROM pg_proc WHERE proname = 'pyref_verify_v3'")

@@ -15,10 +15,9 @@ import pyreference
 from pyreference.demo import build_demo_fleet
 from pyreference.store import Store
 from tests.integration.test_runs_trust import q
-from tests.integration.test_upgrade_0012 import _apply, _rollback_after, _summaries, blank
 from tests.support.scenario import NOW, at
+from tests.support.upgrades import apply_upto, fresh_head, rollback_after, summaries
 
-__all__ = ["blank"]
 BEFORE = "0016_run_upkeep"
 UPGRADE = "0017_watch_every_column"
 
@@ -52,37 +51,32 @@ def _reschedule(store: Store, minutes_ago: float) -> None:
 def test_0017_upgrades_a_populated_database_in_place(
     blank: Store, request: pytest.FixtureRequest, backend: str
 ) -> None:
-    _apply(blank, BEFORE)
+    apply_upto(blank, BEFORE)
     assert blank.pending_migrations() == [UPGRADE]
     build_demo_fleet(blank, NOW)
     blank.reconcile()
     _writes(blank)
-    _apply(blank, None)
+    apply_upto(blank, None)
     assert blank.pending_migrations() == []
     assert blank.verify() == []
 
-    fresh = pyreference.connect(
-        request.getfixturevalue("sqlite_conn" if backend == "sqlite" else "pg_dsn")
-    )
-    try:
+    with fresh_head(request, backend) as fresh:
         build_demo_fleet(fresh, NOW)
         fresh.reconcile()
         _writes(fresh)
         fresh.reconcile()
         blank.reconcile()
         assert blank.verify() == [] and fresh.verify() == []
-        assert _summaries(blank) == _summaries(fresh)
-    finally:
-        fresh.close()
+        assert summaries(blank) == summaries(fresh)
 
 
 def test_0017_rolls_back_and_forward(blank: Store) -> None:
-    _apply(blank, None)
+    apply_upto(blank, None)
     build_demo_fleet(blank, NOW)
     _writes(blank)
     blank.reconcile()
-    before = _summaries(blank)
-    _rollback_after(blank, BEFORE)
+    before = summaries(blank)
+    rollback_after(blank, BEFORE)
     assert blank.pending_migrations() == [UPGRADE]
     assert blank.verify() == []
     # 0016's triggers: a plain-SQL reschedule of a gap marks nothing (the F1 fault) ...
@@ -90,11 +84,11 @@ def test_0017_rolls_back_and_forward(blank: Store) -> None:
     blank.reconcile()
     assert [d["differing"] for d in blank.verify()] == [["gap_counts"]]
     _reschedule(blank, -60)
-    _apply(blank, None)
+    apply_upto(blank, None)
     assert blank.verify() == []
-    assert _summaries(blank) == before
+    assert summaries(blank) == before
     # ... and 0017's mark it.
     _reschedule(blank, 1)
     blank.reconcile()
     assert blank.verify() == []
-    assert _summaries(blank) != before
+    assert summaries(blank) != before
