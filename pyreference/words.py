@@ -110,6 +110,15 @@ def _humanized(code: str) -> str:
     return " ".join(code.replace("_", " ").replace("-", " ").replace(".", " ").split())
 
 
+def _sentence(known: dict[str, str], code: str) -> str:
+    """`code`'s words from `known`, else the code humanized with a capital first letter."""
+    found = known.get(code)
+    if found:
+        return found
+    text = _humanized(code)
+    return text[:1].upper() + text[1:]
+
+
 def health(state: str) -> str:
     """A health state in words ("needs attention"); an unknown state humanized."""
     return HEALTH.get(state) or _humanized(state)
@@ -117,20 +126,12 @@ def health(state: str) -> str:
 
 def action(code: str) -> str:
     """A required action (R19) as what the owner should do; an unknown one humanized."""
-    known = ACTIONS.get(code)
-    if known:
-        return known
-    text = _humanized(code)
-    return text[:1].upper() + text[1:]
+    return _sentence(ACTIONS, code)
 
 
 def run_status(status: str) -> str:
     """A run status in words ("Stopped in the browser"); an unknown one humanized."""
-    known = RUN_STATUS.get(status)
-    if known:
-        return known
-    text = _humanized(status)
-    return text[:1].upper() + text[1:]
+    return _sentence(RUN_STATUS, status)
 
 
 def reason(code: str | None) -> str | None:
@@ -144,13 +145,7 @@ def owner_action(code: str | None) -> str:
     """An attention record's owner action in words (R19 `next_action.owner_action`, R54):
     the known ones as sentences, any other humanized ("wave_flag" is "Wave flag"), never the
     raw identifier; "" when the record names none."""
-    if not code:
-        return ""
-    known = OWNER_ACTIONS.get(code)
-    if known:
-        return known
-    words = _humanized(code)
-    return words[:1].upper() + words[1:] if words else ""
+    return _sentence(OWNER_ACTIONS, code) if code else ""
 
 
 def ago(then: str | None, now: datetime) -> str | None:
