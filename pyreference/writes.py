@@ -223,8 +223,8 @@ def append_events(ctx: Context, events: Iterable[Mapping[str, Any]]) -> Plan[lis
     `connection_id`. Raises `InvalidInput`, writing nothing of the batch, for a malformed
     event, an event with a key outside `EVENT_KEYS` (and the alias), or one whose
     connection ids (`connection_id`, `data.connection_id`, `data.connector_instance_id`)
-    are present and different as the run projection compares them (S4.2; a number in
-    `data` is the id its decimal digits spell)."""
+    are present and different as the run projection reads them (S4.2; a whole number
+    below 2**53 in `data` is the id its digits spell, `true` or `1.5` is no id)."""
     rows = [_event_row(n, e) for n, e in enumerate(items(events, "events"))]
     if not rows:
         return []
@@ -298,9 +298,8 @@ def _require_own_runs(owner: str, fresh: list[dict[str, Any]]) -> Plan[None]:
 def _named_connections(row: Mapping[str, Any]) -> list[str]:
     """The connection ids an event row names explicitly (R3 rule 3), as the run projection
     reads them (a number in `data` names the connection its digits spell)."""
-    data = row["data"] or {}
-    named = [row["connection_id"], data.get("connection_id"), data.get("connector_instance_id")]
-    return [c for c in (_id_text(x) for x in named) if isinstance(c, str)]
+    named = _connection_locations(row["connection_id"], row["data"])
+    return [t for v in named.values() if (t := _id_text(v)) is not None]
 
 
 def _event_row(n: int, event: Mapping[str, Any]) -> dict[str, Any]:
@@ -393,19 +392,24 @@ def _id_text(value: Any) -> str | None:
     return str(int(value)) if abs(value) < SAFE_INTEGER else None
 
 
-def _same_connection(n: int, top: str | None, data: Mapping[str, Any] | None) -> None:
-    """SPEC-SEMANTICS §4 (S4.2): an event whose connection ids (top-level
-    `connection_id`, `data.connection_id`, `data.connector_instance_id`) disagree raises
-    `InvalidInput`, so nothing of its batch is written. They are compared as the run
-    projection compares them (R3 rule 3): any value but null or empty text is present, so
-    `data.connection_id: 7` beside `connection_id: "c1"` disagrees, and is refused rather
-    than leaving the run unattributed."""
+def _connection_locations(top: Any, data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The three places an event names its connection (R3 rule 3), by name, as given."""
     data = data or {}
-    named = {
+    return {
         "connection_id": top,
         "data.connection_id": data.get("connection_id"),
         "data.connector_instance_id": data.get("connector_instance_id"),
     }
+
+
+def _same_connection(n: int, top: str | None, data: Mapping[str, Any] | None) -> None:
+    """SPEC-SEMANTICS §4 (S4.2): an event whose connection ids (top-level
+    `connection_id`, `data.connection_id`, `data.connector_instance_id`) disagree raises
+    `InvalidInput`, so nothing of its batch is written. They are compared as the run
+    projection reads them (R3 rule 3, `_id_text`): `data.connection_id: 7` beside
+    `connection_id: "c1"` disagrees, and is refused rather than leaving the run
+    unattributed; `true` or `1.5` is no id, so it disagrees with nothing."""
+    named = _connection_locations(top, data)
     present = {where: t for where, v in named.items() if (t := _id_text(v)) is not None}
     if len(set(present.values())) > 1:
         names = ", ".join(f"{where} {shown(named[where])}" for where in present)
