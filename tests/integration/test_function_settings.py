@@ -1,9 +1,10 @@
 """The function-settings convention (issue #11): an audit of every pyreference function.
 
 Every routine named pyref_* (and every function a trigger on a pyreference table calls)
-must run with `search_path = pg_catalog, <install schema>, pg_temp`, as SECURITY DEFINER,
-with no EXECUTE for PUBLIC, unless it is a pure helper (PURE_HELPERS in the macro file:
-LANGUAGE sql, invoker, no SET, only pg_catalog-qualified calls) that the planner inlines.
+must run with `search_path = pg_catalog, <install schema>, pg_temp` and (0018) `jit = off`,
+as SECURITY DEFINER, with no EXECUTE for PUBLIC, unless it is a pure helper (PURE_HELPERS
+in the macro file: LANGUAGE sql, invoker, no SET, only pg_catalog-qualified calls) that the
+planner inlines.
 The convention and the `seal_functions()` macro that applies it live in
 sql/templates/_dialect.sql.j2.
 """
@@ -22,6 +23,9 @@ from pyreference import sqlfiles
 pytestmark = pytest.mark.postgres
 
 SEAL_MARK = "-- Seal every pyref_ function"
+JIT_OFF_MARK = "_dialect.sql.j2), JIT off."  # the seal of 0018 and later (seal_functions(2))
+FIRST_JIT_OFF = "0018"
+JIT_ON_ROLLBACK = "0018_large_fleet_upkeep.rollback.sql"  # undoes it on purpose
 # Released before the convention, or the rollback that deliberately undoes it.
 UNSEALED_FILES = {
     "0002_read_model.sql",
@@ -83,6 +87,8 @@ def audit(dsn: str, schema: str = "public") -> list[str]:
             continue
         if expected not in config:
             breaches.append(f"{sig}: search_path is {config}, not {expected}")
+        if "jit=off" not in config:
+            breaches.append(f"{sig}: JIT is not off ({config})")
         if not definer:
             breaches.append(f"{sig}: not SECURITY DEFINER")
         if public:
@@ -108,6 +114,7 @@ def test_audit_catches_an_unsealed_function(pg_dsn: str) -> None:
     breaches = audit(pg_dsn)
     assert any(b.startswith("pyref_late_v1(): search_path") for b in breaches)
     assert any(b.startswith("pyref_late_v1(): not SECURITY DEFINER") for b in breaches)
+    assert any(b.startswith("pyref_late_v1(): JIT is not off") for b in breaches)
     assert any(b.startswith("pyref_late_v1(): PUBLIC") for b in breaches)
     assert any(b.startswith("helper_without_prefix(): pyreference functions") for b in breaches)
 
@@ -123,6 +130,11 @@ def test_every_later_migration_seals_after_its_last_function() -> None:
         creates = [m for m in _CREATE.finditer(text) if m.group(1).strip() not in PURE_HELPERS]
         if creates and text.rfind(SEAL_MARK) < creates[-1].start():
             offenders.append(path.name)
+        # From 0018 on a seal turns JIT off too: an older one leaves a re-created function
+        # with JIT on.
+        jit_off = path.name >= FIRST_JIT_OFF and path.name != JIT_ON_ROLLBACK
+        if jit_off and SEAL_MARK in text and JIT_OFF_MARK not in text:
+            offenders.append(f"{path.name} (seal_functions(2))")
     assert offenders == []
 
 

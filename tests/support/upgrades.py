@@ -24,6 +24,12 @@ def apply_upto(store: Store, upto: str | None) -> None:
         backend.apply_migrations(backend.to_apply(wanted))
 
 
+def migrations_after(store: Store, migration_id: str) -> list[str]:
+    """The ids of every migration after `migration_id`, oldest first (what is pending once
+    `migration_id` is the last applied): later migrations need no test edited."""
+    return [m.id for m in migrate._migrations(store.database) if m.id > migration_id]
+
+
 def rollback_after(store: Store, migration_id: str) -> None:
     """Roll back every migration after `migration_id` (newest first)."""
     db = store.database

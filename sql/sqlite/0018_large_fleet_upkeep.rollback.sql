@@ -1,0 +1,5 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- Roll back pyreference 0018: pyref_refresh_runs_v2 merges every claimed pair in one pass
+-- again, and pyreference functions follow the session's jit setting, but for the three
+-- that 0016 turned it off for.
+-- SQLite: nothing to undo.

@@ -1,0 +1,20 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0017_watch_every_column
+-- pyreference 0018: maintenance stays linear on large fleets (issue #15).
+-- * No pyreference function is JIT-compiled. Postgres JIT-compiles a plan on every
+--   execution whose estimated cost passes jit_above_cost (100,000 by default; it optimizes
+--   and inlines past 500,000). The evidence and run projections are hundreds of
+--   expressions whose estimates pass those thresholds on large fleets while they run in
+--   milliseconds: at 10,000 connections (100 records, 10 runs each) each reconcile batch
+--   spent ~2 s compiling its evidence statement. 0016 had turned JIT off for three read
+--   and run functions; every sealed function now runs with `SET jit = off` (the
+--   convention in sql/templates/_dialect.sql.j2: later migrations seal with
+--   `seal_functions(2)`).
+-- * pyref_refresh_runs_v2 merges stale runs 1000 connections at a time. Its statements
+--   test "this pair is stale, or this whole connection is" as two IN lists joined by OR,
+--   which Postgres evaluates by hashing each list only while the list fits in hash memory
+--   (work_mem x hash_mem_multiplier): past ~100,000 claimed pairs (one batch over 10,000
+--   connections after a bulk load, e.g. `pyref_reconcile_v3(NULL)`) it scanned the list for
+--   every run row, and settling such a load took over 12 minutes instead of ~15 s.
+-- SQLite has no JIT and no such function (a reconcile batch runs from Python): nothing
+-- changes. This migration exists so that both dialects number their migrations alike.
