@@ -12,7 +12,8 @@ from .synthesis import Prepared, prepare
 
 
 class PreparedMemo:
-    """Prepared evidence of clean page rows, keyed by the whole row; least recently used out.
+    """Prepared evidence of page rows, keyed by the whole row (and, for a dirty row, its
+    recomputed evidence); least recently used out.
 
     A row's values are its evidence: the same values always decode to equal, immutable
     objects, so a hit is never stale (a changed row is another key, and the old entry
@@ -56,7 +57,7 @@ def prepare_page(
     decoder: PageDecoder,
     recomputed: Mapping[str, Mapping[str, Any]],
 ) -> list[Prepared]:
-    """Prepared evidence of page rows: clean rows through the memo, dirty ones recomputed."""
+    """Prepared evidence of page rows through the memo; dirty ones from their recomputation."""
     dirty = columns.index("dirty")
     ident = columns.index("connector_instance_id")
     out = []
@@ -66,13 +67,18 @@ def prepare_page(
             out.append(_prepare_row(columns, row, decoder, fresh))
         return out
     for row in rows:
-        if row[dirty]:
-            out.append(_prepare_row(columns, row, decoder, recomputed.get(row[ident])))
+        fresh = recomputed.get(row[ident]) if row[dirty] else None
+        if row[dirty] and fresh is None:  # its recompute failed: served, never kept
+            out.append(_prepare_row(columns, row, decoder, None))
             continue
-        found = memo.get(row)
+        # A dirty row is keyed by its recomputed evidence too: while it waits for a
+        # reconcile, a reread whose recomputation came back the same is a hit, and a write
+        # in between makes another key.
+        key = row if fresh is None else (row, *fresh.values())
+        found = memo.get(key)
         if found is None:
-            found = _prepare_row(columns, row, decoder, None)
-            memo.put(row, found)
+            found = _prepare_row(columns, row, decoder, fresh)
+            memo.put(key, found)
         out.append(found)
     return out
 

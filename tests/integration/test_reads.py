@@ -308,6 +308,33 @@ def test_memo_reuses_clean_rows_and_never_serves_a_stale_one(store) -> None:
     assert (mail["total_records"], mail["evidence"]["dirty"]) == (13, True)
 
 
+def test_dirty_rows_are_memoized_by_their_recomputed_evidence(store) -> None:
+    """A dirty row waiting for a reconcile is keyed by its recomputation too: rereading it
+    unchanged is a hit (issue #15: a console refreshes while writers write), and a write in
+    between is another key, so the read is never staler than a cold one."""
+    small_fleet(store)
+    store.reconcile()
+    plain = Store(store.database, memo_rows=0)
+
+    def mail() -> dict:
+        page = store.list_connection_summaries(limit=100, now=NOW).to_dict()
+        assert page == plain.list_connection_summaries(limit=100, now=NOW).to_dict()
+        return next(i for i in page["items"] if i["connection_id"] == "cin_mail")
+
+    before = mail()["total_records"]
+    store.ingest_records("cin_mail", "messages", records(1, prefix="late"))
+    hits = store._memo.hits
+    got = mail()
+    assert (got["total_records"], got["evidence"]["dirty"]) == (before + 1, True)
+    assert store._memo.hits == hits + 4  # the four clean rows; the dirty one is new
+    assert mail() == got
+    assert store._memo.hits == hits + 4 + 5  # all five, the dirty row included
+    store.ingest_records("cin_mail", "messages", records(1, prefix="later"))
+    got = mail()
+    assert (got["total_records"], got["evidence"]["dirty"]) == (before + 2, True)
+    assert store._memo.hits == hits + 4 + 5 + 4  # its recomputation changed: a miss
+
+
 def test_live_run_facts_apply_to_memoized_rows(store) -> None:
     """R15 liveness is the caller's, per read: a memoized row still honours it."""
     register(store, "gmail")
