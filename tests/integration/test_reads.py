@@ -455,9 +455,11 @@ def test_hot_paths_use_indexes(pg_store) -> None:
     with store.database.session() as s:
         s.execute("ANALYZE")
         q = dict(store.database.queries)
-        # Postgres recomputes inside a SECURITY DEFINER function: plan its body as it runs.
+        # Postgres recomputes inside a SECURITY DEFINER function: plan its body's query (a
+        # PL/pgSQL RETURN QUERY since 0019) as it runs.
         body = s.execute("SELECT prosrc FROM pg_proc WHERE proname = 'pyref_recompute_evidence_v1'")
-        q["recompute_evidence"] = body[0]["prosrc"].replace("p_ids", "%(ids)s")
+        query = body[0]["prosrc"].split("RETURN QUERY", 1)[1].rsplit(";", 1)[0]
+        q["recompute_evidence"] = query.replace("p_ids", "%(ids)s")
         params = {
             "list_page": {"owner": "owner_local", "fetch": 101},
             "scoped_summary": {"owner": "owner_local", "id": "cin_00007"},

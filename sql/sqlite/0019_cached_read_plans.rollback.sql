@@ -1,0 +1,4 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- Roll back pyreference 0019: the readers' recompute functions are 0017's LANGUAGE sql ones
+-- again (planned on every call).
+-- SQLite: nothing to undo.

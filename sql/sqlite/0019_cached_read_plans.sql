@@ -1,0 +1,14 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0018_large_fleet_upkeep
+-- pyreference 0019: a read's recompute of dirty rows keeps its plan (issue #15).
+-- pyref_recompute_evidence_v1 (a list page's dirty rows) and pyref_recent_runs_v1 (a scoped
+-- read's) were LANGUAGE sql functions with SET clauses, which Postgres cannot inline and
+-- plans afresh on every call: ~8 ms of planning for their stale-run merge and evidence
+-- projection, on every read that met a dirty row (one dirty row on a 10,000-connection
+-- fleet: 10.6 ms, of which 1.8 ms is execution). They are now PL/pgSQL returning the same
+-- query, whose plan the session caches; `plan_cache_mode = force_generic_plan` keeps one plan
+-- for any list of ids (a read passes at most a page's, 1,000; index lookups by id whatever
+-- the count). Same names, signatures, results and grants.
+-- SQLite has no such functions (the read runs its recompute statement, which sqlite3 keeps
+-- prepared): nothing changes. This migration exists so that both dialects number their
+-- migrations alike.
