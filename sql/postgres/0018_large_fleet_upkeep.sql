@@ -16,10 +16,11 @@
 --   (work_mem x hash_mem_multiplier): past ~100,000 claimed pairs (one batch over 10,000
 --   connections after a bulk load, e.g. `pyref_reconcile_v3(NULL)`) it scanned the list for
 --   every run row, and settling such a load took over 12 minutes instead of ~15 s.
--- Recompute the given connections' stale runs (claimed first: a pair committed later
--- stays for the next reconcile) and keep their other stored runs, 1000 connections
--- at a time: a run's recomputation reads all of the run's facts whichever pairs are
--- claimed with it, so the passes write what one pass would.
+-- Recompute the given connections' stale runs and keep their other stored runs, 1000
+-- connections at a time: a run's recomputation reads all of the run's facts whichever
+-- pairs are claimed with it, so the passes write what one pass would. Each pass claims
+-- its pairs first: a pair committed after that stays for the next reconcile (its
+-- connection's dirty mark does too).
 CREATE OR REPLACE FUNCTION pyref_refresh_runs_v2(p_ids text[]) RETURNS void
 LANGUAGE plpgsql SET search_path FROM CURRENT SET plan_cache_mode = force_custom_plan AS $$
 DECLARE

@@ -468,6 +468,13 @@ def test_hot_paths_use_indexes(pg_store) -> None:
         for name, p in params.items():
             rows = s.execute("EXPLAIN " + q[name], p)
             plans[name] = "\n".join(next(iter(r.values())) for r in rows)
+        # ... and as the function runs it: one generic plan for any ids (0019).
+        s.execute("SET plan_cache_mode = force_generic_plan")
+        s.execute("PREPARE pyref_generic_recompute(text[]) AS " + query.replace("p_ids", "$1"))
+        rows = s.execute("EXPLAIN EXECUTE pyref_generic_recompute('{cin_00007}')")
+        plans["recompute_evidence_generic"] = "\n".join(next(iter(r.values())) for r in rows)
+        s.execute("DEALLOCATE pyref_generic_recompute")
+        s.execute("RESET plan_cache_mode")
         for name, sql in {
             # the latest event of each run of one source (the original reference's lookup)
             "runs_by_source": "EXPLAIN SELECT DISTINCT ON (run_id) * FROM spine_events"
@@ -484,3 +491,4 @@ def test_hot_paths_use_indexes(pg_store) -> None:
     assert "spine_events_source_run_idx" in plans["runs_by_source"]
     assert "spine_events_instance_seq_idx" in plans["runs_by_connection"]
     assert "records_pkey" in plans["recompute_evidence"]
+    assert "records_pkey" in plans["recompute_evidence_generic"]
