@@ -582,7 +582,12 @@ class PostgresDatabase(Database):
             return tuple(c.name for c in cur.description), cur.fetchall()
 
     def connection_lost(self, raw: Any, exc: Exception) -> bool:
-        return isinstance(exc, self._psycopg.OperationalError) and bool(raw.closed or raw.broken)
+        # An OperationalError with no SQLSTATE is the client's own ("connection socket
+        # closed"): psycopg may raise it for a backend just terminated before libpq has
+        # marked the connection BAD, so `broken` alone missed it now and then.
+        return isinstance(exc, self._psycopg.OperationalError) and bool(
+            raw.closed or raw.broken or exc.sqlstate is None
+        )
 
     @contextmanager
     def translate_errors(self) -> Iterator[None]:
