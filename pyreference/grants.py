@@ -49,11 +49,13 @@ INTERNAL_TABLES = (
     "pyref_run_facts",
     "pyref_dirty_runs",
     "pyref_stale_runs",  # 0016: written by triggers and reconcile, read inside the functions
+    "pyref_record_deltas",  # 0020: written by the records trigger, read by pages
 )
 INTERNAL_SEQUENCES = (
     "pyref_dirty_dirty_seq_seq",
     "pyref_dirty_runs_dirty_seq_seq",
     "pyref_stale_runs_stale_seq_seq",
+    "pyref_record_deltas_delta_seq_seq",
 )
 READER_TABLES = (
     "connector_instances",
@@ -66,6 +68,8 @@ READER_TABLES = (
     # is a row dirty through a run mark (0011)?
     "pyref_dirty_runs",
     "pyref_run_facts",
+    # a page adds a row's pending record deltas (0020)
+    "pyref_record_deltas",
 )
 WRITER_FUNCTIONS = ("pyref_foreign_run_moves_v1(text, text[])",)
 READER_FUNCTIONS = (
@@ -78,7 +82,7 @@ MAINTAINER_FUNCTIONS = (
     "pyref_rebuild_v3()",  # R7: 0012's digest fields, then 0011's pyref_rebuild_v2()
     "pyref_verify_v3()",  # 0015: evidence, runs and the connector digest
 )
-MAINTAINER_TABLES = ("pyref_dirty", "pyref_dirty_runs")
+MAINTAINER_TABLES = ("pyref_dirty", "pyref_dirty_runs", "pyref_record_deltas")
 ALL_FUNCTIONS = WRITER_FUNCTIONS + READER_FUNCTIONS + MAINTAINER_FUNCTIONS
 # What each kind of role is granted: (why, [(privileges, object kind, objects)]).
 KINDS: dict[str, tuple[str, list[tuple[str, str, tuple[str, ...]]]]] = {
@@ -107,6 +111,7 @@ PER_CONNECTION_TABLES = (
     "pyref_evidence",
     "pyref_runs",
     "pyref_dirty",
+    "pyref_record_deltas",
 )
 OWNER_SETTING = "pyref.owner"
 

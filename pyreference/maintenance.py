@@ -99,6 +99,8 @@ def _refresh_or_rollback(ids: list[Any], seqs: list[Any]) -> Plan[Exception | No
         yield from execute("refresh_runs_insert", {"ids": Ids(ids)})
         yield from execute("release_stale", {"ids": Ids(ids)})
         yield from execute("refresh_evidence", {"ids": Ids(ids)})
+        # Its recount counted every record delta of these connections (0020).
+        yield from execute("release_deltas", {"ids": Ids(ids)})
         yield from execute("release_dirty", {"seqs": Ids(seqs)})
     except Exception as exc:
         failure = exc
@@ -135,6 +137,7 @@ def _rebuild(dialect: str, progress: Callable[[int, int], None] | None) -> Plan[
         yield from execute("refresh_evidence", {"ids": Ids(ids[start : start + BATCH])})
         if progress:
             progress(min(start + BATCH, len(ids)), len(ids))
+    yield from execute("release_all_deltas")
     for start in range(0, len(seqs), 10_000):
         yield from execute("release_dirty", {"seqs": Ids(seqs[start : start + 10_000])})
     return len(ids)

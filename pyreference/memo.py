@@ -7,7 +7,14 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from .reads import PageDecoder, evidence_from_row, unreadable_evidence
+from .reads import (
+    PageDecoder,
+    evidence_from_row,
+    needs_recompute,
+    record_deltas,
+    unreadable_evidence,
+    with_deltas,
+)
 from .synthesis import Prepared, prepare
 
 
@@ -38,6 +45,11 @@ class PreparedMemo:
                 self._entries.move_to_end(row)
             return found
 
+    def peek(self, row: tuple[Any, ...]) -> Prepared | None:
+        """The entry for `row` if kept, counted neither as a hit nor a miss."""
+        with self._lock:
+            return self._entries.get(row)
+
     def put(self, row: tuple[Any, ...], prepared: Prepared) -> None:
         if self.size <= 0:
             return
@@ -58,17 +70,19 @@ def prepare_page(
     recomputed: Mapping[str, Mapping[str, Any]],
 ) -> list[Prepared]:
     """Prepared evidence of page rows through the memo; dirty ones from their recomputation."""
-    dirty = columns.index("dirty")
-    ident = columns.index("connector_instance_id")
+    dirty, deltas = columns.index("dirty"), columns.index("record_deltas")
+    state, ident = columns.index("state"), columns.index("connector_instance_id")
     out = []
     if memo.size <= 0:  # nothing kept: no row is hashed for a lookup that cannot hit
         for row in rows:
-            fresh = recomputed.get(row[ident]) if row[dirty] else None
+            stale = needs_recompute(row[dirty], row[deltas], row[state])
+            fresh = recomputed.get(row[ident]) if stale else None
             out.append(_prepare_row(columns, row, decoder, fresh))
         return out
     for row in rows:
-        fresh = recomputed.get(row[ident]) if row[dirty] else None
-        if row[dirty] and fresh is None:  # its recompute failed: served, never kept
+        stale = needs_recompute(row[dirty], row[deltas], row[state])
+        fresh = recomputed.get(row[ident]) if stale else None
+        if stale and fresh is None:  # its recompute failed: served, never kept
             out.append(_prepare_row(columns, row, decoder, None))
             continue
         # A dirty row is keyed by its recomputed evidence too: while it waits for a
@@ -77,10 +91,30 @@ def prepare_page(
         key = row if fresh is None else (row, *fresh.values())
         found = memo.get(key)
         if found is None:
-            found = _prepare_row(columns, row, decoder, fresh)
+            found = None if stale else _with_deltas(memo, row, deltas, decoder)
+            if found is None:
+                found = _prepare_row(columns, row, decoder, fresh)
             memo.put(key, found)
         out.append(found)
     return out
+
+
+def _with_deltas(
+    memo: PreparedMemo, row: tuple[Any, ...], deltas: int, decoder: PageDecoder
+) -> Prepared | None:
+    """A row with pending record deltas (0020) prepared from the same row without them, if
+    the memo holds it (its stored evidence, already decoded): only the deltas are decoded
+    and added. None when it does not, or the deltas cannot be read (then the row is
+    prepared from scratch, which reports why)."""
+    if row[deltas] is None:
+        return None
+    base = memo.peek((*row[:deltas], None, *row[deltas + 1 :]))
+    if base is None or not base.evidence.available:
+        return None
+    try:
+        return prepare(with_deltas(base.evidence, record_deltas(row[deltas], decoder)))
+    except Exception:
+        return None
 
 
 def _prepare_row(

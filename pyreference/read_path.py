@@ -20,7 +20,14 @@ from .evidence import DeepEvidence
 from .inputs import cursor_text, id_set, ident, optional_ident, shown
 from .memo import prepare_page
 from .plan import Context, Plan, execute, rows
-from .reads import PageDecoder, deep_from_row, evidence_from_row, unreadable, unreadable_evidence
+from .reads import (
+    PageDecoder,
+    deep_from_row,
+    evidence_from_row,
+    needs_recompute,
+    unreadable,
+    unreadable_evidence,
+)
 from .routing import PRIMARY, ReadSource
 from .synthesis import (
     ConnectionDiagnostics,
@@ -158,7 +165,8 @@ def list_page(ctx: Context, req: ListRequest) -> Plan[Page]:
     has_more = len(page_rows) > req.limit
     page_rows = page_rows[: req.limit]
     ident = column["connector_instance_id"]
-    dirty = [r[ident] for r in page_rows if r[column["dirty"]]]
+    marked, deltas, state = column["dirty"], column["record_deltas"], column["state"]
+    dirty = [r[ident] for r in page_rows if needs_recompute(r[marked], r[deltas], r[state])]
     recomputed = yield from _recompute(dirty)
     prepared = prepare_page(
         columns, page_rows, ctx.memo, PageDecoder(ctx.loads, ctx.profiles), recomputed
@@ -230,7 +238,8 @@ def _scoped(ctx: Context, connection_id: str) -> Plan[tuple[Any, Any] | None]:
     if not found:
         return None
     row = found[0]
-    dirty = [row["connector_instance_id"]] if row["dirty"] else []
+    recompute = needs_recompute(row["dirty"], row["record_deltas"], row["state"])
+    dirty = [row["connector_instance_id"]] if recompute else []
     fresh = (yield from _recompute(dirty, deep=True)).get(row["connector_instance_id"])
     decoder = PageDecoder(ctx.loads, ctx.profiles)
     deep = row if fresh is None else {**row, "recent_runs": fresh["recent_runs"]}

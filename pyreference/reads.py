@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -434,10 +435,42 @@ def _attentions(data: Any) -> tuple[Attention, ...]:
     return tuple(_attention(a) for a in data or [])
 
 
+def needs_recompute(dirty: Any, record_deltas: Any, state: Any) -> bool:
+    """Must a read recompute this row (R6)? When it is marked dirty, or has record deltas
+    (0020) that its stored row cannot take: one that was never reconciled, or failed."""
+    return bool(dirty) or (record_deltas is not None and state != "ok")
+
+
+def fold_deltas(
+    stats: tuple[StreamStats, ...], deltas: tuple[StreamStats, ...]
+) -> tuple[StreamStats, ...]:
+    """Stored stream statistics plus pending record deltas (0020; both decoded from
+    stream_stats-shaped JSON): counts and bytes summed, the later last record time kept,
+    streams in byte order, as a recount of the records lists them."""
+    by_stream = {s.stream: s for s in stats}
+    for d in deltas:
+        old = by_stream.get(d.stream)
+        if old is not None:
+            times = [t for t in (old.last_record_at, d.last_record_at) if t is not None]
+            d = StreamStats(
+                d.stream,
+                old.live_count + d.live_count,
+                old.row_count + d.row_count,
+                old.retained_bytes + d.retained_bytes,
+                max(times) if times else None,
+            )
+        by_stream[d.stream] = d
+    return tuple(sorted(by_stream.values(), key=lambda s: s.stream.encode()))
+
+
 def evidence_from_row(
     row: Mapping[str, Any], decoder: PageDecoder, recomputed: Mapping[str, Any] | None = None
 ) -> Evidence:
-    """Evidence of one summary row; `recomputed` replaces the stored evidence columns."""
+    """Evidence of one summary row; `recomputed` replaces the stored evidence columns.
+
+    A row not recomputed whose connection has pending record deltas (`record_deltas`,
+    read in the same statement) is its stored evidence with the deltas added: current,
+    so `recomputed`, though still `dirty` until reconcile folds them in."""
     identity = identity_from_row(row)
     profile = decoder.profile(row)
     if not row.get("has_evidence") and recomputed is None:
@@ -447,9 +480,9 @@ def evidence_from_row(
     source = recomputed if recomputed is not None else row
     get, build = source.get, decoder.build
     stats = build(get("stream_stats"), _stream_stats)
-    last_times = [s.last_record_at for s in stats if s.last_record_at and s.live_count]
+    retained, last = stream_totals(stats)
     # Positional, in field order (one per row; keywords cost a third more).
-    return Evidence(
+    evidence = Evidence(
         identity,
         profile,
         True,  # available
@@ -459,8 +492,8 @@ def evidence_from_row(
         _str(row.get("computed_at")),  # computed_at
         _str(row.get("last_error")),  # last_error
         stats,  # streams
-        sum(s.retained_bytes for s in stats),  # retained_bytes
-        max(last_times) if last_times else None,  # last_record_at
+        retained,  # retained_bytes
+        last,  # last_record_at
         build(get("latest_run"), run_from_json),  # latest_run
         build(get("latest_successful_run"), run_from_json),  # latest_successful_run
         build(get("latest_settled_run"), run_from_json),  # latest_settled_run
@@ -469,6 +502,44 @@ def evidence_from_row(
         build(get("gap_counts"), _gap_counts),  # gaps
         build(get("schedule"), _schedule),  # schedule
         build(get("open_attention"), _attentions),  # open_attention
+    )
+    deltas = foldable_deltas(row) if recomputed is None else None
+    return evidence if deltas is None else with_deltas(evidence, record_deltas(deltas, decoder))
+
+
+def stream_totals(stats: tuple[StreamStats, ...]) -> tuple[int, str | None]:
+    """A connection's retained bytes and last record time from its streams (R21, R16)."""
+    last_times = [s.last_record_at for s in stats if s.last_record_at and s.live_count]
+    return sum(s.retained_bytes for s in stats), max(last_times) if last_times else None
+
+
+def foldable_deltas(row: Mapping[str, Any]) -> Any:
+    """The row's pending record deltas (0020) when its stored evidence can take them, else
+    None. A row that must be recomputed takes none: the recompute counts them, and if it
+    failed the row is served as stored (unreliable), never made to look current."""
+    deltas = row.get("record_deltas")
+    if deltas is None or needs_recompute(row["dirty"], deltas, row.get("state")):
+        return None
+    return deltas
+
+
+def record_deltas(value: Any, decoder: PageDecoder) -> tuple[StreamStats, ...]:
+    """A row's `record_deltas` document, decoded (stream_stats' shape and rules)."""
+    return decoder.build(value, _stream_stats)
+
+
+def with_deltas(evidence: Evidence, deltas: tuple[StreamStats, ...]) -> Evidence:
+    """A stored row's evidence with its pending record deltas added (0020): as current as a
+    recomputation (`recomputed`), and still `dirty` until reconcile folds them in."""
+    stats = fold_deltas(evidence.streams, deltas)
+    retained, last = stream_totals(stats)
+    return dataclasses.replace(
+        evidence,
+        dirty=True,
+        recomputed=True,
+        streams=stats,
+        retained_bytes=retained,
+        last_record_at=last,
     )
 
 
@@ -535,6 +606,6 @@ def unreadable_evidence(
         identity=identity_from_row(row, _ts_or_none),
         profile=profile,
         available=False,
-        dirty=bool(row.get("dirty")),
+        dirty=bool(row.get("dirty")) or row.get("record_deltas") is not None,
         problem=problem_code(exc),
     )

@@ -18,6 +18,12 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
          CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
+       (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
+          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, pyref_iso(max(y.last_at)) AS last_at
+                  FROM pyref_record_deltas y
+                 WHERE y.connector_instance_id = ci.connector_instance_id
+                 GROUP BY y.stream
+                 ORDER BY y.stream COLLATE "C") x) AS record_deltas,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -43,6 +49,12 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
          CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
+       (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
+          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, pyref_iso(max(y.last_at)) AS last_at
+                  FROM pyref_record_deltas y
+                 WHERE y.connector_instance_id = ci.connector_instance_id
+                 GROUP BY y.stream
+                 ORDER BY y.stream COLLATE "C") x) AS record_deltas,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -70,6 +82,12 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
          CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
+       (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
+          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, pyref_iso(max(y.last_at)) AS last_at
+                  FROM pyref_record_deltas y
+                 WHERE y.connector_instance_id = ci.connector_instance_id
+                 GROUP BY y.stream
+                 ORDER BY y.stream COLLATE "C") x) AS record_deltas,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -96,6 +114,12 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
          CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
+       (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
+          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, pyref_iso(max(y.last_at)) AS last_at
+                  FROM pyref_record_deltas y
+                 WHERE y.connector_instance_id = ci.connector_instance_id
+                 GROUP BY y.stream
+                 ORDER BY y.stream COLLATE "C") x) AS record_deltas,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -122,6 +146,12 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
          CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
+       (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
+          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, pyref_iso(max(y.last_at)) AS last_at
+                  FROM pyref_record_deltas y
+                 WHERE y.connector_instance_id = ci.connector_instance_id
+                 GROUP BY y.stream
+                 ORDER BY y.stream COLLATE "C") x) AS record_deltas,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('run_id', r.run_id, 'status', r.status,
   'started_at', pyref_iso(r.started_at), 'finished_at', pyref_iso(r.completed_at),
   'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
@@ -228,10 +258,10 @@ SELECT pg_is_in_recovery() AS in_recovery,
        END AS lag_seconds;
 
 -- name: dirty_backlog
-SELECT count(DISTINCT connector_instance_id) AS connections, count(*) AS marks,
-       pyref_iso(min(marked_at)) AS oldest_mark,
+SELECT count(DISTINCT b.connector_instance_id) AS connections, count(*) AS marks,
+       pyref_iso(min(b.marked_at)) AS oldest_mark,
        (SELECT count(*) FROM pyref_dirty_runs) AS run_marks
-  FROM pyref_dirty;
+  FROM (SELECT connector_instance_id, marked_at FROM pyref_dirty UNION ALL SELECT connector_instance_id, marked_at FROM pyref_record_deltas) b;
 
 -- name: owner_connectors
 -- The console's connector filter: the owner's connectors (drafts aside), one index probe
@@ -249,9 +279,9 @@ SELECT b.connections, b.marks, b.oldest_mark,
        (SELECT count(*) FROM pyref_evidence WHERE state = 'failed') AS failed_rows,
        (SELECT pyref_iso(max(computed_at)) FROM pyref_evidence WHERE state = 'ok')
            AS last_reconciled_at
-  FROM (SELECT count(DISTINCT connector_instance_id) AS connections, count(*) AS marks,
-               pyref_iso(min(marked_at)) AS oldest_mark
-          FROM pyref_dirty) b;
+  FROM (SELECT count(DISTINCT b.connector_instance_id) AS connections, count(*) AS marks,
+               pyref_iso(min(b.marked_at)) AS oldest_mark
+          FROM (SELECT connector_instance_id, marked_at FROM pyref_dirty UNION ALL SELECT connector_instance_id, marked_at FROM pyref_record_deltas) b) b;
 
 -- name: insert_connector
 INSERT INTO connectors (connector_id, manifest) VALUES (%(connector_id)s, %(manifest)s)

@@ -13,6 +13,12 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
+          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, max(y.last_at) AS last_at
+                  FROM pyref_record_deltas y
+                 WHERE y.connector_instance_id = ci.connector_instance_id
+                 GROUP BY y.stream
+                 ORDER BY y.stream) x) AS record_deltas,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -33,6 +39,12 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
+          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, max(y.last_at) AS last_at
+                  FROM pyref_record_deltas y
+                 WHERE y.connector_instance_id = ci.connector_instance_id
+                 GROUP BY y.stream
+                 ORDER BY y.stream) x) AS record_deltas,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -55,6 +67,12 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
+          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, max(y.last_at) AS last_at
+                  FROM pyref_record_deltas y
+                 WHERE y.connector_instance_id = ci.connector_instance_id
+                 GROUP BY y.stream
+                 ORDER BY y.stream) x) AS record_deltas,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -76,6 +94,12 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
+          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, max(y.last_at) AS last_at
+                  FROM pyref_record_deltas y
+                 WHERE y.connector_instance_id = ci.connector_instance_id
+                 GROUP BY y.stream
+                 ORDER BY y.stream) x) AS record_deltas,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -97,6 +121,12 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
+          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, max(y.last_at) AS last_at
+                  FROM pyref_record_deltas y
+                 WHERE y.connector_instance_id = ci.connector_instance_id
+                 GROUP BY y.stream
+                 ORDER BY y.stream) x) AS record_deltas,
        (SELECT coalesce(json_group_array(json(json_object('run_id', r.run_id, 'status', r.status,
   'started_at', r.started_at, 'finished_at', r.completed_at,
   'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
@@ -680,11 +710,13 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
 
 -- name: reconcile_claim
 SELECT q.connector_instance_id
-  FROM pyref_dirty q
+  FROM (SELECT connector_instance_id, 0 AS kind, dirty_seq AS first_seq FROM pyref_dirty
+        UNION ALL
+        SELECT connector_instance_id, 1, delta_seq FROM pyref_record_deltas) q
   JOIN pyref_evidence ev ON ev.connector_instance_id = q.connector_instance_id
  WHERE NOT (q.connector_instance_id IN (SELECT value FROM json_each(:skip)))
  GROUP BY q.connector_instance_id, ev.state
- ORDER BY CASE WHEN ev.state = 'failed' THEN 1 ELSE 0 END, min(q.dirty_seq)
+ ORDER BY CASE WHEN ev.state = 'failed' THEN 1 ELSE 0 END, min(q.kind), min(q.first_seq)
  LIMIT :limit;
 
 -- name: dirty_seqs
@@ -1048,6 +1080,13 @@ ON CONFLICT (connector_instance_id) DO UPDATE SET
 
 -- name: release_dirty
 DELETE FROM pyref_dirty WHERE dirty_seq IN (SELECT value FROM json_each(:seqs));
+
+-- name: release_deltas
+-- After refresh_evidence, in its transaction (one writer at a time): its recount counted them.
+DELETE FROM pyref_record_deltas WHERE connector_instance_id IN (SELECT value FROM json_each(:ids));
+
+-- name: release_all_deltas
+DELETE FROM pyref_record_deltas;
 
 -- name: mark_failed
 UPDATE pyref_evidence SET state = 'failed', last_error = substr(:error, 1, 240)
@@ -1424,7 +1463,8 @@ WITH verify_run_drift (connector_instance_id) AS (
            AS differing
       FROM pyref_evidence_source s
       LEFT JOIN pyref_evidence e ON e.connector_instance_id = s.connector_instance_id
-     WHERE NOT EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = s.connector_instance_id)
+     WHERE NOT (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = s.connector_instance_id)
+   OR EXISTS (SELECT 1 FROM pyref_record_deltas x WHERE x.connector_instance_id = s.connector_instance_id))
   ) v
   WHERE v.differing <> ''
   ORDER BY v.connector_instance_id
@@ -1463,10 +1503,10 @@ SELECT ci.connector_instance_id, coalesce(vs.differing, '') || coalesce(dd.diffe
  ORDER BY ci.connector_instance_id;
 
 -- name: dirty_backlog
-SELECT count(DISTINCT connector_instance_id) AS connections, count(*) AS marks,
-       min(marked_at) AS oldest_mark,
+SELECT count(DISTINCT b.connector_instance_id) AS connections, count(*) AS marks,
+       min(b.marked_at) AS oldest_mark,
        (SELECT count(*) FROM pyref_dirty_runs) AS run_marks
-  FROM pyref_dirty;
+  FROM (SELECT connector_instance_id, marked_at FROM pyref_dirty UNION ALL SELECT connector_instance_id, marked_at FROM pyref_record_deltas) b;
 
 -- name: owner_connectors
 -- The console's connector filter: the owner's connectors (drafts aside), one index probe
@@ -1484,9 +1524,9 @@ SELECT b.connections, b.marks, b.oldest_mark,
        (SELECT count(*) FROM pyref_evidence WHERE state = 'failed') AS failed_rows,
        (SELECT max(computed_at) FROM pyref_evidence WHERE state = 'ok')
            AS last_reconciled_at
-  FROM (SELECT count(DISTINCT connector_instance_id) AS connections, count(*) AS marks,
-               min(marked_at) AS oldest_mark
-          FROM pyref_dirty) b;
+  FROM (SELECT count(DISTINCT b.connector_instance_id) AS connections, count(*) AS marks,
+               min(b.marked_at) AS oldest_mark
+          FROM (SELECT connector_instance_id, marked_at FROM pyref_dirty UNION ALL SELECT connector_instance_id, marked_at FROM pyref_record_deltas) b) b;
 
 -- name: insert_connector
 INSERT INTO connectors (connector_id, manifest) VALUES (:connector_id, :manifest)

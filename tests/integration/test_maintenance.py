@@ -11,10 +11,14 @@ from tests.support.scenario import NOW, at, records, register, run, small_fleet
 
 
 def dirty_ids(store) -> set[str]:
+    """Connections waiting for a reconcile: marked, or with record deltas (0020)."""
     with store.database.session() as s:
         return {
             r["connector_instance_id"]
-            for r in s.execute("SELECT connector_instance_id FROM pyref_dirty")
+            for r in s.execute(
+                "SELECT connector_instance_id FROM pyref_dirty"
+                " UNION SELECT connector_instance_id FROM pyref_record_deltas"
+            )
         }
 
 

@@ -60,11 +60,15 @@ def test_page_cost_is_constant_in_records_per_connection(store) -> None:
     )
     store.ingest_records("cin_many", "messages", records(1, prefix="new"))
     store.ingest_records("cin_few", "messages", records(1, prefix="new"))
-    assert page_cost(store, limit=100) == (2, 0)
+    # New records leave deltas that the page statement reads with the rows (0020).
+    assert page_cost(store, limit=100) == (1, 0)
     totals = {
         s.connection_id: s.total_records for s in store.list_connection_summaries(now=NOW).items
     }
     assert totals == {"cin_few": 11, "cin_many": 10_001}
+    # A changed record marks its connection: one more statement recomputes it.
+    store.ingest_records("cin_many", "messages", [{**records(1)[0], "data": {"changed": True}}])
+    assert page_cost(store, limit=100) == (2, 0)
 
 
 def test_reads_issue_no_writes(store) -> None:

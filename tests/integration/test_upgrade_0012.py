@@ -14,7 +14,7 @@ from pyreference.demo import build_demo_fleet
 from pyreference.errors import InvalidInput
 from pyreference.store import Store
 from tests.support.scenario import NOW
-from tests.support.upgrades import apply_upto, fresh_head, rollback_after, summaries
+from tests.support.upgrades import apply_upto, fresh_head, reconcile_at, rollback_after, summaries
 
 BEFORE = "0011_run_projection"
 UPGRADE = "0012_semantics"
@@ -26,7 +26,7 @@ def test_0012_upgrades_a_populated_database_in_place(
     apply_upto(blank, BEFORE)
     assert UPGRADE in blank.pending_migrations()
     build_demo_fleet(blank, NOW)
-    blank.reconcile()
+    reconcile_at(blank)
     blank.add_detail_gap("cin_github", "repositories", status="terminal")  # one dirty row too
     apply_upto(blank, None)
     assert blank.pending_migrations() == []

@@ -20,6 +20,7 @@ from tests.support.upgrades import (
     apply_upto,
     fresh_head,
     migrations_after,
+    reconcile_at,
     rollback_after,
     summaries,
 )
@@ -60,7 +61,7 @@ def test_0017_upgrades_a_populated_database_in_place(
     apply_upto(blank, BEFORE)
     assert blank.pending_migrations() == migrations_after(blank, BEFORE)
     build_demo_fleet(blank, NOW)
-    blank.reconcile()
+    reconcile_at(blank)
     _writes(blank)
     apply_upto(blank, None)
     assert blank.pending_migrations() == []
@@ -84,11 +85,16 @@ def test_0017_rolls_back_and_forward(blank: Store) -> None:
     before = summaries(blank)
     rollback_after(blank, BEFORE)
     assert blank.pending_migrations() == migrations_after(blank, BEFORE)
-    assert blank.verify() == []
+    if blank.dialect == "postgres":  # (SQLite's verify is this library's: today's schema)
+        assert blank.verify() == []
     # 0016's triggers: a plain-SQL reschedule of a gap marks nothing (the F1 fault) ...
+    marks = "SELECT count(*) AS n FROM pyref_dirty"
+    before_marks = q(blank, marks)[0]["n"]
     _reschedule(blank, 1)
-    blank.reconcile()
-    assert [d["differing"] for d in blank.verify()] == [["gap_counts"]]
+    assert q(blank, marks)[0]["n"] == before_marks
+    if blank.dialect == "postgres":
+        blank.reconcile()
+        assert [d["differing"] for d in blank.verify()] == [["gap_counts"]]
     _reschedule(blank, -60)
     apply_upto(blank, None)
     assert blank.verify() == []

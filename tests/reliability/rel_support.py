@@ -60,6 +60,18 @@ def sql(store: Store, text: str, params: dict[str, Any] | None = None) -> list[d
         return s.execute(text, params)
 
 
+def owed(store: Store, cid: str) -> bool:
+    """Does `cid` wait for a reconcile: a mark, or record deltas not folded in yet (0020)?"""
+    c = ":c" if store.dialect == "sqlite" else "%(c)s"
+    n = sql(
+        store,
+        f"SELECT (SELECT count(*) FROM pyref_dirty WHERE connector_instance_id = {c})"
+        f" + (SELECT count(*) FROM pyref_record_deltas WHERE connector_instance_id = {c}) AS n",
+        {"c": cid},
+    )[0]["n"]
+    return bool(n)
+
+
 # The spine refuses DELETE (0008): a test reset lifts the guard inside its transaction.
 SPINE_GUARD = {
     "postgres": (

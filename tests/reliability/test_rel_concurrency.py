@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from rel_support import NOW, reconciler_worker, seed_connectors, sql, writer_worker
+from rel_support import NOW, owed, reconciler_worker, seed_connectors, sql, writer_worker
 
 import pyreference
 from pyreference.store import Store
@@ -29,13 +29,7 @@ def _pg(dsn: str, autocommit: bool = False) -> psycopg.Connection[Any]:
 
 
 def _dirty(store: Store, cid: str) -> bool:
-    return bool(
-        sql(
-            store,
-            "SELECT count(*) AS n FROM pyref_dirty WHERE connector_instance_id = %(c)s",
-            {"c": cid},
-        )[0]["n"]
-    )
+    return owed(store, cid)
 
 
 def _stored_live(store: Store, cid: str, stream: str = "s1") -> int | None:
@@ -48,6 +42,25 @@ def _stored_live(store: Store, cid: str, stream: str = "s1") -> int | None:
         if s["stream"] == stream:
             return int(s["live"])
     return None
+
+
+def _stored_bytes(store: Store, cid: str) -> int:
+    rows = sql(
+        store,
+        "SELECT stream_stats FROM pyref_evidence WHERE connector_instance_id = %(c)s",
+        {"c": cid},
+    )
+    return sum(int(s["bytes"]) for s in store.database.loads(rows[0]["stream_stats"]) or [])
+
+
+def _true_bytes(store: Store, cid: str) -> int:
+    rows = sql(
+        store,
+        "SELECT coalesce(sum(octet_length(record_json::text)), 0) AS n FROM records"
+        " WHERE connector_instance_id = %(c)s AND NOT deleted",
+        {"c": cid},
+    )
+    return int(rows[0]["n"])
 
 
 def _count(store: Store, cid: str) -> int | None:
@@ -120,8 +133,10 @@ def test_write_committed_during_reconcile_stays_dirty(
 
 
 def test_naive_clear_by_connection_would_lose_the_update(fleet: Store, pg_dsn: str) -> None:
-    """Control: the same race with a naive clear loses the mark, and the suite sees it."""
-    fleet.ingest_records("c0", "s1", [{"key": "b", "data": {"v": 2}}])
+    """Control: the same race with a naive clear loses the mark, and the suite sees it. The
+    writes change records (UPDATEs mark; an INSERT leaves a delta, which the clear of marks
+    does not touch)."""
+    fleet.ingest_records("c0", "s1", [{"key": "a", "data": {"v": 22}}])
     conn = _pg(pg_dsn)
     _manual_reconcile(
         conn,
@@ -129,11 +144,11 @@ def test_naive_clear_by_connection_would_lose_the_update(fleet: Store, pg_dsn: s
         naive=True,
         between=lambda step: (
             step == "after_recompute"
-            and fleet.ingest_records("c0", "s1", [{"key": "c", "data": {"v": 3}}])
+            and fleet.ingest_records("c0", "s1", [{"key": "a", "data": {"v": 333}}])
         ),
     )
     conn.close()
-    assert not _dirty(fleet, "c0") and _stored_live(fleet, "c0") == 2
+    assert not _dirty(fleet, "c0") and _stored_bytes(fleet, "c0") != _true_bytes(fleet, "c0")
     assert fleet.verify() == [{"connection_id": "c0", "differing": ["stream_stats"]}]
     fleet.rebuild()
     assert fleet.verify() == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rel_support import NOW, seed_connectors, sql
+from rel_support import NOW, owed, seed_connectors, sql
 
 from pyreference.store import Store
 
@@ -132,10 +132,7 @@ def _evidence(store: Store, cid: str) -> dict[str, Any]:
 
 
 def _dirty(store: Store, cid: str) -> bool:
-    q = "SELECT count(*) AS n FROM pyref_dirty WHERE connector_instance_id = "
-    return bool(
-        sql(store, q + (":c" if store.dialect == "sqlite" else "%(c)s"), {"c": cid})[0]["n"]
-    )
+    return owed(store, cid)
 
 
 def _s1(summary: Any) -> Any:

@@ -39,6 +39,15 @@ def rollback_after(store: Store, migration_id: str) -> None:
         )
 
 
+def reconcile_at(store: Store) -> None:
+    """Reconcile a database whose migrations stop before today's: on Postgres with that
+    version's own functions; on SQLite not at all (the rows stay dirty until after the
+    upgrade): its reconcile is this library's Python, running today's statements, which
+    read today's schema (0020's record deltas)."""
+    if store.dialect == "postgres":
+        store.reconcile()
+
+
 def summaries(store: Store) -> list[dict[str, Any]]:
     """Every summary at NOW as `to_dict()`, without `computed_at` (a clock, not evidence)."""
     rows = [s.to_dict() for s in store.iter_connection_summaries(NOW)]

@@ -1,0 +1,309 @@
+"""Record deltas (0020, issue #15): an INSERT into `records` leaves, per connection and
+stream, what it adds; a page reads a row's pending deltas with it and adds them, in its
+one statement, instead of recomputing the connection; reconcile consumes exactly the
+deltas its recount counted. Every assertion compares with a recount: a reconciled read,
+or a read forced to recompute (a mark), on both backends.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+import pyreference
+from pyreference.store import Store
+from tests.integration.test_runs_trust import p, q
+from tests.support.scenario import NOW, at, records, register
+
+
+def page_statements(store: Store) -> int:
+    with store.statement_counter() as counter:
+        store.list_connection_summaries(now=NOW)
+    return int(counter.statements)
+
+
+def counts(store: Store) -> list[dict[str, Any]]:
+    """Every summary's record evidence: totals, bytes, last record time, per-stream counts."""
+    out = []
+    for s in store.iter_connection_summaries(NOW):
+        d = s.to_dict()
+        out.append(
+            {
+                "id": d["connection_id"],
+                "total": (d["total_records"], d["total_records_state"]),
+                "bytes": d["retained_bytes"],
+                "captured_at": d["freshness"]["captured_at"],
+                "streams": d["stream_records"],
+            }
+        )
+    return out
+
+
+def summaries(store: Store) -> list[dict[str, Any]]:
+    """Every summary, without what says how the read was made (`evidence`)."""
+    rows = [s.to_dict() for s in store.iter_connection_summaries(NOW)]
+    for row in rows:
+        row.pop("evidence")
+    return rows
+
+
+def pending(store: Store) -> tuple[int, int]:
+    """(record deltas, marks) waiting for reconcile."""
+    deltas = q(store, "SELECT count(*) AS n FROM pyref_record_deltas")[0]["n"]
+    marks = q(store, "SELECT count(*) AS n FROM pyref_dirty")[0]["n"]
+    return int(deltas), int(marks)
+
+
+def insert_record(store: Store, cid: str, stream: str, key: str, *, deleted: bool = False) -> None:
+    """A plain-SQL INSERT, as another writer would make it."""
+    q(
+        store,
+        "INSERT INTO records (connector_instance_id, stream, record_key, record_json,"
+        f" emitted_at, deleted) VALUES ({p(store, 'c')}, {p(store, 's')}, {p(store, 'k')},"
+        f" {p(store, 'j')}, {p(store, 'at')}, {p(store, 'd')})",
+        {
+            "c": cid,
+            "s": stream,
+            "k": key,
+            "j": '{"text": "h\\u00e9llo \\ud83d\\ude00"}',
+            "at": at(1),
+            "d": deleted,
+        },
+    )
+
+
+@pytest.fixture
+def mail(store: Store) -> Store:
+    register(store, "gmail")
+    for cid in ("cin_a", "cin_b"):
+        store.create_connection(cid, "gmail")
+        store.ingest_records(cid, "messages", records(3, minutes_ago=30))
+    store.reconcile()
+    assert pending(store) == (0, 0)
+    return store
+
+
+def test_inserts_are_added_by_the_page_statement_alone(mail: Store) -> None:
+    store = mail
+    before = counts(store)
+    store.ingest_records("cin_a", "messages", records(2, prefix="new", minutes_ago=2))
+    store.ingest_records("cin_a", "labels", records(1, prefix="lab"))  # a stream not stored yet
+    insert_record(store, "cin_b", "messages", "tomb", deleted=True)  # a row, not a live one
+    assert pending(store)[1] == 0, "an INSERT leaves deltas, not marks"
+    assert page_statements(store) == 1
+    read = counts(store)
+    assert read != before
+    page = store.list_connection_summaries(now=NOW).to_dict()["items"]
+    assert all(item["evidence"]["dirty"] for item in page)
+    assert store.verify() == []  # rows with deltas are dirty: not compared yet
+
+    store.reconcile()
+    assert pending(store) == (0, 0)
+    assert counts(store) == read
+    assert store.verify() == []
+
+
+def test_deltas_give_what_a_recompute_gives(mail: Store) -> None:
+    store = mail
+    store.ingest_records("cin_a", "messages", records(4, prefix="x", minutes_ago=1))
+    insert_record(store, "cin_b", "sent", "s1")
+    folded = summaries(store)
+    # A mark makes the reads recompute both connections from the canonical tables.
+    for cid in ("cin_a", "cin_b"):
+        q(
+            store,
+            f"INSERT INTO pyref_dirty (connector_instance_id) VALUES ({p(store, 'c')})",
+            {"c": cid},
+        )
+    assert page_statements(store) == 2
+    assert summaries(store) == folded
+    store.reconcile()
+    assert summaries(store) == folded
+
+
+def test_a_marked_row_takes_no_deltas(mail: Store) -> None:
+    """An UPDATE (a changed record) marks; the recompute counts the inserts too, once."""
+    store = mail
+    store.ingest_records("cin_a", "messages", records(2, prefix="new"))
+    store.ingest_records("cin_a", "messages", [{**records(1)[0], "data": {"changed": True}}])
+    assert pending(store)[0] > 0 and pending(store)[1] > 0
+    read = counts(store)
+    total = next(r["total"] for r in read if r["id"] == "cin_a")
+    assert total == (5, "known")
+    store.reconcile()
+    assert counts(store) == read and pending(store) == (0, 0)
+
+
+def test_scoped_reads_add_deltas_too(mail: Store) -> None:
+    store = mail
+    store.ingest_records("cin_b", "messages", records(5, prefix="n", minutes_ago=1))
+    with store.statement_counter() as counter:
+        summary = store.get_connection_summary("cin_b", now=NOW)
+    assert counter.statements == 1
+    assert summary is not None and summary.total_records == 8
+    diagnostics = store.connection_diagnostics("cin_b", now=NOW)
+    assert diagnostics.summary.total_records == 8
+    read = counts(store)
+    store.reconcile()
+    assert counts(store) == read
+
+
+def test_a_failed_reconcile_keeps_the_deltas_and_a_later_one_folds_them(mail: Store) -> None:
+    store = mail
+    store.ingest_records("cin_a", "messages", records(2, prefix="new"))
+    expected = counts(store)
+    if store.dialect == "postgres":
+        q(
+            store,
+            """CREATE FUNCTION pyref_test_fault() RETURNS trigger LANGUAGE plpgsql AS $$
+               BEGIN
+                 IF NEW.connector_instance_id = 'cin_a' AND NEW.state = 'ok' THEN
+                   RAISE EXCEPTION 'boom';
+                 END IF;
+                 RETURN NEW;
+               END $$""",
+        )
+        q(
+            store,
+            "CREATE TRIGGER pyref_test_fault BEFORE UPDATE ON pyref_evidence"
+            " FOR EACH ROW EXECUTE FUNCTION pyref_test_fault()",
+        )
+    else:
+        q(
+            store,
+            """CREATE TRIGGER pyref_test_fault BEFORE UPDATE ON pyref_evidence
+               WHEN NEW.connector_instance_id = 'cin_a' AND NEW.state = 'ok'
+               BEGIN SELECT RAISE(ABORT, 'boom'); END""",
+        )
+    report = store.reconcile_report()
+    assert report.failed == 1
+    assert pending(store)[0] > 0, "the failed connection's deltas stay"
+    # A failed row cannot take deltas: the read recomputes it, and counts right.
+    assert page_statements(store) == 2
+    assert counts(store) == expected
+    q(
+        store,
+        "DROP TRIGGER pyref_test_fault"
+        + (" ON pyref_evidence" if store.dialect == "postgres" else ""),
+    )
+    store.reconcile()
+    assert pending(store) == (0, 0)
+    assert counts(store) == expected
+    assert store.verify() == []
+
+
+def test_rebuild_consumes_every_delta(mail: Store) -> None:
+    store = mail
+    store.ingest_records("cin_a", "messages", records(2, prefix="new"))
+    read = counts(store)
+    store.rebuild()
+    assert pending(store) == (0, 0)
+    assert counts(store) == read and store.verify() == []
+
+
+def test_deleting_a_connection_drops_its_deltas(mail: Store) -> None:
+    store = mail
+    store.ingest_records("cin_b", "messages", records(2, prefix="new"))
+    q(store, "DELETE FROM records WHERE connector_instance_id = 'cin_b'")
+    q(store, "DELETE FROM connector_instances WHERE connector_instance_id = 'cin_b'")
+    left = q(
+        store, "SELECT count(*) AS n FROM pyref_record_deltas WHERE connector_instance_id = 'cin_b'"
+    )
+    assert left[0]["n"] == 0
+    assert store.dirty_backlog()["dirty_connections"] <= 1
+
+
+def test_sqlite_replace_without_recursive_triggers_counts_right(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    """INSERT OR REPLACE from a connection without `recursive_triggers` deletes the old row
+    without firing a trigger: the insert marks the connection, so it is recounted."""
+    path = tmp_path / "replace.db"
+    shutil.copy(sqlite_template, path)
+    store = pyreference.connect(f"sqlite:///{path}")
+    try:
+        register(store, "gmail")
+        store.create_connection("cin_a", "gmail")
+        store.ingest_records("cin_a", "messages", records(3, minutes_ago=30))
+        store.reconcile()
+        other = sqlite3.connect(path)  # recursive_triggers is off by default
+        with other:
+            other.execute(
+                "INSERT OR REPLACE INTO records (connector_instance_id, stream, record_key,"
+                " record_json, emitted_at) VALUES ('cin_a', 'messages', 'k0', '{\"n\": 99}', ?)",
+                (at(1),),
+            )
+        other.close()
+        read = counts(store)
+        assert read[0]["total"] == (3, "known")
+        store.reconcile()
+        assert counts(store) == read and store.verify() == []
+    finally:
+        store.close()
+
+
+def test_deltas_committed_during_reconciles_are_neither_lost_nor_counted_twice(
+    pg_store: Store, pg_dsn: str
+) -> None:
+    """One writer commits batches of 3 records to one connection while a reconciler loops
+    and a reader reads: every read shows a count some commit made (a multiple of 3,
+    between what was committed before the read and after it), and the end is exact."""
+    store = pg_store
+    register(store, "gmail")
+    store.create_connection("cin_a", "gmail")
+    store.reconcile()
+    started, done = [0], [0]  # records of batches begun, and of batches committed
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            with psycopg.connect(pg_dsn, autocommit=True) as conn:
+                for i in range(150):
+                    started[0] += 3
+                    with conn.transaction():
+                        for j in range(3):
+                            conn.execute(
+                                "INSERT INTO records (connector_instance_id, stream, record_key,"
+                                " record_json, emitted_at) VALUES ('cin_a', 'messages', %s,"
+                                " '{}', now())",
+                                (f"w{i}_{j}",),
+                            )
+                    done[0] += 3
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            stop.set()
+
+    def reconciler() -> None:
+        try:
+            while not stop.is_set():
+                store.reconcile()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=reconciler)]
+    for t in threads:
+        t.start()
+    seen = 0
+    while not stop.is_set():
+        low = done[0]
+        summary = store.get_connection_summary("cin_a", now=NOW)
+        high = started[0]
+        total = summary.total_records or 0
+        assert low <= total <= high and total % 3 == 0, (low, total, high)
+        seen += 1
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    assert seen > 10
+    store.reconcile()
+    assert store.get_connection_summary("cin_a", now=NOW).total_records == 450
+    assert pending(store) == (0, 0)
+    assert store.verify() == []
