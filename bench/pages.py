@@ -295,14 +295,27 @@ def fanout_explains(conn: Any) -> dict[str, str]:
 
 
 def dirty_pages(warm: Store, cold: Store, conn: Any, reps: int) -> dict[str, Any]:
-    """The first page clean (warm, and cold), 10 % dirty and all dirty, settled between rounds.
+    """The first page clean (warm, and cold), then dirty two ways, settled between rounds.
 
-    Dirty rows are recomputed from the canonical tables by every read; the first read of a
-    dirty row also decodes it (its key is new), a reread of it unchanged (`dirty_all_reread`,
-    a console refreshing before the reconciler came) finds it in the memo."""
+    `inserted_all`: a new record in every row of the page (what ingest does): each row has
+    record deltas, which the page statement reads and adds to its stored row (0020); the
+    first read prepares each row again from the memoized clean one, a reread of it
+    unchanged (`inserted_all_reread`) finds it in the memo.
+    `dirty_10pct` / `dirty_all`: 10 % / all rows marked (what any other write leaves):
+    marked rows are recomputed from the canonical tables by every read; the first read of
+    a marked row also decodes it (its key is new), a reread of it unchanged
+    (`dirty_all_reread`, a console refreshing before the reconciler came) finds it in the
+    memo."""
     ids = [i.connection_id for i in cold.list_connection_summaries(PAGE, now=measure.NOW).items]
     samples: dict[str, list[float]] = {}
     mark = "INSERT INTO pyref_dirty (connector_instance_id) SELECT unnest(%s::text[])"
+    # One record per connection, into a stream it already has, in one statement.
+    insert = (
+        "INSERT INTO records (connector_instance_id, stream, record_key, record_json, emitted_at)"
+        " SELECT r.connector_instance_id, min(r.stream), %s || r.connector_instance_id,"
+        " '{\"bench\": true}'::jsonb, %s::timestamptz FROM records r"
+        " WHERE r.connector_instance_id = ANY(%s::text[]) GROUP BY r.connector_instance_id"
+    )
 
     def timed(name: str, store: Store) -> None:
         t0 = time.perf_counter()
@@ -314,6 +327,11 @@ def dirty_pages(warm: Store, cold: Store, conn: Any, reps: int) -> dict[str, Any
         warm.list_connection_summaries(PAGE, now=measure.NOW)
         for name, store in (("clean", warm), ("clean_cold", cold)):
             timed(name, store)
+        conn.execute(insert, (f"bench_dirty_{rep}_{time.monotonic_ns()}_", measure.NOW, ids))
+        timed("inserted_all", warm)
+        timed("inserted_all_reread", warm)
+        fleet.pg_settle(conn)
+        warm.list_connection_summaries(PAGE, now=measure.NOW)
         conn.execute(mark, (ids[::10],))
         timed("dirty_10pct", warm)
         conn.execute(mark, (ids,))
@@ -326,8 +344,13 @@ def dirty_pages(warm: Store, cold: Store, conn: Any, reps: int) -> dict[str, Any
         conn.execute(mark, (ids,))
         warm.list_connection_summaries(PAGE, now=measure.NOW)
     fleet.pg_settle(conn)
+    with warm.statement_counter() as inserted:
+        conn.execute(insert, (f"bench_count_{time.monotonic_ns()}_", measure.NOW, ids))
+        warm.list_connection_summaries(PAGE, now=measure.NOW)
+    fleet.pg_settle(conn)
     out = {name: _stats(xs) for name, xs in samples.items()}
     out["statements_dirty"] = counter.statements
+    out["statements_inserted"] = inserted.statements
     return out
 
 
