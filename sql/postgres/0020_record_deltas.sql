@@ -30,7 +30,8 @@ CREATE TABLE IF NOT EXISTS pyref_record_deltas (
     marked_at timestamptz NOT NULL DEFAULT (now())
 );
 
--- A page sums a connection's deltas per stream: in index order, no sort.
+-- A page sums a connection's deltas per stream: in index order, no sort. (SQLite has one
+-- writer at a time: its trigger adds each record into one row per connection and stream.)
 CREATE INDEX IF NOT EXISTS pyref_record_deltas_instance_idx ON pyref_record_deltas (connector_instance_id, stream);
 
 -- A queue churns: vacuum it by a fixed number of dead rows (as pyref_dirty, 0002).
@@ -101,16 +102,15 @@ BEGIN
     -- before it could take a place in the batch.
     SELECT array_agg(c.connector_instance_id) INTO v_ids
       FROM (SELECT ev.connector_instance_id
-              -- Marked connections first (oldest mark first), then those with only record
-              -- deltas to fold (0020), oldest first.
-              FROM (SELECT u.connector_instance_id, min(u.kind) AS kind, min(u.first_seq) AS first_seq
-                      FROM (SELECT q.connector_instance_id, 0 AS kind, q.dirty_seq AS first_seq FROM pyref_dirty q
+              -- Marks and record deltas (0020) alike, the oldest pending write first.
+              FROM (SELECT u.connector_instance_id, min(u.marked_at) AS first_at, min(u.first_seq) AS first_seq
+                      FROM (SELECT q.connector_instance_id, q.marked_at, q.dirty_seq AS first_seq FROM pyref_dirty q
                             UNION ALL
-                            SELECT x.connector_instance_id, 1, x.delta_seq FROM pyref_record_deltas x) u
+                            SELECT x.connector_instance_id, x.marked_at, x.delta_seq FROM pyref_record_deltas x) u
                      WHERE u.connector_instance_id <> ALL (coalesce(p_skip, '{}'))
                      GROUP BY u.connector_instance_id) m
               JOIN pyref_evidence ev ON ev.connector_instance_id = m.connector_instance_id
-             ORDER BY CASE WHEN ev.state = 'failed' THEN 1 ELSE 0 END, m.kind, m.first_seq
+             ORDER BY CASE WHEN ev.state = 'failed' THEN 1 ELSE 0 END, m.first_at, m.first_seq
              LIMIT p_limit
                FOR UPDATE OF ev SKIP LOCKED) c;
     -- Read the queue again now that the rows are ours: a connection a concurrent

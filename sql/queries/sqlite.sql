@@ -710,13 +710,13 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
 
 -- name: reconcile_claim
 SELECT q.connector_instance_id
-  FROM (SELECT connector_instance_id, 0 AS kind, dirty_seq AS first_seq FROM pyref_dirty
+  FROM (SELECT connector_instance_id, marked_at, dirty_seq AS first_seq FROM pyref_dirty
         UNION ALL
-        SELECT connector_instance_id, 1, delta_seq FROM pyref_record_deltas) q
+        SELECT connector_instance_id, marked_at, delta_seq FROM pyref_record_deltas) q
   JOIN pyref_evidence ev ON ev.connector_instance_id = q.connector_instance_id
  WHERE NOT (q.connector_instance_id IN (SELECT value FROM json_each(:skip)))
  GROUP BY q.connector_instance_id, ev.state
- ORDER BY CASE WHEN ev.state = 'failed' THEN 1 ELSE 0 END, min(q.kind), min(q.first_seq)
+ ORDER BY CASE WHEN ev.state = 'failed' THEN 1 ELSE 0 END, min(q.marked_at), min(q.first_seq)
  LIMIT :limit;
 
 -- name: dirty_seqs
@@ -1742,7 +1742,12 @@ SELECT connector_instance_id FROM connector_attention_records WHERE attention_id
 INSERT INTO records (connector_instance_id, stream, record_key, record_json, emitted_at)
 SELECT :id, :stream, x.value->>'key', x.value->>'$.data', x.value->>'emitted_at'
   FROM json_each(:rows) AS x
- WHERE true
+ -- (the no-ops left out before the insert: an INSERT meeting an existing key marks its
+ -- connection on SQLite, 0020)
+ WHERE NOT EXISTS (SELECT 1 FROM records r
+                    WHERE r.connector_instance_id = :id AND r.stream = :stream
+                      AND r.record_key = x.value->>'key' AND NOT r.deleted
+                      AND r.record_json IS x.value->>'$.data')
 ON CONFLICT (connector_instance_id, stream, record_key) DO UPDATE
    SET record_json = excluded.record_json, emitted_at = excluded.emitted_at,
        deleted = 0, deleted_at = NULL

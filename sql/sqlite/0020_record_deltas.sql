@@ -30,12 +30,15 @@ CREATE TABLE IF NOT EXISTS pyref_record_deltas (
     marked_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'))
 );
 
--- A page sums a connection's deltas per stream: in index order, no sort.
-CREATE INDEX IF NOT EXISTS pyref_record_deltas_instance_idx ON pyref_record_deltas (connector_instance_id, stream);
+-- A page sums a connection's deltas per stream: in index order, no sort. (SQLite has one
+-- writer at a time: its trigger adds each record into one row per connection and stream.)
+CREATE UNIQUE INDEX IF NOT EXISTS pyref_record_deltas_instance_idx ON pyref_record_deltas (connector_instance_id, stream);
 
--- records: a delta per inserted record. An INSERT that meets a record of the same key
--- (INSERT OR REPLACE, whose delete fires no trigger unless recursive_triggers is on; an
--- upsert) may take a record away: it marks the connection, which is then recounted.
+-- records: each inserted record is added into its connection and stream's delta. An INSERT
+-- that meets an existing row (INSERT OR REPLACE of the same key or of a given rowid, whose
+-- delete fires no trigger unless recursive_triggers is on; an upsert) may take a record
+-- away: it marks the connections of both, which are then recounted. (The library's own
+-- ingest leaves unchanged records out before inserting, so a re-ingest marks nothing.)
 DROP TRIGGER IF EXISTS pyref_500_records_insert;
 CREATE TRIGGER IF NOT EXISTS pyref_500_records_insert AFTER INSERT ON records
 BEGIN
@@ -43,15 +46,24 @@ BEGIN
     VALUES (NEW.connector_instance_id, NEW.stream,
             CASE WHEN NOT NEW.deleted THEN 1 ELSE 0 END, 1,
             CASE WHEN NOT NEW.deleted THEN length(CAST(NEW.record_json AS BLOB)) ELSE 0 END,
-            CASE WHEN NOT NEW.deleted THEN NEW.emitted_at END);
+            CASE WHEN NOT NEW.deleted THEN NEW.emitted_at END)
+    ON CONFLICT (connector_instance_id, stream) DO UPDATE
+       SET live = live + excluded.live, n = n + excluded.n, bytes = bytes + excluded.bytes,
+           last_at = CASE WHEN excluded.last_at IS NULL OR last_at >= excluded.last_at THEN last_at
+                          ELSE excluded.last_at END;
 END;
 
 CREATE TRIGGER IF NOT EXISTS pyref_490_records_replace BEFORE INSERT ON records
 WHEN EXISTS (SELECT 1 FROM records r WHERE r.connector_instance_id = NEW.connector_instance_id
                                       AND r.stream = NEW.stream AND r.record_key = NEW.record_key)
+  OR EXISTS (SELECT 1 FROM records r WHERE r.rowid = NEW.rowid)
 BEGIN
     INSERT INTO pyref_dirty (connector_instance_id)
 SELECT m.id FROM (SELECT NEW.connector_instance_id AS id) m
+ WHERE m.id IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = m.id);
+    INSERT INTO pyref_dirty (connector_instance_id)
+SELECT m.id FROM (SELECT (SELECT r.connector_instance_id FROM records r WHERE r.rowid = NEW.rowid) AS id) m
  WHERE m.id IS NOT NULL
    AND NOT EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = m.id);
 END;

@@ -219,6 +219,37 @@ def test_deleting_a_connection_drops_its_deltas(mail: Store) -> None:
     assert store.dirty_backlog()["dirty_connections"] <= 1
 
 
+def test_an_unchanged_reingest_leaves_nothing_pending(mail: Store) -> None:
+    """Re-sending the same records (a sync that repeats its window) changes no row: no
+    delta, no mark, and the page stays one statement."""
+    store = mail
+    assert store.ingest_records("cin_a", "messages", records(3, minutes_ago=30)) == 0
+    assert pending(store) == (0, 0)
+    assert page_statements(store) == 1
+
+
+def test_a_records_batch_adds_one_delta_per_stream(mail: Store) -> None:
+    """Postgres appends one delta per statement, connection and stream; SQLite, one writer
+    at a time, adds every record into one row per connection and stream."""
+    store = mail
+    store.ingest_records("cin_a", "messages", records(50, prefix="batch"))
+    assert pending(store) == (1, 0)
+    store.ingest_records("cin_a", "messages", records(5, prefix="more"))
+    assert pending(store) == (2 if store.dialect == "postgres" else 1, 0)
+
+
+def test_reconcile_takes_the_oldest_pending_write_first(mail: Store) -> None:
+    """A connection with only record deltas is not passed over by newer marks: bounded
+    reconciles take the oldest pending write first, mark or delta."""
+    store = mail
+    store.ingest_records("cin_b", "messages", records(1, prefix="old"))  # a delta, first
+    store.add_detail_gap("cin_a", "messages", gap_id="g1")  # a mark, later
+    assert store.reconcile(limit=1) == 1
+    left = q(store, "SELECT connector_instance_id AS c FROM pyref_record_deltas")
+    assert left == [], "the older delta-only connection went first"
+    assert pending(store)[1] > 0
+
+
 def test_sqlite_replace_without_recursive_triggers_counts_right(
     sqlite_template: Path, tmp_path: Path
 ) -> None:
@@ -242,6 +273,19 @@ def test_sqlite_replace_without_recursive_triggers_counts_right(
         other.close()
         read = counts(store)
         assert read[0]["total"] == (3, "known")
+        store.reconcile()
+        assert counts(store) == read and store.verify() == []
+        # A REPLACE that takes over another record's rowid, in another stream.
+        with sqlite3.connect(path) as other:
+            other.execute(
+                "INSERT OR REPLACE INTO records (rowid, connector_instance_id, stream, record_key,"
+                " record_json, emitted_at) SELECT rowid, 'cin_a', 'labels', 'l1', '{}', ?"
+                " FROM records WHERE record_key = 'k1'",
+                (at(1),),
+            )
+        other.close()
+        read = counts(store)
+        assert read[0]["total"][0] == 3  # k1 is gone, l1 came
         store.reconcile()
         assert counts(store) == read and store.verify() == []
     finally:
