@@ -746,6 +746,8 @@ SELECT ci.connector_instance_id, coalesce(vs.differing, '') || coalesce(dd.diffe
  ORDER BY ci.connector_instance_id
 $$;
 
+DROP TRIGGER IF EXISTS pyref_530_instances_deltas ON connector_instances;
+DROP FUNCTION IF EXISTS pyref_instance_deltas_v1();
 DROP TABLE IF EXISTS pyref_record_deltas;
 
 -- Seal every pyref_ function (the convention in sql/templates/_dialect.sql.j2), JIT off.

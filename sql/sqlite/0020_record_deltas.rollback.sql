@@ -7,6 +7,8 @@ SELECT DISTINCT x.connector_instance_id FROM pyref_record_deltas x
  WHERE NOT EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = x.connector_instance_id);
 
 DROP TRIGGER IF EXISTS pyref_490_records_replace;
+DROP TRIGGER IF EXISTS pyref_530_instances_delete_deltas;
+DROP TRIGGER IF EXISTS pyref_530_instances_rename_deltas;
 DROP TRIGGER IF EXISTS pyref_500_records_insert;
 CREATE TRIGGER IF NOT EXISTS pyref_500_records_insert AFTER INSERT ON records
 BEGIN

@@ -20,8 +20,9 @@
 -- other or on a reconcile.
 CREATE TABLE IF NOT EXISTS pyref_record_deltas (
     delta_seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    connector_instance_id text NOT NULL
-        REFERENCES connector_instances (connector_instance_id) ON DELETE CASCADE ON UPDATE CASCADE,
+    -- (No foreign key: its check would cost every INSERT into records a lookup; a trigger
+    -- on connector_instances takes a deleted or renamed connection's deltas along.)
+    connector_instance_id text NOT NULL,
     stream text NOT NULL,
     live INTEGER NOT NULL,      -- live (not deleted) records inserted
     n INTEGER NOT NULL,         -- records inserted
@@ -51,6 +52,19 @@ BEGIN
        SET live = live + excluded.live, n = n + excluded.n, bytes = bytes + excluded.bytes,
            last_at = CASE WHEN excluded.last_at IS NULL OR last_at >= excluded.last_at THEN last_at
                           ELSE excluded.last_at END;
+END;
+
+-- connections: a deleted connection's deltas go, a renamed one's follow it.
+CREATE TRIGGER IF NOT EXISTS pyref_530_instances_delete_deltas AFTER DELETE ON connector_instances
+BEGIN
+    DELETE FROM pyref_record_deltas WHERE connector_instance_id = OLD.connector_instance_id;
+END;
+
+CREATE TRIGGER IF NOT EXISTS pyref_530_instances_rename_deltas AFTER UPDATE OF connector_instance_id ON connector_instances
+WHEN OLD.connector_instance_id IS NOT NEW.connector_instance_id
+BEGIN
+    UPDATE pyref_record_deltas SET connector_instance_id = NEW.connector_instance_id
+     WHERE connector_instance_id = OLD.connector_instance_id;
 END;
 
 CREATE TRIGGER IF NOT EXISTS pyref_490_records_replace BEFORE INSERT ON records

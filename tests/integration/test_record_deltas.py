@@ -207,16 +207,24 @@ def test_rebuild_consumes_every_delta(mail: Store) -> None:
     assert counts(store) == read and store.verify() == []
 
 
-def test_deleting_a_connection_drops_its_deltas(mail: Store) -> None:
+def test_deltas_follow_a_renamed_connection_and_go_with_a_deleted_one(mail: Store) -> None:
     store = mail
+    of = "SELECT count(*) AS n FROM pyref_record_deltas WHERE connector_instance_id = "
     store.ingest_records("cin_b", "messages", records(2, prefix="new"))
-    q(store, "DELETE FROM records WHERE connector_instance_id = 'cin_b'")
-    q(store, "DELETE FROM connector_instances WHERE connector_instance_id = 'cin_b'")
-    left = q(
-        store, "SELECT count(*) AS n FROM pyref_record_deltas WHERE connector_instance_id = 'cin_b'"
+    q(store, "DELETE FROM records WHERE connector_instance_id = 'cin_b'")  # (records pin the id)
+    pending_b = q(store, of + "'cin_b'")[0]["n"]
+    assert pending_b > 0
+    q(
+        store,
+        "UPDATE connector_instances SET connector_instance_id = 'cin_c'"
+        " WHERE connector_instance_id = 'cin_b'",
     )
-    assert left[0]["n"] == 0
-    assert store.dirty_backlog()["dirty_connections"] <= 1
+    assert q(store, of + "'cin_b'")[0]["n"] == 0
+    assert q(store, of + "'cin_c'")[0]["n"] == pending_b
+    q(store, "DELETE FROM connector_instances WHERE connector_instance_id = 'cin_c'")
+    assert q(store, of + "'cin_c'")[0]["n"] == 0
+    store.reconcile()
+    assert pending(store)[0] == 0 and store.verify() == []
 
 
 def test_an_unchanged_reingest_leaves_nothing_pending(mail: Store) -> None:
