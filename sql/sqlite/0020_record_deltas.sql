@@ -14,25 +14,28 @@
 --   consumes exactly the deltas its snapshot counted, in the same statement
 --   (pyref_refresh_evidence_v1 and pyref_reconcile_v2, replaced in place); rebuild
 --   consumes them all. verify treats a row with deltas as dirty (pyref_verify_v2/_v3).
+-- * A trigger on connector_instances (pyref_instance_deltas_v1) drops a deleted
+--   connection's deltas and moves a renamed one's (no foreign key: its check would cost
+--   every records INSERT a lookup).
 -- * Readers need SELECT on the new table (re-run `pyreference grants`).
 -- Same names, signatures and results for every function; the records trigger is kept.
--- Append-only, like pyref_dirty: writers never update a row, so they never wait on each
--- other or on a reconcile.
+-- Postgres appends only, like pyref_dirty: concurrent writers never update one row, so
+-- they never wait on each other or on a reconcile. (SQLite, one writer at a time, adds
+-- into one row per connection and stream.)
 CREATE TABLE IF NOT EXISTS pyref_record_deltas (
     delta_seq INTEGER PRIMARY KEY AUTOINCREMENT,
     -- (No foreign key: its check would cost every INSERT into records a lookup; a trigger
     -- on connector_instances takes a deleted or renamed connection's deltas along.)
     connector_instance_id text NOT NULL,
     stream text NOT NULL,
-    live INTEGER NOT NULL,      -- live (not deleted) records inserted
-    n INTEGER NOT NULL,         -- records inserted
-    bytes INTEGER NOT NULL,     -- the live ones' JSON size in this backend's form
-    last_at TEXT,                -- the live ones' latest emitted_at
+    live INTEGER NOT NULL,  -- live (not deleted) records inserted
+    n INTEGER NOT NULL,  -- records inserted
+    bytes INTEGER NOT NULL,  -- the live ones' JSON size in this backend's form
+    last_at TEXT,  -- the live ones' latest emitted_at
     marked_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'))
 );
 
--- A page sums a connection's deltas per stream: in index order, no sort. (SQLite has one
--- writer at a time: its trigger adds each record into one row per connection and stream.)
+-- A page sums a connection's deltas per stream: in index order, no sort.
 CREATE UNIQUE INDEX IF NOT EXISTS pyref_record_deltas_instance_idx ON pyref_record_deltas (connector_instance_id, stream);
 
 -- records: each inserted record is added into its connection and stream's delta. An INSERT
