@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from .reads import (
     PageDecoder,
     evidence_from_row,
-    needs_recompute,
     record_deltas,
     unreadable_evidence,
     with_deltas,
@@ -68,19 +67,19 @@ def prepare_page(
     memo: PreparedMemo,
     decoder: PageDecoder,
     recomputed: Mapping[str, Mapping[str, Any]],
+    recompute: Collection[str],
 ) -> list[Prepared]:
-    """Prepared evidence of page rows through the memo; dirty ones from their recomputation."""
-    dirty, deltas = columns.index("dirty"), columns.index("record_deltas")
-    state, ident = columns.index("state"), columns.index("connector_instance_id")
+    """Prepared evidence of page rows through the memo; the rows the read chose to
+    recompute (`recompute`, their ids) from their recomputation."""
+    deltas, ident = columns.index("record_deltas"), columns.index("connector_instance_id")
     out = []
     if memo.size <= 0:  # nothing kept: no row is hashed for a lookup that cannot hit
         for row in rows:
-            stale = needs_recompute(row[dirty], row[deltas], row[state])
-            fresh = recomputed.get(row[ident]) if stale else None
+            fresh = recomputed.get(row[ident]) if row[ident] in recompute else None
             out.append(_prepare_row(columns, row, decoder, fresh))
         return out
     for row in rows:
-        stale = needs_recompute(row[dirty], row[deltas], row[state])
+        stale = row[ident] in recompute
         fresh = recomputed.get(row[ident]) if stale else None
         if stale and fresh is None:  # its recompute failed: served, never kept
             out.append(_prepare_row(columns, row, decoder, None))

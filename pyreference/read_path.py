@@ -169,7 +169,7 @@ def list_page(ctx: Context, req: ListRequest) -> Plan[Page]:
     dirty = [r[ident] for r in page_rows if needs_recompute(r[marked], r[deltas], r[state])]
     recomputed = yield from _recompute(dirty)
     prepared = prepare_page(
-        columns, page_rows, ctx.memo, PageDecoder(ctx.loads, ctx.profiles), recomputed
+        columns, page_rows, ctx.memo, PageDecoder(ctx.loads, ctx.profiles), recomputed, set(dirty)
     )
     next_cursor = None
     if has_more:
