@@ -19,6 +19,7 @@ import pytest
 import pyreference
 from pyreference.store import Store
 from tests.integration.test_runs_trust import p, q
+from tests.support.faults import install_fault, remove_fault
 from tests.support.scenario import NOW, at, records, register
 
 
@@ -158,40 +159,14 @@ def test_a_failed_reconcile_keeps_the_deltas_and_a_later_one_folds_them(mail: St
     store = mail
     store.ingest_records("cin_a", "messages", records(2, prefix="new"))
     expected = counts(store)
-    if store.dialect == "postgres":
-        q(
-            store,
-            """CREATE FUNCTION pyref_test_fault() RETURNS trigger LANGUAGE plpgsql AS $$
-               BEGIN
-                 IF NEW.connector_instance_id = 'cin_a' AND NEW.state = 'ok' THEN
-                   RAISE EXCEPTION 'boom';
-                 END IF;
-                 RETURN NEW;
-               END $$""",
-        )
-        q(
-            store,
-            "CREATE TRIGGER pyref_test_fault BEFORE UPDATE ON pyref_evidence"
-            " FOR EACH ROW EXECUTE FUNCTION pyref_test_fault()",
-        )
-    else:
-        q(
-            store,
-            """CREATE TRIGGER pyref_test_fault BEFORE UPDATE ON pyref_evidence
-               WHEN NEW.connector_instance_id = 'cin_a' AND NEW.state = 'ok'
-               BEGIN SELECT RAISE(ABORT, 'boom'); END""",
-        )
+    install_fault(store, "cin_a")
     report = store.reconcile_report()
     assert report.failed == 1
     assert pending(store)[0] > 0, "the failed connection's deltas stay"
     # A failed row cannot take deltas: the read recomputes it, and counts right.
     assert page_statements(store) == 2
     assert counts(store) == expected
-    q(
-        store,
-        "DROP TRIGGER pyref_test_fault"
-        + (" ON pyref_evidence" if store.dialect == "postgres" else ""),
-    )
+    remove_fault(store)
     store.reconcile()
     assert pending(store) == (0, 0)
     assert counts(store) == expected

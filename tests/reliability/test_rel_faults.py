@@ -13,49 +13,11 @@ import pytest
 from rel_support import NOW, owed, seed_connectors, sql
 
 from pyreference.store import Store
+from tests.support.faults import SECRET
+from tests.support.faults import install_fault as _install_fault
+from tests.support.faults import remove_fault as _remove_fault
 
-SECRET = "sk_live_TOPSECRET_4242"
 FORBIDDEN = (SECRET, "SELECT", "INSERT", "UPDATE", "pyref_evidence", "record_json", "boom")
-
-
-def _install_fault(store: Store, cid: str) -> None:
-    if store.dialect == "postgres":
-        sql(
-            store,
-            f"""
-            CREATE FUNCTION pyref_test_fault() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN
-                IF NEW.connector_instance_id = '{cid}' AND NEW.state = 'ok' THEN
-                    RAISE EXCEPTION 'boom: SELECT record_json FROM records -- %',
-                        (SELECT record_json::text FROM records
-                          WHERE connector_instance_id = '{cid}' LIMIT 1);
-                END IF;
-                RETURN NEW;
-            END $$""",
-        )
-        sql(
-            store,
-            """CREATE TRIGGER pyref_test_fault BEFORE UPDATE ON pyref_evidence
-                      FOR EACH ROW EXECUTE FUNCTION pyref_test_fault()""",
-        )
-    else:
-        sql(
-            store,
-            f"""
-            CREATE TRIGGER pyref_test_fault BEFORE UPDATE ON pyref_evidence
-            WHEN NEW.connector_instance_id = '{cid}' AND NEW.state = 'ok'
-            BEGIN SELECT RAISE(ABORT, 'boom: SELECT record_json FROM records {SECRET}'); END""",
-        )
-
-
-def _remove_fault(store: Store) -> None:
-    sql(
-        store,
-        "DROP TRIGGER pyref_test_fault"
-        + (" ON pyref_evidence" if store.dialect == "postgres" else ""),
-    )
-    if store.dialect == "postgres":
-        sql(store, "DROP FUNCTION pyref_test_fault()")
 
 
 def _break_view(store: Store) -> None:
