@@ -233,6 +233,78 @@ def test_reconcile_takes_the_oldest_pending_write_first(mail: Store) -> None:
     assert pending(store)[1] > 0
 
 
+def test_single_record_and_batch_inserts_add_alike(mail: Store) -> None:
+    """A statement of one record (0021: its delta as it is) and a statement of several
+    (grouped) add the same: live records, rows, bytes and the latest live record time,
+    tombstones counted as rows only; the page's sum equals a recount."""
+    store = mail
+    insert_record(store, "cin_a", "messages", "one")
+    insert_record(store, "cin_a", "messages", "gone", deleted=True)
+    insert_record(store, "cin_b", "labels", "lone", deleted=True)  # a stream with no live record
+    values = ", ".join(
+        f"({p(store, f'c{i}')}, {p(store, f's{i}')}, {p(store, f'k{i}')},"
+        f" '{{\"n\": {i}}}', {p(store, 'at')}, {p(store, f'd{i}')})"
+        for i in range(4)
+    )
+    rows = [("cin_a", "messages", False), ("cin_a", "messages", True), ("cin_b", "sent", False)]
+    rows.append(("cin_b", "labels", False))
+    params: dict[str, Any] = {"at": at(0.5)}
+    for i, (cid, stream, deleted) in enumerate(rows):
+        params.update({f"c{i}": cid, f"s{i}": stream, f"k{i}": f"b{i}", f"d{i}": deleted})
+    q(
+        store,
+        "INSERT INTO records (connector_instance_id, stream, record_key, record_json,"
+        f" emitted_at, deleted) VALUES {values}",
+        params,
+    )
+    tomb = q(
+        store,
+        "SELECT sum(live) AS live, sum(n) AS n, sum(bytes) AS bytes, max(last_at) AS last_at"
+        " FROM pyref_record_deltas WHERE connector_instance_id = 'cin_b' AND stream = 'labels'",
+    )[0]
+    assert (tomb["live"], tomb["n"]) == (1, 2) and tomb["bytes"] > 0 and tomb["last_at"]
+    assert pending(store)[1] == 0
+    folded = summaries(store)
+    for cid in ("cin_a", "cin_b"):  # a mark: the reads recount both connections
+        q(
+            store,
+            f"INSERT INTO pyref_dirty (connector_instance_id) VALUES ({p(store, 'c')})",
+            {"c": cid},
+        )
+    assert summaries(store) == folded
+    store.reconcile()
+    assert summaries(store) == folded and store.verify() == []
+
+
+def test_a_single_record_insert_sets_up_no_aggregate(pg_store: Store, pg_dsn: str) -> None:
+    """0021: the records trigger gives a one-record statement its delta without a GROUP BY
+    (whose set-up cost each row-at-a-time INSERT ~20 us, R40); a statement of several
+    records is grouped. auto_explain shows the trigger's own statements."""
+    register(pg_store, "gmail")
+    pg_store.create_connection("cin_a", "gmail")
+    insert = (
+        "INSERT INTO records (connector_instance_id, stream, record_key, record_json, emitted_at)"
+        " SELECT 'cin_a', 'messages', 'k' || g, '{}', now() FROM generate_series(1, %s) g"
+    )
+
+    def delta_plans(n: int) -> list[str]:
+        notices: list[str] = []
+        with psycopg.connect(pg_dsn) as conn:
+            conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+            conn.execute("LOAD 'auto_explain'")
+            conn.execute(
+                "SET auto_explain.log_min_duration = 0; SET auto_explain.log_level = notice;"
+                " SET auto_explain.log_nested_statements = on"
+            )
+            conn.execute(insert.replace("'k'", f"'k{n}_'"), (n,))
+        return [m for m in notices if "pyref_record_deltas" in m]
+
+    one, several = delta_plans(1), delta_plans(2)
+    assert len(one) == len(several) == 1, (one, several)
+    assert "Aggregate" not in one[0], one[0]
+    assert "Aggregate" in several[0], several[0]
+
+
 def test_sqlite_replace_without_recursive_triggers_counts_right(
     sqlite_template: Path, tmp_path: Path
 ) -> None:

@@ -1,0 +1,54 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0020_record_deltas
+-- pyreference 0021: a single-row INSERT into records leaves its delta without a GROUP BY
+-- (issue #15, R40). 0020's trigger grouped every statement's records by connection and
+-- stream; for the one record of a row-at-a-time writer, setting up that aggregate cost
+-- ~20 us a statement, and row-at-a-time ingest went from 1.8x to 2.1x its untriggered
+-- time (R40 allows 2x). A statement of one record now appends its delta as it is; a
+-- statement of more is grouped as before. Deltas mean the same either way: reads,
+-- reconcile and verify sum them. Same function name and trigger; no data changes.
+CREATE OR REPLACE FUNCTION pyref_records_inserted_v1() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM new_rows OFFSET 1 LIMIT 1;  -- a second record?
+    IF NOT FOUND THEN
+        INSERT INTO pyref_record_deltas (connector_instance_id, stream, live, n, bytes, last_at)
+        SELECT r.connector_instance_id, r.stream,
+               CASE WHEN NOT r.deleted THEN 1 ELSE 0 END, 1,
+               CASE WHEN NOT r.deleted THEN octet_length(r.record_json::text) ELSE 0 END,
+               CASE WHEN NOT r.deleted THEN r.emitted_at END
+          FROM new_rows r;
+    ELSE
+        INSERT INTO pyref_record_deltas (connector_instance_id, stream, live, n, bytes, last_at)
+        SELECT r.connector_instance_id, r.stream,
+               count(*) FILTER (WHERE NOT r.deleted), count(*),
+               coalesce(sum(octet_length(r.record_json::text)) FILTER (WHERE NOT r.deleted), 0),
+               max(r.emitted_at) FILTER (WHERE NOT r.deleted)
+          FROM new_rows r
+         GROUP BY r.connector_instance_id, r.stream;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Seal every pyref_ function (the convention in sql/templates/_dialect.sql.j2), JIT off.
+DO $$
+DECLARE
+    v_schema text := pg_catalog.current_schema();
+    v_routine regprocedure;
+BEGIN
+    IF pg_catalog.to_regclass(pg_catalog.format('%I.pyref_evidence', v_schema)) IS NULL THEN
+        RAISE EXCEPTION 'pyreference is not installed in schema "%" (the first schema on search_path)', v_schema
+            USING HINT = 'migrate with the search_path pyreference was installed with';
+    END IF;
+    FOR v_routine IN
+        SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+         WHERE p.pronamespace = pg_catalog.quote_ident(v_schema)::regnamespace AND p.proname LIKE 'pyref\_%' AND p.prokind IN ('f', 'p')
+           AND p.proname <> ALL (ARRAY['pyref_iso'])
+    LOOP
+        EXECUTE pg_catalog.format('ALTER ROUTINE %s SECURITY DEFINER SET search_path = pg_catalog, %I, pg_temp SET jit = off',
+                                  v_routine, v_schema);
+        EXECUTE pg_catalog.format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', v_routine);
+    END LOOP;
+END
+$$;

@@ -1,0 +1,4 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- Roll back pyreference 0021: every records INSERT groups its deltas again (0020). Pending
+-- deltas stay as they are: both versions write the same kind.
+-- SQLite: nothing to undo.

@@ -1,0 +1,11 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0020_record_deltas
+-- pyreference 0021: a single-row INSERT into records leaves its delta without a GROUP BY
+-- (issue #15, R40). 0020's trigger grouped every statement's records by connection and
+-- stream; for the one record of a row-at-a-time writer, setting up that aggregate cost
+-- ~20 us a statement, and row-at-a-time ingest went from 1.8x to 2.1x its untriggered
+-- time (R40 allows 2x). A statement of one record now appends its delta as it is; a
+-- statement of more is grouped as before. Deltas mean the same either way: reads,
+-- reconcile and verify sum them. Same function name and trigger; no data changes.
+-- SQLite adds each record into one row per connection and stream already (0020): nothing
+-- changes. This migration exists so that both dialects number their migrations alike.
