@@ -412,20 +412,33 @@ def _reconciler(dsn: str, stop: Any) -> None:
 
 
 def under_load(
-    warm: Store, cold: Store, dsn: str, n: int, writers: int, seconds: float
+    warm: Store, cold: Store, conn: Any, dsn: str, n: int, writers: int, seconds: float
 ) -> dict[str, Any]:
-    """Reads of the first page idle, then while `writers` processes write (plus a reconciler)."""
+    """Reads of the first page idle, then while `writers` processes write (plus a reconciler).
+
+    The floor is read in the same rounds: how much it slows is the machine's share (the
+    writers, the reconciler, the server and the reader share its cores), the rest is the
+    library's. `recomputing_reads`: the share of pyreference's reads whose page held marked
+    rows (a second statement recomputed them)."""
     span = min(n, 10 * PAGE)  # writes land on the first 10 pages: the read page sees them
 
-    def sample(seconds: float) -> dict[str, dict[str, Any]]:
-        xs: dict[str, list[float]] = {"pyreference": [], "pyreference_cold": []}
+    def sample(seconds: float) -> dict[str, Any]:
+        xs: dict[str, list[float]] = {"floor": [], "pyreference": [], "pyreference_cold": []}
+        recomputing = 0
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
+            t0 = time.perf_counter()
+            floor_page(conn, None)
+            xs["floor"].append((time.perf_counter() - t0) * 1000)
             for name, store in (("pyreference", warm), ("pyreference_cold", cold)):
                 t0 = time.perf_counter()
-                store.list_connection_summaries(PAGE, now=measure.NOW)
+                with store.statement_counter() as counter:
+                    store.list_connection_summaries(PAGE, now=measure.NOW)
                 xs[name].append((time.perf_counter() - t0) * 1000)
-        return {name: _stats(v) for name, v in xs.items()}
+                recomputing += counter.statements > 1
+        out: dict[str, Any] = {name: _stats(v) for name, v in xs.items()}
+        out["recomputing_reads"] = recomputing / max(1, 2 * len(xs["floor"]))
+        return out
 
     idle = sample(seconds)
     ctx = multiprocessing.get_context("spawn")
@@ -550,7 +563,7 @@ def run(
         say("pages: dirty pages")
         out["dirty"] = dirty_pages(store, cold, conn, max(5, reps // 2))
         say(f"pages: reads under {writers} writers")
-        out["write_load"] = under_load(store, cold, dsn, n, writers, load_s)
+        out["write_load"] = under_load(store, cold, conn, dsn, n, writers, load_s)
         fleet.pg_settle(conn)
         say("pages: trigger overhead on records")
         fleet.pg_vacuum(conn)

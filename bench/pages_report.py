@@ -173,8 +173,9 @@ def evaluate(pages: dict[str, Any]) -> list[dict[str, Any]]:
                 limit,
                 "lower",
                 f"{_fmt(idle)} → {_fmt(busy)} ms; the writers and the reconciler share the "
-                "machine's 2 cores with the reader and the server, and rows they dirty are "
-                "recomputed by the read",
+                f"machine's cores with the reader and the server{_floor_share(load, q)}, and "
+                "rows they mark (run events mark) are recomputed by the read"
+                f"{_recomputing(load)}",
             )
         )
     w = pages["write_overhead"]
@@ -306,13 +307,17 @@ def markdown(pages: dict[str, Any], name: str) -> str:
         f"{_fmt(wl['write_batches_per_s'], 0)} write batches/s; a reconciler runs "
         f"`reconcile(500)` meanwhile. {wl['seconds']:g} s of first-page reads idle, then "
         f"as long under load. Dirty connections left when the writers stopped: "
-        f"{wl['dirty_connections_after']}.",
+        f"{wl['dirty_connections_after']}. The floor is read in the same rounds: its "
+        "slowdown is the machine's share (writers, reconciler, server and reader share "
+        f"its cores){_recomputing(wl)}.",
         "",
         "| reader | idle p50 / p99 (ms) | under load p50 / p99 (ms) | p50 × | p99 × | "
         "load p50 × floor |",
         "|---|---|---|---|---|---|",
     ]
-    for reader in ("pyreference", "pyreference_cold"):
+    for reader in ("floor", "pyreference", "pyreference_cold"):
+        if reader not in wl["idle"]:
+            continue  # a run before the floor was read under load
         i, b = wl["idle"][reader], wl["load"][reader]
         lines.append(
             f"| {reader} | {_fmt(i['p50_ms'])} / {_fmt(i['p99_ms'])} | {_fmt(b['p50_ms'])} / "
@@ -415,6 +420,19 @@ def plot(pages: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _floor_share(load: dict[str, Any], q: str) -> str:
+    """The floor's own slowdown under the load (runs before it was measured have none)."""
+    if "floor" not in load["idle"]:
+        return ""
+    ratio = _ratio(load["load"]["floor"][q], load["idle"]["floor"][q])
+    return f" (the floor read in the same rounds slowed {_fmt(ratio, 1)}×)"
+
+
+def _recomputing(load: dict[str, Any]) -> str:
+    share = load["load"].get("recomputing_reads")
+    return "" if share is None else f" ({share:.0%} of the reads under load recomputed rows)"
 
 
 def write(pages: dict[str, Any], out_dir: Path, name: str) -> list[Path]:

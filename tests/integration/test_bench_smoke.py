@@ -167,6 +167,9 @@ def test_bench_pages_smoke(pg_admin_dsn: str, tmp_path: Path) -> None:
     assert data["walk"]["rows"] == 200
     assert data["dirty"]["statements_dirty"] == 2
     assert data["write_load"]["write_batches_per_s"] > 0
+    # The floor is read in the same rounds: the machine's share of the slowdown.
+    assert data["write_load"]["load"]["floor"]["p50_ms"] > 0
+    assert 0 <= data["write_load"]["load"]["recomputing_reads"] <= 1
     # The report keeps each fan-out query's plan (on 200 rows a table scan may win).
     assert set(data["explain"]["fanout_indexed"]) == set(baselines.PG_FANOUT)
     assert "ROW(" in data["explain"]["pyreference_last_page"]
