@@ -18,12 +18,14 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
          CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
-       (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
           FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, pyref_iso(max(y.last_at)) AS last_at
                   FROM pyref_record_deltas y
                  WHERE y.connector_instance_id = ci.connector_instance_id
                  GROUP BY y.stream
-                 ORDER BY y.stream COLLATE "C") x) AS record_deltas,
+                 ORDER BY y.stream COLLATE "C") x)
+       END AS record_deltas,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -49,12 +51,14 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
          CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
-       (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
           FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, pyref_iso(max(y.last_at)) AS last_at
                   FROM pyref_record_deltas y
                  WHERE y.connector_instance_id = ci.connector_instance_id
                  GROUP BY y.stream
-                 ORDER BY y.stream COLLATE "C") x) AS record_deltas,
+                 ORDER BY y.stream COLLATE "C") x)
+       END AS record_deltas,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -82,12 +86,14 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
          CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
-       (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
           FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, pyref_iso(max(y.last_at)) AS last_at
                   FROM pyref_record_deltas y
                  WHERE y.connector_instance_id = ci.connector_instance_id
                  GROUP BY y.stream
-                 ORDER BY y.stream COLLATE "C") x) AS record_deltas,
+                 ORDER BY y.stream COLLATE "C") x)
+       END AS record_deltas,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -114,12 +120,14 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
          CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
-       (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
           FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, pyref_iso(max(y.last_at)) AS last_at
                   FROM pyref_record_deltas y
                  WHERE y.connector_instance_id = ci.connector_instance_id
                  GROUP BY y.stream
-                 ORDER BY y.stream COLLATE "C") x) AS record_deltas,
+                 ORDER BY y.stream COLLATE "C") x)
+       END AS record_deltas,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -146,12 +154,14 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
          CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
-       (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
           FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, pyref_iso(max(y.last_at)) AS last_at
                   FROM pyref_record_deltas y
                  WHERE y.connector_instance_id = ci.connector_instance_id
                  GROUP BY y.stream
-                 ORDER BY y.stream COLLATE "C") x) AS record_deltas,
+                 ORDER BY y.stream COLLATE "C") x)
+       END AS record_deltas,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('run_id', r.run_id, 'status', r.status,
   'started_at', pyref_iso(r.started_at), 'finished_at', pyref_iso(r.completed_at),
   'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,

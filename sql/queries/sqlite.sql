@@ -13,12 +13,14 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
-       (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
           FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, max(y.last_at) AS last_at
                   FROM pyref_record_deltas y
                  WHERE y.connector_instance_id = ci.connector_instance_id
                  GROUP BY y.stream
-                 ORDER BY y.stream) x) AS record_deltas,
+                 ORDER BY y.stream) x)
+       END AS record_deltas,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -39,12 +41,14 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
-       (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
           FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, max(y.last_at) AS last_at
                   FROM pyref_record_deltas y
                  WHERE y.connector_instance_id = ci.connector_instance_id
                  GROUP BY y.stream
-                 ORDER BY y.stream) x) AS record_deltas,
+                 ORDER BY y.stream) x)
+       END AS record_deltas,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -67,12 +71,14 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
-       (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
           FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, max(y.last_at) AS last_at
                   FROM pyref_record_deltas y
                  WHERE y.connector_instance_id = ci.connector_instance_id
                  GROUP BY y.stream
-                 ORDER BY y.stream) x) AS record_deltas,
+                 ORDER BY y.stream) x)
+       END AS record_deltas,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -94,12 +100,14 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
-       (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
           FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, max(y.last_at) AS last_at
                   FROM pyref_record_deltas y
                  WHERE y.connector_instance_id = ci.connector_instance_id
                  GROUP BY y.stream
-                 ORDER BY y.stream) x) AS record_deltas,
+                 ORDER BY y.stream) x)
+       END AS record_deltas,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -121,12 +129,14 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
-       (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
           FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, max(y.last_at) AS last_at
                   FROM pyref_record_deltas y
                  WHERE y.connector_instance_id = ci.connector_instance_id
                  GROUP BY y.stream
-                 ORDER BY y.stream) x) AS record_deltas,
+                 ORDER BY y.stream) x)
+       END AS record_deltas,
        (SELECT coalesce(json_group_array(json(json_object('run_id', r.run_id, 'status', r.status,
   'started_at', r.started_at, 'finished_at', r.completed_at,
   'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,
