@@ -19,12 +19,9 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
-          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, pyref_iso(max(y.last_at)) AS last_at
-                  FROM pyref_record_deltas y
-                 WHERE y.connector_instance_id = ci.connector_instance_id
-                 GROUP BY y.stream
-                 ORDER BY y.stream COLLATE "C") x)
+       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
@@ -52,12 +49,9 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
-          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, pyref_iso(max(y.last_at)) AS last_at
-                  FROM pyref_record_deltas y
-                 WHERE y.connector_instance_id = ci.connector_instance_id
-                 GROUP BY y.stream
-                 ORDER BY y.stream COLLATE "C") x)
+       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
@@ -87,12 +81,9 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
-          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, pyref_iso(max(y.last_at)) AS last_at
-                  FROM pyref_record_deltas y
-                 WHERE y.connector_instance_id = ci.connector_instance_id
-                 GROUP BY y.stream
-                 ORDER BY y.stream COLLATE "C") x)
+       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
@@ -121,12 +112,9 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
-          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, pyref_iso(max(y.last_at)) AS last_at
-                  FROM pyref_record_deltas y
-                 WHERE y.connector_instance_id = ci.connector_instance_id
-                 GROUP BY y.stream
-                 ORDER BY y.stream COLLATE "C") x)
+       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
@@ -155,12 +143,9 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT jsonb_agg(jsonb_build_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at) ORDER BY x.stream COLLATE "C")
-          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, pyref_iso(max(y.last_at)) AS last_at
-                  FROM pyref_record_deltas y
-                 WHERE y.connector_instance_id = ci.connector_instance_id
-                 GROUP BY y.stream
-                 ORDER BY y.stream COLLATE "C") x)
+       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('run_id', r.run_id, 'status', r.status,
   'started_at', pyref_iso(r.started_at), 'finished_at', pyref_iso(r.completed_at),

@@ -14,12 +14,9 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
-          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, max(y.last_at) AS last_at
-                  FROM pyref_record_deltas y
-                 WHERE y.connector_instance_id = ci.connector_instance_id
-                 GROUP BY y.stream
-                 ORDER BY y.stream) x)
+       THEN (SELECT json_group_array(json_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', y.last_at))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
@@ -42,12 +39,9 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
-          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, max(y.last_at) AS last_at
-                  FROM pyref_record_deltas y
-                 WHERE y.connector_instance_id = ci.connector_instance_id
-                 GROUP BY y.stream
-                 ORDER BY y.stream) x)
+       THEN (SELECT json_group_array(json_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', y.last_at))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
@@ -72,12 +66,9 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
-          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, max(y.last_at) AS last_at
-                  FROM pyref_record_deltas y
-                 WHERE y.connector_instance_id = ci.connector_instance_id
-                 GROUP BY y.stream
-                 ORDER BY y.stream) x)
+       THEN (SELECT json_group_array(json_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', y.last_at))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
@@ -101,12 +92,9 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
-          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, max(y.last_at) AS last_at
-                  FROM pyref_record_deltas y
-                 WHERE y.connector_instance_id = ci.connector_instance_id
-                 GROUP BY y.stream
-                 ORDER BY y.stream) x)
+       THEN (SELECT json_group_array(json_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', y.last_at))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
@@ -130,12 +118,9 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT CASE WHEN count(*) > 0 THEN json_group_array(json(json_object('stream', x.stream, 'live', x.live, 'rows', x.n, 'bytes', x.bytes, 'last_record_at', x.last_at))) END
-          FROM (SELECT y.stream, sum(y.live) AS live, sum(y.n) AS n, sum(y.bytes) AS bytes, max(y.last_at) AS last_at
-                  FROM pyref_record_deltas y
-                 WHERE y.connector_instance_id = ci.connector_instance_id
-                 GROUP BY y.stream
-                 ORDER BY y.stream) x)
+       THEN (SELECT json_group_array(json_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', y.last_at))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
        (SELECT coalesce(json_group_array(json(json_object('run_id', r.run_id, 'status', r.status,
   'started_at', r.started_at, 'finished_at', r.completed_at,

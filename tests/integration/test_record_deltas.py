@@ -307,9 +307,9 @@ def test_a_single_record_insert_sets_up_no_aggregate(pg_store: Store, pg_dsn: st
 
 
 def test_the_page_sums_deltas_only_for_rows_that_have_them(mail: Store) -> None:
-    """A row without deltas is answered by an index probe; only a row with deltas sets up
-    the per-stream sums (their set-up was a quarter of the page statement's execution on
-    Postgres when every row paid it). Plans are exact: read with EXPLAIN ANALYZE."""
+    """A row without deltas is answered by an index probe; only a row with deltas builds
+    their array (an aggregate whose set-up was a quarter of the page statement's execution
+    on Postgres when every row paid it). Plans are exact: read with EXPLAIN ANALYZE."""
     store = mail
     store.ingest_records("cin_a", "messages", records(2, prefix="new"))  # cin_b: none
     name, params = page_statement(store.owner, 101, None, None)
@@ -318,7 +318,7 @@ def test_the_page_sums_deltas_only_for_rows_that_have_them(mail: Store) -> None:
         explain = "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) " + sql
         with store.database.session(owner=store.owner) as s:
             plan = "\n".join(r["QUERY PLAN"] for r in s.execute(explain, params))
-        # Both rows probed; the sums (the subplan's top Aggregate) built for cin_a alone.
+        # Both rows probed; the deltas' array (the subplan's Aggregate) built for cin_a alone.
         assert re.search(r"on pyref_record_deltas z \(actual rows=\d+ loops=2\)", plan), plan
         assert re.search(r"->  Aggregate \(actual rows=1 loops=1\)", plan), plan
         assert not re.search(r"->  Aggregate \(actual rows=1 loops=2\)", plan), plan
@@ -326,7 +326,7 @@ def test_the_page_sums_deltas_only_for_rows_that_have_them(mail: Store) -> None:
         explain = "EXPLAIN QUERY PLAN " + sql
         with store.database.session(owner=store.owner) as s:
             plan = "\n".join(str(r["detail"]) for r in s.execute(explain, params))
-        # The probe is a covering-index search; the sums' search is a subquery of its own.
+        # The probe is a covering-index search; the deltas' search is a subquery of its own.
         assert "SEARCH z USING COVERING INDEX pyref_record_deltas_instance_idx" in plan, plan
         assert "SEARCH y USING INDEX pyref_record_deltas_instance_idx" in plan, plan
     assert [r["id"] for r in counts(store)] == ["cin_a", "cin_b"]
