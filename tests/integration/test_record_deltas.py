@@ -11,6 +11,7 @@ import re
 import shutil
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -227,6 +228,7 @@ def test_reconcile_takes_the_oldest_pending_write_first(mail: Store) -> None:
     reconciles take the oldest pending write first, mark or delta."""
     store = mail
     store.ingest_records("cin_b", "messages", records(1, prefix="old"))  # a delta, first
+    time.sleep(0.01)  # SQLite stamps writes to the millisecond: one tick apart at least
     store.add_detail_gap("cin_a", "messages", gap_id="g1")  # a mark, later
     assert store.reconcile(limit=1) == 1
     left = q(store, "SELECT connector_instance_id AS c FROM pyref_record_deltas")
