@@ -14,7 +14,7 @@ from .reads import (
     unreadable_evidence,
     with_deltas,
 )
-from .synthesis import Prepared, prepare
+from .synthesis import Prepared, prepare, prepare_with_streams
 
 
 class PreparedMemo:
@@ -102,16 +102,19 @@ def _with_deltas(
     memo: PreparedMemo, row: tuple[Any, ...], deltas: int, decoder: PageDecoder
 ) -> Prepared | None:
     """A row with pending record deltas (0020) prepared from the same row without them, if
-    the memo holds it (its stored evidence, already decoded): only the deltas are decoded
-    and added. None when it does not, or the deltas cannot be read (then the row is
-    prepared from scratch, which reports why)."""
+    the memo holds it (its stored evidence, already decoded and prepared): only the deltas
+    are decoded and added, and only what they change is prepared again. None when it does
+    not, or the deltas cannot be read (then the row is prepared from scratch, which
+    reports why)."""
     if row[deltas] is None:
         return None
     base = memo.peek((*row[:deltas], None, *row[deltas + 1 :]))
     if base is None or not base.evidence.available:
         return None
     try:
-        return prepare(with_deltas(base.evidence, record_deltas(row[deltas], decoder)))
+        return prepare_with_streams(
+            base, with_deltas(base.evidence, record_deltas(row[deltas], decoder))
+        )
     except Exception:
         return None
 

@@ -20,7 +20,13 @@ from pyreference.synthesis.model import (
     GapView,
     SurfaceEvent,
 )
-from pyreference.synthesis.prepared import Prepared, ReadFacts, prepare, shown
+from pyreference.synthesis.prepared import (
+    Prepared,
+    ReadFacts,
+    prepare,
+    prepare_with_streams,
+    shown,
+)
 from pyreference.synthesis.runs import Runtime, run_time, show_run_detail
 from pyreference.synthesis.summary import evidence_state
 
@@ -32,6 +38,7 @@ __all__ = [
     "Runtime",
     "diagnose",
     "prepare",
+    "prepare_with_streams",
     "synthesize",
     "synthesize_prepared",
 ]

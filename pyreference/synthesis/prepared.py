@@ -157,6 +157,38 @@ def prepare(evidence: Evidence) -> Prepared:
     )
 
 
+def prepare_with_streams(base: Prepared, evidence: Evidence) -> Prepared:
+    """``prepare(evidence)`` for evidence that differs from ``base.evidence`` only in its
+    record statistics (streams, retained bytes, last record time) and its dirty and
+    recomputed flags, as a row with pending record deltas does (0020, ``reads.with_deltas``).
+
+    Only what reads those is prepared again: the counts (R21) and the freshness basis
+    (R16, whose captured time may be the last record's). Everything else is ``base``'s, the
+    same objects: the classifying run, posture, report basis, gaps, run views and backoff
+    read runs, facts, gaps, schedule and profile, which deltas never change
+    (``tests/unit/test_synthesis_prepared.py`` holds it equal to a full ``prepare``).
+    Summaries are not carried over: they are built anew for the new evidence.
+    """
+    run = base.run
+    return Prepared(
+        evidence,
+        run,
+        base.verdict,
+        synthesize_counts(evidence, effective_facts(evidence, run)),  # counts
+        base.posture,
+        freshness_basis(evidence, run),  # freshness
+        base.report,
+        base.required,
+        base.known_gaps,
+        base.run_reason,
+        base.session_capable,
+        base.pending,
+        base.last_run,
+        base.last_successful_run,
+        base.backoff_until,
+    )
+
+
 def shown(run: RunEvidence | None, prepared: RunView | None, runtime: Runtime) -> RunView | None:
     """The prepared view, unless the caller's live-run facts change how this run shows."""
     if run is None or runtime.live_run_ids is None or run.status != "running":

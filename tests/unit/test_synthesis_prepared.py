@@ -8,13 +8,31 @@ synthesis of the same evidence gives.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from datetime import timedelta
 
 import hypothesis.strategies as st
 from hypothesis import given, settings
 
-from pyreference.synthesis import Runtime, prepare, synthesize, synthesize_prepared
-from tests.unit.synthesis_builders import DAY, NOW, attention, healthy, profile, run, schedule
+from pyreference.evidence import StreamStats
+from pyreference.reads import stream_totals, with_deltas
+from pyreference.synthesis import (
+    Runtime,
+    prepare,
+    prepare_with_streams,
+    synthesize,
+    synthesize_prepared,
+)
+from tests.unit.synthesis_builders import (
+    DAY,
+    NOW,
+    ago,
+    attention,
+    healthy,
+    profile,
+    run,
+    schedule,
+)
 
 HOURS = st.integers(min_value=-72, max_value=72)
 
@@ -60,3 +78,62 @@ def test_a_reused_summary_equals_a_fresh_one(evidence, reads) -> None:
         runtime = Runtime(live_run_ids=live)
         reused = synthesize_prepared(prepared, now, runtime)
         assert reused == synthesize(evidence, now, runtime)
+
+
+STREAMS = st.sampled_from(["messages", "labels", "sent"])
+
+
+@st.composite
+def stored_and_deltas(draw: st.DrawFn):
+    """A stored row as a reconcile left it (any runs, streams or none, any window, last
+    success or none) and the record deltas a page read adds to it (0020)."""
+    stored = draw(evidence())
+    stats = tuple(
+        StreamStats(
+            name,
+            live_count=(live := draw(st.integers(0, 5))),
+            row_count=live + draw(st.integers(0, 2)),
+            retained_bytes=draw(st.integers(0, 900)),
+            last_record_at=ago(draw(st.integers(0, 3 * DAY))) if live else None,
+        )
+        for name in draw(st.lists(STREAMS, unique=True, max_size=3))
+    )
+    retained, last = stream_totals(stats)
+    stored = replace(
+        stored,
+        streams=stats,
+        retained_bytes=retained,
+        last_record_at=last,
+        latest_successful_run=draw(st.sampled_from([stored.latest_successful_run, None])),
+    )
+    deltas = tuple(
+        StreamStats(
+            draw(STREAMS),
+            live_count=(live := draw(st.integers(0, 3))),
+            row_count=live + draw(st.integers(0, 2)),
+            retained_bytes=draw(st.integers(0, 300)),
+            last_record_at=ago(draw(st.integers(-3600, 2 * DAY))) if live else None,
+        )
+        for _ in range(draw(st.integers(1, 4)))
+    )
+    return stored, deltas
+
+
+@settings(
+    max_examples=int(os.environ.get("PYREF_PROPERTY_EXAMPLES", "200")),
+    deadline=None,
+    derandomize=os.environ.get("CI") == "true",
+)
+@given(stored_and_deltas(), st.lists(HOURS, min_size=1, max_size=3))
+def test_deltas_prepared_from_the_stored_row_equal_a_full_prepare(case, hours) -> None:
+    """A row with record deltas is prepared from its memoized stored row, re-preparing only
+    what deltas change (0020; memo._with_deltas): every prepared part and every summary
+    must equal a full `prepare` of the same evidence."""
+    stored, deltas = case
+    current = with_deltas(stored, deltas)
+    incremental = prepare_with_streams(prepare(stored), current)
+    full = prepare(current)
+    assert incremental == full
+    for h in hours:
+        now = NOW + timedelta(hours=h)
+        assert synthesize_prepared(incremental, now) == synthesize(current, now)
