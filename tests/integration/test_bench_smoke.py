@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -191,3 +192,15 @@ def test_replica_bench_runs_every_set_up_once(replica_cluster: object) -> None:
     assert rows["2 replicas"]["from_replicas_pct"] > 50  # a recovery conflict may fall back
     assert rows["primary only"]["from_replicas_pct"] == 0
     assert "| 2 replicas, strict |" in replicas.markdown(result)
+
+
+def test_trigger_loop_times_every_variant(
+    pg_admin_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """bench/trigger_loop.py once, tiny: each trigger variant swapped in and timed."""
+    from bench import trigger_loop
+
+    assert trigger_loop.main(["--dsn", pg_admin_dsn, "--rounds", "1", "--rows", "20"]) == 0
+    out = capsys.readouterr().out
+    for name in ("untriggered", "empty", "0020", "0021"):
+        assert re.search(rf"^  {name} +\d+\.\d us", out, re.MULTILINE), out
