@@ -23,6 +23,8 @@ import pytest
 from click.testing import CliRunner
 
 import pyreference
+import pyreference.demo
+import pyreference.timeutil
 from bench import run as bench_run
 from pyreference.cli import Seconds, cli
 from pyreference.manifests import real_manifests
@@ -170,6 +172,10 @@ def test_demo_builds_in_an_empty_database(runner: CliRunner, db_dsn: str) -> Non
     assert len(json.loads(result.stdout)) >= 12
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_reconcile_watch_logs_and_exits_130_on_ctrl_c(db_dsn: str) -> None:
     with pyreference.connect(db_dsn) as store:
         pyreference.demo.build_demo_fleet(store, pyreference.timeutil.to_utc(NOW))
@@ -182,6 +188,9 @@ def test_reconcile_watch_logs_and_exits_130_on_ctrl_c(db_dsn: str) -> None:
         text=True,
         env=env,
         cwd=ROOT,
+        # An operator's terminal delivers Ctrl-C; a runner that started these tests in the
+        # background leaves SIGINT ignored, and Python keeps an inherited "ignore".
+        preexec_fn=_sigint_default,
     )
     time.sleep(3)  # start, one pass with work, then idle heartbeats
     worker.send_signal(signal.SIGINT)
