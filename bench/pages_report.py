@@ -439,8 +439,9 @@ def _share(load: dict[str, Any]) -> str:
 
 
 def _recomputing(load: dict[str, Any]) -> str:
-    share = load["load"].get("recomputing_reads")
-    return "" if share is None else f" ({_share(load)} of its reads under load recomputed rows)"
+    if "recomputing_reads" not in load["load"]:
+        return ""
+    return f" ({_share(load)} of its reads under load recomputed rows)"
 
 
 def write(pages: dict[str, Any], out_dir: Path, name: str) -> list[Path]:

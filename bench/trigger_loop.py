@@ -24,6 +24,7 @@ import random
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -58,11 +59,11 @@ def variants() -> dict[str, str]:
     }
 
 
-def measure(conn: object, rows: int, rounds: int) -> dict[str, list[float]]:
+def measure(conn: Any, rows: int, rounds: int) -> dict[str, list[float]]:
     """Microseconds per single-row INSERT, per variant, one sample a round."""
     from psycopg import sql
 
-    ids = [r[0] for r in conn.execute("SELECT connector_instance_id FROM connector_instances")]  # type: ignore[attr-defined]
+    ids = [r[0] for r in conn.execute("SELECT connector_instance_id FROM connector_instances")]
     loop = sql.SQL(LOOP).format(ids=sql.Literal(ids), rows=sql.Literal(rows))
     sqls = variants()
     samples: dict[str, list[float]] = {name: [] for name in sqls}
@@ -70,12 +71,11 @@ def measure(conn: object, rows: int, rounds: int) -> dict[str, list[float]]:
         order = list(sqls)
         random.shuffle(order)
         for name in order:
-            with conn.transaction(force_rollback=True):  # type: ignore[attr-defined]
-                conn.execute(sqls[name])  # type: ignore[attr-defined]
-                conn.execute(loop)  # type: ignore[attr-defined]
-                seconds = conn.execute("SELECT current_setting('bench.loop_s')::float8").fetchone()[
-                    0
-                ]  # type: ignore[attr-defined]
+            with conn.transaction(force_rollback=True):
+                conn.execute(sqls[name])
+                conn.execute(loop)
+                took = conn.execute("SELECT current_setting('bench.loop_s')::float8")
+                seconds = took.fetchone()[0]
             if rnd >= 0:
                 samples[name].append(seconds / rows * 1e6)
     return samples

@@ -81,6 +81,17 @@ def insert_record(store: Store, cid: str, stream: str, key: str, *, deleted: boo
     )
 
 
+def mark(store: Store, *cids: str) -> None:
+    """Mark connections dirty by hand: every read then recomputes them from the canonical
+    tables (a recount to compare the deltas with)."""
+    for cid in cids:
+        q(
+            store,
+            f"INSERT INTO pyref_dirty (connector_instance_id) VALUES ({p(store, 'c')})",
+            {"c": cid},
+        )
+
+
 @pytest.fixture
 def mail(store: Store) -> Store:
     register(store, "gmail")
@@ -118,12 +129,7 @@ def test_deltas_give_what_a_recompute_gives(mail: Store) -> None:
     insert_record(store, "cin_b", "sent", "s1")
     folded = summaries(store)
     # A mark makes the reads recompute both connections from the canonical tables.
-    for cid in ("cin_a", "cin_b"):
-        q(
-            store,
-            f"INSERT INTO pyref_dirty (connector_instance_id) VALUES ({p(store, 'c')})",
-            {"c": cid},
-        )
+    mark(store, "cin_a", "cin_b")
     assert page_statements(store) == 2
     assert summaries(store) == folded
     store.reconcile()
@@ -268,12 +274,7 @@ def test_single_record_and_batch_inserts_add_alike(mail: Store) -> None:
     assert (tomb["live"], tomb["n"]) == (1, 2) and tomb["bytes"] > 0 and tomb["last_at"]
     assert pending(store)[1] == 0
     folded = summaries(store)
-    for cid in ("cin_a", "cin_b"):  # a mark: the reads recount both connections
-        q(
-            store,
-            f"INSERT INTO pyref_dirty (connector_instance_id) VALUES ({p(store, 'c')})",
-            {"c": cid},
-        )
+    mark(store, "cin_a", "cin_b")  # the reads recount both connections
     assert summaries(store) == folded
     store.reconcile()
     assert summaries(store) == folded and store.verify() == []
