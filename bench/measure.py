@@ -50,8 +50,9 @@ def timed(
 
 
 def pyref_page_sql(store: Any, limit: int = 100) -> int:
-    """Only the list-page statement pyreference sends (no decoding, no synthesis)."""
-    name, params = page_statement("owner_local", limit + 1, None, None)
+    """Only the page statement a warm pyreference read sends (its key columns; no
+    decoding, no synthesis)."""
+    name, params = page_statement("owner_local", limit + 1, None, None, keys=True)
     with store.database.session() as s:
         return len(s.rows(name, params)[1])
 

@@ -204,7 +204,8 @@ def position_rows(conn: Any) -> dict[str, int]:
 
 
 def _pyref_sql(store: Store, cursor: str | None) -> int:
-    name, params = page_statement(OWNER, PAGE + 1, None, cursor)
+    """The page statement a warm read runs (its key columns, `list_keys`) alone."""
+    name, params = page_statement(OWNER, PAGE + 1, None, cursor, keys=True)
     with store.database.session(owner=OWNER) as s:  # as the store reads: naming its owner
         return len(s.rows(name, params)[1])
 
@@ -339,11 +340,15 @@ def dirty_pages(warm: Store, cold: Store, conn: Any, reps: int) -> dict[str, Any
         timed("dirty_all_reread", warm)
         if rep < 0:
             samples.clear()
+    # Statements of the first read after each write, the clean page read before it (as in
+    # the rounds above).
     fleet.pg_settle(conn)
+    warm.list_connection_summaries(PAGE, now=measure.NOW)
     with warm.statement_counter() as counter:
         conn.execute(mark, (ids,))
         warm.list_connection_summaries(PAGE, now=measure.NOW)
     fleet.pg_settle(conn)
+    warm.list_connection_summaries(PAGE, now=measure.NOW)
     with warm.statement_counter() as inserted:
         conn.execute(insert, (f"bench_count_{time.monotonic_ns()}_", measure.NOW, ids))
         warm.list_connection_summaries(PAGE, now=measure.NOW)

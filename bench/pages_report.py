@@ -216,7 +216,8 @@ def markdown(pages: dict[str, Any], name: str) -> str:
         "**floor** = the raw keyset SELECT of the same 100 evidence rows (`fetchall`, JSON as "
         "text). **pyreference** = shipped reader, the page read before (memo on); "
         "**pyreference_cold** = memo off (every row decoded, prepared, synthesized); "
-        "**pyreference_sql** = the page statement alone; **fanout_indexed** = one page query "
+        "**pyreference_sql** = the warm read's page statement (`list_keys`) alone; "
+        "**fanout_indexed** = one page query "
         "+ 5 queries per connection, with the indexes listed below (plans at the end).",
         "",
         f"So that pages far apart hold the same kind of rows, 9 in 10 connections of this "
@@ -274,7 +275,8 @@ def markdown(pages: dict[str, Any], name: str) -> str:
         "",
         "## Dirty pages (first page; settled, then written or marked, each round)",
         "",
-        f"Statements with marked rows: {d['statements_dirty']}; with new records only: "
+        "Statements of the first read after the write (the clean page read before it): "
+        f"with marked rows {d['statements_dirty']}; with new records only "
         f"{d.get('statements_inserted', '–')}. Floor of this page: {_fmt(floor_first)} ms.",
         "",
         "| page | p50 (ms) | p99 (ms) | × clean | × floor |",

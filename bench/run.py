@@ -221,8 +221,10 @@ def explains(conn: Any, store: Any) -> dict[str, str]:
     owner = baselines.OWNER
     queries = store.database.queries
     name, page = page_statement(owner, 101, None, None)
+    keys, _ = page_statement(owner, 101, None, None, keys=True)
     return {
         "pyreference_list_page": baselines.pg_explain(conn, queries[name], page),
+        "pyreference_list_keys": baselines.pg_explain(conn, queries[keys], page),
         "pyreference_scoped": baselines.pg_explain(
             conn, queries["scoped_summary"], {"owner": owner, "id": "cin_000042"}
         ),

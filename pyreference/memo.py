@@ -1,10 +1,11 @@
-"""Page rows to prepared evidence, memoizing clean rows by their whole content."""
+"""Page rows to prepared evidence, memoized by their key columns (see `PageKeys`)."""
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
+from operator import itemgetter
 from typing import Any
 
 from .reads import (
@@ -18,13 +19,16 @@ from .synthesis import Prepared, prepare, prepare_with_streams
 
 
 class PreparedMemo:
-    """Prepared evidence of page rows, keyed by the whole row (and, for a dirty row, its
-    recomputed evidence); least recently used out.
+    """Prepared evidence of page rows, keyed by the row's key columns (and, for a dirty
+    row, its recomputed evidence); least recently used out.
 
-    A row's values are its evidence: the same values always decode to equal, immutable
-    objects, so a hit is never stale (a changed row is another key, and the old entry
-    ages out). Reads that repeat rows, such as a console refreshing its first pages,
-    skip decoding and the ``now``-free half of synthesis.
+    The key columns are every value of the row but its evidence documents, and those
+    change only with the evidence row's `revision` and `computed_at`, which are key
+    columns (`key_columns` in sql/templates/queries.sql.j2). The same key always stands
+    for the same evidence, which decodes to equal, immutable objects, so a hit is never
+    stale (a changed row is another key, and the old entry ages out). Reads that repeat
+    rows, such as a console refreshing its first pages, read no documents and skip
+    decoding and the ``now``-free half of synthesis.
     """
 
     def __init__(self, size: int) -> None:
@@ -61,59 +65,97 @@ class PreparedMemo:
         return len(self._entries)
 
 
-def prepare_page(
+class PageKeys:
+    """Where a page row's key sits among its columns: the columns of the page's key
+    statement (`list_keys`) but the cursor key, picked alike from a key row and a whole
+    row (`page_rows`), so both give one row the same key."""
+
+    def __init__(self, key_columns: tuple[str, ...], columns: tuple[str, ...]) -> None:
+        named = [c for c in key_columns if c != "cursor_key"]
+        self._pick = itemgetter(*(columns.index(c) for c in named))
+        self.deltas = named.index("record_deltas")
+
+    def of(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return self._pick(row)  # type: ignore[no-any-return]
+
+
+def from_memo(
+    keys: PageKeys,
+    rows: list[tuple[Any, ...]],
+    ident: int,
+    memo: PreparedMemo,
+    decoder: PageDecoder,
+    recomputed: Mapping[str, Mapping[str, Any]],
+    recompute: Collection[str],
+) -> list[Prepared | None]:
+    """Prepared evidence of page rows read by their key columns only: each from the memo
+    (a row with record deltas also from the memoized row without them), else None (its
+    whole row must be read: `prepare_rows`)."""
+    out: list[Prepared | None] = []
+    for row in rows:
+        stale = row[ident] in recompute
+        fresh = recomputed.get(row[ident]) if stale else None
+        if stale and fresh is None:  # its recompute failed: served from its whole row
+            out.append(None)
+            continue
+        key = _key(keys.of(row), fresh)
+        found = memo.get(key)
+        if found is None and not stale:
+            found = _with_deltas(memo, key, keys.deltas, decoder)
+            if found is not None:
+                memo.put(key, found)
+        out.append(found)
+    return out
+
+
+def prepare_rows(
     columns: tuple[str, ...],
     rows: list[tuple[Any, ...]],
     memo: PreparedMemo,
     decoder: PageDecoder,
     recomputed: Mapping[str, Mapping[str, Any]],
     recompute: Collection[str],
+    keys: PageKeys | None,
 ) -> list[Prepared]:
-    """Prepared evidence of page rows through the memo; the rows the read chose to
-    recompute (`recompute`, their ids) from their recomputation."""
-    deltas, ident = columns.index("record_deltas"), columns.index("connector_instance_id")
+    """Prepared evidence of whole page rows (the rows the read chose to recompute,
+    `recompute`, their ids, from their recomputation), each kept in the memo under its
+    key (`keys`; None: nothing is kept)."""
+    ident = columns.index("connector_instance_id")
     out = []
-    if memo.size <= 0:  # nothing kept: no row is hashed for a lookup that cannot hit
-        for row in rows:
-            fresh = recomputed.get(row[ident]) if row[ident] in recompute else None
-            out.append(_prepare_row(columns, row, decoder, fresh))
-        return out
     for row in rows:
         stale = row[ident] in recompute
         fresh = recomputed.get(row[ident]) if stale else None
-        if stale and fresh is None:  # its recompute failed: served, never kept
-            out.append(_prepare_row(columns, row, decoder, None))
-            continue
-        # A dirty row is keyed by its recomputed evidence too: while it waits for a
-        # reconcile, a reread whose recomputation came back the same is a hit, and a write
-        # in between makes another key.
-        key = row if fresh is None else (row, *fresh.values())
-        found = memo.get(key)
-        if found is None:
-            found = None if stale else _with_deltas(memo, row, deltas, decoder)
-            if found is None:
-                found = _prepare_row(columns, row, decoder, fresh)
-            memo.put(key, found)
-        out.append(found)
+        prepared = _prepare_row(columns, row, decoder, fresh)
+        # A row whose recompute failed is served, never kept.
+        if keys is not None and memo.size > 0 and not (stale and fresh is None):
+            memo.put(_key(keys.of(row), fresh), prepared)
+        out.append(prepared)
     return out
 
 
+def _key(key: tuple[Any, ...], fresh: Mapping[str, Any] | None) -> tuple[Any, ...]:
+    # A dirty row is keyed by its recomputed evidence too: while it waits for a reconcile,
+    # a reread whose recomputation came back the same is a hit, and a write in between
+    # makes another key.
+    return key if fresh is None else (key, *fresh.values())
+
+
 def _with_deltas(
-    memo: PreparedMemo, row: tuple[Any, ...], deltas: int, decoder: PageDecoder
+    memo: PreparedMemo, key: tuple[Any, ...], deltas: int, decoder: PageDecoder
 ) -> Prepared | None:
     """A row with pending record deltas (0020) prepared from the same row without them, if
     the memo holds it (its stored evidence, already decoded and prepared): only the deltas
     are decoded and added, and only what they change is prepared again. None when it does
-    not, or the deltas cannot be read (then the row is prepared from scratch, which
+    not, or the deltas cannot be read (then the whole row is read and prepared, which
     reports why)."""
-    if row[deltas] is None:
+    if key[deltas] is None:
         return None
-    base = memo.peek((*row[:deltas], None, *row[deltas + 1 :]))
+    base = memo.peek((*key[:deltas], None, *key[deltas + 1 :]))
     if base is None or not base.evidence.available:
         return None
     try:
         return prepare_with_streams(
-            base, with_deltas(base.evidence, record_deltas(row[deltas], decoder))
+            base, with_deltas(base.evidence, record_deltas(key[deltas], decoder))
         )
     except Exception:
         return None

@@ -1,8 +1,10 @@
 """The read path, written once as plans (see `plan.py`) that the sync and async stores drive.
 
-A list page (R10, R12) is one `list_page` statement plus, when the page holds
-dirty rows, one `recompute_evidence` statement (R6); a scoped read (R11) is one
-`scoped_summary` statement plus the same recompute for its row.
+A list page (R10, R12) is one page statement (`list_keys` for a store that memoizes
+rows, then `page_rows` for the rows its memo lacks; `list_page` for one that does not)
+plus, when the page holds dirty rows, one `recompute_evidence` statement (R6): at most
+three. A scoped read (R11) is one `scoped_summary` statement plus the same recompute
+for its row.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from .db import Ids, unreadable_data
 from .errors import ConnectionAmbiguous, ConnectionNotFound, InvalidCursor, InvalidInput
 from .evidence import DeepEvidence
 from .inputs import cursor_text, id_set, ident, optional_ident, shown
-from .memo import prepare_page
+from .memo import PageKeys, from_memo, prepare_rows
 from .plan import Context, Plan, execute, rows
 from .reads import (
     PageDecoder,
@@ -116,7 +118,7 @@ def list_request(
 
 
 def page_statement(
-    owner: str, fetch: int, connector_id: str | None, cursor: str | None
+    owner: str, fetch: int, connector_id: str | None, cursor: str | None, keys: bool = False
 ) -> tuple[str, dict[str, Any]]:
     """The named page statement and its parameters (R10/R12).
 
@@ -125,16 +127,18 @@ def page_statement(
         fetch: rows to fetch (the page size plus one, to learn whether more follow).
         connector_id: only this connector's connections, or all.
         cursor: the position to continue after (its signature is checked by the caller).
+        keys: the page's key columns only (`list_keys…`, for a store that memoizes rows),
+            not its whole rows (`list_page…`).
 
     Returns:
         One of `list_page`, `list_page_after`, `list_page_connector`,
-        `list_page_connector_after`, and exactly the parameters it takes: each keeps the
-        keyset an index condition under any plan.
+        `list_page_connector_after` (or the same four `list_keys…`), and exactly the
+        parameters it takes: each keeps the keyset an index condition under any plan.
 
     Raises:
         InvalidCursor: the cursor is malformed or bound to another owner or filter.
     """
-    name = "list_page"
+    name = "list_keys" if keys else "list_page"
     params: dict[str, Any] = {"owner": owner, "fetch": fetch}
     if connector_id is not None:
         name += "_connector"
@@ -149,12 +153,16 @@ def page_statement(
 
 
 def list_page(ctx: Context, req: ListRequest) -> Plan[Page]:
-    """One keyset page of summaries: a fixed number of statements whatever the fleet."""
+    """One keyset page of summaries: a fixed number of statements whatever the fleet.
+
+    A store that memoizes rows reads the page's key columns, then (one more statement)
+    whole rows only for those its memo lacks; one that does not reads whole rows."""
     if req.cursor is not None:
         # Verified before any part of it is used: a tampered position never reaches
         # the query.
         yield from _verify_cursor(ctx, req.cursor)
-    name, params = page_statement(ctx.owner, req.limit + 1, req.connector_id, req.cursor)
+    keyed = ctx.memo.size > 0
+    name, params = page_statement(ctx.owner, req.limit + 1, req.connector_id, req.cursor, keyed)
     columns, page_rows = yield from rows(name, params)
     column = {name: i for i, name in enumerate(columns)}
     # The page query carries the cursor key; only an empty page needs a lookup.
@@ -168,9 +176,11 @@ def list_page(ctx: Context, req: ListRequest) -> Plan[Page]:
     marked, deltas, state = column["dirty"], column["record_deltas"], column["state"]
     dirty = [r[ident] for r in page_rows if needs_recompute(r[marked], r[deltas], r[state])]
     recomputed = yield from _recompute(dirty)
-    prepared = prepare_page(
-        columns, page_rows, ctx.memo, PageDecoder(ctx.loads, ctx.profiles), recomputed, set(dirty)
-    )
+    decoder = PageDecoder(ctx.loads, ctx.profiles)
+    if keyed:
+        prepared = yield from _prepare_keyed(ctx, columns, page_rows, decoder, recomputed, dirty)
+    else:
+        prepared = prepare_rows(columns, page_rows, ctx.memo, decoder, recomputed, dirty, None)
     next_cursor = None
     if has_more:
         last = page_rows[-1]
@@ -178,6 +188,50 @@ def list_page(ctx: Context, req: ListRequest) -> Plan[Page]:
         next_cursor = encode_cursor(secret, ctx.owner, req.connector_id, position)
     items = tuple(_summary(p, req.now, req.runtime) for p in prepared)
     return Page(items=items, next_cursor=next_cursor, has_more=has_more)
+
+
+def _prepare_keyed(
+    ctx: Context,
+    key_columns: tuple[str, ...],
+    key_rows: list[tuple[Any, ...]],
+    decoder: PageDecoder,
+    recomputed: Mapping[str, Mapping[str, Any]],
+    dirty: list[str],
+) -> Plan[list[Prepared]]:
+    """Prepared evidence of a page read by its key columns: from the memo, and the rest
+    from their whole rows (`page_rows`, one statement, only when the memo lacks some). A
+    row gone since the key statement (deleted between the two) leaves the page."""
+    ident = key_columns.index("connector_instance_id")
+    recompute = set(dirty)
+    found = from_memo(
+        PageKeys(key_columns, key_columns),
+        key_rows,
+        ident,
+        ctx.memo,
+        decoder,
+        recomputed,
+        recompute,
+    )
+    missing = [r[ident] for r, p in zip(key_rows, found, strict=True) if p is None]
+    if not missing:
+        return found  # type: ignore[return-value]
+    columns, whole = yield from rows("page_rows", {"owner": ctx.owner, "ids": Ids(missing)})
+    keys = PageKeys(key_columns, columns)
+    at = columns.index("connector_instance_id")
+    read = dict(
+        zip(
+            (r[at] for r in whole),
+            prepare_rows(columns, whole, ctx.memo, decoder, recomputed, recompute, keys),
+            strict=True,
+        )
+    )
+    out = []
+    for row, prepared in zip(key_rows, found, strict=True):
+        if prepared is None:
+            prepared = read.get(row[ident])
+        if prepared is not None:
+            out.append(prepared)
+    return out
 
 
 def _summary(prepared: Prepared, now: datetime, runtime: Runtime) -> ConnectionSummary:

@@ -10,8 +10,137 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
        g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
        g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
-       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
-       e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
+       (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
+        OR ci.connector_instance_id IN (SELECT mf.connector_instance_id
+          FROM pyref_dirty_runs rm
+         CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
+          JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
+         WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
+       END AS record_deltas,
+       e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
+       (SELECT pyref_cursor_key_v1()) AS cursor_key
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = %(owner)s
+   AND ci.status <> 'draft'
+ ORDER BY ci.connector_id COLLATE "C", ci.created_at, ci.connector_instance_id COLLATE "C"
+ LIMIT %(fetch)s;
+
+-- name: list_page_after
+-- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
+-- the position an index condition. The cursor key rides along (evaluated once), so
+-- signing costs no statement.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
+       (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
+        OR ci.connector_instance_id IN (SELECT mf.connector_instance_id
+          FROM pyref_dirty_runs rm
+         CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
+          JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
+         WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
+       END AS record_deltas,
+       e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
+       (SELECT pyref_cursor_key_v1()) AS cursor_key
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = %(owner)s
+   AND ci.status <> 'draft'
+   AND (ci.connector_id COLLATE "C", ci.created_at, ci.connector_instance_id COLLATE "C")
+       > (%(after_connector)s, %(after_created)s::timestamptz, %(after_id)s)
+ ORDER BY ci.connector_id COLLATE "C", ci.created_at, ci.connector_instance_id COLLATE "C"
+ LIMIT %(fetch)s;
+
+-- name: list_page_connector
+-- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
+-- the position an index condition. The cursor key rides along (evaluated once), so
+-- signing costs no statement.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
+       (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
+        OR ci.connector_instance_id IN (SELECT mf.connector_instance_id
+          FROM pyref_dirty_runs rm
+         CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
+          JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
+         WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
+       END AS record_deltas,
+       e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
+       (SELECT pyref_cursor_key_v1()) AS cursor_key
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = %(owner)s
+   AND ci.status <> 'draft'
+   AND ci.connector_id COLLATE "C" = %(connector_id)s
+ ORDER BY ci.connector_id COLLATE "C", ci.created_at, ci.connector_instance_id COLLATE "C"
+ LIMIT %(fetch)s;
+
+-- name: list_page_connector_after
+-- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
+-- the position an index condition. The cursor key rides along (evaluated once), so
+-- signing costs no statement.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
+       (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
+        OR ci.connector_instance_id IN (SELECT mf.connector_instance_id
+          FROM pyref_dirty_runs rm
+         CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
+          JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
+         WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
+       END AS record_deltas,
+       e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
+       (SELECT pyref_cursor_key_v1()) AS cursor_key
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = %(owner)s
+   AND ci.status <> 'draft'
+   AND ci.connector_id COLLATE "C" = %(connector_id)s
+   AND (ci.created_at, ci.connector_instance_id COLLATE "C") > (%(after_created)s::timestamptz, %(after_id)s)
+ ORDER BY ci.connector_id COLLATE "C", ci.created_at, ci.connector_instance_id COLLATE "C"
+ LIMIT %(fetch)s;
+
+-- name: list_keys
+-- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
+-- the position an index condition. The cursor key rides along (evaluated once), so
+-- signing costs no statement.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
         OR ci.connector_instance_id IN (SELECT mf.connector_instance_id
           FROM pyref_dirty_runs rm
@@ -32,7 +161,7 @@ FROM connector_instances ci
  ORDER BY ci.connector_id COLLATE "C", ci.created_at, ci.connector_instance_id COLLATE "C"
  LIMIT %(fetch)s;
 
--- name: list_page_after
+-- name: list_keys_after
 -- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
 -- the position an index condition. The cursor key rides along (evaluated once), so
 -- signing costs no statement.
@@ -40,8 +169,8 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
        g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
        g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
-       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
-       e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
         OR ci.connector_instance_id IN (SELECT mf.connector_instance_id
           FROM pyref_dirty_runs rm
@@ -64,7 +193,7 @@ FROM connector_instances ci
  ORDER BY ci.connector_id COLLATE "C", ci.created_at, ci.connector_instance_id COLLATE "C"
  LIMIT %(fetch)s;
 
--- name: list_page_connector
+-- name: list_keys_connector
 -- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
 -- the position an index condition. The cursor key rides along (evaluated once), so
 -- signing costs no statement.
@@ -72,8 +201,8 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
        g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
        g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
-       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
-       e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
         OR ci.connector_instance_id IN (SELECT mf.connector_instance_id
           FROM pyref_dirty_runs rm
@@ -95,7 +224,7 @@ FROM connector_instances ci
  ORDER BY ci.connector_id COLLATE "C", ci.created_at, ci.connector_instance_id COLLATE "C"
  LIMIT %(fetch)s;
 
--- name: list_page_connector_after
+-- name: list_keys_connector_after
 -- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
 -- the position an index condition. The cursor key rides along (evaluated once), so
 -- signing costs no statement.
@@ -103,8 +232,8 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
        g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
        g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
-       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
-       e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
         OR ci.connector_instance_id IN (SELECT mf.connector_instance_id
           FROM pyref_dirty_runs rm
@@ -127,15 +256,15 @@ FROM connector_instances ci
  ORDER BY ci.connector_id COLLATE "C", ci.created_at, ci.connector_instance_id COLLATE "C"
  LIMIT %(fetch)s;
 
--- name: scoped_summary
--- R11/R62: one connection by id (any status), or by connector id when exactly one
--- non-draft connection has it, with the deep evidence the overview never hydrates.
+-- name: page_rows
+-- R10: whole rows (key columns and evidence documents) of the page rows a store's memo
+-- lacks, this owner's only, in one statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
        g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
        g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
-       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
-       e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
         OR ci.connector_instance_id IN (SELECT mf.connector_instance_id
           FROM pyref_dirty_runs rm
@@ -147,6 +276,34 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = %(owner)s
+   AND ci.connector_instance_id = ANY(%(ids)s);
+
+-- name: scoped_summary
+-- R11/R62: one connection by id (any status), or by connector id when exactly one
+-- non-draft connection has it, with the deep evidence the overview never hydrates.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
+       (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
+        OR ci.connector_instance_id IN (SELECT mf.connector_instance_id
+          FROM pyref_dirty_runs rm
+         CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
+          JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
+         WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
+       END AS record_deltas,
+       e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('run_id', r.run_id, 'status', r.status,
   'started_at', pyref_iso(r.started_at), 'finished_at', pyref_iso(r.completed_at),
   'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,

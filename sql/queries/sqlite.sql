@@ -10,14 +10,15 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
        g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
        g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
-       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
-       e.state, e.computed_at AS computed_at, e.last_error,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
        THEN (SELECT json_group_array(json_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', y.last_at))
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -35,14 +36,15 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
        g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
        g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
-       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
-       e.state, e.computed_at AS computed_at, e.last_error,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
        THEN (SELECT json_group_array(json_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', y.last_at))
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -62,14 +64,15 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
        g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
        g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
-       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
-       e.state, e.computed_at AS computed_at, e.last_error,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
        THEN (SELECT json_group_array(json_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', y.last_at))
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -88,8 +91,114 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
        g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
        g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
-       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
-       e.state, e.computed_at AS computed_at, e.last_error,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, e.computed_at AS computed_at, e.last_error,
+       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT json_group_array(json_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', y.last_at))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
+       END AS record_deltas,
+       e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
+       (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = :owner
+   AND ci.status <> 'draft'
+   AND ci.connector_id = :connector_id
+   AND (ci.created_at, ci.connector_instance_id) > (:after_created, :after_id)
+ ORDER BY ci.connector_id, ci.created_at, ci.connector_instance_id
+ LIMIT :fetch;
+
+-- name: list_keys
+-- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
+-- the position an index condition. The cursor key rides along (evaluated once), so
+-- signing costs no statement.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, e.computed_at AS computed_at, e.last_error,
+       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT json_group_array(json_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', y.last_at))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
+       END AS record_deltas,
+       (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = :owner
+   AND ci.status <> 'draft'
+ ORDER BY ci.connector_id, ci.created_at, ci.connector_instance_id
+ LIMIT :fetch;
+
+-- name: list_keys_after
+-- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
+-- the position an index condition. The cursor key rides along (evaluated once), so
+-- signing costs no statement.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, e.computed_at AS computed_at, e.last_error,
+       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT json_group_array(json_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', y.last_at))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
+       END AS record_deltas,
+       (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = :owner
+   AND ci.status <> 'draft'
+   AND (ci.connector_id, ci.created_at, ci.connector_instance_id)
+       > (:after_connector, :after_created, :after_id)
+ ORDER BY ci.connector_id, ci.created_at, ci.connector_instance_id
+ LIMIT :fetch;
+
+-- name: list_keys_connector
+-- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
+-- the position an index condition. The cursor key rides along (evaluated once), so
+-- signing costs no statement.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, e.computed_at AS computed_at, e.last_error,
+       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT json_group_array(json_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', y.last_at))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
+       END AS record_deltas,
+       (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = :owner
+   AND ci.status <> 'draft'
+   AND ci.connector_id = :connector_id
+ ORDER BY ci.connector_id, ci.created_at, ci.connector_instance_id
+ LIMIT :fetch;
+
+-- name: list_keys_connector_after
+-- R10/R12: one page in keyset order; one statement whatever the fleet size or position,
+-- the position an index condition. The cursor key rides along (evaluated once), so
+-- signing costs no statement.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
        THEN (SELECT json_group_array(json_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', y.last_at))
@@ -107,6 +216,28 @@ FROM connector_instances ci
  ORDER BY ci.connector_id, ci.created_at, ci.connector_instance_id
  LIMIT :fetch;
 
+-- name: page_rows
+-- R10: whole rows (key columns and evidence documents) of the page rows a store's memo
+-- lacks, this owner's only, in one statement.
+SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
+       ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, e.computed_at AS computed_at, e.last_error,
+       EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
+       CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
+       THEN (SELECT json_group_array(json_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', y.last_at))
+               FROM pyref_record_deltas y
+              WHERE y.connector_instance_id = ci.connector_instance_id)
+       END AS record_deltas,
+       e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention
+FROM connector_instances ci
+  LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+  LEFT JOIN pyref_evidence e ON e.connector_instance_id = ci.connector_instance_id
+ WHERE ci.owner_subject_id = :owner
+   AND ci.connector_instance_id IN (SELECT value FROM json_each(:ids));
+
 -- name: scoped_summary
 -- R11/R62: one connection by id (any status), or by connector id when exactly one
 -- non-draft connection has it, with the deep evidence the overview never hydrates.
@@ -114,14 +245,15 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
        g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
        g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
-       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.failures_since_success, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
-       e.state, e.computed_at AS computed_at, e.last_error,
+       e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
+       e.revision, e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
        THEN (SELECT json_group_array(json_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', y.last_at))
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        (SELECT coalesce(json_group_array(json(json_object('run_id', r.run_id, 'status', r.status,
   'started_at', r.started_at, 'finished_at', r.completed_at,
   'failure_reason', r.failure_reason, 'terminal_reason', r.terminal_reason,

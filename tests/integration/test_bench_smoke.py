@@ -166,7 +166,10 @@ def test_bench_pages_smoke(pg_admin_dsn: str, tmp_path: Path) -> None:
         assert set(point) >= {"floor", "pyreference", "pyreference_cold", "fanout_indexed"}
         assert point["fanout_indexed"]["statements"] == 1 + 100 * len(baselines.PG_FANOUT)
     assert data["walk"]["rows"] == 200
-    assert data["dirty"]["statements_dirty"] == 2
+    # Marked rows: key columns, their recomputation, then their whole rows (new keys).
+    assert data["dirty"]["statements_dirty"] == 3
+    # New records only: the key columns, each row its memoized one plus its deltas.
+    assert data["dirty"]["statements_inserted"] == 1
     assert data["write_load"]["write_batches_per_s"] > 0
     # The floor is read in the same rounds: the machine's share of the slowdown.
     assert data["write_load"]["load"]["floor"]["p50_ms"] > 0

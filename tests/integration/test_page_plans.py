@@ -74,17 +74,18 @@ def _order(sql: str) -> list[str]:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("keys", [False, True], ids=["list_page", "list_keys"])
 @pytest.mark.parametrize("plan_mode", ["force_generic_plan", "force_custom_plan"])
 @pytest.mark.parametrize(("connector_id", "deep"), STATEMENTS)
 def test_postgres_page_position_is_an_index_condition(
-    pg_store: Store, plan_mode: str, connector_id: str | None, deep: bool
+    pg_store: Store, plan_mode: str, connector_id: str | None, deep: bool, keys: bool
 ) -> None:
     from psycopg.sql import SQL, Literal
 
     store = pg_store
     _seed(store)
     cursor = _deep_cursor(store, connector_id) if deep else None
-    name, params = page_statement(store.owner, 101, connector_id, cursor)
+    name, params = page_statement(store.owner, 101, connector_id, cursor, keys)
     sql = store.database.queries[name]
     with store.database.session() as s:
         raw = s.raw
@@ -117,16 +118,17 @@ def _row(*columns: str) -> str:
     return r"ROW\(" + ", ".join(rf"(\({c}\)::text|{c})" for c in columns) + r"\) > ROW\("
 
 
+@pytest.mark.parametrize("keys", [False, True], ids=["list_page", "list_keys"])
 @pytest.mark.parametrize(("connector_id", "deep"), STATEMENTS)
 def test_sqlite_page_position_is_an_index_condition(
-    sqlite_conn, connector_id: str | None, deep: bool
+    sqlite_conn, connector_id: str | None, deep: bool, keys: bool
 ) -> None:
     import pyreference
 
     store = pyreference.connect(sqlite_conn)
     _seed(store)
     cursor = _deep_cursor(store, connector_id) if deep else None
-    name, params = page_statement(store.owner, 101, connector_id, cursor)
+    name, params = page_statement(store.owner, 101, connector_id, cursor, keys)
     sql = store.database.queries[name]
     plan = "\n".join(row[3] for row in sqlite_conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
     search = re.search(r"SEARCH ci USING INDEX connector_instances_list_idx \((.*)\)", plan)

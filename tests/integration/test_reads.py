@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from datetime import timedelta
 
 import pytest
@@ -25,10 +26,23 @@ def seed_fleet(store, n: int, records_each: int = 0) -> None:
             store.ingest_records(cid, "messages", records(records_each))
 
 
+_WHOLE: weakref.WeakKeyDictionary[Store, Store] = weakref.WeakKeyDictionary()
+
+
 def page_cost(store, **kwargs) -> tuple[int, int]:
+    """Statements and writes of a page read whole (by a store that memoizes nothing, on the
+    same database): the page statement, and one more when it recomputes rows."""
+    if store not in _WHOLE:  # one per store, so it reads the cursor secret once, as it would
+        _WHOLE[store] = Store(store.database, store.owner, memo_rows=0)
+    with _WHOLE[store].statement_counter() as counter:
+        _WHOLE[store].list_connection_summaries(now=NOW, **kwargs)
+    return counter.statements, counter.writes
+
+
+def page_names(store, **kwargs) -> list[str]:
     with store.statement_counter() as counter:
         store.list_connection_summaries(now=NOW, **kwargs)
-    return counter.statements, counter.writes
+    return counter.names
 
 
 @pytest.mark.parametrize("dirty", [False, True])
@@ -69,6 +83,47 @@ def test_page_cost_is_constant_in_records_per_connection(store) -> None:
     # A changed record marks its connection: one more statement recomputes it.
     store.ingest_records("cin_many", "messages", [{**records(1)[0], "data": {"changed": True}}])
     assert page_cost(store, limit=100) == (2, 0)
+
+
+def test_a_memoizing_store_reads_documents_only_for_rows_it_lacks(store) -> None:
+    """R10, issue #15: a store that memoizes rows reads a page's key columns, then whole
+    rows only for those its memo lacks; a reread of unchanged rows reads no evidence
+    documents, and a row whose documents changed is read whole again."""
+    small_fleet(store)
+    store.reconcile()
+    plain = Store(store.database, memo_rows=0)
+
+    def page() -> tuple[list[str], dict]:
+        names = page_names(store)
+        got = store.list_connection_summaries(now=NOW).to_dict()
+        assert got == plain.list_connection_summaries(now=NOW).to_dict()
+        return names, got
+
+    assert page()[0] == ["list_keys", "page_rows"]
+    assert page()[0] == ["list_keys"]
+    # A reconcile that rewrites only the documents (a record's content changed; counts,
+    # failures and profile key unchanged) changes the row's key: read whole again.
+    mail = store.get_connection_summary("cin_mail", now=NOW).to_dict()
+    store.ingest_records("cin_mail", "messages", records(1, prefix="m"))
+    store.reconcile()
+    names, got = page()
+    assert names == ["list_keys", "page_rows"]
+    after = next(i for i in got["items"] if i["connection_id"] == "cin_mail")
+    assert after["total_records"] == mail["total_records"] + 1
+    # New records are added to the memoized row: the key statement alone.
+    store.ingest_records("cin_mail", "messages", records(1, prefix="n"))
+    names, got = page()
+    assert names == ["list_keys"]
+    after = next(i for i in got["items"] if i["connection_id"] == "cin_mail")
+    assert after["total_records"] == mail["total_records"] + 2
+    # A new display name is in the key too: the row is read whole again (nothing marked).
+    store.update_connection("cin_mail", display_name="Inbox")
+    assert page()[0] == ["list_keys", "page_rows"]
+    # A marked row is recomputed; a reread of the same recomputation reads no documents.
+    changed = {**records(1, prefix="n")[0], "data": {"changed": True}}
+    store.ingest_records("cin_mail", "messages", [changed])
+    assert page()[0] == ["list_keys", "recompute_evidence", "page_rows"]
+    assert page()[0] == ["list_keys", "recompute_evidence"]
 
 
 def test_reads_issue_no_writes(store) -> None:
@@ -169,7 +224,7 @@ def test_single_flight_shares_one_computation_and_caches_nothing(store) -> None:
         for t in threads:
             t.join(5)
     assert len(calls) == 1
-    assert counter.names.count("list_page") == 1
+    assert counter.names.count("list_keys") == 1
     assert len(results) == 6 and all(r == results[0] for r in results)
     assert store._inflight == {}
     store.list_connection_summaries(limit=10, now=NOW)  # settled: computed again, not cached
@@ -466,6 +521,8 @@ def test_hot_paths_use_indexes(pg_store) -> None:
         q["recompute_evidence"] = query.replace("p_ids", "%(ids)s")
         params = {
             "list_page": {"owner": "owner_local", "fetch": 101},
+            "list_keys": {"owner": "owner_local", "fetch": 101},
+            "page_rows": {"owner": "owner_local", "ids": ["cin_00007", "cin_00008"]},
             "scoped_summary": {"owner": "owner_local", "id": "cin_00007"},
             "recompute_evidence": {"ids": ["cin_00007"]},
         }
@@ -496,3 +553,31 @@ def test_hot_paths_use_indexes(pg_store) -> None:
     assert "spine_events_instance_seq_idx" in plans["runs_by_connection"]
     assert "records_pkey" in plans["recompute_evidence"]
     assert "records_pkey" in plans["recompute_evidence_generic"]
+
+
+def test_a_row_gone_between_the_page_statements_leaves_the_page(store) -> None:
+    """R10: the key statement and `page_rows` are two statements; a connection gone from
+    the owner between them (another writer's commit: deleted, or here given to another
+    owner) leaves the page instead of failing it or showing another owner's row, and the
+    rest are served from their whole rows."""
+    from pyreference import plan, read_path
+
+    small_fleet(store)
+    store.reconcile()
+    req = read_path.list_request(100, None, None, NOW, None)
+
+    def perform(step: plan.Step) -> object:
+        assert isinstance(step, plan.Query)
+        if step.name == "page_rows":
+            with store.database.session(transaction=True) as s:
+                s.execute(
+                    "UPDATE connector_instances SET owner_subject_id = 'owner_other'"
+                    " WHERE connector_instance_id = 'cin_chase'"
+                )
+        with store.database.session(owner=store.owner) as s:
+            return s.rows(step.name, step.params)
+
+    page = plan.drive(read_path.list_page(store._ctx, req), perform)
+    ids = [i.connection_id for i in page.items]
+    assert "cin_chase" not in ids and len(ids) == 4
+    assert page.to_dict()["items"] == store.list_connection_summaries(now=NOW).to_dict()["items"]

@@ -18,7 +18,7 @@ def test_counters_nest(store) -> None:
         store.list_connection_summaries(now=NOW)
     assert innermost.statements == 0
     assert 1 <= inner.statements < outer.statements
-    assert outer.names.count("list_page") == 2 and "list_page" not in inner.names
+    assert outer.names.count("list_keys") == 2 and "list_keys" not in inner.names
     with store.statement_counter() as again:  # closed counters stopped counting
         store.get_connection_summary("cin_mail", NOW)
     assert inner.statements == again.statements
