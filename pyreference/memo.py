@@ -65,13 +65,29 @@ class PreparedMemo:
         return len(self._entries)
 
 
-class PageKeys:
-    """Where a page row's key sits among its columns: the columns of the page's key
-    statement (`list_keys`) but the cursor key, picked alike from a key row and a whole
-    row (`page_rows`), so both give one row the same key."""
+# The evidence documents: the page columns that are not key columns (`key_columns` in
+# sql/templates/queries.sql.j2; tests/integration/test_reads.py holds the two together).
+DOCUMENTS = frozenset(
+    (
+        "stream_stats",
+        "latest_run",
+        "latest_successful_run",
+        "latest_settled_run",
+        "stream_facts",
+        "gap_counts",
+        "schedule",
+        "open_attention",
+    )
+)
 
-    def __init__(self, key_columns: tuple[str, ...], columns: tuple[str, ...]) -> None:
-        named = [c for c in key_columns if c != "cursor_key"]
+
+class PageKeys:
+    """Where a page row's key sits among the columns of the statement that read it: every
+    column but the evidence documents and the cursor key, in statement order, so a key row
+    (`list_keys`) and a whole row (`list_page`, `page_rows`) of one row give one key."""
+
+    def __init__(self, columns: tuple[str, ...]) -> None:
+        named = [c for c in columns if c not in DOCUMENTS and c != "cursor_key"]
         self._pick = itemgetter(*(columns.index(c) for c in named))
         self.deltas = named.index("record_deltas")
 
@@ -130,6 +146,35 @@ def prepare_rows(
         if keys is not None and memo.size > 0 and not (stale and fresh is None):
             memo.put(_key(keys.of(row), fresh), prepared)
         out.append(prepared)
+    return out
+
+
+def as_keyed(
+    columns: tuple[str, ...],
+    whole: list[tuple[Any, ...]],
+    key_columns: tuple[str, ...],
+    key_rows: list[tuple[Any, ...]],
+) -> list[tuple[Any, ...]]:
+    """Whole rows (`page_rows`) of rows read clean by the key statement, each as the key
+    statement saw it where a write between the two statements marked it or gave it
+    deltas: unless its documents changed (another revision), a row keeps the key
+    statement's `dirty` and `record_deltas`, so its documents are never served with
+    another moment's mark or deltas (see `read_path._prepare_keyed`)."""
+    at = key_columns.index("connector_instance_id")
+    seen = {row[at]: row for row in key_rows}
+    flags = [key_columns.index(c) for c in ("revision", "dirty", "record_deltas")]
+    mine = [
+        columns.index(c) for c in ("connector_instance_id", "revision", "dirty", "record_deltas")
+    ]
+    out = []
+    for row in whole:
+        key = seen.get(row[mine[0]])
+        if key is None or key[flags[0]] != row[mine[1]]:
+            out.append(row)
+            continue
+        patched = list(row)
+        patched[mine[2]], patched[mine[3]] = key[flags[1]], key[flags[2]]
+        out.append(tuple(patched))
     return out
 
 

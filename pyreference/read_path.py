@@ -1,10 +1,10 @@
 """The read path, written once as plans (see `plan.py`) that the sync and async stores drive.
 
-A list page (R10, R12) is one page statement (`list_keys` for a store that memoizes
-rows, then `page_rows` for the rows its memo lacks; `list_page` for one that does not)
-plus, when the page holds dirty rows, one `recompute_evidence` statement (R6): at most
-three. A scoped read (R11) is one `scoped_summary` statement plus the same recompute
-for its row.
+A list page (R10, R12) is one page statement (`list_keys` for a store whose memo holds
+rows, then `page_rows` for clean rows it lacks; `list_page`, whole rows, otherwise) plus,
+when the page holds dirty rows, one `recompute_evidence` statement (R6): at most three.
+A scoped read (R11) is one `scoped_summary` statement plus the same recompute for its
+row.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from .db import Ids, unreadable_data
 from .errors import ConnectionAmbiguous, ConnectionNotFound, InvalidCursor, InvalidInput
 from .evidence import DeepEvidence
 from .inputs import cursor_text, id_set, ident, optional_ident, shown
-from .memo import PageKeys, from_memo, prepare_rows
+from .memo import PageKeys, as_keyed, from_memo, prepare_rows
 from .plan import Context, Plan, execute, rows
 from .reads import (
     PageDecoder,
@@ -155,13 +155,16 @@ def page_statement(
 def list_page(ctx: Context, req: ListRequest) -> Plan[Page]:
     """One keyset page of summaries: a fixed number of statements whatever the fleet.
 
-    A store that memoizes rows reads the page's key columns, then (one more statement)
-    whole rows only for those its memo lacks; one that does not reads whole rows."""
+    A store whose memo holds rows reads the page's key columns, then (one more
+    statement) whole rows only for clean rows its memo lacks; otherwise it reads whole
+    rows."""
     if req.cursor is not None:
         # Verified before any part of it is used: a tampered position never reaches
         # the query.
         yield from _verify_cursor(ctx, req.cursor)
-    keyed = ctx.memo.size > 0
+    # A store whose memo holds nothing yet (its first read) reads whole rows: a second
+    # statement would only fetch them all again.
+    keyed = len(ctx.memo) > 0
     name, params = page_statement(ctx.owner, req.limit + 1, req.connector_id, req.cursor, keyed)
     columns, page_rows = yield from rows(name, params)
     column = {name: i for i, name in enumerate(columns)}
@@ -177,8 +180,10 @@ def list_page(ctx: Context, req: ListRequest) -> Plan[Page]:
     dirty = [r[ident] for r in page_rows if needs_recompute(r[marked], r[deltas], r[state])]
     recomputed = yield from _recompute(dirty)
     decoder = PageDecoder(ctx.loads, ctx.profiles)
-    if keyed:
-        prepared = yield from _prepare_keyed(ctx, columns, page_rows, decoder, recomputed, dirty)
+    if ctx.memo.size > 0:
+        prepared = yield from _prepare_memoized(
+            ctx, columns, page_rows, decoder, recomputed, dirty, whole=not keyed
+        )
     else:
         prepared = prepare_rows(columns, page_rows, ctx.memo, decoder, recomputed, dirty, None)
     next_cursor = None
@@ -190,47 +195,54 @@ def list_page(ctx: Context, req: ListRequest) -> Plan[Page]:
     return Page(items=items, next_cursor=next_cursor, has_more=has_more)
 
 
-def _prepare_keyed(
+def _prepare_memoized(
     ctx: Context,
-    key_columns: tuple[str, ...],
-    key_rows: list[tuple[Any, ...]],
+    columns: tuple[str, ...],
+    page_rows: list[tuple[Any, ...]],
     decoder: PageDecoder,
     recomputed: Mapping[str, Mapping[str, Any]],
     dirty: list[str],
+    whole: bool,
 ) -> Plan[list[Prepared]]:
-    """Prepared evidence of a page read by its key columns: from the memo, and the rest
-    from their whole rows (`page_rows`, one statement, only when the memo lacks some). A
-    row gone since the key statement (deleted between the two) leaves the page."""
-    ident = key_columns.index("connector_instance_id")
+    """Prepared evidence of a page through the memo: a row it holds from there, a
+    recomputed row from its page columns and its recomputation, a whole row (`whole`)
+    from itself, and a key row (`list_keys`) the memo lacks from its whole row
+    (`page_rows`, one statement, only when the memo lacks some clean rows).
+
+    Rows change between the two statements only by another writer's commit. A row gone
+    from the owner meanwhile leaves the page. A row clean in the key statement that
+    `page_rows` finds marked or with other deltas is served as the key statement saw it
+    while its documents are unchanged (same revision): its documents with the key
+    statement's mark and deltas; otherwise (reconciled and marked again meanwhile) as a
+    failed recompute serves a row, from its stored documents, marked.
+    """
+    ident = columns.index("connector_instance_id")
     recompute = set(dirty)
-    found = from_memo(
-        PageKeys(key_columns, key_columns),
-        key_rows,
-        ident,
-        ctx.memo,
-        decoder,
-        recomputed,
-        recompute,
+    keys = PageKeys(columns)
+    found = from_memo(keys, page_rows, ident, ctx.memo, decoder, recomputed, recompute)
+    here = [
+        i
+        for i, (row, p) in enumerate(zip(page_rows, found, strict=True))
+        if p is None and (whole or recomputed.get(row[ident]) is not None)
+    ]
+    ready = prepare_rows(
+        columns, [page_rows[i] for i in here], ctx.memo, decoder, recomputed, recompute, keys
     )
-    missing = [r[ident] for r, p in zip(key_rows, found, strict=True) if p is None]
+    for i, made in zip(here, ready, strict=True):
+        found[i] = made
+    missing = [row[ident] for row, p in zip(page_rows, found, strict=True) if p is None]
     if not missing:
         return found  # type: ignore[return-value]
-    columns, whole = yield from rows("page_rows", {"owner": ctx.owner, "ids": Ids(missing)})
-    keys = PageKeys(key_columns, columns)
-    at = columns.index("connector_instance_id")
-    read = dict(
-        zip(
-            (r[at] for r in whole),
-            prepare_rows(columns, whole, ctx.memo, decoder, recomputed, recompute, keys),
-            strict=True,
-        )
-    )
+    named, fetched = yield from rows("page_rows", {"owner": ctx.owner, "ids": Ids(missing)})
+    fetched = as_keyed(named, fetched, columns, page_rows)
+    at = named.index("connector_instance_id")
+    ready = prepare_rows(named, fetched, ctx.memo, decoder, recomputed, recompute, PageKeys(named))
+    read = dict(zip((r[at] for r in fetched), ready, strict=True))
     out = []
-    for row, prepared in zip(key_rows, found, strict=True):
-        if prepared is None:
-            prepared = read.get(row[ident])
-        if prepared is not None:
-            out.append(prepared)
+    for row, held in zip(page_rows, found, strict=True):
+        got = held if held is not None else read.get(row[ident])
+        if got is not None:
+            out.append(got)
     return out
 
 

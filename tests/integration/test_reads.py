@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 import pyreference
+from pyreference.db import Ids
 from pyreference.errors import ConnectionNotFound, InvalidCursor, InvalidInput
 from pyreference.manifests import real_manifests
 from pyreference.store import Store
@@ -99,7 +100,7 @@ def test_a_memoizing_store_reads_documents_only_for_rows_it_lacks(store) -> None
         assert got == plain.list_connection_summaries(now=NOW).to_dict()
         return names, got
 
-    assert page()[0] == ["list_keys", "page_rows"]
+    assert page()[0] == ["list_page"]  # the memo holds nothing yet: whole rows at once
     assert page()[0] == ["list_keys"]
     # A reconcile that rewrites only the documents (a record's content changed; counts,
     # failures and profile key unchanged) changes the row's key: read whole again.
@@ -119,10 +120,11 @@ def test_a_memoizing_store_reads_documents_only_for_rows_it_lacks(store) -> None
     # A new display name is in the key too: the row is read whole again (nothing marked).
     store.update_connection("cin_mail", display_name="Inbox")
     assert page()[0] == ["list_keys", "page_rows"]
-    # A marked row is recomputed; a reread of the same recomputation reads no documents.
+    # A marked row is recomputed: its key columns and its recomputation make it, with no
+    # documents of its own, on the first read as on a reread.
     changed = {**records(1, prefix="n")[0], "data": {"changed": True}}
     store.ingest_records("cin_mail", "messages", [changed])
-    assert page()[0] == ["list_keys", "recompute_evidence", "page_rows"]
+    assert page()[0] == ["list_keys", "recompute_evidence"]
     assert page()[0] == ["list_keys", "recompute_evidence"]
 
 
@@ -224,7 +226,7 @@ def test_single_flight_shares_one_computation_and_caches_nothing(store) -> None:
         for t in threads:
             t.join(5)
     assert len(calls) == 1
-    assert counter.names.count("list_keys") == 1
+    assert counter.names.count("list_page") + counter.names.count("list_keys") == 1
     assert len(results) == 6 and all(r == results[0] for r in results)
     assert store._inflight == {}
     store.list_connection_summaries(limit=10, now=NOW)  # settled: computed again, not cached
@@ -564,6 +566,7 @@ def test_a_row_gone_between_the_page_statements_leaves_the_page(store) -> None:
 
     small_fleet(store)
     store.reconcile()
+    store.list_connection_summaries(limit=1, now=NOW)  # the memo holds one row: keyed reads
     req = read_path.list_request(100, None, None, NOW, None)
 
     def perform(step: plan.Step) -> object:
@@ -581,3 +584,109 @@ def test_a_row_gone_between_the_page_statements_leaves_the_page(store) -> None:
     ids = [i.connection_id for i in page.items]
     assert "cin_chase" not in ids and len(ids) == 4
     assert page.to_dict()["items"] == store.list_connection_summaries(now=NOW).to_dict()["items"]
+
+
+def test_a_row_marked_between_the_page_statements_is_served_as_the_first_saw_it(store) -> None:
+    """A row clean in the key statement and marked (with new records too) before
+    `page_rows` reads it whole is served as the key statement saw it: its documents with
+    that moment's mark and deltas, never its old documents flagged with a later mark."""
+    from pyreference import plan, read_path
+
+    small_fleet(store)
+    store.reconcile()
+    store.list_connection_summaries(limit=1, now=NOW)  # the memo holds one row: keyed reads
+    plain = Store(store.database, store.owner, memo_rows=0)
+    before = plain.list_connection_summaries(now=NOW).to_dict()["items"]
+    req = read_path.list_request(100, None, None, NOW, None)
+    changed = {**records(1)[0], "data": {"changed": True}}
+
+    def perform(step: plan.Step) -> object:
+        assert isinstance(step, plan.Query)
+        if step.name == "page_rows":
+            store.ingest_records("cin_mail", "messages", [changed])  # marks
+            store.ingest_records("cin_mail", "messages", records(2, prefix="z"))  # deltas
+        with store.database.session(owner=store.owner) as s:
+            return s.rows(step.name, step.params)
+
+    page = plan.drive(read_path.list_page(store._ctx, req), perform)
+    assert page.to_dict()["items"] == before
+    after = store.list_connection_summaries(now=NOW).to_dict()["items"]
+    assert after == plain.list_connection_summaries(now=NOW).to_dict()["items"] != before
+
+
+def test_a_connection_created_again_never_meets_its_old_memoized_row(store) -> None:
+    """0022: a connection deleted and created again under the same id (and the same
+    created_at) starts a new evidence generation, so its revision never repeats and the
+    memo, keyed by it, never serves the old row's documents (before 0022 both reached
+    revision 1, and one `now()` or one millisecond made the keys equal)."""
+    from tests.reliability.rel_support import sql
+
+    register(store, "gmail")
+    store.create_connection("cin_x", "gmail", created_at=at(100))
+    store.ingest_records("cin_x", "messages", records(1))
+    store.reconcile()
+    plain = Store(store.database, store.owner, memo_rows=0)
+    assert store.list_connection_summaries(now=NOW).items[0].total_records == 1
+
+    def revision() -> int:
+        found = sql(
+            store, "SELECT revision FROM pyref_evidence WHERE connector_instance_id = 'cin_x'"
+        )
+        return int(found[0]["revision"])
+
+    old = revision()
+    for table in ("records", "connector_instances"):
+        sql(store, f"DELETE FROM {table} WHERE connector_instance_id = 'cin_x'")
+    store.create_connection("cin_x", "gmail", created_at=at(100))
+    store.ingest_records("cin_x", "messages", records(5))
+    store.reconcile()
+    assert revision() > old  # a new generation: above every revision of the old row
+    page = store.list_connection_summaries(now=NOW).to_dict()
+    assert page == plain.list_connection_summaries(now=NOW).to_dict()
+    assert page["items"][0]["total_records"] == 5
+
+
+@pytest.mark.postgres
+def test_a_connection_created_again_in_one_transaction_is_read_anew(pg_dsn: str) -> None:
+    """The case 0022 closes, exactly: in one transaction of the caller's (one `now()`, so
+    one `computed_at`), a connection read, deleted, created again and reconciled."""
+    import psycopg
+
+    conn = psycopg.connect(pg_dsn)
+    try:
+        store = pyreference.connect(conn)
+        conn.execute("SELECT 1")  # opens the caller's transaction: the store works inside it
+        plain = Store(store.database, store.owner, memo_rows=0)
+        register(store, "gmail")
+        store.create_connection("cin_x", "gmail", created_at=at(100))
+        store.ingest_records("cin_x", "messages", records(1))
+        store.reconcile()
+        store.list_connection_summaries(now=NOW)
+        assert store.list_connection_summaries(now=NOW).items[0].total_records == 1
+        for table in ("records", "connector_instances"):
+            conn.execute(f"DELETE FROM {table} WHERE connector_instance_id = 'cin_x'")
+        store.create_connection("cin_x", "gmail", created_at=at(100))
+        store.ingest_records("cin_x", "messages", records(5))
+        store.reconcile()
+        page = store.list_connection_summaries(now=NOW).to_dict()
+        assert page == plain.list_connection_summaries(now=NOW).to_dict()
+        assert page["items"][0]["total_records"] == 5
+    finally:
+        conn.rollback()
+        conn.close()
+
+
+def test_key_columns_are_the_page_columns_but_the_documents(store) -> None:
+    """`memo.DOCUMENTS` names what `list_keys` leaves out of `list_page` and `page_rows`:
+    a key read and a whole read of one row give one memo key."""
+    from pyreference.memo import DOCUMENTS
+
+    small_fleet(store)
+    with store.database.session(owner=store.owner) as s:
+        page = {"owner": store.owner, "fetch": 10}
+        whole = list(s.rows("list_page", page)[0])
+        keys = list(s.rows("list_keys", page)[0])
+        rows = list(s.rows("page_rows", {"owner": store.owner, "ids": Ids(["cin_mail"])})[0])
+    assert [c for c in whole if c not in DOCUMENTS] == keys
+    assert set(whole) - set(keys) == DOCUMENTS
+    assert rows == [c for c in whole if c != "cursor_key"]
