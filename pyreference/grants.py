@@ -56,7 +56,7 @@ INTERNAL_SEQUENCES = (
     "pyref_dirty_runs_dirty_seq_seq",
     "pyref_stale_runs_stale_seq_seq",
     "pyref_record_deltas_delta_seq_seq",
-    "pyref_evidence_generation",  # 0022: used by its definer trigger function only
+    "pyref_evidence_revision",  # 0022: used by its definer trigger function only
 )
 READER_TABLES = (
     "connector_instances",

@@ -1189,7 +1189,7 @@ DELETE FROM pyref_stale_runs;
 -- name: refresh_evidence
 INSERT INTO pyref_evidence AS e (connector_instance_id, expected_profile_key, stream_stats, latest_run, latest_successful_run, latest_settled_run, failures_since_success, stream_facts, gap_counts, schedule, open_attention,
                                  state, computed_at, revision, last_error)
-SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention, 'ok', strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'), 1, NULL
+SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention, 'ok', strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'), random(), NULL
   FROM pyref_evidence_source s
  WHERE s.connector_instance_id IN (SELECT value FROM json_each(:ids))
 ON CONFLICT (connector_instance_id) DO UPDATE SET
@@ -1203,7 +1203,7 @@ ON CONFLICT (connector_instance_id) DO UPDATE SET
   gap_counts = excluded.gap_counts,
   schedule = excluded.schedule,
   open_attention = excluded.open_attention,
-  state = 'ok', computed_at = excluded.computed_at, revision = e.revision + 1, last_error = NULL;
+  state = 'ok', computed_at = excluded.computed_at, revision = random(), last_error = NULL;
 
 -- name: release_dirty
 DELETE FROM pyref_dirty WHERE dirty_seq IN (SELECT value FROM json_each(:seqs));

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import weakref
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -616,9 +617,9 @@ def test_a_row_marked_between_the_page_statements_is_served_as_the_first_saw_it(
 
 def test_a_connection_created_again_never_meets_its_old_memoized_row(store) -> None:
     """0022: a connection deleted and created again under the same id (and the same
-    created_at) starts a new evidence generation, so its revision never repeats and the
-    memo, keyed by it, never serves the old row's documents (before 0022 both reached
-    revision 1, and one `now()` or one millisecond made the keys equal)."""
+    created_at) gets a revision never given before, so the memo, keyed by it, never serves
+    the old row's documents (before 0022 both reached revision 1, and one `now()` or one
+    millisecond made the keys equal)."""
     from tests.reliability.rel_support import sql
 
     register(store, "gmail")
@@ -640,7 +641,7 @@ def test_a_connection_created_again_never_meets_its_old_memoized_row(store) -> N
     store.create_connection("cin_x", "gmail", created_at=at(100))
     store.ingest_records("cin_x", "messages", records(5))
     store.reconcile()
-    assert revision() > old  # a new generation: above every revision of the old row
+    assert revision() != old
     page = store.list_connection_summaries(now=NOW).to_dict()
     assert page == plain.list_connection_summaries(now=NOW).to_dict()
     assert page["items"][0]["total_records"] == 5
@@ -648,7 +649,7 @@ def test_a_connection_created_again_never_meets_its_old_memoized_row(store) -> N
 
 @pytest.mark.postgres
 def test_a_connection_created_again_in_one_transaction_is_read_anew(pg_dsn: str) -> None:
-    """The case 0022 closes, exactly: in one transaction of the caller's (one `now()`, so
+    """A case 0022 closes, exactly: in one transaction of the caller's (one `now()`, so
     one `computed_at`), a connection read, deleted, created again and reconciled."""
     import psycopg
 
@@ -690,3 +691,61 @@ def test_key_columns_are_the_page_columns_but_the_documents(store) -> None:
     assert [c for c in whole if c not in DOCUMENTS] == keys
     assert set(whole) - set(keys) == DOCUMENTS
     assert rows == [c for c in whole if c != "cursor_key"]
+
+
+def _caller_store(backend: str, request: pytest.FixtureRequest) -> tuple[Store, Any]:
+    """A store on the caller's own connection, in a transaction the caller holds open."""
+    import sqlite3
+
+    if backend == "sqlite":
+        path = request.getfixturevalue("tmp_path") / "caller.db"
+        pyreference.connect(sqlite3.connect(path)).migrate()
+        conn: Any = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("BEGIN")
+    else:
+        import psycopg
+
+        conn = psycopg.connect(request.getfixturevalue("pg_dsn"))
+        conn.execute("SELECT 1")  # opens the caller's transaction
+    return pyreference.connect(conn), conn
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_reconcile_rolled_back_to_a_savepoint_never_leaves_its_revision(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    """0022: a refresh undone by a rollback to a savepoint gives its revision back on
+    neither backend (a Postgres sequence, SQLite's random revisions), so the next refresh
+    in the same transaction, even in the same `now()`, never repeats the revision a
+    memoizing reader saw with the undone documents."""
+    store, conn = _caller_store(backend, request)
+    try:
+        plain = Store(store.database, store.owner, memo_rows=0)
+        register(store, "gmail")
+        store.create_connection("cin_x", "gmail", created_at=at(100))
+        store.reconcile()
+        store.list_connection_summaries(now=NOW)
+
+        def key() -> tuple[Any, ...]:
+            return tuple(
+                conn.execute(
+                    "SELECT revision, computed_at FROM pyref_evidence"
+                    " WHERE connector_instance_id = 'cin_x'"
+                ).fetchone()
+            )
+
+        conn.execute("SAVEPOINT a")
+        store.ingest_records("cin_x", "messages", records(1))
+        store.reconcile()
+        assert store.list_connection_summaries(now=NOW).items[0].total_records == 1
+        seen = key()
+        conn.execute("ROLLBACK TO SAVEPOINT a")
+        store.ingest_records("cin_x", "messages", records(5, prefix="z"))
+        store.reconcile()
+        assert key()[0] != seen[0]
+        page = store.list_connection_summaries(now=NOW).to_dict()
+        assert page == plain.list_connection_summaries(now=NOW).to_dict()
+        assert page["items"][0]["total_records"] == 5
+    finally:
+        conn.rollback() if backend == "postgres" else conn.execute("ROLLBACK")
+        conn.close()

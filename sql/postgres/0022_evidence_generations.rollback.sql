@@ -1,6 +1,0 @@
--- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
--- Roll back pyreference 0022: new evidence rows count from revision 0 again. Revisions
--- already given stay (they only ever grow).
-DROP TRIGGER IF EXISTS pyref_evidence_generation ON pyref_evidence;
-DROP FUNCTION IF EXISTS pyref_evidence_generation_v1();
-DROP SEQUENCE IF EXISTS pyref_evidence_generation;
