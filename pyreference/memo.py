@@ -65,8 +65,8 @@ class PreparedMemo:
         return len(self._entries)
 
 
-# The evidence documents: the page columns that are not key columns (`key_columns` in
-# sql/templates/queries.sql.j2; tests/integration/test_reads.py holds the two together).
+# The evidence documents: the page columns that are not key columns (EVIDENCE_DOCUMENTS in
+# sql/templates/_read_model.sql.j2; tests/integration/test_reads.py holds the two together).
 DOCUMENTS = frozenset(
     (
         "stream_stats",
@@ -104,9 +104,9 @@ def from_memo(
     recomputed: Mapping[str, Mapping[str, Any]],
     recompute: Collection[str],
 ) -> list[Prepared | None]:
-    """Prepared evidence of page rows read by their key columns only: each from the memo
-    (a row with record deltas also from the memoized row without them), else None (its
-    whole row must be read: `prepare_rows`)."""
+    """Prepared evidence of page rows (key rows or whole rows) that the memo holds: each
+    from the memo (a row with record deltas also from the memoized row without them),
+    else None (to be prepared from its row: `prepare_rows`)."""
     out: list[Prepared | None] = []
     for row in rows:
         stale = row[ident] in recompute
@@ -159,7 +159,7 @@ def as_keyed(
     statement saw it where a write between the two statements marked it or gave it
     deltas: unless its documents changed (another revision), a row keeps the key
     statement's `dirty` and `record_deltas`, so its documents are never served with
-    another moment's mark or deltas (see `read_path._prepare_keyed`)."""
+    another moment's mark or deltas (see `read_path._prepare_memoized`)."""
     at = key_columns.index("connector_instance_id")
     seen = {row[at]: row for row in key_rows}
     flags = [key_columns.index(c) for c in ("revision", "dirty", "record_deltas")]

@@ -12,7 +12,8 @@
 -- or anyone's UPDATE of them) takes a revision nothing rewinds. Existing rows keep theirs.
 -- SQLite has nothing a rollback does not rewind: revisions are random 64-bit numbers. The
 -- library's refresh draws them itself (its `refresh_evidence` query); these triggers give
--- one to a new row created with its connection, and to documents anyone else updates.
+-- one to a new row created with its connection, and to documents anyone else updates,
+-- keeping the revision or adding 1 to it (as an older library's refresh does).
 CREATE TRIGGER IF NOT EXISTS pyref_evidence_created AFTER INSERT ON pyref_evidence
 WHEN NEW.revision = 0
 BEGIN
@@ -21,7 +22,7 @@ END;
 
 CREATE TRIGGER IF NOT EXISTS pyref_evidence_revised
 AFTER UPDATE OF stream_stats, latest_run, latest_successful_run, latest_settled_run, stream_facts, gap_counts, schedule, open_attention ON pyref_evidence
-WHEN NEW.revision = OLD.revision
+WHEN NEW.revision = OLD.revision OR NEW.revision = OLD.revision + 1
 BEGIN
     UPDATE pyref_evidence SET revision = random() WHERE connector_instance_id = NEW.connector_instance_id;
 END;

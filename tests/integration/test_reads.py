@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import weakref
 from datetime import timedelta
@@ -746,6 +747,37 @@ def test_a_reconcile_rolled_back_to_a_savepoint_never_leaves_its_revision(
         page = store.list_connection_summaries(now=NOW).to_dict()
         assert page == plain.list_connection_summaries(now=NOW).to_dict()
         assert page["items"][0]["total_records"] == 5
+    finally:
+        conn.rollback() if backend == "postgres" else conn.execute("ROLLBACK")
+        conn.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_documents_written_by_hand_under_a_savepoint_get_a_new_revision(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    """0022: an UPDATE of the documents that also adds 1 to the revision (as an older
+    library's refresh does), rolled back to a savepoint and done again with other
+    documents, never repeats the revision a memoizing reader saw."""
+    store, conn = _caller_store(backend, request)
+    try:
+        plain = Store(store.database, store.owner, memo_rows=0)
+        register(store, "gmail")
+        store.create_connection("cin_x", "gmail", created_at=at(100))
+        store.ingest_records("cin_x", "messages", records(2))
+        store.reconcile()
+        whole = plain.list_connection_summaries(now=NOW).to_dict()
+        store.list_connection_summaries(now=NOW)
+        stats = conn.execute("SELECT stream_stats FROM pyref_evidence").fetchone()[0]
+        stats = stats if isinstance(stats, str) else json.dumps(stats)
+        edit = "UPDATE pyref_evidence SET stream_stats = {}, revision = revision + 1"
+        conn.execute("SAVEPOINT a")
+        conn.execute(edit.format("'[]'"))
+        emptied = store.list_connection_summaries(now=NOW).to_dict()
+        assert emptied == plain.list_connection_summaries(now=NOW).to_dict() != whole
+        conn.execute("ROLLBACK TO SAVEPOINT a")
+        conn.execute(edit.format("'" + stats.replace("'", "''") + "'"))
+        assert store.list_connection_summaries(now=NOW).to_dict() == whole
     finally:
         conn.rollback() if backend == "postgres" else conn.execute("ROLLBACK")
         conn.close()
