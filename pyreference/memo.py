@@ -22,11 +22,11 @@ class PreparedMemo:
     """Prepared evidence of page rows, keyed by the row's key columns (and, for a dirty
     row, its recomputed evidence); least recently used out.
 
-    The key columns are every value of the row but its evidence documents, and those
-    change only with the evidence row's `revision` and `computed_at`, which are key
-    columns (`key_columns` in sql/templates/queries.sql.j2). The same key always stands
-    for the same evidence, which decodes to equal, immutable objects, so a hit is never
-    stale (a changed row is another key, and the old entry ages out). Reads that repeat
+    The key columns are every value of the row but its evidence documents (`DOCUMENTS`),
+    and those change only with the evidence row's `revision` and `computed_at`, which are
+    key columns (`key_columns` in sql/templates/queries.sql.j2). The same key always
+    stands for the same evidence, which decodes to equal, immutable objects, so a hit is
+    never stale (a changed row is another key, and the old entry ages out). Reads that repeat
     rows, such as a console refreshing its first pages, read no documents and skip
     decoding and the ``now``-free half of synthesis.
     """
@@ -65,7 +65,7 @@ class PreparedMemo:
         return len(self._entries)
 
 
-# The evidence documents: the page columns that are not key columns (EVIDENCE_DOCUMENTS in
+# The evidence documents: the page columns that are not key columns (DOCUMENT_COLUMNS in
 # sql/templates/_read_model.sql.j2; tests/integration/test_reads.py holds the two together).
 DOCUMENTS = frozenset(
     (
