@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -559,30 +561,40 @@ def test_hot_paths_use_indexes(pg_store) -> None:
     assert "records_pkey" in plans["recompute_evidence_generic"]
 
 
-def test_a_row_gone_between_the_page_statements_leaves_the_page(store) -> None:
-    """R10: the key statement and `page_rows` are two statements; a connection gone from
-    the owner between them (another writer's commit: deleted, or here given to another
-    owner) leaves the page instead of failing it or showing another owner's row, and the
-    rest are served from their whole rows."""
+def _keyed_page_with_a_write_before_page_rows(store: Store, write: Any) -> Any:
+    """A page read by a store whose memo holds one row (so it reads key columns, then
+    `page_rows`), `write()` committing just before `page_rows` runs."""
     from pyreference import plan, read_path
 
-    small_fleet(store)
-    store.reconcile()
     store.list_connection_summaries(limit=1, now=NOW)  # the memo holds one row: keyed reads
     req = read_path.list_request(100, None, None, NOW, None)
 
     def perform(step: plan.Step) -> object:
         assert isinstance(step, plan.Query)
         if step.name == "page_rows":
-            with store.database.session(transaction=True) as s:
-                s.execute(
-                    "UPDATE connector_instances SET owner_subject_id = 'owner_other'"
-                    " WHERE connector_instance_id = 'cin_chase'"
-                )
+            write()
         with store.database.session(owner=store.owner) as s:
             return s.rows(step.name, step.params)
 
-    page = plan.drive(read_path.list_page(store._ctx, req), perform)
+    return plan.drive(read_path.list_page(store._ctx, req), perform)
+
+
+def test_a_row_gone_between_the_page_statements_leaves_the_page(store) -> None:
+    """R10: the key statement and `page_rows` are two statements; a connection gone from
+    the owner between them (another writer's commit: deleted, or here given to another
+    owner) leaves the page instead of failing it or showing another owner's row, and the
+    rest are served from their whole rows."""
+    small_fleet(store)
+    store.reconcile()
+
+    def give_away() -> None:
+        with store.database.session(transaction=True) as s:
+            s.execute(
+                "UPDATE connector_instances SET owner_subject_id = 'owner_other'"
+                " WHERE connector_instance_id = 'cin_chase'"
+            )
+
+    page = _keyed_page_with_a_write_before_page_rows(store, give_away)
     ids = [i.connection_id for i in page.items]
     assert "cin_chase" not in ids and len(ids) == 4
     assert page.to_dict()["items"] == store.list_connection_summaries(now=NOW).to_dict()["items"]
@@ -592,25 +604,17 @@ def test_a_row_marked_between_the_page_statements_is_served_as_the_first_saw_it(
     """A row clean in the key statement and marked (with new records too) before
     `page_rows` reads it whole is served as the key statement saw it: its documents with
     that moment's mark and deltas, never its old documents flagged with a later mark."""
-    from pyreference import plan, read_path
-
     small_fleet(store)
     store.reconcile()
-    store.list_connection_summaries(limit=1, now=NOW)  # the memo holds one row: keyed reads
     plain = Store(store.database, store.owner, memo_rows=0)
     before = plain.list_connection_summaries(now=NOW).to_dict()["items"]
-    req = read_path.list_request(100, None, None, NOW, None)
     changed = {**records(1)[0], "data": {"changed": True}}
 
-    def perform(step: plan.Step) -> object:
-        assert isinstance(step, plan.Query)
-        if step.name == "page_rows":
-            store.ingest_records("cin_mail", "messages", [changed])  # marks
-            store.ingest_records("cin_mail", "messages", records(2, prefix="z"))  # deltas
-        with store.database.session(owner=store.owner) as s:
-            return s.rows(step.name, step.params)
+    def mark_and_add() -> None:
+        store.ingest_records("cin_mail", "messages", [changed])  # marks
+        store.ingest_records("cin_mail", "messages", records(2, prefix="z"))  # deltas
 
-    page = plan.drive(read_path.list_page(store._ctx, req), perform)
+    page = _keyed_page_with_a_write_before_page_rows(store, mark_and_add)
     assert page.to_dict()["items"] == before
     after = store.list_connection_summaries(now=NOW).to_dict()["items"]
     assert after == plain.list_connection_summaries(now=NOW).to_dict()["items"] != before
@@ -648,16 +652,36 @@ def test_a_connection_created_again_never_meets_its_old_memoized_row(store) -> N
     assert page["items"][0]["total_records"] == 5
 
 
+@contextmanager
+def caller_store(backend: str, request: pytest.FixtureRequest) -> Iterator[tuple[Store, Any]]:
+    """A store on the caller's own connection, in a transaction the caller holds open
+    (rolled back and closed afterwards)."""
+    import sqlite3
+
+    if backend == "sqlite":
+        path = request.getfixturevalue("tmp_path") / "caller.db"
+        pyreference.connect(sqlite3.connect(path)).migrate()
+        conn: Any = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("BEGIN")
+    else:
+        import psycopg
+
+        conn = psycopg.connect(request.getfixturevalue("pg_dsn"))
+        conn.execute("SELECT 1")  # opens the caller's transaction: the store works inside it
+    try:
+        yield pyreference.connect(conn), conn
+    finally:
+        conn.rollback() if backend == "postgres" else conn.execute("ROLLBACK")
+        conn.close()
+
+
 @pytest.mark.postgres
-def test_a_connection_created_again_in_one_transaction_is_read_anew(pg_dsn: str) -> None:
+def test_a_connection_created_again_in_one_transaction_is_read_anew(
+    request: pytest.FixtureRequest,
+) -> None:
     """A case 0022 closes, exactly: in one transaction of the caller's (one `now()`, so
     one `computed_at`), a connection read, deleted, created again and reconciled."""
-    import psycopg
-
-    conn = psycopg.connect(pg_dsn)
-    try:
-        store = pyreference.connect(conn)
-        conn.execute("SELECT 1")  # opens the caller's transaction: the store works inside it
+    with caller_store("postgres", request) as (store, conn):
         plain = Store(store.database, store.owner, memo_rows=0)
         register(store, "gmail")
         store.create_connection("cin_x", "gmail", created_at=at(100))
@@ -673,9 +697,6 @@ def test_a_connection_created_again_in_one_transaction_is_read_anew(pg_dsn: str)
         page = store.list_connection_summaries(now=NOW).to_dict()
         assert page == plain.list_connection_summaries(now=NOW).to_dict()
         assert page["items"][0]["total_records"] == 5
-    finally:
-        conn.rollback()
-        conn.close()
 
 
 def test_key_columns_are_the_page_columns_but_the_documents(store) -> None:
@@ -694,23 +715,6 @@ def test_key_columns_are_the_page_columns_but_the_documents(store) -> None:
     assert rows == [c for c in whole if c != "cursor_key"]
 
 
-def _caller_store(backend: str, request: pytest.FixtureRequest) -> tuple[Store, Any]:
-    """A store on the caller's own connection, in a transaction the caller holds open."""
-    import sqlite3
-
-    if backend == "sqlite":
-        path = request.getfixturevalue("tmp_path") / "caller.db"
-        pyreference.connect(sqlite3.connect(path)).migrate()
-        conn: Any = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        conn.execute("BEGIN")
-    else:
-        import psycopg
-
-        conn = psycopg.connect(request.getfixturevalue("pg_dsn"))
-        conn.execute("SELECT 1")  # opens the caller's transaction
-    return pyreference.connect(conn), conn
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_a_reconcile_rolled_back_to_a_savepoint_never_leaves_its_revision(
     backend: str, request: pytest.FixtureRequest
@@ -719,8 +723,7 @@ def test_a_reconcile_rolled_back_to_a_savepoint_never_leaves_its_revision(
     neither backend (a Postgres sequence, SQLite's random revisions), so the next refresh
     in the same transaction, even in the same `now()`, never repeats the revision a
     memoizing reader saw with the undone documents."""
-    store, conn = _caller_store(backend, request)
-    try:
+    with caller_store(backend, request) as (store, conn):
         plain = Store(store.database, store.owner, memo_rows=0)
         register(store, "gmail")
         store.create_connection("cin_x", "gmail", created_at=at(100))
@@ -747,9 +750,6 @@ def test_a_reconcile_rolled_back_to_a_savepoint_never_leaves_its_revision(
         page = store.list_connection_summaries(now=NOW).to_dict()
         assert page == plain.list_connection_summaries(now=NOW).to_dict()
         assert page["items"][0]["total_records"] == 5
-    finally:
-        conn.rollback() if backend == "postgres" else conn.execute("ROLLBACK")
-        conn.close()
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
@@ -759,8 +759,7 @@ def test_documents_written_by_hand_under_a_savepoint_get_a_new_revision(
     """0022: an UPDATE of the documents that also adds 1 to the revision (as an older
     library's refresh does), rolled back to a savepoint and done again with other
     documents, never repeats the revision a memoizing reader saw."""
-    store, conn = _caller_store(backend, request)
-    try:
+    with caller_store(backend, request) as (store, conn):
         plain = Store(store.database, store.owner, memo_rows=0)
         register(store, "gmail")
         store.create_connection("cin_x", "gmail", created_at=at(100))
@@ -778,6 +777,3 @@ def test_documents_written_by_hand_under_a_savepoint_get_a_new_revision(
         conn.execute("ROLLBACK TO SAVEPOINT a")
         conn.execute(edit.format("'" + stats.replace("'", "''") + "'"))
         assert store.list_connection_summaries(now=NOW).to_dict() == whole
-    finally:
-        conn.rollback() if backend == "postgres" else conn.execute("ROLLBACK")
-        conn.close()
