@@ -168,8 +168,12 @@ C = TypeVar("C")
 class Session:
     """One connection, optionally inside a transaction.
 
-    `reconnect`, when given, checks out a fresh connection: a read (never a write)
-    whose connection turns out to have been closed by the server is retried once on it.
+    `reconnect`, when given, checks out a fresh connection that answers. The pooled
+    connection itself is not checked when handed out (a round trip every read would pay):
+    a read (never a write) whose connection turns out to have been closed by the server
+    is retried once on a fresh one, and before the session's first write its connection
+    is checked (`Database.answers`) and, if dead, replaced, so a write is only ever sent
+    on a connection that answered.
     `owner_setting` (Postgres reads): SQL naming the store's owner, sent in the same
     transaction as every statement of the session (see `Database.session`).
     """
@@ -186,6 +190,7 @@ class Session:
         self._raw = raw
         self._reconnect = reconnect
         self._owner_setting = owner_setting
+        self._unchecked = reconnect is not None
 
     def execute(self, name: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a named query (or literal SQL for tests/bench) and return its rows as dicts."""
@@ -196,6 +201,11 @@ class Session:
         """Like `execute`, as column names and value tuples (hashable: the page memo's keys)."""
         sql, adapted = self._db.prepare(name, params)
         with self._db.translate_errors():
+            if self._unchecked and is_write(sql):
+                self._unchecked = False
+                if not self._db.answers(self._raw):
+                    assert self._reconnect is not None
+                    self._raw, self._reconnect = self._reconnect(), None
             try:
                 return self._send(sql, adapted)
             except Exception as exc:
@@ -301,6 +311,10 @@ class Database:
     def connection_lost(self, raw: Any, exc: Exception) -> bool:
         """True when `exc` came from `raw` having been closed (by the server or network)."""
         return False
+
+    def answers(self, raw: Any) -> bool:
+        """True when connection `raw` answers a round trip (checked before a write)."""
+        return True
 
     @contextmanager
     def session(self, transaction: bool = False, owner: str | None = None) -> Iterator[Session]:
@@ -477,16 +491,17 @@ class PostgresDatabase(Database):
                 else:
                     yield Session(self, conn, owner_setting=setting)
             return
-        with self._checkout() as conn:
-            if transaction:
+        if transaction:  # a write: on a connection checked to answer
+            with ExitStack() as held:
+                conn = self._answering(held)
                 with self.translate_errors(), conn.transaction():
                     conn.execute(SAFE_SEARCH_PATH_STATEMENT, prepare=False)
                     yield Session(self, conn)
-                return
-            with ExitStack() as held:
-                yield Session(
-                    self, conn, reconnect=lambda: self._answering(held), owner_setting=setting
-                )
+            return
+        with self._checkout() as conn, ExitStack() as held:
+            yield Session(
+                self, conn, reconnect=lambda: self._answering(held), owner_setting=setting
+            )
 
     def _refuse_aborted(self, conn: Any) -> None:
         """Raise `callers_transaction_aborted` when the caller's own transaction on `conn`
@@ -552,19 +567,17 @@ class PostgresDatabase(Database):
             yield conn
 
     def _answering(self, held: ExitStack) -> Any:
-        """A pooled connection checked to answer, held until `held` closes (for a retry).
+        """A pooled connection checked to answer, held until `held` closes (a write's, or
+        a retry's).
 
-        A caller's pool may not check connections itself: dead ones met here go back
-        (the pool discards them and opens replacements) until one answers.
+        Pools hand out connections unchecked (the store's own are made so: see `Session`):
+        dead ones met here go back (the pool discards them and opens replacements) until
+        one answers.
         """
-        from psycopg_pool import ConnectionPool
-
         for _ in range(self._pool.max_size + 1):
             with self.translate_errors():
                 conn = self._pool.getconn()
-            try:
-                ConnectionPool.check_connection(conn)
-            except self._psycopg.Error:
+            if not self.answers(conn):
                 self._pool.putconn(conn)
                 continue
             held.callback(self._pool.putconn, conn)
@@ -580,6 +593,15 @@ class PostgresDatabase(Database):
             if cur.description is None:
                 return (), []
             return tuple(c.name for c in cur.description), cur.fetchall()
+
+    def answers(self, raw: Any) -> bool:
+        from psycopg_pool import ConnectionPool
+
+        try:
+            ConnectionPool.check_connection(raw)
+        except self._psycopg.Error:
+            return False
+        return True
 
     def connection_lost(self, raw: Any, exc: Exception) -> bool:
         # An OperationalError with no SQLSTATE is the client's own ("connection socket
@@ -697,7 +719,8 @@ def _text_json(cursor: C) -> C:
 
 class AsyncSession:
     """One async Postgres connection, optionally inside a transaction (see `Session`:
-    the same one retry of a read whose connection the server closed, never of a write)."""
+    the same one retry of a read whose connection the server closed, never of a write,
+    and the same check before the first write)."""
 
     def __init__(
         self,
@@ -711,6 +734,7 @@ class AsyncSession:
         self._raw = raw
         self._reconnect = reconnect
         self._owner_setting = owner_setting
+        self._unchecked = reconnect is not None
 
     @property
     def raw(self) -> Any:
@@ -719,6 +743,11 @@ class AsyncSession:
     async def rows(self, name: str, params: Mapping[str, Any] | None = None) -> Rows:
         sql, adapted = self._db.prepare(name, params)
         with self._db.translate_errors():
+            if self._unchecked and is_write(sql):
+                self._unchecked = False
+                if not await self._db.answers_async(self._raw):
+                    assert self._reconnect is not None
+                    self._raw, self._reconnect = await self._reconnect(), None
             try:
                 return await self._send(sql, adapted)
             except Exception as exc:
@@ -826,9 +855,7 @@ class AsyncPostgresDatabase(PostgresDatabase):
             await probe.close()
         except psycopg.Error as exc:
             raise _unreachable(target, exc) from None
-        pool = AsyncConnectionPool(
-            target, check=AsyncConnectionPool.check_connection, **_pool_settings(prepare, timeout)
-        )
+        pool = AsyncConnectionPool(target, **_pool_settings(prepare, timeout))
         try:
             await pool.open(wait=True, timeout=POOL_TIMEOUT if timeout is None else timeout)
         except Exception as exc:  # PoolTimeout: the server went away since the probe
@@ -879,19 +906,20 @@ class AsyncPostgresDatabase(PostgresDatabase):
             return
         self._on_home_loop()
         with self.translate_errors():
-            async with self._pooled() as conn:
-                if transaction:
+            if transaction:  # a write: on a connection checked to answer
+                async with AsyncExitStack() as held:
+                    conn = await self._answering_async(held)
                     async with conn.transaction():
                         await conn.execute(SAFE_SEARCH_PATH_STATEMENT, prepare=False)
                         yield AsyncSession(self, conn)
-                    return
-                async with AsyncExitStack() as held:
-                    yield AsyncSession(
-                        self,
-                        conn,
-                        reconnect=lambda: self._answering_async(held),
-                        owner_setting=setting,
-                    )
+                return
+            async with self._pooled() as conn, AsyncExitStack() as held:
+                yield AsyncSession(
+                    self,
+                    conn,
+                    reconnect=lambda: self._answering_async(held),
+                    owner_setting=setting,
+                )
 
     @asynccontextmanager
     async def _pooled(self) -> AsyncIterator[Any]:
@@ -959,16 +987,22 @@ class AsyncPostgresDatabase(PostgresDatabase):
         else:
             await conn.execute(RESTORE_CALLER_SEARCH_PATH, saved[:1], prepare=False)
 
-    async def _answering_async(self, held: AsyncExitStack) -> Any:
-        """`PostgresDatabase._answering`, async."""
+    async def answers_async(self, raw: Any) -> bool:
+        """`PostgresDatabase.answers`, async."""
         from psycopg_pool import AsyncConnectionPool
 
+        try:
+            await AsyncConnectionPool.check_connection(raw)
+        except self._psycopg.Error:
+            return False
+        return True
+
+    async def _answering_async(self, held: AsyncExitStack) -> Any:
+        """`PostgresDatabase._answering`, async."""
         for _ in range(self._pool.max_size + 1):
             with self.translate_errors():
                 conn = await self._pool.getconn()
-            try:
-                await AsyncConnectionPool.check_connection(conn)
-            except self._psycopg.Error:
+            if not await self.answers_async(conn):
                 await self._pool.putconn(conn)
                 continue
             held.push_async_callback(self._pool.putconn, conn)
@@ -1030,8 +1064,10 @@ def _pool_settings(prepare: bool, timeout: float | None = None) -> dict[str, Any
         "min_size": 1,
         "max_size": POOL_MAX_SIZE,
         "kwargs": kwargs,
-        # Checked on every checkout: a connection the server closed (restart,
-        # failover, idle timeout, pg_terminate_backend) is replaced, not handed out.
+        # Not checked on checkout (a round trip every read would pay): a connection the
+        # server closed (restart, failover, idle timeout, pg_terminate_backend) costs a
+        # read one retry and is checked before a write (`Session`), then replaced.
+        "check": None,
         "max_lifetime": POOL_MAX_LIFETIME,
         "max_idle": POOL_MAX_IDLE,
         "timeout": POOL_TIMEOUT if timeout is None else timeout,
@@ -1060,9 +1096,7 @@ def _open_pool(dsn: str, *, prepare: bool, timeout: float | None = None) -> Any:
         psycopg.connect(dsn, connect_timeout=connect_seconds(timeout)).close()
     except psycopg.Error as exc:
         raise _unreachable(dsn, exc) from None
-    pool = ConnectionPool(
-        dsn, check=ConnectionPool.check_connection, **_pool_settings(prepare, timeout)
-    )
+    pool = ConnectionPool(dsn, **_pool_settings(prepare, timeout))
     pool.open()
     return pool
 

@@ -9,7 +9,7 @@ import time
 
 import psycopg
 import pytest
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 import pyreference
 from pyreference.errors import DatabaseUnavailable
@@ -139,14 +139,24 @@ def test_an_async_owner_read_is_retried_once_on_a_fresh_connection(pg_dsn: str) 
     asyncio.run(scenario())
 
 
+def _write_dies_on(pid: int) -> str:
+    """A write that ends its own backend when it runs on `pid` (so it may have run)."""
+    return (
+        "UPDATE connector_instances SET display_name = 'x'"
+        f" WHERE pg_terminate_backend({int(pid)}) AND pg_backend_pid() = {int(pid)}"
+    )
+
+
 def test_a_write_is_never_retried(pg_dsn: str) -> None:
     store = pyreference.connect(pg_dsn)
     small_fleet(store)
-    with store.database.session() as s:
-        _terminate(pg_dsn, s.raw.info.backend_pid)
+    with store.database.session() as s, store.statement_counter() as counter:
+        dying = s.raw
         with pytest.raises(DatabaseUnavailable, match="the server closed the connection"):
-            s.execute("UPDATE connector_instances SET display_name = 'x' WHERE false")
-    # The next call gets a live connection (the pool checked and replaced it).
+            s.execute(_write_dies_on(dying.info.backend_pid))
+        assert s.raw is dying and counter.statements == 1  # not sent again
+    # The next call gets a live connection (checked before its write; the dead one was
+    # discarded by the pool).
     store.update_connection("cin_mail", display_name="Mail 2")
     summary = store.get_connection_summary("cin_mail", NOW)
     assert summary is not None and summary.display_name == "Mail 2"
@@ -180,5 +190,64 @@ def test_async_store_terminated_backends_cost_no_failed_read(pg_dsn: str) -> Non
         assert await asyncio.to_thread(_terminate_all_but_mine, pg_dsn) >= 1
         await asyncio.gather(*(reads() for _ in range(4)))
         await store.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_write_goes_out_on_a_connection_that_answered(pg_dsn: str) -> None:
+    # Pooled connections are handed out unchecked (reads retry instead): one that died
+    # while idle is checked and replaced before a write is sent on it.
+    store = pyreference.connect(pg_dsn)
+    small_fleet(store)
+    with store.database.session() as s, store.statement_counter() as counter:
+        dead = s.raw
+        _terminate(pg_dsn, dead.info.backend_pid)
+        s.execute(
+            "UPDATE connector_instances SET display_name = 'Mail 3'"
+            " WHERE connector_instance_id = 'cin_mail'"
+        )
+        assert s.raw is not dead and dead.closed
+        assert counter.statements == 1
+    store.close()
+    # A transaction's write, every pooled connection dead at first (a pool that does not
+    # check: the store's own are made so).
+    with ConnectionPool(pg_dsn, min_size=2, max_size=2, kwargs={"autocommit": True}) as pool:
+        pool.wait()
+        store = pyreference.connect(pool)
+        assert _terminate_all_but_mine(pg_dsn) >= 2
+        store.update_connection("cin_mail", display_name="Mail 4")
+        summary = store.get_connection_summary("cin_mail", NOW)
+        assert summary is not None and summary.display_name == "Mail 4"
+
+
+def test_an_async_write_goes_out_on_a_connection_that_answered(pg_dsn: str) -> None:
+    import asyncio
+
+    with pyreference.connect(pg_dsn) as setup:
+        small_fleet(setup)
+
+    async def scenario() -> None:
+        store = await pyreference.connect_async(pg_dsn)
+        async with store.database.session() as s:
+            dead = s.raw
+            await asyncio.to_thread(_terminate, pg_dsn, dead.info.backend_pid)
+            await s.rows(
+                "UPDATE connector_instances SET display_name = 'Mail 3'"
+                " WHERE connector_instance_id = 'cin_mail'"
+            )
+            assert s.raw is not dead and dead.closed
+        summary = await store.get_connection_summary("cin_mail", NOW)
+        assert summary is not None and summary.display_name == "Mail 3"
+        await store.aclose()
+        pool = AsyncConnectionPool(
+            pg_dsn, min_size=2, max_size=2, kwargs={"autocommit": True}, open=False
+        )
+        async with pool:
+            await pool.wait()
+            store = await pyreference.connect_async(pool)
+            assert await asyncio.to_thread(_terminate_all_but_mine, pg_dsn) >= 2
+            await store.update_connection("cin_mail", display_name="Mail 4")
+            summary = await store.get_connection_summary("cin_mail", NOW)
+            assert summary is not None and summary.display_name == "Mail 4"
 
     asyncio.run(scenario())
