@@ -57,6 +57,7 @@ INTERNAL_SEQUENCES = (
     "pyref_stale_runs_stale_seq_seq",
     "pyref_record_deltas_delta_seq_seq",
     "pyref_evidence_revision",  # 0022: used by its definer trigger function only
+    "pyref_digest_revision",  # 0023: likewise
 )
 READER_TABLES = (
     "connector_instances",

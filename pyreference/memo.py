@@ -22,9 +22,11 @@ class PreparedMemo:
     """Prepared evidence of page rows, keyed by the row's key columns (and, for a dirty
     row, its recomputed evidence); least recently used out.
 
-    The key columns are every value of the row but its evidence documents (`DOCUMENTS`),
-    and those change only with the evidence row's `revision` and `computed_at`, which are
-    key columns (`key_columns` in sql/templates/queries.sql.j2). The same key always
+    The key columns are every value of the row but its evidence documents (`DOCUMENTS`)
+    and its connector's digest (`PROFILE`): the documents change only with the evidence
+    row's `revision` and `computed_at`, the digest only with its own revision
+    (`digest_revision`), and those are key columns (`key_columns` in
+    sql/templates/queries.sql.j2). The same key always
     stands for the same evidence, which decodes to equal, immutable objects, so a hit is
     never stale (a changed row is another key, and the old entry ages out). Reads that repeat
     rows, such as a console refreshing its first pages, read no documents and skip
@@ -81,13 +83,29 @@ DOCUMENTS = frozenset(
 )
 
 
+# The connector's digest on a whole row (a profile's inputs, `reads.profile_from_row`): a
+# key row (`list_keys`) carries its revision (`digest_revision`) instead.
+PROFILE = frozenset(
+    (
+        "has_digest",
+        "connector_display_name",
+        "manifest_version",
+        "browser_required",
+        "declared_streams",
+        "refresh_policy",
+    )
+)
+UNKEYED = DOCUMENTS | PROFILE
+
+
 class PageKeys:
     """Where a page row's key sits among the columns of the statement that read it: every
-    column but the evidence documents and the cursor key, in statement order, so a key row
-    (`list_keys`) and a whole row (`list_page`, `page_rows`) of one row give one key."""
+    column but the evidence documents, the digest and the cursor key, in statement order,
+    so a key row (`list_keys`) and a whole row (`list_page`, `page_rows`) of one row give
+    one key."""
 
     def __init__(self, columns: tuple[str, ...]) -> None:
-        named = [c for c in columns if c not in DOCUMENTS and c != "cursor_key"]
+        named = [c for c in columns if c not in UNKEYED and c != "cursor_key"]
         self._pick = itemgetter(*(columns.index(c) for c in named))
         self.deltas = named.index("record_deltas")
 

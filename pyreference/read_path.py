@@ -209,6 +209,9 @@ def _prepare_memoized(
     from itself, and a key row (`list_keys`) the memo lacks from its whole row
     (`page_rows`, one statement, only when the memo lacks some clean rows).
 
+    A key row names its connector's digest by revision only: a recomputed one whose
+    profile this store has not decoded yet is read whole too.
+
     Rows change between the two statements only by another writer's commit. A row gone
     from the owner meanwhile leaves the page. A row clean in the key statement that
     `page_rows` finds marked or with other deltas is served as the key statement saw it
@@ -220,10 +223,19 @@ def _prepare_memoized(
     recompute = set(dirty)
     keys = PageKeys(columns)
     found = from_memo(keys, page_rows, ident, ctx.memo, decoder, recomputed, recompute)
+    # Prepared here: whole rows, and key rows whose recomputation replaces their
+    # documents, when their connector's profile is at hand (else read whole below).
     here = [
         i
         for i, (row, p) in enumerate(zip(page_rows, found, strict=True))
-        if p is None and (whole or recomputed.get(row[ident]) is not None)
+        if p is None
+        and (
+            whole
+            or (
+                recomputed.get(row[ident]) is not None
+                and decoder.knows_profile(dict(zip(columns, row, strict=True)))
+            )
+        )
     ]
     ready = prepare_rows(
         columns, [page_rows[i] for i in here], ctx.memo, decoder, recomputed, recompute, keys

@@ -40,13 +40,14 @@ _MISSING = object()
 
 
 class ProfileCache:
-    """Connector profiles decoded from their digests, by the digest's whole content.
+    """Connector profiles decoded from their digests, by `profile_key`.
 
     Every row of a connector repeats its connector's digest (declarations, refresh
     policy, names), so a store decodes each distinct digest once, not once per page.
-    The key is everything the profile is built from, so a changed digest is another
-    key and is decoded afresh: an entry is never stale. Bounded: when full it is
-    emptied (connectors are few; a fleet's digests fit many times over).
+    The key is the digest's revision (0023: given anew by every write of the digest),
+    else everything the profile is built from, so a changed digest is another key and is
+    decoded afresh: an entry is never stale. Bounded: when full it is emptied
+    (connectors are few; a fleet's digests fit many times over).
     """
 
     def __init__(self, size: int = 512) -> None:
@@ -66,7 +67,12 @@ class ProfileCache:
 
 
 def profile_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
-    """What a row's connector profile is built from (`profile_from_row`): its cache key."""
+    """A row's connector profile's cache key: the connector and its digest's revision; for
+    a row with no digest revision (no digest, or rows of another statement), what the
+    profile is built from (`profile_from_row`)."""
+    revision = row.get("digest_revision")
+    if revision is not None:
+        return (row["connector_id"], revision)
     return (
         row["connector_id"],
         row.get("connector_display_name"),
@@ -91,6 +97,8 @@ class PageDecoder:
         self._json: dict[str, Any] = {}
         self._built: dict[Callable[[Any], Any], dict[str, Any]] = {}
         self._profiles = profiles if profiles is not None else ProfileCache()
+        # Profiles this read has found, kept for it whatever the store's cache drops.
+        self._found: dict[tuple[Any, ...], ConnectorProfile] = {}
 
     def json(self, value: Any) -> Any:
         if not isinstance(value, str):
@@ -115,12 +123,26 @@ class PageDecoder:
         return self.build(value, run_from_json)
 
     def profile(self, row: Mapping[str, Any]) -> ConnectorProfile:
+        """The row's connector profile (a key row's only when `knows_profile`)."""
         key = profile_key(row)
-        found = self._profiles.get(key)
+        found = self._found.get(key) or self._profiles.get(key)
         if found is None:
             found = profile_from_row(row, self.json)
             self._profiles.put(key, found)
+        self._found[key] = found
         return found
+
+    def knows_profile(self, row: Mapping[str, Any]) -> bool:
+        """Can `profile` serve this row? A key row (`list_keys`) names its connector's
+        digest by revision only: its profile comes from a whole row read before, or from
+        no digest at all (`digest_revision` NULL, nothing to decode)."""
+        if "declared_streams" in row or row.get("digest_revision") is None:
+            return True
+        key = profile_key(row)
+        found = self._found.get(key) or self._profiles.get(key)
+        if found is not None:
+            self._found[key] = found
+        return found is not None
 
 
 def _int(value: Any) -> int | None:

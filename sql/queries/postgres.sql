@@ -8,8 +8,7 @@ SELECT pyref_cursor_key_v1() AS value;
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
@@ -23,6 +22,8 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
@@ -39,8 +40,7 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
@@ -54,6 +54,8 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
@@ -72,8 +74,7 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
@@ -87,6 +88,8 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
@@ -104,8 +107,7 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
@@ -119,6 +121,8 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
@@ -137,8 +141,7 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
@@ -167,8 +170,7 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
@@ -199,8 +201,7 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
@@ -230,8 +231,7 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
@@ -261,8 +261,7 @@ FROM connector_instances ci
 -- lacks, this owner's only, in one statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
@@ -276,6 +275,8 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -288,8 +289,7 @@ FROM connector_instances ci
 -- non-draft connection has it, with the deep evidence the overview never hydrates.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, pyref_iso(ci.created_at) AS created_at, pyref_iso(ci.revoked_at) AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, pyref_iso(e.computed_at) AS computed_at, e.last_error,
        (EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id)
@@ -303,6 +303,8 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        (SELECT coalesce(jsonb_agg(jsonb_build_object('run_id', r.run_id, 'status', r.status,
   'started_at', pyref_iso(r.started_at), 'finished_at', pyref_iso(r.completed_at),

@@ -8,8 +8,7 @@ SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret') AS value;
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
@@ -18,6 +17,8 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
@@ -34,8 +35,7 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
@@ -44,6 +44,8 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
@@ -62,8 +64,7 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
@@ -72,6 +73,8 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
@@ -89,8 +92,7 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
@@ -99,6 +101,8 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        (SELECT (SELECT value FROM pyref_meta WHERE key = 'cursor_secret')) AS cursor_key
 FROM connector_instances ci
@@ -117,8 +121,7 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
@@ -142,8 +145,7 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
@@ -169,8 +171,7 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
@@ -195,8 +196,7 @@ FROM connector_instances ci
 -- signing costs no statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
@@ -221,8 +221,7 @@ FROM connector_instances ci
 -- lacks, this owner's only, in one statement.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
@@ -231,6 +230,8 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention
 FROM connector_instances ci
   LEFT JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
@@ -243,8 +244,7 @@ FROM connector_instances ci
 -- non-draft connection has it, with the deep evidence the overview never hydrates.
 SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci.source_kind,
        ci.owner_subject_id, ci.created_at AS created_at, ci.revoked_at AS revoked_at,
-       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
-       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
+       g.revision AS digest_revision,
        e.connector_instance_id IS NOT NULL AS has_evidence, e.expected_profile_key, e.failures_since_success,
        e.revision, e.state, e.computed_at AS computed_at, e.last_error,
        EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = ci.connector_instance_id) AS dirty,
@@ -253,6 +253,8 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
                FROM pyref_record_deltas y
               WHERE y.connector_instance_id = ci.connector_instance_id)
        END AS record_deltas,
+       g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
+       g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
        e.stream_stats, e.latest_run, e.latest_successful_run, e.latest_settled_run, e.stream_facts, e.gap_counts, e.schedule, e.open_attention,
        (SELECT coalesce(json_group_array(json(json_object('run_id', r.run_id, 'status', r.status,
   'started_at', r.started_at, 'finished_at', r.completed_at,

@@ -418,9 +418,9 @@ def test_live_run_facts_apply_to_memoized_rows(store) -> None:
     assert store._memo.hits == 3
 
 
-def test_connector_profiles_are_cached_by_digest_content(store) -> None:
+def test_connector_profiles_are_cached_by_digest_revision(store) -> None:
     """A store decodes each connector digest once (its ProfileCache), keyed by the digest's
-    whole content: a manifest changed between reads is read afresh, cold and warm alike."""
+    revision (0023): a manifest changed between reads is read afresh, cold and warm alike."""
     manifest = real_manifests()["gmail"]
     store.register_connector(manifest)
     store.create_connection("cin_mail", "gmail")
@@ -441,6 +441,57 @@ def test_connector_profiles_are_cached_by_digest_content(store) -> None:
         report = {e.stream: e.required for e in item.collection_report}
         assert (report["threads"], report["labels"]) == (False, True)
     assert len(cold._ctx.profiles) == 2  # the old digest's entry is simply never hit again
+
+
+def test_a_key_row_of_a_digest_never_decoded_is_read_whole(store) -> None:
+    """Issue #15, 0023: the key statement names a connector's digest by revision only. A
+    marked row is made from its key columns and its recomputation, and its profile from a
+    digest decoded before; a manifest changed since (no reconcile: the rows are marked)
+    has a revision the store never decoded, so those rows are read whole once."""
+    manifest = real_manifests()["gmail"]
+    store.register_connector(manifest)
+    store.create_connection("cin_mail", "gmail")
+    store.create_connection("cin_work", "gmail")
+    for cid in ("cin_mail", "cin_work"):
+        store.ingest_records(cid, "messages", records(1))
+    store.reconcile()
+    plain = Store(store.database, memo_rows=0)
+    assert page_names(store) == ["list_page"]
+    assert page_names(store) == ["list_keys"]
+    store.register_connector({**manifest, "display_name": "Mail"})
+    for cid in ("cin_mail", "cin_work"):  # a changed record marks its connection
+        store.ingest_records(cid, "messages", [{**records(1)[0], "data": {"changed": True}}])
+    assert page_names(store) == ["list_keys", "recompute_evidence", "page_rows"]
+    assert page_names(store) == ["list_keys", "recompute_evidence"]  # decoded now
+    got = store.list_connection_summaries(now=NOW).to_dict()
+    assert got == plain.list_connection_summaries(now=NOW).to_dict()
+    assert {i["connector_display_name"] for i in got["items"]} == {"Mail"}
+    store.reconcile()
+    assert page_names(store) == ["list_keys", "page_rows"]  # new documents: read whole
+    assert page_names(store) == ["list_keys"]
+
+
+def test_a_digest_revision_is_never_given_twice(store) -> None:
+    """0023: every write of a connector's digest takes a revision nothing rewinds: not a
+    rollback to a savepoint, not the connector registered again."""
+    manifest = real_manifests()["gmail"]
+    store.register_connector(manifest)
+    read = "SELECT revision FROM pyref_connector_digest WHERE connector_id = 'gmail'"
+    seen = []
+    with store.database.session(transaction=True) as s:
+        seen.append(s.execute(read)[0]["revision"])
+        s.execute("SAVEPOINT a")
+        s.execute("UPDATE pyref_connector_digest SET manifest_version = 'x'")
+        seen.append(s.execute(read)[0]["revision"])
+        s.execute("ROLLBACK TO SAVEPOINT a")
+        s.execute("UPDATE pyref_connector_digest SET manifest_version = 'y'")
+        seen.append(s.execute(read)[0]["revision"])
+        s.execute("UPDATE pyref_connector_digest SET manifest_version = 'z', revision = revision")
+        seen.append(s.execute(read)[0]["revision"])
+    store.register_connector({**manifest, "display_name": "Mail"})
+    with store.database.session() as s:
+        seen.append(s.execute(read)[0]["revision"])
+    assert len(set(seen)) == len(seen), seen
 
 
 def test_stored_timestamps_are_checked_on_every_decode() -> None:
@@ -700,9 +751,10 @@ def test_a_connection_created_again_in_one_transaction_is_read_anew(
 
 
 def test_key_columns_are_the_page_columns_but_the_documents(store) -> None:
-    """`memo.DOCUMENTS` names what `list_keys` leaves out of `list_page` and `page_rows`:
-    a key read and a whole read of one row give one memo key."""
-    from pyreference.memo import DOCUMENTS
+    """`memo.UNKEYED` (the evidence documents and the connector's digest) names what
+    `list_keys` leaves out of `list_page` and `page_rows`: a key read and a whole read of
+    one row give one memo key."""
+    from pyreference.memo import UNKEYED as DOCUMENTS
 
     small_fleet(store)
     with store.database.session(owner=store.owner) as s:
