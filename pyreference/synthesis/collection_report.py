@@ -176,12 +176,22 @@ def report_basis(
     declared = profile_facts(evidence.profile).usable_declared
     if facts is None:
         facts = effective_facts(evidence, run)
-    terminal = {g.stream: g.terminal for g in evidence.gaps if g.terminal}
-    gapped = {g.stream for g in evidence.gaps if g.pending}
+    gaps = evidence.gaps
+    if not gaps:  # most rows: no gapped streams to add (list comprehensions: once per row)
+        return tuple(
+            [
+                StreamBasis(name, declared.get(name), facts.get(name), 0)
+                for name in sorted(declared.keys() | facts.keys())
+            ]
+        )
+    terminal = {g.stream: g.terminal for g in gaps if g.terminal}
+    gapped = {g.stream for g in gaps if g.pending}
     names = sorted(declared.keys() | facts.keys() | terminal.keys() | gapped)
     return tuple(
-        StreamBasis(name, declared.get(name), facts.get(name), terminal.get(name, 0))
-        for name in names
+        [
+            StreamBasis(name, declared.get(name), facts.get(name), terminal.get(name, 0))
+            for name in names
+        ]
     )
 
 

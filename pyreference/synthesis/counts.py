@@ -42,39 +42,68 @@ def _count(
 
 def synthesize_counts(evidence: Evidence, facts: Mapping[str, StreamFacts]) -> Counts:
     """R20 counts; ``facts`` are the effective facts per stream (R61)."""
-    stats = {s.stream: s for s in evidence.streams}
+    # Plain loops and one record function, not a closure and generators: once per row.
+    streams = evidence.streams
+    stats = {s.stream: s for s in streams}
+    live_streams = 0
+    for s in streams:
+        if s.live_count > 0:
+            live_streams += 1
     # Unavailable evidence carries no stats, so only a failed-but-present row goes stale.
     reliable = evidence.reliable or not evidence.available
-    observed = sorted(stats.keys() | facts.keys())
-    live_streams = sum(1 for s in evidence.streams if s.live_count > 0)
     profile = profile_facts(evidence.profile)
     declarations = profile.declared
-
-    def row(name: str, declaration: str) -> StreamRecords:
-        count, state = _count(stats.get(name), facts.get(name), declarations.get(name), reliable)
-        return StreamRecords(name, count, state, declaration)
-
+    observed = sorted(stats.keys() | facts.keys())
     if not evidence.profile.manifest_usable:
-        records = tuple(row(name, "unavailable") for name in observed)
+        records = tuple(
+            [
+                _record(name, "unavailable", stats, facts, declarations, reliable)
+                for name in observed
+            ]
+        )
         return Counts((), records, None, "unobserved", live_streams)
 
     declared = profile.names
-    declared_rows = tuple(row(name, "declared") for name in declared)
-    dormant_rows = tuple(row(name, "dormant") for name in observed if name not in declared)
+    declared_rows = [
+        _record(name, "declared", stats, facts, declarations, reliable) for name in declared
+    ]
     total, total_state = _total(declared_rows)
-    return Counts(declared, declared_rows + dormant_rows, total, total_state, live_streams)
+    for name in observed:
+        if name not in declarations:  # the same names as `declared`
+            declared_rows.append(_record(name, "dormant", stats, facts, declarations, reliable))
+    return Counts(declared, tuple(declared_rows), total, total_state, live_streams)
 
 
-def _total(rows: tuple[StreamRecords, ...]) -> tuple[int | None, str]:
-    counted = [r.record_count for r in rows if r.record_count is not None]
-    if not counted:
+def _record(
+    name: str,
+    declaration: str,
+    stats: Mapping[str, StreamStats],
+    facts: Mapping[str, StreamFacts],
+    declarations: Mapping[str, DeclaredStream],
+    reliable: bool,
+) -> StreamRecords:
+    count, state = _count(stats.get(name), facts.get(name), declarations.get(name), reliable)
+    return StreamRecords(name, count, state, declaration)
+
+
+def _total(rows: list[StreamRecords]) -> tuple[int | None, str]:
+    total: int | None = None
+    stale = False
+    all_known_zero = True
+    for r in rows:
+        if r.record_count is not None:
+            total = r.record_count if total is None else total + r.record_count
+        state = r.count_state
+        if state == "stale":
+            stale = True
+        elif state != "known_zero":
+            all_known_zero = False
+    if total is None:
         return None, "unobserved"
-    total = sum(counted)
-    states = {r.count_state for r in rows}
-    if "stale" in states:
+    if stale:
         return total, "stale"
     if total > 0:
         return total, "known"
-    if states == {"known_zero"}:
+    if all_known_zero:
         return total, "known_zero"
     return total, "unobserved"  # some streams proven empty, the rest never observed

@@ -44,22 +44,18 @@ def freshness_basis(evidence: Evidence, run: RunEvidence | None) -> FreshnessBas
     success = evidence.latest_successful_run
     captured_at = (success.finished_at if success else None) or evidence.last_record_at
     attempted_at = run_time(run) if run is not None else None
-
-    def final(status: str) -> FreshnessBasis:
-        return FreshnessBasis(status, captured_at, attempted_at)
-
     if run is not None and run.status in ("failed", "cancelled"):
         success_at = success.finished_at if success else None
         # A failure we cannot place in time is not proof the data is current.
         failed_at = run_time(run)
         if success_at is None or failed_at is None or at_or_after(failed_at, success_at):
-            return final("stale")
+            return FreshnessBasis("stale", captured_at, attempted_at)
     if captured_at is None:
-        return final("unknown")
+        return FreshnessBasis("unknown", captured_at, attempted_at)
     # The usable window as a timedelta, derived once per profile: timedeltas, not floats,
     # are compared, so the boundary is inclusive to the microsecond.
     window = profile_facts(evidence.profile).window
     if window is not None:
         return FreshnessBasis(None, captured_at, attempted_at, parse_ts(captured_at), window)
     manual = evidence.profile.refresh_policy.recommended_mode == "manual"
-    return final("current" if manual else "unknown")
+    return FreshnessBasis("current" if manual else "unknown", captured_at, attempted_at)

@@ -122,17 +122,23 @@ def prepare(evidence: Evidence) -> Prepared:
     profile = profile_facts(evidence.profile)
     required = profile.required
     declared = profile.declared
-    pending = tuple(
-        PendingGroup(
-            g.stream,
-            parse_ts(p.next_attempt_after) if p.next_attempt_after is not None else None,
-            p.reason,
-            p.count,
-            g.stream in declared,
+    pending = (
+        tuple(
+            [
+                PendingGroup(
+                    g.stream,
+                    parse_ts(p.next_attempt_after) if p.next_attempt_after is not None else None,
+                    p.reason,
+                    p.count,
+                    g.stream in declared,
+                )
+                for g in evidence.gaps
+                for p in g.pending
+                if p.count > 0
+            ]
         )
-        for g in evidence.gaps
-        for p in g.pending
-        if p.count > 0
+        if evidence.gaps  # most rows have none
+        else ()
     )
     # Positional, in field order (one per row; keywords cost a third more).
     return Prepared(
