@@ -38,11 +38,15 @@ def base_axis(
         return "unknown"
     if required is None:
         required = required_streams(evidence)
-    if known_gaps == "terminal_gap" or any(
-        g.terminal > 0 and g.stream in required for g in evidence.gaps
+    # Each `any` only when there is something to find (most rows have no gaps).
+    gaps = evidence.gaps
+    if known_gaps == "terminal_gap" or (
+        gaps and any(g.terminal > 0 and g.stream in required for g in gaps)
     ):
         return "terminal_gap"
-    if known_gaps == "retryable_gap" or any(eligible.get(s, 0) > 0 for s in required):
+    if known_gaps == "retryable_gap" or (
+        eligible and any(eligible.get(s, 0) > 0 for s in required)
+    ):
         return "retryable_gap"
     if run is None:
         return "unknown"
@@ -55,14 +59,19 @@ def base_axis(
 
 def roll_up(axis: str, entries: Iterable[ReportEntry]) -> str:
     """R18 roll-up over the required report entries."""
-    required = [e for e in entries if e.required]
-    worst = max(
-        (_ROLL_UP[e.coverage_condition] for e in required if e.coverage_condition in _ROLL_UP),
-        key=_RANK.__getitem__,
-        default=None,
-    )
-    if worst is not None and _RANK[worst] > _RANK.get(axis, 0):
+    # One pass over the entries (once per summary): the worst rolled-up condition, and
+    # whether any required entry is unknown.
+    worst, worst_rank, unknown = None, 0, False
+    for e in entries:
+        if e.required:
+            rolled = _ROLL_UP.get(e.coverage_condition)
+            if rolled is not None:
+                if _RANK[rolled] > worst_rank:
+                    worst, worst_rank = rolled, _RANK[rolled]
+            elif e.coverage_condition == "unknown":
+                unknown = True
+    if worst is not None and worst_rank > _RANK.get(axis, 0):
         return worst
-    if axis == "complete" and any(e.coverage_condition == "unknown" for e in required):
+    if axis == "complete" and unknown:
         return "unknown"
     return axis

@@ -147,7 +147,10 @@ class Readiness:
         return self.credentials is not None or self.runtime is not None
 
     def conditions(self) -> tuple[HealthCondition, ...]:
-        return tuple(c for c in (self.credentials, self.runtime) if c is not None)
+        credentials, runtime = self.credentials, self.runtime
+        if credentials is None:
+            return () if runtime is None else (runtime,)
+        return (credentials,) if runtime is None else (credentials, runtime)
 
 
 READY = Readiness()

@@ -97,25 +97,36 @@ def _tone(inp: HealthInputs, state: str) -> tuple[str, set[tuple[str, str]]]:
         state_tone = "amber" if inp.evidence.latest_successful_run is not None else "green"
     else:
         state_tone = _STATE_TONE[state]
+    freshness = inp.freshness.status
+    freshness_tone = _FRESHNESS_TONE[freshness]
     coverage_tone = _COVERAGE_TONE[inp.coverage]
     disposition_tone = _DISPOSITION_TONE[inp.disposition]
     if inp.disposition == "terminal" and state == "degraded" and inp.verdict == "succeeded":
         # Collection works; what is missing needs a code fix, not an alarm.
         coverage_tone = "amber" if coverage_tone == "red" else coverage_tone
         disposition_tone = "amber"
-    inputs = (
-        (("state", state), state_tone),
-        (("freshness", inp.freshness.status), _FRESHNESS_TONE[inp.freshness.status]),
-        (("coverage", inp.coverage), coverage_tone),
-        (("disposition", inp.disposition), disposition_tone),
-        (
-            ("attention", "relevant" if inp.attention else "none"),
-            ("amber" if inp.attention else "green"),
-        ),
+    attention_tone = "amber" if inp.attention else "green"
+    # Five plain arguments, not a generator over pairs: built for every summary.
+    tone = max(
+        state_tone,
+        freshness_tone,
+        coverage_tone,
+        disposition_tone,
+        attention_tone,
+        key=_TONE_RANK.__getitem__,
     )
-    tone = max((value for _key, value in inputs), key=_TONE_RANK.__getitem__)
     # Only an amber verdict's label reads which inputs are amber.
-    ambers = {key for key, value in inputs if value == "amber"} if tone == "amber" else set()
+    ambers: set[tuple[str, str]] = set()
+    if tone == "amber":
+        for key, value in (
+            (("state", state), state_tone),
+            (("freshness", freshness), freshness_tone),
+            (("coverage", inp.coverage), coverage_tone),
+            (("disposition", inp.disposition), disposition_tone),
+            (("attention", "relevant" if inp.attention else "none"), attention_tone),
+        ):
+            if value == "amber":
+                ambers.add(key)
     return tone, ambers
 
 
