@@ -169,7 +169,7 @@ def _ts(value: Any) -> str | None:
     and only its connection degrades (R22)."""
     if value is None:
         return None
-    return _checked_ts(str(value))
+    return _checked_ts(value if type(value) is str else str(value))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -318,17 +318,21 @@ def run_from_json(data: Mapping[str, Any] | None) -> RunEvidence | None:
         failure if failure is None or type(failure) is str else str(failure),
         terminal if terminal is None or type(terminal) is str else str(terminal),
         surface,
-        tuple(
-            _facts(f, run_id, finished_at)
-            for f in facts
-            if (type(f) is dict or isinstance(f, Mapping))
-            and isinstance(f.get("stream"), str)
-            and f["stream"]
-        )
-        if facts and isinstance(facts, list)
-        else (),
-        tuple(_known_gap(g) for g in gaps) if isinstance(gaps, list) else (),
+        _run_facts(facts, run_id, finished_at) if facts and isinstance(facts, list) else (),
+        tuple([_known_gap(g) for g in gaps]) if isinstance(gaps, list) else (),
     )
+
+
+def _run_facts(facts: list[Any], run_id: str, finished_at: str | None) -> tuple[StreamFacts, ...]:
+    """A run's collection facts that name a stream, dated by the run (see `_facts`)."""
+    # A plain loop, not a generator into tuple(): cheaper for a run's few items.
+    out = []
+    for f in facts:
+        if type(f) is dict or isinstance(f, Mapping):
+            stream = f.get("stream")
+            if isinstance(stream, str) and stream:
+                out.append(_facts(f, run_id, finished_at))
+    return tuple(out)
 
 
 def _attention(item: Mapping[str, Any]) -> Attention:
@@ -400,7 +404,7 @@ def identity_from_row(
 
 
 def _stream_stats(data: Any) -> tuple[StreamStats, ...]:
-    return tuple(_stream_stat(s) for s in data or [])
+    return tuple([_stream_stat(s) for s in data or []])
 
 
 def _stream_stat(s: Mapping[str, Any]) -> StreamStats:
@@ -416,7 +420,7 @@ def _stream_stat(s: Mapping[str, Any]) -> StreamStats:
 
 
 def _stream_facts(data: Any) -> tuple[StreamFacts, ...]:
-    return tuple(_facts(f) for f in data or [])
+    return tuple([_facts(f) for f in data or []])
 
 
 def _pending(value: Any) -> tuple[PendingGaps, ...]:
@@ -531,8 +535,14 @@ def evidence_from_row(
 
 def stream_totals(stats: tuple[StreamStats, ...]) -> tuple[int, str | None]:
     """A connection's retained bytes and last record time from its streams (R21, R16)."""
-    last_times = [s.last_record_at for s in stats if s.last_record_at and s.live_count]
-    return sum(s.retained_bytes for s in stats), max(last_times) if last_times else None
+    # One loop, not a sum and a max over two passes: once per row.
+    retained, last = 0, None
+    for s in stats:
+        retained += s.retained_bytes
+        at = s.last_record_at
+        if at and s.live_count and (last is None or at > last):
+            last = at
+    return retained, last
 
 
 def foldable_deltas(row: Mapping[str, Any]) -> Any:
