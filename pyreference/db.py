@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import AsyncExitStack, ExitStack, asynccontextmanager, contextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -491,17 +491,15 @@ class PostgresDatabase(Database):
                 else:
                     yield Session(self, conn, owner_setting=setting)
             return
-        if transaction:  # a write: on a connection checked to answer
-            with ExitStack() as held:
-                conn = self._answering(held)
+        with self._lease() as lease:
+            if transaction:  # a write: on a connection checked to answer
+                conn = lease.take(checked=True)
                 with self.translate_errors(), conn.transaction():
                     conn.execute(SAFE_SEARCH_PATH_STATEMENT, prepare=False)
                     yield Session(self, conn)
-            return
-        with self._checkout() as conn, ExitStack() as held:
-            yield Session(
-                self, conn, reconnect=lambda: self._answering(held), owner_setting=setting
-            )
+                return
+            conn = lease.take(checked=False)
+            yield Session(self, conn, reconnect=lease.replace, owner_setting=setting)
 
     def _refuse_aborted(self, conn: Any) -> None:
         """Raise `callers_transaction_aborted` when the caller's own transaction on `conn`
@@ -561,31 +559,16 @@ class PostgresDatabase(Database):
         return str(value)
 
     @contextmanager
-    def _checkout(self) -> Iterator[Any]:
-        # The pool discards a connection returned closed and opens a replacement.
-        with self.translate_errors(), self._pool.connection() as conn:
-            yield conn
-
-    def _answering(self, held: ExitStack) -> Any:
-        """A pooled connection checked to answer, held until `held` closes (a write's, or
-        a retry's).
-
-        Pools hand out connections unchecked (the store's own are made so: see `Session`):
-        dead ones met here go back (the pool discards them and opens replacements) until
-        one answers.
-        """
-        for _ in range(self._pool.max_size + 1):
-            with self.translate_errors():
-                conn = self._pool.getconn()
-            if not self.answers(conn):
-                self._pool.putconn(conn)
-                continue
-            held.callback(self._pool.putconn, conn)
-            held.enter_context(conn)  # commit or roll back at the end, as pool.connection()
-            return conn
-        raise DatabaseUnavailable(
-            f"cannot reach PostgreSQL at {self.description}: no pooled connection answers"
-        )
+    def _lease(self) -> Iterator[_Lease]:
+        """A `_Lease` on the pool, given back (committed or rolled back, as
+        `pool.connection()` does) when the block ends."""
+        lease = _Lease(self)
+        try:
+            yield lease
+        except BaseException as exc:
+            lease.release(exc)
+            raise
+        lease.release(None)
 
     def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> Rows:
         with _text_json(raw.cursor(row_factory=_tuple_row())) as cur:
@@ -639,6 +622,90 @@ class PostgresDatabase(Database):
     def close(self) -> None:
         if self._pool is not None and self._owns_pool:
             self._pool.close()
+
+
+class _Lease:
+    """One pooled connection held for a session, as `pool.connection()` holds it, that can
+    be swapped for one that answers (`replace`: a read's retry). The dead one goes back
+    to the pool first (which discards it and opens a replacement): sessions each holding
+    a dead connection, as after a server restart, would otherwise fill the pool and wait
+    on each other until the pool's timeout."""
+
+    def __init__(self, db: PostgresDatabase) -> None:
+        self._db = db
+        self.conn: Any = None
+
+    def take(self, *, checked: bool) -> Any:
+        """A connection from the pool; `checked`: one that answers a round trip (dead ones
+        met go back until one answers)."""
+        pool = self._db._pool
+        for _ in range(pool.max_size + 1):
+            with self._db.translate_errors():
+                conn = pool.getconn()
+            if not checked or self._db.answers(conn):
+                self.conn = conn
+                return conn
+            pool.putconn(conn)
+        raise DatabaseUnavailable(
+            f"cannot reach PostgreSQL at {self._db.description}: no pooled connection answers"
+        )
+
+    def replace(self) -> Any:
+        """The held connection (found dead) back to the pool, and one that answers."""
+        dead, self.conn = self.conn, None
+        if dead is not None:
+            self._db._pool.putconn(dead)
+        return self.take(checked=True)
+
+    def release(self, exc: BaseException | None) -> None:
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        try:
+            conn.__exit__(type(exc) if exc is not None else None, exc, None)
+        finally:
+            self._db._pool.putconn(conn)
+
+
+class _AsyncLease:
+    """`_Lease` on an asyncio pool. A connection the pool does not grant within its timeout
+    is explained by an async probe (the sync one would block the loop)."""
+
+    def __init__(self, db: AsyncPostgresDatabase) -> None:
+        self._db = db
+        self.conn: Any = None
+
+    async def take(self, *, checked: bool) -> Any:
+        from psycopg_pool import PoolTimeout
+
+        pool = self._db._pool
+        for _ in range(pool.max_size + 1):
+            try:
+                conn = await pool.getconn()
+            except PoolTimeout as exc:
+                raise DatabaseUnavailable(await self._db._why_no_connection()) from exc
+            if not checked or await self._db.answers_async(conn):
+                self.conn = conn
+                return conn
+            await pool.putconn(conn)
+        raise DatabaseUnavailable(
+            f"cannot reach PostgreSQL at {self._db.description}: no pooled connection answers"
+        )
+
+    async def replace(self) -> Any:
+        dead, self.conn = self.conn, None
+        if dead is not None:
+            await self._db._pool.putconn(dead)
+        return await self.take(checked=True)
+
+    async def release(self, exc: BaseException | None) -> None:
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        try:
+            await conn.__aexit__(type(exc) if exc is not None else None, exc, None)
+        finally:
+            await self._db._pool.putconn(conn)
 
 
 class OwnerRead:
@@ -906,36 +973,20 @@ class AsyncPostgresDatabase(PostgresDatabase):
             return
         self._on_home_loop()
         with self.translate_errors():
-            if transaction:  # a write: on a connection checked to answer
-                async with AsyncExitStack() as held:
-                    conn = await self._answering_async(held)
+            lease = _AsyncLease(self)
+            try:
+                if transaction:  # a write: on a connection checked to answer
+                    conn = await lease.take(checked=True)
                     async with conn.transaction():
                         await conn.execute(SAFE_SEARCH_PATH_STATEMENT, prepare=False)
                         yield AsyncSession(self, conn)
-                return
-            async with self._pooled() as conn, AsyncExitStack() as held:
-                yield AsyncSession(
-                    self,
-                    conn,
-                    reconnect=lambda: self._answering_async(held),
-                    owner_setting=setting,
-                )
-
-    @asynccontextmanager
-    async def _pooled(self) -> AsyncIterator[Any]:
-        """`pool.connection()`, except that a connection not granted within the pool's
-        timeout is explained by an async probe (the sync probe would block the loop)."""
-        from psycopg_pool import PoolTimeout
-
-        try:
-            conn = await self._pool.getconn()
-        except PoolTimeout as exc:
-            raise DatabaseUnavailable(await self._why_no_connection()) from exc
-        try:
-            async with conn:  # commit or roll back at the end, as pool.connection()
-                yield conn
-        finally:
-            await self._pool.putconn(conn)
+                else:
+                    conn = await lease.take(checked=False)
+                    yield AsyncSession(self, conn, reconnect=lease.replace, owner_setting=setting)
+            except BaseException as exc:
+                await lease.release(exc)
+                raise
+            await lease.release(None)
 
     async def _why_no_connection(self) -> str:
         """`_pool_timeout_message`, probing without blocking the event loop and for at
@@ -963,7 +1014,8 @@ class AsyncPostgresDatabase(PostgresDatabase):
         )
 
     def _pool_timeout_message(self) -> str:
-        # Met in `_answering_async` (a retry's checkout): no probe, it would block the loop.
+        # A pool timeout outside `_AsyncLease.take` (which probes, async): no sync probe
+        # here, it would block the loop.
         return (
             f"cannot reach PostgreSQL at {self.description}: no pooled connection within "
             f"{self._pool.timeout:g} s (the server does not answer, or all "
@@ -996,21 +1048,6 @@ class AsyncPostgresDatabase(PostgresDatabase):
         except self._psycopg.Error:
             return False
         return True
-
-    async def _answering_async(self, held: AsyncExitStack) -> Any:
-        """`PostgresDatabase._answering`, async."""
-        for _ in range(self._pool.max_size + 1):
-            with self.translate_errors():
-                conn = await self._pool.getconn()
-            if not await self.answers_async(conn):
-                await self._pool.putconn(conn)
-                continue
-            held.push_async_callback(self._pool.putconn, conn)
-            await held.enter_async_context(conn)
-            return conn
-        raise DatabaseUnavailable(
-            f"cannot reach PostgreSQL at {self.description}: no pooled connection answers"
-        )
 
     def _on_home_loop(self) -> None:
         """Refuse, typed, a use of our own pool from an event loop other than its own

@@ -251,3 +251,57 @@ def test_an_async_write_goes_out_on_a_connection_that_answered(pg_dsn: str) -> N
             assert summary is not None and summary.display_name == "Mail 4"
 
     asyncio.run(scenario())
+
+
+def test_a_full_pool_of_dead_connections_costs_no_failed_read(pg_dsn: str) -> None:
+    # After a restart every pooled connection is dead; sessions that each hold one must
+    # give it back before taking a replacement, or their retries wait on each other for a
+    # slot of the full pool until its timeout.
+    import threading
+
+    from pyreference.db import POOL_MAX_SIZE
+
+    store = pyreference.connect(pg_dsn, timeout=3)
+    small_fleet(store)
+    together_in = threading.Barrier(POOL_MAX_SIZE)
+
+    def read(_: int) -> None:
+        with store.database.session(owner=store.owner) as s:
+            together_in.wait(timeout=10)  # every slot of the pool held
+            if _ == 0:
+                _terminate_all_but_mine(pg_dsn)
+            together_in.wait(timeout=10)
+            assert s.execute("cursor_key")
+
+    assert together(POOL_MAX_SIZE, read)[1] == []
+    store.close()
+
+
+def test_an_async_full_pool_of_dead_connections_costs_no_failed_read(pg_dsn: str) -> None:
+    import asyncio
+
+    from pyreference.db import POOL_MAX_SIZE
+
+    with pyreference.connect(pg_dsn) as setup:
+        small_fleet(setup)
+
+    async def scenario() -> None:
+        store = await pyreference.connect_async(pg_dsn, timeout=3)
+        held = asyncio.Barrier(POOL_MAX_SIZE)
+
+        async def read(i: int) -> None:
+            async with store.database.session(owner=store.owner) as s:
+                await held.wait()  # every slot of the pool held
+                if i == 0:
+                    assert await asyncio.to_thread(_terminate_all_but_mine, pg_dsn) >= 1
+                await held.wait()
+                assert (await s.rows("cursor_key"))[1]
+
+        await asyncio.gather(*(read(i) for i in range(POOL_MAX_SIZE)))
+        pages = await asyncio.gather(
+            *(store.list_connection_summaries(now=NOW) for _ in range(2 * POOL_MAX_SIZE))
+        )
+        assert all(p.items for p in pages)
+        await store.aclose()
+
+    asyncio.run(scenario())
