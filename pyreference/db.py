@@ -491,7 +491,7 @@ class PostgresDatabase(Database):
                 else:
                     yield Session(self, conn, owner_setting=setting)
             return
-        with self._lease() as lease:
+        with _Lease(self) as lease:
             if transaction:  # a write: on a connection checked to answer
                 conn = lease.take(checked=True)
                 with self.translate_errors(), conn.transaction():
@@ -558,18 +558,6 @@ class PostgresDatabase(Database):
             raise InvalidInput("this database has no cursor key: run `pyreference migrate`")
         return str(value)
 
-    @contextmanager
-    def _lease(self) -> Iterator[_Lease]:
-        """A `_Lease` on the pool, given back (committed or rolled back, as
-        `pool.connection()` does) when the block ends."""
-        lease = _Lease(self)
-        try:
-            yield lease
-        except BaseException as exc:
-            lease.release(exc)
-            raise
-        lease.release(None)
-
     def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> Rows:
         with _text_json(raw.cursor(row_factory=_tuple_row())) as cur:
             cur.execute(sql, params or None, prepare=self._prepare_arg)
@@ -629,11 +617,18 @@ class _Lease:
     be swapped for one that answers (`replace`: a read's retry). The dead one goes back
     to the pool first (which discards it and opens a replacement): sessions each holding
     a dead connection, as after a server restart, would otherwise fill the pool and wait
-    on each other until the pool's timeout."""
+    on each other until the pool's timeout. Given back when its block ends, committed or
+    rolled back as `pool.connection()` does."""
 
     def __init__(self, db: PostgresDatabase) -> None:
         self._db = db
         self.conn: Any = None
+
+    def __enter__(self) -> _Lease:
+        return self
+
+    def __exit__(self, _type: Any, exc: BaseException | None, _tb: Any) -> None:
+        self.release(exc)
 
     def take(self, *, checked: bool) -> Any:
         """A connection from the pool; `checked`: one that answers a round trip (dead ones
@@ -674,6 +669,12 @@ class _AsyncLease:
     def __init__(self, db: AsyncPostgresDatabase) -> None:
         self._db = db
         self.conn: Any = None
+
+    async def __aenter__(self) -> _AsyncLease:
+        return self
+
+    async def __aexit__(self, _type: Any, exc: BaseException | None, _tb: Any) -> None:
+        await self.release(exc)
 
     async def take(self, *, checked: bool) -> Any:
         from psycopg_pool import PoolTimeout
@@ -973,20 +974,15 @@ class AsyncPostgresDatabase(PostgresDatabase):
             return
         self._on_home_loop()
         with self.translate_errors():
-            lease = _AsyncLease(self)
-            try:
+            async with _AsyncLease(self) as lease:
                 if transaction:  # a write: on a connection checked to answer
                     conn = await lease.take(checked=True)
                     async with conn.transaction():
                         await conn.execute(SAFE_SEARCH_PATH_STATEMENT, prepare=False)
                         yield AsyncSession(self, conn)
-                else:
-                    conn = await lease.take(checked=False)
-                    yield AsyncSession(self, conn, reconnect=lease.replace, owner_setting=setting)
-            except BaseException as exc:
-                await lease.release(exc)
-                raise
-            await lease.release(None)
+                    return
+                conn = await lease.take(checked=False)
+                yield AsyncSession(self, conn, reconnect=lease.replace, owner_setting=setting)
 
     async def _why_no_connection(self) -> str:
         """`_pool_timeout_message`, probing without blocking the event loop and for at
