@@ -125,11 +125,11 @@ class PageDecoder:
     def profile(self, row: Mapping[str, Any]) -> ConnectorProfile:
         """The row's connector profile (a key row's only when `knows_profile`)."""
         key = profile_key(row)
-        found = self._found.get(key) or self._profiles.get(key)
+        found = self._known(key)
         if found is None:
             found = profile_from_row(row, self.json)
             self._profiles.put(key, found)
-        self._found[key] = found
+            self._found[key] = found
         return found
 
     def knows_profile(self, row: Mapping[str, Any]) -> bool:
@@ -138,11 +138,17 @@ class PageDecoder:
         no digest at all (`digest_revision` NULL, nothing to decode)."""
         if "declared_streams" in row or row.get("digest_revision") is None:
             return True
-        key = profile_key(row)
-        found = self._found.get(key) or self._profiles.get(key)
-        if found is not None:
-            self._found[key] = found
-        return found is not None
+        return self._known(profile_key(row)) is not None
+
+    def _known(self, key: tuple[Any, ...]) -> ConnectorProfile | None:
+        """The profile under `key` that this read found before, or the store's cache holds
+        (then kept for this read)."""
+        found = self._found.get(key)
+        if found is None:
+            found = self._profiles.get(key)
+            if found is not None:
+                self._found[key] = found
+        return found
 
 
 def _int(value: Any) -> int | None:
