@@ -413,8 +413,10 @@ def test_explicit_event_seq_is_stored_as_given(store: Store) -> None:
 # -- one bad row never breaks a page ---------------------------------------------------------
 
 # Hostile values a plain-SQL writer could store before the 0006 guards (and that a
-# database restored from elsewhere may still hold), per backend.
-HOSTILE_TIME = {"sqlite": "2026-11-31T10:00:00.000000Z", "postgres": "10000-01-01T00:00:00Z"}
+# database restored from elsewhere may still hold), per backend. Each sorts after any
+# clock-stamped time the setup writes, so it is the connection's newest evidence (the
+# SQLite value was "2026-11-31", which stopped being the newest on 2026-12-01).
+HOSTILE_TIME = {"sqlite": "9999-11-31T10:00:00.000000Z", "postgres": "10000-01-01T00:00:00Z"}
 LEAP_SECOND = {"sqlite": "2016-12-31T23:59:60.000000Z", "postgres": "infinity"}
 
 
