@@ -7,10 +7,14 @@
 -- now reads the digest's revision in their place, and whole rows (read only for rows a
 -- reader lacks) still carry the digest. A revision is never given twice, whatever is rolled
 -- back or created again: the same reasons as 0022's for evidence rows.
--- A sequence: not transactional (a rollback never gives a value back).
+-- A sequence: not transactional (a rollback never gives a value back). It starts above every
+-- revision already stored (a rollback of 0023 keeps the column), and every digest takes a
+-- new one: a digest written while 0023 was rolled back kept its old revision.
 CREATE SEQUENCE IF NOT EXISTS pyref_digest_revision;
 REVOKE ALL ON SEQUENCE pyref_digest_revision FROM PUBLIC;
 ALTER TABLE pyref_connector_digest ADD COLUMN IF NOT EXISTS revision bigint NOT NULL DEFAULT 0;
+SELECT pg_catalog.setval('pyref_digest_revision', greatest(max(revision), 0) + 1, false)
+  FROM pyref_connector_digest;
 UPDATE pyref_connector_digest SET revision = pg_catalog.nextval('pyref_digest_revision');
 
 -- Every new row and every update (digests change only when a manifest is registered).

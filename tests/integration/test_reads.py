@@ -494,6 +494,30 @@ def test_a_digest_revision_is_never_given_twice(store) -> None:
     assert len(set(seen)) == len(seen), seen
 
 
+def test_a_digest_revision_outlives_a_rollback_of_0023(store) -> None:
+    """0023 rolled back and applied again gives every digest a revision it never had: a
+    reading process that lived through it holds profiles by the old revisions."""
+    from tests.support.upgrades import apply_upto, rollback_after
+
+    manifests = real_manifests()
+    for cid in ("gmail", "chase"):
+        store.register_connector(manifests[cid])
+    read = "SELECT connector_id, revision FROM pyref_connector_digest ORDER BY connector_id"
+    with store.database.session() as s:
+        before = {r["connector_id"]: r["revision"] for r in s.execute(read)}
+    rollback_after(store, "0022_evidence_revisions")
+    store.register_connector({**manifests["gmail"], "display_name": "Mail"})  # 0022's library
+    apply_upto(store, None)
+    with store.database.session() as s:
+        after = {r["connector_id"]: r["revision"] for r in s.execute(read)}
+    assert after.keys() == before.keys()
+    assert len(set(after.values())) == len(after)
+    if store.dialect == "postgres":  # above every revision given before (SQLite's are random)
+        assert min(after.values()) > max(before.values()), (before, after)
+    else:
+        assert not set(after.values()) & set(before.values()), (before, after)
+
+
 def test_stored_timestamps_are_checked_on_every_decode() -> None:
     """Checked timestamps are cached by text (a page repeats them); refusals never are."""
     from pyreference.reads import _ts
