@@ -19,6 +19,8 @@ one killed) is reported by `MigrationLocked` and removed only on request (`break
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -41,6 +43,7 @@ LOCK_KEY = int.from_bytes(b"pyrefmig", "big")
 LOCK_WAIT = 60.0  # seconds migrate() waits for another migrate to finish
 DDL_LOCK_TIMEOUT = "30s"  # how long one migration statement waits for a table lock
 _POLL = 0.2
+_log = logging.getLogger(__name__)
 
 
 def _borrowing(base: type) -> type:
@@ -108,6 +111,8 @@ def migrate(db: Database, *, lock_wait: float = LOCK_WAIT, break_lock: bool = Fa
             _clear_or_refuse_yoyo_lock(backend, break_lock)
             # Read again under the lock: another migrate may just have applied them.
             todo = backend.to_apply(migrations)
+            for migration in todo:
+                _rows_to_log(migration)
             try:
                 backend.apply_migrations(todo)
             except Exception as exc:
@@ -121,6 +126,35 @@ def migrate(db: Database, *, lock_wait: float = LOCK_WAIT, break_lock: bool = Fa
     # 0010 folds run events written before the spine trigger existed (in SQL, so a
     # plain `yoyo apply` does it too).
     return [m.id for m in todo]
+
+
+def _rows_to_log(migration: Any) -> None:
+    """Log, not print, the rows a migration's statements return (0022's `setval`).
+
+    yoyo writes them to `sys.stdout`: the application's own stdout, and the CLI's
+    `--json` output. Each step writes to a buffer logged at DEBUG instead; a yoyo
+    whose steps take no `out` prints as before.
+    """
+    migration.load()
+    steps = list(migration.steps)
+    while steps:
+        step = steps.pop()
+        steps.extend(getattr(step, "steps", None) or ())
+        if getattr(step, "step", None) is not None:
+            steps.append(step.step)
+        execute = getattr(step, "_execute", None)
+        if execute is not None:
+            step._execute = _logging(execute, migration.id)
+
+
+def _logging(execute: Any, migration_id: str) -> Any:
+    def quiet(cursor: Any, stmt: Any, out: Any = None) -> None:
+        rows = io.StringIO()
+        execute(cursor, stmt, out=rows)
+        if rows.getvalue():
+            _log.debug("%s returned:\n%s", migration_id, rows.getvalue())
+
+    return quiet
 
 
 def _migrations(db: Database) -> Any:

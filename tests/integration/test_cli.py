@@ -48,6 +48,14 @@ def test_migrate_twice_is_a_noop(runner: CliRunner, dsn: str) -> None:
     assert json.loads(second.stdout) == {"applied": []}
 
 
+def test_migrate_json_is_pure_json_on_postgres(runner: CliRunner, empty_pg_dsn: str) -> None:
+    """yoyo prints the rows a migration's statement returns (0022's `setval`) to stdout;
+    `migrate` logs them instead, so `--json` stays one JSON document."""
+    result = runner.invoke(cli, ["migrate", "--dsn", empty_pg_dsn, "--json"])
+    assert result.exit_code == 0, result.output
+    assert "0022_evidence_revisions" in json.loads(result.stdout)["applied"]
+
+
 def test_render_check_passes_on_the_repo(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["render", "--check"])
     assert result.exit_code == 0, result.output
