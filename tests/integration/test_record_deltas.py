@@ -95,8 +95,8 @@ def mark(store: Store, *cids: str) -> None:
         )
 
 
-@pytest.fixture
-def mail(store: Store) -> Store:
+def two_mailboxes(store: Store) -> Store:
+    """Two Gmail connections of 3 messages each, reconciled: nothing pending."""
     register(store, "gmail")
     for cid in ("cin_a", "cin_b"):
         store.create_connection(cid, "gmail")
@@ -104,6 +104,11 @@ def mail(store: Store) -> Store:
     store.reconcile()
     assert pending(store) == (0, 0)
     return store
+
+
+@pytest.fixture
+def mail(store: Store) -> Store:
+    return two_mailboxes(store)
 
 
 def test_inserts_are_added_by_the_page_statement_alone(mail: Store) -> None:

@@ -1,0 +1,16 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0023_digest_revisions
+-- pyreference 0024: a row marked by run events only is recomputed without recounting its
+-- records (issue #15). Run events mark their connections dirty (the spine trigger, and
+-- reconcile's expansion of run marks), and a read recomputed a marked row whole, records
+-- included: every record's JSON read again for the stream statistics, which run events
+-- never change (a third of the recompute of 100 run-marked rows of 100 records each,
+-- 48 -> 33 ms measured; more with more records). On Postgres each mark now says whether only runs changed (`pyref_dirty.runs_only`),
+-- and the readers' recompute takes a connection whose marks all say so, and whose stored row is
+-- current ('ok'), as its stored stream statistics plus its pending record deltas (0020)
+-- (exactly a recount: deltas are sums and a maximum). Runs, gaps, schedule and attention
+-- are recomputed as before; reconcile and verify still recount everything.
+-- SQLite keeps one mark a connection, whichever write came first (its triggers add a mark
+-- only where none is), so a mark cannot say that only runs changed: the column is there
+-- (both backends have one schema) and always false, and reads recount marked rows as before.
+ALTER TABLE pyref_dirty ADD COLUMN runs_only INTEGER NOT NULL DEFAULT 0;

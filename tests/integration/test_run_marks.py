@@ -1,0 +1,171 @@
+"""Rows marked by run events only (0024, issue #15): on Postgres a mark says whether only
+runs changed (`pyref_dirty.runs_only`), and a read recomputes such a row's runs, gaps,
+schedule and attention but takes its stream statistics from its stored row plus its
+pending record deltas, instead of recounting its records. Every read here is compared
+with a recount (a reconciled read), on both backends; the Postgres-only tests show which
+rows skip the recount by altering a stored count by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from pyreference.demo import build_demo_fleet
+from pyreference.store import Store
+from tests.integration.test_record_deltas import insert_record, mail, summaries, two_mailboxes
+from tests.integration.test_runs_trust import p, q
+from tests.support.faults import install_fault, remove_fault
+from tests.support.scenario import NOW, records, run
+from tests.support.upgrades import apply_upto, rollback_after
+
+__all__ = ["mail"]  # the fixture, shared with test_record_deltas
+
+
+def run_events(store: Store, run_id: str, cid: str, **kw: Any) -> None:
+    store.append_events(run(run_id, connection_id=cid, **kw))
+
+
+def marks(store: Store) -> list[tuple[str, bool]]:
+    rows = q(store, "SELECT connector_instance_id AS c, runs_only AS r FROM pyref_dirty")
+    return sorted((r["c"], bool(r["r"])) for r in rows)
+
+
+def total(store: Store, cid: str) -> int:
+    summary = store.get_connection_summary(cid, now=NOW)
+    assert summary is not None
+    return int(summary.to_dict()["total_records"])
+
+
+def alter_stored_count(store: Store, cid: str, rows: int) -> None:
+    """Give a stored row's one stream another count, by hand (no mark: the evidence table
+    has none of the canonical tables' triggers), so that a read shows whether it took
+    the stored statistics or recounted the records."""
+    stats = q(
+        store,
+        f"SELECT stream_stats FROM pyref_evidence WHERE connector_instance_id = {p(store, 'c')}",
+        {"c": cid},
+    )[0]["stream_stats"]
+    stats = json.loads(stats) if isinstance(stats, str) else stats
+    assert len(stats) == 1
+    stats[0]["live"] = stats[0]["rows"] = rows
+    q(
+        store,
+        f"UPDATE pyref_evidence SET stream_stats = {p(store, 's')}"
+        f" WHERE connector_instance_id = {p(store, 'c')}",
+        {"s": json.dumps(stats), "c": cid},
+    )
+
+
+def test_a_run_marked_row_reads_as_a_recount(mail: Store) -> None:
+    """Run events, with record inserts before and after them: the read (recomputed runs,
+    stored counts plus deltas) is what a reconcile gives."""
+    store = mail
+    store.ingest_records("cin_a", "messages", records(2, prefix="before", minutes_ago=5))
+    run_events(store, "r1", "cin_a")
+    run_events(store, "r2", "cin_b", end="run.failed")
+    store.ingest_records("cin_a", "labels", records(1, prefix="after"))  # a new stream
+    insert_record(store, "cin_b", "messages", "tomb", deleted=True)
+    read = summaries(store)
+    assert {s["last_run"]["run_id"] for s in read} == {"r1", "r2"}
+    store.reconcile()
+    assert summaries(store) == read
+    assert store.verify() == []
+
+
+@pytest.mark.parametrize(
+    "other_write",
+    ["update_record", "delete_record", "gap", "attention", "schedule"],
+)
+def test_any_other_write_with_run_events_reads_as_a_recount(mail: Store, other_write: str) -> None:
+    store = mail
+    run_events(store, "r1", "cin_a")
+    store.ingest_records("cin_a", "messages", records(1, prefix="new"))
+    if other_write == "update_record":
+        store.ingest_records("cin_a", "messages", [{**records(1)[0], "data": {"changed": 1}}])
+    elif other_write == "delete_record":
+        store.delete_record("cin_a", "messages", records(1)[0]["key"])
+    elif other_write == "gap":
+        store.add_detail_gap("cin_a", "messages", reason="rate_limited")
+    elif other_write == "attention":
+        store.open_attention("cin_a", reason_code="reauth_required")
+    else:
+        store.set_schedule("cin_a", interval_seconds=3600)
+    run_events(store, "r2", "cin_a", started=10, finished=5)
+    read = summaries(store)
+    store.reconcile()
+    assert summaries(store) == read
+
+
+def test_a_run_marked_row_never_reconciled_or_failed_is_recounted(mail: Store) -> None:
+    store = mail
+    store.create_connection("cin_new", "gmail")
+    store.ingest_records("cin_new", "messages", records(2))
+    run_events(store, "r0", "cin_new")
+    install_fault(store, "cin_a")
+    store.ingest_records("cin_a", "messages", records(1, prefix="new"))
+    assert store.reconcile_report().failed == 1
+    run_events(store, "r1", "cin_a")
+    read = summaries(store)
+    assert [s["total_records"] for s in read if s["connection_id"] != "cin_b"] == [4, 2]
+    remove_fault(store)
+    store.reconcile()
+    assert summaries(store) == read
+
+
+def test_run_events_leave_marks_that_say_so(pg_mail: Store) -> None:
+    store = pg_mail
+    run_events(store, "r1", "cin_a")
+    assert marks(store) == [("cin_a", True)]
+    store.ingest_records("cin_a", "messages", [{**records(1)[0], "data": {"changed": 1}}])
+    assert marks(store) == [("cin_a", False), ("cin_a", True)]
+
+
+def test_a_run_marked_row_keeps_its_stored_counts(pg_mail: Store) -> None:
+    """Postgres: the read of a row marked by run events only adds its deltas to its stored
+    counts (altered here by hand to tell them from a recount); any other mark, or a
+    reconcile, recounts."""
+    store = pg_mail
+    alter_stored_count(store, "cin_a", 100)
+    store.ingest_records("cin_a", "messages", records(2, prefix="new"))
+    assert total(store, "cin_a") == 102  # clean with deltas: stored counts, as ever
+    run_events(store, "r1", "cin_a")
+    assert total(store, "cin_a") == 102  # run-marked: recomputed, without a recount
+    page = store.list_connection_summaries(now=NOW).to_dict()["items"]
+    assert [i["total_records"] for i in page if i["connection_id"] == "cin_a"] == [102]
+    store.ingest_records("cin_a", "messages", [{**records(1)[0], "data": {"changed": 1}}])
+    assert total(store, "cin_a") == 5  # an UPDATE of a record marks: recounted
+    store.reconcile()
+    assert total(store, "cin_a") == 5
+
+
+@pytest.fixture
+def pg_mail(pg_store: Store) -> Store:
+    return two_mailboxes(pg_store)
+
+
+def test_0024_rolls_back_with_run_marks_pending_and_forward(blank: Store) -> None:
+    """Rolled back with run marks and deltas pending, then forward: every read in between
+    equals the reconciled one (the marks stay marks; those written before 0024 is applied
+    again are recounted), and reconcile leaves nothing to verify."""
+    apply_upto(blank, None)
+    build_demo_fleet(blank, NOW)
+    blank.reconcile()
+    ids = [s.connection_id for s in blank.iter_connection_summaries(NOW)][:3]
+    for n, cid in enumerate(ids):
+        run_events(blank, f"pending_{n}", cid)
+    blank.ingest_records(ids[0], "messages", records(2, prefix="pending"))
+    expected = summaries(blank)
+
+    rollback_after(blank, "0023_digest_revisions")
+    assert summaries(blank) == expected
+    apply_upto(blank, None)
+    assert {r for _, r in marks(blank)} == {False}, "marks written before 0024 are recounted"
+    assert summaries(blank) == expected
+    run_events(blank, "later", ids[1], started=3, finished=2)
+    later = summaries(blank)
+    blank.reconcile()
+    assert blank.verify() == []
+    assert summaries(blank) == later
