@@ -306,7 +306,10 @@ def dirty_pages(warm: Store, cold: Store, conn: Any, reps: int) -> dict[str, Any
     marked rows are recomputed from the canonical tables by every read; the first read of
     a marked row also decodes it (its key is new), a reread of it unchanged
     (`dirty_all_reread`, a console refreshing before the reconciler came) finds it in the
-    memo."""
+    memo.
+    `run_marked_all`: a run event in every row of the page (what a collector's run
+    leaves): the rows are marked by run events only, so their runs are recomputed and,
+    from 0024, their records not recounted (a reread: `run_marked_all_reread`)."""
     ids = [i.connection_id for i in cold.list_connection_summaries(PAGE, now=measure.NOW).items]
     samples: dict[str, list[float]] = {}
     mark = "INSERT INTO pyref_dirty (connector_instance_id) SELECT unnest(%s::text[])"
@@ -316,6 +319,13 @@ def dirty_pages(warm: Store, cold: Store, conn: Any, reps: int) -> dict[str, Any
         " SELECT r.connector_instance_id, min(r.stream), %s || r.connector_instance_id,"
         " '{\"bench\": true}'::jsonb, %s::timestamptz FROM records r"
         " WHERE r.connector_instance_id = ANY(%s::text[]) GROUP BY r.connector_instance_id"
+    )
+
+    # One run.started event per connection (a run of its own), in one statement.
+    run_event = (
+        "INSERT INTO spine_events (event_id, event_type, occurred_at, run_id,"
+        " connector_instance_id) SELECT %s || x, 'run.started', %s::timestamptz, %s || x, x"
+        " FROM unnest(%s::text[]) AS x"
     )
 
     def timed(name: str, store: Store) -> None:
@@ -338,6 +348,12 @@ def dirty_pages(warm: Store, cold: Store, conn: Any, reps: int) -> dict[str, Any
         conn.execute(mark, (ids,))
         timed("dirty_all", warm)
         timed("dirty_all_reread", warm)
+        fleet.pg_settle(conn)
+        warm.list_connection_summaries(PAGE, now=measure.NOW)
+        tag = f"bench_run_{rep}_{time.monotonic_ns()}_"
+        conn.execute(run_event, (tag, measure.NOW, tag, ids))
+        timed("run_marked_all", warm)
+        timed("run_marked_all_reread", warm)
         if rep < 0:
             samples.clear()
     # Statements of the first read after each write, the clean page read before it (as in
