@@ -170,6 +170,14 @@ def _postgres_client(exc: Exception, where: str, dsn: str | None) -> Pyreference
     if _is(exc, "OperationalError"):
         reason = failure_reason(str(exc), dsn)
         return DatabaseUnavailable(f"cannot reach PostgreSQL at {where}: {reason}")
+    if kind == "InternalError" and str(exc).startswith("received "):
+        # psycopg's "received N results from command ..." (BEGIN, COMMIT): the server or a
+        # pooler answered out of turn, as PgBouncer does when the server backend dies
+        # during COMMIT. The connection is done and the outcome of the call unknown.
+        return DatabaseUnavailable(
+            f"the connection to PostgreSQL at {where} broke during the call (the server"
+            " answered one command with several results): whether it took effect is unknown"
+        )
     return DatabaseError(f"the PostgreSQL driver refused the call (psycopg {kind})")
 
 

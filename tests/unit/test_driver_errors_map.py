@@ -44,6 +44,11 @@ def test_the_drivers_own_errors_are_typed() -> None:
     assert isinstance(refused, errors.DatabaseError) and "SELECT" not in str(refused)
     value = postgres_error(psycopg.DataError("NUL in text: 'secret'"), where=where)
     assert isinstance(value, errors.InvalidInput) and "secret" not in str(value)
+    # Behind PgBouncer, a backend killed during COMMIT: the connection broke.
+    broke = postgres_error(
+        psycopg.InternalError("received 2 results from command 'COMMIT'"), where=where
+    )
+    assert isinstance(broke, errors.DatabaseUnavailable) and "COMMIT" not in str(broke)
 
 
 @pytest.mark.parametrize(
