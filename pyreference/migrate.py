@@ -19,6 +19,7 @@ one killed) is reported by `MigrationLocked` and removed only on request (`break
 
 from __future__ import annotations
 
+import inspect
 import io
 import logging
 import os
@@ -143,7 +144,7 @@ def _rows_to_log(migration: Any) -> None:
         if getattr(step, "step", None) is not None:
             steps.append(step.step)
         execute = getattr(step, "_execute", None)
-        if execute is not None:
+        if execute is not None and "out" in inspect.signature(execute).parameters:
             step._execute = _logging(execute, migration.id)
 
 
