@@ -10,6 +10,10 @@
 -- current ('ok'), as its stored stream statistics plus its pending record deltas (0020)
 -- (exactly a recount: deltas are sums and a maximum). Runs, gaps, schedule and attention
 -- are recomputed as before; reconcile and verify still recount everything.
+-- On Postgres the recompute also no longer tests every fresh run row it reads against the list of ids
+-- (each row's run subqueries read its own connection's runs): under the function's generic
+-- plan that test scanned the whole array for every run row, so its cost grew with the
+-- square of the rows asked for (1,000 clean rows: 2.8 s, now 0.27 s; 100: 45 -> 27 ms).
 -- Every other writer's mark (an UPDATE or DELETE of records, gaps, attention, schedules,
 -- connections, connectors) takes the default: its row is recounted.
 ALTER TABLE pyref_dirty ADD COLUMN IF NOT EXISTS runs_only boolean NOT NULL DEFAULT false;
@@ -116,9 +120,7 @@ BEGIN
      WHERE NOT EXISTS (SELECT 1 FROM connector_instances ci WHERE ci.connector_instance_id = s.connector_instance_id);
     RETURN v_n;
 END
-$$;
-
-CREATE OR REPLACE FUNCTION pyref_recompute_evidence_v1(p_ids text[])
+$$;CREATE OR REPLACE FUNCTION pyref_recompute_evidence_v1(p_ids text[])
 RETURNS SETOF pyref_evidence_source
 LANGUAGE plpgsql STABLE SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
@@ -254,7 +256,7 @@ BEGIN
                 FROM pyref_runs kr
               UNION ALL
               SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at, 0 AS stale_ FROM delta dl) u
-       WHERE u.stale_ = 0 AND u.connector_instance_id = ANY (p_ids)
+       WHERE u.stale_ = 0
     )
     SELECT s.* FROM (SELECT
                       ci.connector_instance_id,

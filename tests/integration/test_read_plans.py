@@ -29,3 +29,23 @@ def test_the_readers_recompute_functions_keep_one_plan_per_session(pg_dsn: str) 
     for name, language, config in rows:
         assert language == "plpgsql", name
         assert "plan_cache_mode=force_generic_plan" in config, name
+
+
+def test_a_rows_run_subqueries_never_test_the_whole_id_list(pg_dsn: str) -> None:
+    """0024: under the recompute's generic plan, each row's run subqueries find its runs by
+    its connection alone. They also tested `connector_instance_id = ANY (p_ids)`, which the
+    generic plan made an index condition: one index descent per id asked for, for every run
+    subquery of every row, so a page's recompute grew with the square of its rows (1,000
+    clean rows: 2.8 s; bench/README.md)."""
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        source = conn.execute(
+            "SELECT prosrc FROM pg_proc WHERE proname = 'pyref_recompute_evidence_v1'"
+        ).fetchone()
+        assert source is not None
+        query = source[0].split("RETURN QUERY", 1)[1].rsplit(";", 1)[0]
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        conn.execute(f"PREPARE recompute(text[]) AS {query.replace('p_ids', '$1')}")
+        plan = [r[0] for r in conn.execute("EXPLAIN EXECUTE recompute('{a,b}')")]
+    per_row = [line for line in plan if "ci.connector_instance_id" in line]
+    assert per_row, "the plan correlates run subqueries with the row"
+    assert not [line for line in per_row if "ANY ($1)" in line], "\n".join(plan)
