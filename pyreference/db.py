@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager, contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from . import sqlfiles
 from .conninfo import describe_dsn, describe_params, failure_reason, parse_dsn
@@ -207,7 +207,7 @@ class Session:
                     assert self._reconnect is not None
                     self._raw, self._reconnect = self._reconnect(), None
             try:
-                return self._send(sql, adapted)
+                return self._send(name, sql, adapted)
             except Exception as exc:
                 if not self._retryable(sql, exc):
                     raise
@@ -216,12 +216,12 @@ class Session:
                 assert self._reconnect is not None
                 self._raw = self._reconnect()
                 self._reconnect = None
-                return self._send(sql, adapted)
+                return self._send(name, sql, adapted)
 
-    def _send(self, sql: str, adapted: Mapping[str, Any]) -> Rows:
+    def _send(self, name: str, sql: str, adapted: Mapping[str, Any]) -> Rows:
         if self._owner_setting is None:
             return self._db._run(self._raw, sql, adapted)
-        return self._db._run_as_owner(self._raw, self._owner_setting, sql, adapted)
+        return self._db._run_as_owner(self._raw, self._owner_setting, name, sql, adapted)
 
     def _retryable(self, sql: str, exc: Exception) -> bool:
         return (
@@ -326,7 +326,9 @@ class Database:
         raise NotImplementedError
         yield  # pragma: no cover
 
-    def _run_as_owner(self, raw: Any, setting: str, sql: str, params: Mapping[str, Any]) -> Rows:
+    def _run_as_owner(
+        self, raw: Any, setting: str, name: str, sql: str, params: Mapping[str, Any]
+    ) -> Rows:
         raise NotImplementedError
 
     def cursor_key(self, value: Any, owner: str) -> str:
@@ -424,6 +426,7 @@ class PostgresDatabase(Database):
         self.timeout = timeout
         # psycopg's own per-execute switch: None = its default (prepare after 5 runs).
         self._prepare_arg: bool | None = None if prepare else False
+        self._one_trip = OneTripReads(psycopg)
         if isinstance(target, ConnectionPool):
             self._pool = target
         elif isinstance(target, psycopg.Connection):
@@ -529,9 +532,12 @@ class PostgresDatabase(Database):
         else:
             conn.execute(RESTORE_CALLER_SEARCH_PATH, saved[:1], prepare=False)
 
-    def _run_as_owner(self, raw: Any, setting: str, sql: str, params: Mapping[str, Any]) -> Rows:
+    def _run_as_owner(
+        self, raw: Any, setting: str, name: str, sql: str, params: Mapping[str, Any]
+    ) -> Rows:
         """`sql` in a transaction that names the owner first, so the owner never outlives
-        the read (`OwnerRead` says how, and why it is never pipelined)."""
+        the read (`OwnerRead` says how, and why it is never pipelined); a list page on a
+        connection of its own, in one round trip through 0025's function when it can."""
         step = OwnerRead.step(raw, self._psycopg)
         if step == OwnerRead.CALLERS_PIPELINE:
             with raw.transaction():
@@ -540,8 +546,16 @@ class PostgresDatabase(Database):
         if step == OwnerRead.IN_TRANSACTION:
             raw.execute(setting, prepare=False)
             return self._run(raw, sql, params)
+        call = self._one_trip.call(name, params)
+        if call is not None:
+            try:
+                return self._run(raw, *call)
+            except self._one_trip.GONE:
+                self._one_trip.forget()  # rolled back or revoked: the framed read below
         raw.execute(OwnerRead.begin(setting), prepare=False)
         try:
+            if self._one_trip.unknown(name):
+                self._one_trip.found(raw.execute(OneTripReads.FIND, prepare=False).fetchall())
             rows = self._run(raw, sql, params)
         except BaseException:
             if OwnerRead.needs_rollback(raw, self._psycopg):
@@ -757,6 +771,79 @@ class OwnerRead:
         )
 
 
+class OneTripReads:
+    """What a Postgres database learned about 0025's list-page functions, and how a list
+    page statement (`list_keys…`, `list_page…`) is sent as one call of them.
+
+    A read framed in its owner's transaction costs three round trips (`OwnerRead`); the
+    function names the owner itself, with its search_path pinned, so a page on a connection
+    of its own is one statement in autocommit. Its call is schema-qualified: unqualified, it
+    would resolve through the connection's search_path, where the safe path is not yet in
+    force (a `"$user"` schema another role created could shadow it). The schema is found
+    once, inside the first framed page read's transaction under the safe search_path: the
+    schema of both functions when this role may execute them, else none (0025 not applied,
+    or `pyreference grants` not re-run), and pages are read framed as before. A call that
+    meets the functions gone or revoked (`GONE`) forgets what was found and is read framed.
+    """
+
+    # The page statement's name -> the function that runs it (all four keyset variants).
+    FUNCTIONS: ClassVar[dict[str, str]] = {
+        kind + variant: f"pyref_{kind}_v1"
+        for kind in ("list_keys", "list_page")
+        for variant in ("", "_after", "_connector", "_connector_after")
+    }
+    SIGNATURE = "(text, integer, text, text, timestamptz, text)"
+    # Run after `OwnerRead.begin`, so its names resolve under the safe search_path.
+    FIND = (
+        "SELECT n.nspname"
+        " FROM pg_catalog.pg_proc k, pg_catalog.pg_proc w, pg_catalog.pg_namespace n"
+        f" WHERE k.oid = pg_catalog.to_regprocedure('pyref_list_keys_v1{SIGNATURE}')"
+        f" AND w.oid = pg_catalog.to_regprocedure('pyref_list_page_v1{SIGNATURE}')"
+        " AND w.pronamespace = k.pronamespace AND n.oid = k.pronamespace"
+        " AND pg_catalog.has_function_privilege(k.oid, 'EXECUTE')"
+        " AND pg_catalog.has_function_privilege(w.oid, 'EXECUTE')"
+    )
+    # The optional arguments, in order after the owner and the row count (NULL: absent).
+    ARGS = ("connector_id", "after_connector", "after_created", "after_id")
+
+    def __init__(self, psycopg: Any) -> None:
+        self.GONE = (psycopg.errors.UndefinedFunction, psycopg.errors.InsufficientPrivilege)
+        self._calls: dict[str, str] | None = None  # None: not looked for yet
+
+    def unknown(self, name: str) -> bool:
+        """True when `name` is a page statement and the functions were not looked for."""
+        return self._calls is None and name in self.FUNCTIONS
+
+    def found(self, rows: list[Any]) -> None:
+        """Keep what `FIND` returned: the calls of a schema, or none."""
+        from psycopg import sql
+
+        calls: dict[str, str] = {}
+        if rows:
+            schema = sql.Identifier(str(rows[0][0]))
+            for name, function in self.FUNCTIONS.items():
+                call = sql.SQL(
+                    "SELECT * FROM {}.{}(%(owner)s, %(fetch)s::integer,"
+                    " %(connector_id)s::text, %(after_connector)s::text,"
+                    " %(after_created)s::timestamptz, %(after_id)s::text)"
+                ).format(schema, sql.Identifier(function))
+                calls[name] = call.as_string()
+        self._calls = calls
+
+    def forget(self) -> None:
+        """Look for the functions again at the next framed page read."""
+        self._calls = None
+
+    def call(self, name: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        """Statement `name` as one function call and its parameters, or None to frame it."""
+        sql = self._calls.get(name) if self._calls else None
+        if sql is None:
+            return None
+        return sql, {"owner": params["owner"], "fetch": params["fetch"]} | {
+            k: params.get(k) for k in self.ARGS
+        }
+
+
 def owner_setting(owner: str) -> str:
     """SQL setting `pyref.owner` to `owner` (a literal: no connection needed, so a dead one
     fails at its first statement, with the usual typed error) and the safe search_path
@@ -817,7 +904,7 @@ class AsyncSession:
                     assert self._reconnect is not None
                     self._raw, self._reconnect = await self._reconnect(), None
             try:
-                return await self._send(sql, adapted)
+                return await self._send(name, sql, adapted)
             except Exception as exc:
                 if not (
                     self._reconnect is not None
@@ -826,9 +913,9 @@ class AsyncSession:
                 ):
                     raise
                 self._raw, self._reconnect = await self._reconnect(), None
-                return await self._send(sql, adapted)
+                return await self._send(name, sql, adapted)
 
-    async def _send(self, sql: str, adapted: dict[str, Any]) -> Rows:
+    async def _send(self, name: str, sql: str, adapted: dict[str, Any]) -> Rows:
         """As `Session._send`, with `PostgresDatabase._run_as_owner`'s transaction."""
         setting = self._owner_setting
         if setting is None:
@@ -842,8 +929,18 @@ class AsyncSession:
         if step == OwnerRead.IN_TRANSACTION:
             await raw.execute(setting, prepare=False)
             return await self._run(sql, adapted)
+        one_trip = self._db._one_trip
+        call = one_trip.call(name, adapted)
+        if call is not None:
+            try:
+                return await self._run(*call)
+            except one_trip.GONE:
+                one_trip.forget()  # rolled back or revoked: the framed read below
         await raw.execute(OwnerRead.begin(setting), prepare=False)
         try:
+            if one_trip.unknown(name):
+                found = await raw.execute(OneTripReads.FIND, prepare=False)
+                one_trip.found(await found.fetchall())
             rows = await self._run(sql, adapted)
         except BaseException:
             if OwnerRead.needs_rollback(raw, psycopg):
@@ -893,6 +990,7 @@ class AsyncPostgresDatabase(PostgresDatabase):
         self.timeout = timeout
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop of a pool of our own
         self._prepare_arg = None if prepare else False
+        self._one_trip = OneTripReads(psycopg)
         self._pool: Any = None
         self._conn: Any = None
         if isinstance(target, psycopg.AsyncConnection):

@@ -7,9 +7,10 @@ Three kinds of role (docs/dba-guide.md, "Roles and grants"):
   can write no `pyref_*` table; EXECUTE on `pyref_foreign_run_moves_v1` lets the write
   helpers check that an append moved no event of another owner's connection (0013).
 - **reader**: SELECT on what a read touches (connections, their evidence, runs, gaps,
-  attention, the dirty queue and the manifest digest) and EXECUTE on the two reader
-  functions (the cursor key for its owner, the recompute of its owner's dirty rows). No
-  access to the cursor secret, the records, the spine or the manifests.
+  attention, the dirty queue and the manifest digest) and EXECUTE on the reader
+  functions (the cursor key for its owner, the recompute of its owner's dirty rows and
+  their recent runs, a list page in one round trip). No access to the cursor secret, the
+  records, the spine or the manifests.
 - **maintainer**: EXECUTE on reconcile, rebuild and verify (they run as their owner),
   SELECT on the dirty queue (the backlog). No canonical table.
 
@@ -78,6 +79,9 @@ READER_FUNCTIONS = (
     "pyref_cursor_key_v1()",
     "pyref_recompute_evidence_v1(text[])",
     "pyref_recent_runs_v1(text)",
+    # 0025: a list page in one round trip, for the owner named in the call
+    "pyref_list_keys_v1(text, integer, text, text, timestamptz, text)",
+    "pyref_list_page_v1(text, integer, text, text, timestamptz, text)",
 )
 MAINTAINER_FUNCTIONS = (
     "pyref_reconcile_v3(integer, text[])",

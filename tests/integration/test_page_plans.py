@@ -98,6 +98,11 @@ def test_postgres_page_position_is_an_index_condition(
         finally:
             raw.execute("DEALLOCATE page")
             raw.execute("RESET plan_cache_mode")
+    _assert_flat(plan, connector_id, deep)
+
+
+def _assert_flat(plan: str, connector_id: str | None, deep: bool) -> None:
+    """The page's position (and its connector filter) is an index condition of `plan`."""
     assert re.search(r"Index Scan (using|on) connector_instances_list_idx", plan), plan
     # The index scan reads the page (and the one row telling whether more follow), no more.
     read = re.search(r"on connector_instances ci \(actual rows=(\d+) ", plan)
@@ -116,6 +121,46 @@ def test_postgres_page_position_is_an_index_condition(
 def _row(*columns: str) -> str:
     """A regex for `ROW(columns) > ROW(` in a plan, a column possibly shown as `(c)::text`."""
     return r"ROW\(" + ", ".join(rf"(\({c}\)::text|{c})" for c in columns) + r"\) > ROW\("
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("keys", [False, True], ids=["list_page", "list_keys"])
+@pytest.mark.parametrize(("connector_id", "deep"), STATEMENTS)
+def test_postgres_page_function_position_is_an_index_condition(
+    pg_store: Store, connector_id: str | None, deep: bool, keys: bool
+) -> None:
+    """0025's one-round-trip functions run the same four statements, each branch under
+    its cached generic plan (the functions force it): auto_explain shows the nested plan."""
+    import psycopg
+
+    from pyreference.db import OneTripReads
+
+    store = pg_store
+    _seed(store)
+    cursor = _deep_cursor(store, connector_id) if deep else None
+    name, params = page_statement(store.owner, 101, connector_id, cursor, keys)
+    args = [params.get(k) for k in ("owner", "fetch", *OneTripReads.ARGS)]
+    call = (
+        f"SELECT count(*) FROM {OneTripReads.FUNCTIONS[name]}"
+        "(%s, %s::integer, %s::text, %s::text, %s::timestamptz, %s::text)"
+    )
+    notices: list[str] = []
+    dsn = store.database.direct_conninfo()[0]
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.add_notice_handler(lambda d: notices.append(d.message_primary or ""))
+        conn.execute("LOAD 'auto_explain'")
+        conn.execute(
+            "SET auto_explain.log_min_duration = 0; SET auto_explain.log_level = notice;"
+            " SET auto_explain.log_nested_statements = on; SET auto_explain.log_analyze = on;"
+            " SET auto_explain.log_timing = off"
+        )
+        for _ in range(2):  # the second call runs the branch's cached plan
+            notices.clear()
+            assert conn.execute(call, args).fetchone() == (101 if not deep else 100,)
+    plans = [m for m in notices if "connector_instances_list_idx" in m]
+    assert len(plans) == 1, notices
+    assert re.search(r"owner_subject_id = \$\d", plans[0]), plans[0]  # the generic plan
+    _assert_flat(re.sub(r"\s+\(cost=[^)]*\)", "", plans[0]), connector_id, deep)
 
 
 @pytest.mark.parametrize("keys", [False, True], ids=["list_page", "list_keys"])

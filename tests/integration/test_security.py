@@ -413,6 +413,14 @@ def test_a_user_named_schema_cannot_hijack_the_stores_own_statements(
             ("pyref_rebuild_v3()", "integer", "RETURN 0;"),
             ("pyref_verify_v3()", "TABLE(connector_instance_id text, differing text)", "RETURN;"),
             ("hijack()", "boolean", "RETURN true;"),
+        ] + [
+            # 0025's page functions, called outside the read's transaction (one round trip)
+            (
+                f"{function}(o text, n integer, c text, a text, t timestamptz, i text)",
+                "TABLE(connector_instance_id text)",
+                "RETURN;",
+            )
+            for function in ("pyref_list_keys_v1", "pyref_list_page_v1")
         ]:
             conn.execute(
                 f'CREATE FUNCTION "{victim}".{signature} RETURNS {returns} LANGUAGE plpgsql'
@@ -432,7 +440,8 @@ def test_a_user_named_schema_cannot_hijack_the_stores_own_statements(
     assert store.verify() == []
     summary = store.get_connection_summary("cin_mail", now=NOW)
     assert summary is not None and summary.total_records == 3
-    assert len(store.list_connection_summaries(now=NOW).items) == 2
+    for _ in range(2):  # the first page read finds 0025's functions, the next calls them
+        assert len(store.list_connection_summaries(now=NOW).items) == 2
     assert not _is_superuser(pg_roles, attacker)
     if caller is not None:
         caller.commit()

@@ -1,0 +1,15 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0024_run_marks_keep_counts
+-- pyreference 0025: a list page in one round trip (issue #15). A read names its owner and
+-- the safe search_path in its own transaction (0010; issue #11), so every page statement
+-- was three round trips: `BEGIN` with the settings, the statement, `COMMIT`. On a
+-- 10,000-connection fleet the statement alone costs what the raw read of the same rows
+-- does (1.23 vs 1.32 ms); framed, 1.86 ms. These functions run a page statement (its key
+-- columns, `pyref_list_keys_v1`, or whole rows, `pyref_list_page_v1`) for the owner they
+-- are given, so the library calls them alone, schema-qualified, in autocommit: one round
+-- trip (1.53 ms measured), with their own search_path pinned like every pyreference
+-- function. They run as their owner and serve `p_owner`'s connections only (what a reader
+-- naming that owner in `pyref.owner` sees, row-level security or not). Readers need
+-- EXECUTE on them: re-run `pyreference grants`; until then the library reads as before.
+-- SQLite has no round trips (it runs in the reader's process): nothing changes. This
+-- migration exists so that both dialects number their migrations alike.
