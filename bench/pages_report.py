@@ -67,7 +67,7 @@ def _python_why(point: dict[str, Any], reader: str) -> str:
     head = (
         f"the page statement alone takes {_fmt(sql)} ms against the floor's {_fmt(floor)} ms "
         "(it also reads identity, the connector digest's revision, the dirty probe and the "
-        "record deltas, framed by BEGIN with the owner setting and COMMIT)"
+        "record deltas, in one call of 0025's page function)"
     )
     rest = None if sql is None or total is None else total - sql
     if rest is not None and rest < 0.05 * total:  # within the rounds' noise
