@@ -551,7 +551,7 @@ class PostgresDatabase(Database):
             try:
                 return self._run(raw, *call)
             except self._one_trip.GONE:
-                self._one_trip.forget()  # rolled back or revoked: the framed read below
+                self._one_trip.stop()  # rolled back or revoked: framed from now on
         raw.execute(OwnerRead.begin(setting), prepare=False)
         try:
             if self._one_trip.unknown(name):
@@ -777,13 +777,15 @@ class OneTripReads:
 
     A read framed in its owner's transaction costs three round trips (`OwnerRead`); the
     function names the owner itself, with its search_path pinned, so a page on a connection
-    of its own is one statement in autocommit. Its call is schema-qualified: unqualified, it
-    would resolve through the connection's search_path, where the safe path is not yet in
-    force (a `"$user"` schema another role created could shadow it). The schema is found
-    once, inside the first framed page read's transaction under the safe search_path: the
+    of its own is one statement in autocommit. Nothing in the call resolves through the
+    connection's search_path, where the safe path is not in force (a `"$user"` schema
+    another role created, or a `pg_temp` type, could shadow a name): the functions are
+    schema-qualified and the casts name `pg_catalog`'s types. The schema is found once per
+    store, inside its first framed page read's transaction under the safe search_path: the
     schema of both functions when this role may execute them, else none (0025 not applied,
-    or `pyreference grants` not re-run), and pages are read framed as before. A call that
-    meets the functions gone or revoked (`GONE`) forgets what was found and is read framed.
+    `pyreference grants` not re-run, or readers confined to their owner), and pages are
+    read framed as before. A call that meets the functions gone or revoked (`GONE`) is
+    read framed, and so is every later page of the store.
     """
 
     # The page statement's name -> the function that runs it (all four keyset variants).
@@ -802,6 +804,12 @@ class OneTripReads:
         " AND w.pronamespace = k.pronamespace AND n.oid = k.pronamespace"
         " AND pg_catalog.has_function_privilege(k.oid, 'EXECUTE')"
         " AND pg_catalog.has_function_privilege(w.oid, 'EXECUTE')"
+    )
+    # The call's arguments after the function's name: psycopg placeholders, pg_catalog types.
+    ARGUMENTS = (
+        "(%(owner)s, %(fetch)s::pg_catalog.int4, %(connector_id)s::pg_catalog.text,"
+        " %(after_connector)s::pg_catalog.text, %(after_created)s::pg_catalog.timestamptz,"
+        " %(after_id)s::pg_catalog.text)"
     )
     # The optional arguments, in order after the owner and the row count (NULL: absent).
     ARGS = ("connector_id", "after_connector", "after_created", "after_id")
@@ -822,21 +830,19 @@ class OneTripReads:
         if rows:
             schema = sql.Identifier(str(rows[0][0]))
             for name, function in self.FUNCTIONS.items():
-                call = sql.SQL(
-                    "SELECT * FROM {}.{}(%(owner)s, %(fetch)s::integer,"
-                    " %(connector_id)s::text, %(after_connector)s::text,"
-                    " %(after_created)s::timestamptz, %(after_id)s::text)"
-                ).format(schema, sql.Identifier(function))
-                calls[name] = call.as_string()
+                named = sql.SQL("SELECT * FROM {}.{}").format(schema, sql.Identifier(function))
+                # A % in a quoted name is no placeholder.
+                calls[name] = named.as_string().replace("%", "%%") + self.ARGUMENTS
         self._calls = calls
 
-    def forget(self) -> None:
-        """Look for the functions again at the next framed page read."""
-        self._calls = None
+    def stop(self) -> None:
+        """Read every later page framed (the functions were gone or revoked)."""
+        self._calls = {}
 
     def call(self, name: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
         """Statement `name` as one function call and its parameters, or None to frame it."""
-        sql = self._calls.get(name) if self._calls else None
+        calls = self._calls  # once: another thread may stop() meanwhile
+        sql = calls.get(name) if calls else None
         if sql is None:
             return None
         return sql, {"owner": params["owner"], "fetch": params["fetch"]} | {
@@ -935,7 +941,7 @@ class AsyncSession:
             try:
                 return await self._run(*call)
             except one_trip.GONE:
-                one_trip.forget()  # rolled back or revoked: the framed read below
+                one_trip.stop()  # rolled back or revoked: framed from now on
         await raw.execute(OwnerRead.begin(setting), prepare=False)
         try:
             if one_trip.unknown(name):

@@ -9,8 +9,8 @@ Three kinds of role (docs/dba-guide.md, "Roles and grants"):
 - **reader**: SELECT on what a read touches (connections, their evidence, runs, gaps,
   attention, the dirty queue and the manifest digest) and EXECUTE on the reader
   functions (the cursor key for its owner, the recompute of its owner's dirty rows and
-  their recent runs, a list page in one round trip). No access to the cursor secret, the
-  records, the spine or the manifests.
+  their recent runs, a list page in one round trip, unless readers are confined to their
+  owner). No access to the cursor secret, the records, the spine or the manifests.
 - **maintainer**: EXECUTE on reconcile, rebuild and verify (they run as their owner),
   SELECT on the dirty queue (the backlog). No canonical table.
 
@@ -75,13 +75,18 @@ READER_TABLES = (
     "pyref_record_deltas",
 )
 WRITER_FUNCTIONS = ("pyref_foreign_run_moves_v1(text, text[])",)
+# 0025: a list page in one round trip, for the owner named in the call. They run as their
+# owner, so a reader confined to the owner its transaction names is not given them (its
+# pages are read framed, under its row-level security).
+PAGE_FUNCTIONS = (
+    "pyref_list_keys_v1(text, integer, text, text, timestamptz, text)",
+    "pyref_list_page_v1(text, integer, text, text, timestamptz, text)",
+)
 READER_FUNCTIONS = (
     "pyref_cursor_key_v1()",
     "pyref_recompute_evidence_v1(text[])",
     "pyref_recent_runs_v1(text)",
-    # 0025: a list page in one round trip, for the owner named in the call
-    "pyref_list_keys_v1(text, integer, text, text, timestamptz, text)",
-    "pyref_list_page_v1(text, integer, text, text, timestamptz, text)",
+    *PAGE_FUNCTIONS,
 )
 MAINTAINER_FUNCTIONS = (
     "pyref_reconcile_v3(integer, text[])",
@@ -155,7 +160,8 @@ def grant_statements(
             may hold several kinds and then gets the union).
         schema: the schema pyreference is installed in.
         confine_readers: switch on row-level security so the reader sees only the owner
-            named by the `pyref.owner` setting of its transaction.
+            named by the `pyref.owner` setting of its transaction (and give it no
+            `PAGE_FUNCTIONS`, which serve any owner named in their call).
 
     Returns:
         Statements to run in order, in one transaction, as the owner of the objects.
@@ -189,7 +195,10 @@ def grant_statements(
             why, grants = KINDS[kind]
             r = quote_ident(holder)
             out.append(f"-- {kind} {holder}: {why}")
-            out += [f"GRANT {p} ON {what} {q(names)} TO {r}" for p, what, names in grants]
+            for p, what, names in grants:
+                if kind == "reader" and confine_readers:
+                    names = tuple(n for n in names if n not in PAGE_FUNCTIONS)
+                out.append(f"GRANT {p} ON {what} {q(names)} TO {r}")
     if confine_readers and roles.reader is not None:
         out += _confine(s, roles.reader)
     return out

@@ -6,11 +6,12 @@
 -- 10,000-connection fleet the statement alone costs what the raw read of the same rows
 -- does (1.23 vs 1.32 ms); framed, 1.86 ms. These functions run a page statement (its key
 -- columns, `pyref_list_keys_v1`, or whole rows, `pyref_list_page_v1`) for the owner they
--- are given, so the library calls them alone, schema-qualified, in autocommit: one round
--- trip (1.53 ms measured), with their own search_path pinned like every pyreference
--- function. They run as their owner and serve `p_owner`'s connections only (what a reader
--- naming that owner in `pyref.owner` sees, row-level security or not). Readers need
--- EXECUTE on them: re-run `pyreference grants`; until then the library reads as before.
+-- are given, so the library calls them alone in autocommit (schema-qualified, its casts
+-- naming pg_catalog's types): one round trip (1.53 ms measured), with their own
+-- search_path pinned like every pyreference function. They run as their owner and serve
+-- `p_owner`'s connections only (what a reader naming that owner in `pyref.owner` sees), so
+-- `pyreference grants --confine-readers` does not give them to a confined reader. Readers
+-- need EXECUTE on them: re-run `pyreference grants`; until then the library reads as before.
 CREATE OR REPLACE FUNCTION pyref_list_keys_v1(p_owner text, p_fetch integer, p_connector_id text, p_after_connector text, p_after_created timestamptz, p_after_id text)
 RETURNS TABLE (connector_instance_id text, connector_id text, display_name text, status text, source_kind text,
     owner_subject_id text, created_at text, revoked_at text, digest_revision bigint, has_evidence boolean,

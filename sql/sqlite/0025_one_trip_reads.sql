@@ -6,10 +6,11 @@
 -- 10,000-connection fleet the statement alone costs what the raw read of the same rows
 -- does (1.23 vs 1.32 ms); framed, 1.86 ms. These functions run a page statement (its key
 -- columns, `pyref_list_keys_v1`, or whole rows, `pyref_list_page_v1`) for the owner they
--- are given, so the library calls them alone, schema-qualified, in autocommit: one round
--- trip (1.53 ms measured), with their own search_path pinned like every pyreference
--- function. They run as their owner and serve `p_owner`'s connections only (what a reader
--- naming that owner in `pyref.owner` sees, row-level security or not). Readers need
--- EXECUTE on them: re-run `pyreference grants`; until then the library reads as before.
+-- are given, so the library calls them alone in autocommit (schema-qualified, its casts
+-- naming pg_catalog's types): one round trip (1.53 ms measured), with their own
+-- search_path pinned like every pyreference function. They run as their owner and serve
+-- `p_owner`'s connections only (what a reader naming that owner in `pyref.owner` sees), so
+-- `pyreference grants --confine-readers` does not give them to a confined reader. Readers
+-- need EXECUTE on them: re-run `pyreference grants`; until then the library reads as before.
 -- SQLite has no round trips (it runs in the reader's process): nothing changes. This
 -- migration exists so that both dialects number their migrations alike.

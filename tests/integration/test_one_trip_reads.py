@@ -190,3 +190,65 @@ def test_the_function_gives_a_callers_transaction_its_owner_back(pg_dsn: str) ->
         assert rows == (7, 7)
         setting = conn.execute("SELECT current_setting('pyref.owner')").fetchone()
         assert setting == ("bob",)
+
+
+@pytest.mark.parametrize("where", ["pg_temp", "user schema before pg_catalog"])
+def test_no_name_in_the_call_resolves_through_the_connections_search_path(
+    pg_roles: Roles, where: str
+) -> None:
+    """The call runs outside the safe search_path: types named like its casts' in pg_temp
+    (which any role with TEMP can create on a shared connection) or in a schema named like
+    the store's role that another role created, searched before pg_catalog, must not be
+    used (found by a reviewer: a domain's CHECK ran as the store's role). Here the CHECK
+    raises."""
+    dsn = pg_roles.db_dsn
+    _fleet(pyreference.connect(dsn))
+    expected = _walk(pyreference.connect(dsn), None)
+    conn = psycopg.connect(dsn, autocommit=True, prepare_threshold=0)
+    victim = conn.execute("SELECT current_user").fetchone()[0]
+    attacker = pg_roles.create("attacker")
+    with pg_roles.admin() as admin:
+        admin.execute(f'GRANT CREATE, TEMP ON DATABASE "{admin.info.dbname}" TO "{attacker}"')
+    plant = conn
+    if where != "pg_temp":
+        plant = psycopg.connect(pg_roles.dsn(attacker), autocommit=True)
+        plant.execute(f'CREATE SCHEMA "{victim}"')
+        plant.execute(f'GRANT USAGE ON SCHEMA "{victim}" TO PUBLIC')
+        conn.execute('SET search_path = "$user", pg_catalog, public')
+    schema = "pg_temp" if where == "pg_temp" else f'"{victim}"'
+    plant.execute(
+        f"CREATE FUNCTION {schema}.hijack(v pg_catalog.text) RETURNS boolean"
+        " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijacked'; END $$"
+    )
+    for name, base in (("text", "pg_catalog.text"), ("timestamptz", "pg_catalog.timestamptz")):
+        plant.execute(
+            f"CREATE DOMAIN {schema}.{name} AS {base}"
+            f" CHECK ({schema}.hijack(VALUE::pg_catalog.text))"
+        )
+    if where != "pg_temp":
+        plant.execute(f'GRANT ALL ON ALL ROUTINES IN SCHEMA "{victim}" TO PUBLIC')
+    store = pyreference.connect(conn)
+    for _ in range(3):  # framed, then one-trip calls
+        assert _walk(store, None) == expected
+        _walk(store, "gmail")  # every branch, with a connector and a position
+    conn.close()
+    if plant is not conn:
+        plant.close()
+
+
+def test_a_schema_name_with_a_percent_sign_is_no_placeholder(pg_dsn: str) -> None:
+    """The call's SQL carries psycopg placeholders; a % in the install schema's quoted
+    name must reach the server as written (found by a reviewer: every page after the
+    first failed in a schema named "pyref%data")."""
+    from psycopg import ClientCursor
+
+    from pyreference.db import OneTripReads
+
+    reads = OneTripReads(psycopg)
+    reads.found([('pyref%data"x',)])
+    call = reads.call("list_keys_after", {"owner": "o%s", "fetch": 3, "after_id": "%(x)s"})
+    assert call is not None
+    with psycopg.connect(pg_dsn) as conn:
+        sent = ClientCursor(conn).mogrify(*call)
+    assert sent.startswith('SELECT * FROM "pyref%data""x"."pyref_list_keys_v1"(\'o%s\', 3'), sent
+    assert "'%(x)s'::pg_catalog.text)" in sent, sent

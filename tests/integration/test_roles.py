@@ -241,8 +241,15 @@ def test_a_confined_reader_sees_only_the_owner_its_transaction_names(pg_roles: R
         # No owner named (the setting was transaction-local): nothing at all.
         assert conn.execute("SELECT count(*) FROM connector_instances").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM pyref_evidence").fetchone() == (0,)
+        # 0025's page functions serve any owner named in the call (they run as their owner):
+        # a confined reader is not given them (found by a reviewer).
+        for function in ("pyref_list_keys_v1", "pyref_list_page_v1"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"SELECT * FROM {function}('bob', 10, NULL, NULL, NULL, NULL)")
+            conn.rollback()
 
     reader = pyreference.connect(dsn)  # owner_local
+    reader.list_connection_summaries(now=NOW)  # the second read is no one-trip call either
     items = reader.list_connection_summaries(now=NOW).items
     assert {i.connection_id for i in items} == {
         "cin_mail",
