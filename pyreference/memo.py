@@ -17,10 +17,15 @@ from .reads import (
 )
 from .synthesis import Prepared, prepare, prepare_with_streams
 
+# A dirty row's version (what its recompute reads, 0025) and its evidence recomputed then.
+Recomputed = tuple[str, Mapping[str, Any]]
+
 
 class PreparedMemo:
     """Prepared evidence of page rows, keyed by the row's key columns (and, for a dirty
-    row, its recomputed evidence); least recently used out.
+    row, its recomputed evidence); least recently used out. Beside it, up to as many
+    recomputations of dirty rows with the version they were made at, keyed by the
+    row's key columns (`recomputed`).
 
     The key columns are every value of the row but its evidence documents (`DOCUMENTS`)
     and its connector's digest (`PROFILE`): the documents change only with the evidence
@@ -37,7 +42,11 @@ class PreparedMemo:
         self.size = size
         self.hits = 0
         self.misses = 0
+        # Dirty rows of list pages: recomputed by the read, served from a kept recomputation.
+        self.recomputes_made = 0
+        self.recomputes_saved = 0
         self._entries: OrderedDict[tuple[Any, ...], Prepared] = OrderedDict()
+        self._recomputed: OrderedDict[tuple[Any, ...], Recomputed] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, row: tuple[Any, ...]) -> Prepared | None:
@@ -65,6 +74,30 @@ class PreparedMemo:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def recomputed(self, key: tuple[Any, ...]) -> Recomputed | None:
+        """A dirty row's recomputation kept under its key columns (`keep_recomputed`)."""
+        with self._lock:
+            found = self._recomputed.get(key)
+            if found is not None:
+                self._recomputed.move_to_end(key)
+            return found
+
+    def count_recomputes(self, made: int, saved: int) -> None:
+        """Count a page's dirty rows: recomputed, and served from kept recomputations."""
+        with self._lock:
+            self.recomputes_made += made
+            self.recomputes_saved += saved
+
+    def keep_recomputed(self, key: tuple[Any, ...], kept: Recomputed) -> None:
+        """Keep a dirty row's recomputation and the version it was made at (see
+        `read_path._recompute`) under its key columns."""
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._recomputed[key] = kept
+            if len(self._recomputed) > self.size:
+                self._recomputed.popitem(last=False)
 
 
 # The evidence documents: the page columns that are not key columns (DOCUMENT_COLUMNS in

@@ -178,7 +178,7 @@ def list_page(ctx: Context, req: ListRequest) -> Plan[Page]:
     ident = column["connector_instance_id"]
     marked, deltas, state = column["dirty"], column["record_deltas"], column["state"]
     dirty = [r[ident] for r in page_rows if needs_recompute(r[marked], r[deltas], r[state])]
-    recomputed = yield from _recompute(dirty)
+    recomputed = yield from _recompute_cached(ctx, columns, page_rows, dirty)
     decoder = PageDecoder(ctx.loads, ctx.profiles)
     if ctx.memo.size > 0:
         prepared = yield from _prepare_memoized(
@@ -286,16 +286,57 @@ def _verify_cursor(ctx: Context, cursor: str) -> Plan[None]:
         verify_cursor(ctx.secret.value or "", cursor)
 
 
-def _recompute(dirty: list[str], deep: bool = False) -> Plan[dict[str, Mapping[str, Any]]]:
+def _recompute_cached(
+    ctx: Context, columns: tuple[str, ...], page_rows: list[tuple[Any, ...]], dirty: list[str]
+) -> Plan[dict[str, Mapping[str, Any]]]:
+    """`_recompute` of a page's dirty rows, passing the version of each row whose
+    recomputation the memo holds under the same key columns (Postgres, 0025): the
+    statement recomputes only rows whose version changed since (a write added a mark, a
+    record delta or a run mark naming them, or a reconcile rewrote them; see
+    `recompute_version` in sql/templates/_runs.sql.j2), and returns the version of every
+    row. A console rereading rows that wait for reconcile recomputes only those written
+    since its last read, in the same one statement."""
+    if not dirty:
+        return {}
+    keys = PageKeys(columns)
+    ident = columns.index("connector_instance_id")
+    row_of = {row[ident]: row for row in page_rows}
+    held = {cid: ctx.memo.recomputed(keys.of(row_of[cid])) for cid in dirty}
+    versions = [None if (kept := held[cid]) is None else kept[0] for cid in dirty]
+    fresh = yield from _recompute(dirty, held=versions)
+    out: dict[str, Mapping[str, Any]] = {}
+    for cid, row in fresh.items():
+        version, made = row.pop("version", None), row.pop("recomputed", True)
+        kept = held.get(cid)
+        if not made:  # unchanged since the recomputation kept (else: not recomputed)
+            if kept is not None and kept[0] == version:
+                out[cid] = kept[1]
+            continue
+        out[cid] = row
+        if version is not None:
+            ctx.memo.keep_recomputed(keys.of(row_of[cid]), (version, row))
+    made = sum(1 for row in fresh.values() if row is out.get(row["connector_instance_id"]))
+    ctx.memo.count_recomputes(made, len(out) - made)
+    return out
+
+
+def _recompute(
+    dirty: list[str], deep: bool = False, held: list[str | None] | None = None
+) -> Plan[dict[str, dict[str, Any]]]:
     """Evidence of dirty rows recomputed in one extra statement (R6), by connection id.
 
     `deep` adds each row's recent runs (a scoped read's), recomputed from the spine: the
-    stored runs of a dirty row may be stale."""
+    stored runs of a dirty row may be stale. `held` (a list page's, by position in
+    `dirty`): the version of the recomputation the store holds for each row, or None
+    (see `_recompute_cached`; SQLite has no versions and ignores it)."""
     if not dirty:
         return {}
     try:
-        query = "recompute_evidence_deep" if deep else "recompute_evidence"
-        fresh = yield from execute(query, {"ids": Ids(dirty)})
+        if deep:
+            fresh = yield from execute("recompute_evidence_deep", {"ids": Ids(dirty)})
+        else:
+            versions = Ids(held if held is not None else [None] * len(dirty))
+            fresh = yield from execute("recompute_evidence", {"ids": Ids(dirty), "held": versions})
     except Exception as exc:
         # Canonical rows the recompute cannot read (bad data; the read's last statement):
         # these rows are reported as not current (health unknown), never guessed. Anything

@@ -356,12 +356,36 @@ SELECT ci.connector_instance_id,
 
 -- name: recompute_evidence
 -- Through functions that serve the owner the read transaction names only (0010, 0011, 0012).
-SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention
-  FROM pyref_recompute_evidence_v1(%(ids)s) s;
+-- Each row comes with its version (what its recompute reads, 0025); a row whose version is
+-- the one the store holds a recomputation for (`held`, by position) is not recomputed: its
+-- evidence is NULL.
+WITH v AS MATERIALIZED (
+  SELECT u.id, u.held,
+         (SELECT coalesce(e.revision::text, '-') FROM (SELECT 1) one
+            LEFT JOIN pyref_evidence e ON e.connector_instance_id = u.id)
+         || ':' || (SELECT coalesce(g.revision::text, '-') FROM (SELECT 1) one
+                      LEFT JOIN (connector_instances ci JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id)
+                        ON ci.connector_instance_id = u.id)
+         || ':' || (SELECT count(*) || ':' || coalesce(max(q.dirty_seq), 0)
+                      FROM pyref_dirty q WHERE q.connector_instance_id = u.id)
+         || ':' || (SELECT count(*) || ':' || coalesce(max(x.delta_seq), 0)
+                      FROM pyref_record_deltas x WHERE x.connector_instance_id = u.id)
+         || ':' || (SELECT count(*) || ':' || coalesce(max(rm.dirty_seq), 0)
+                      FROM pyref_run_facts mf
+                      JOIN pyref_dirty_runs rm ON mf.run_id = ANY (rm.run_ids)
+                     WHERE mf.connector_instance_id = u.id) AS version
+    FROM unnest(%(ids)s::text[], %(held)s::text[]) AS u(id, held)
+)
+SELECT v.id AS connector_instance_id, v.version, s.connector_instance_id IS NOT NULL AS recomputed,
+       s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention
+  FROM v
+  LEFT JOIN pyref_recompute_evidence_v1(ARRAY(SELECT w.id FROM v w WHERE w.version IS DISTINCT FROM w.held)) s
+    ON s.connector_instance_id = v.id;
 
 -- name: recompute_evidence_deep
 -- Through functions that serve the owner the read transaction names only (0010, 0011, 0012).
-SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention, pyref_recent_runs_v1(s.connector_instance_id) AS recent_runs
+SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention,
+       pyref_recent_runs_v1(s.connector_instance_id) AS recent_runs
   FROM pyref_recompute_evidence_v1(%(ids)s) s;
 
 -- name: reconcile
