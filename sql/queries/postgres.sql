@@ -359,27 +359,36 @@ SELECT ci.connector_instance_id,
 -- Each row comes with its version (what its recompute reads, 0025); a row whose version is
 -- the one the store holds a recomputation for (`held`, by position) is not recomputed: its
 -- evidence is NULL.
-WITH v AS MATERIALIZED (
-  SELECT u.id, u.held,
-         (SELECT coalesce(e.revision::text, '-') FROM (SELECT 1) one
-            LEFT JOIN pyref_evidence e ON e.connector_instance_id = u.id)
-         || ':' || (SELECT coalesce(g.revision::text, '-') FROM (SELECT 1) one
-                      LEFT JOIN (connector_instances ci JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id)
-                        ON ci.connector_instance_id = u.id)
-         || ':' || (SELECT count(*) || ':' || coalesce(max(q.dirty_seq), 0)
-                      FROM pyref_dirty q WHERE q.connector_instance_id = u.id)
-         || ':' || (SELECT count(*) || ':' || coalesce(max(x.delta_seq), 0)
-                      FROM pyref_record_deltas x WHERE x.connector_instance_id = u.id)
-         || ':' || (SELECT count(*) || ':' || coalesce(max(rm.dirty_seq), 0)
-                      FROM pyref_run_facts mf
-                      JOIN pyref_dirty_runs rm ON mf.run_id = ANY (rm.run_ids)
-                     WHERE mf.connector_instance_id = u.id) AS version
-    FROM unnest(%(ids)s::text[], %(held)s::text[]) AS u(id, held)
+WITH held AS MATERIALIZED (
+  SELECT u.id, u.held FROM unnest(%(ids)s::text[], %(held)s::text[]) AS u(id, held)
+), v AS MATERIALIZED (
+  SELECT i.*,
+         coalesce((SELECT e.revision FROM pyref_evidence e WHERE e.connector_instance_id = i.id)::text, '-')
+         || ':' || coalesce((SELECT g.revision FROM connector_instances ci
+                               JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+                              WHERE ci.connector_instance_id = i.id)::text, '-')
+         || ':' || coalesce(q.n || ':' || q.seq, '0:0') || ':' || coalesce(x.n || ':' || x.seq, '0:0')
+         || ':' || coalesce(r.n || ':' || r.seq, '0:0') AS version
+    FROM held i
+    LEFT JOIN (SELECT q.connector_instance_id AS id, count(*) AS n, max(q.dirty_seq) AS seq
+                 FROM pyref_dirty q WHERE q.connector_instance_id IN (SELECT id FROM held)
+                GROUP BY q.connector_instance_id) q ON q.id = i.id
+    LEFT JOIN (SELECT x.connector_instance_id AS id, count(*) AS n, max(x.delta_seq) AS seq
+                 FROM pyref_record_deltas x WHERE x.connector_instance_id IN (SELECT id FROM held)
+                GROUP BY x.connector_instance_id) x ON x.id = i.id
+    LEFT JOIN (SELECT mf.connector_instance_id AS id, count(*) AS n, max(rm.dirty_seq) AS seq
+                 FROM pyref_dirty_runs rm
+                CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
+                 JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
+                WHERE mf.connector_instance_id IN (SELECT id FROM held)
+                GROUP BY mf.connector_instance_id) r ON r.id = i.id
 )
 SELECT v.id AS connector_instance_id, v.version, s.connector_instance_id IS NOT NULL AS recomputed,
        s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention
   FROM v
-  LEFT JOIN pyref_recompute_evidence_v1(ARRAY(SELECT w.id FROM v w WHERE w.version IS DISTINCT FROM w.held)) s
+  LEFT JOIN (SELECT r.* FROM (SELECT ARRAY(SELECT w.id FROM v w WHERE w.version IS DISTINCT FROM w.held) AS ids) c,
+                    pyref_recompute_evidence_v1(c.ids) r
+              WHERE cardinality(c.ids) > 0) s  -- (no call at all when every row is held)
     ON s.connector_instance_id = v.id;
 
 -- name: recompute_evidence_deep
