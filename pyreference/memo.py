@@ -6,7 +6,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Collection, Mapping
 from operator import itemgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from .reads import (
     PageDecoder,
@@ -19,6 +19,7 @@ from .synthesis import Prepared, prepare, prepare_with_streams
 
 # A dirty row's version (what its recompute reads, 0025) and its evidence recomputed then.
 Recomputed = tuple[str, Mapping[str, Any]]
+V = TypeVar("V")
 
 
 class PreparedMemo:
@@ -51,12 +52,11 @@ class PreparedMemo:
 
     def get(self, row: tuple[Any, ...]) -> Prepared | None:
         with self._lock:
-            found = self._entries.get(row)
+            found = self._touch(self._entries, row)
             if found is None:
                 self.misses += 1
             else:
                 self.hits += 1
-                self._entries.move_to_end(row)
             return found
 
     def peek(self, row: tuple[Any, ...]) -> Prepared | None:
@@ -65,12 +65,7 @@ class PreparedMemo:
             return self._entries.get(row)
 
     def put(self, row: tuple[Any, ...], prepared: Prepared) -> None:
-        if self.size <= 0:
-            return
-        with self._lock:
-            self._entries[row] = prepared
-            if len(self._entries) > self.size:
-                self._entries.popitem(last=False)
+        self._keep(self._entries, row, prepared)
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -78,10 +73,12 @@ class PreparedMemo:
     def recomputed(self, key: tuple[Any, ...]) -> Recomputed | None:
         """A dirty row's recomputation kept under its key columns (`keep_recomputed`)."""
         with self._lock:
-            found = self._recomputed.get(key)
-            if found is not None:
-                self._recomputed.move_to_end(key)
-            return found
+            return self._touch(self._recomputed, key)
+
+    def keep_recomputed(self, key: tuple[Any, ...], kept: Recomputed) -> None:
+        """Keep a dirty row's recomputation and the version it was made at (see
+        `read_path._recompute_cached`) under its key columns."""
+        self._keep(self._recomputed, key, kept)
 
     def count_recomputes(self, made: int, saved: int) -> None:
         """Count a page's dirty rows: recomputed, and served from kept recomputations."""
@@ -89,15 +86,21 @@ class PreparedMemo:
             self.recomputes_made += made
             self.recomputes_saved += saved
 
-    def keep_recomputed(self, key: tuple[Any, ...], kept: Recomputed) -> None:
-        """Keep a dirty row's recomputation and the version it was made at (see
-        `read_path._recompute`) under its key columns."""
+    @staticmethod
+    def _touch(entries: OrderedDict[tuple[Any, ...], V], key: tuple[Any, ...]) -> V | None:
+        """The entry for `key`, made the most recently used (the caller holds the lock)."""
+        found = entries.get(key)
+        if found is not None:
+            entries.move_to_end(key)
+        return found
+
+    def _keep(self, entries: OrderedDict[tuple[Any, ...], V], key: Any, value: V) -> None:
         if self.size <= 0:
             return
         with self._lock:
-            self._recomputed[key] = kept
-            if len(self._recomputed) > self.size:
-                self._recomputed.popitem(last=False)
+            entries[key] = value
+            if len(entries) > self.size:
+                entries.popitem(last=False)
 
 
 # The evidence documents: the page columns that are not key columns (DOCUMENT_COLUMNS in
