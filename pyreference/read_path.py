@@ -293,7 +293,7 @@ def _recompute_cached(
     recomputation the memo holds under the same key columns (Postgres, 0025): the
     statement recomputes only rows whose version changed since (a write added a mark, a
     record delta or a run mark naming them, or a reconcile rewrote them; see
-    `recompute_version` in sql/templates/_runs.sql.j2), and returns the version of every
+    `recompute_versions` in sql/templates/_runs.sql.j2), and returns the version of every
     row. A console rereading rows that wait for reconcile recomputes only those written
     since its last read, in the same one statement."""
     if not dirty:

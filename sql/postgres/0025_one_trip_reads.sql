@@ -307,6 +307,34 @@ BEGIN
 END
 $$;
 
+-- An UPDATE of a record whose JSON changes only in its text (1 -> 1.000: equal jsonb
+-- values) changes the stream's bytes (each record's JSON text length): it marks its
+-- connection too (found by a reviewer: it marked nothing, so evidence kept the old bytes).
+CREATE OR REPLACE FUNCTION pyref_records_updated_v1() RETURNS trigger
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+BEGIN
+    -- Only rows whose evidence-relevant columns changed mark their connection.
+    INSERT INTO pyref_dirty (connector_instance_id)
+    SELECT DISTINCT c.connector_instance_id FROM (
+        SELECT n.connector_instance_id
+          FROM new_rows n
+          LEFT JOIN old_rows o ON o.connector_instance_id = n.connector_instance_id
+                              AND o.stream = n.stream AND o.record_key = n.record_key
+         WHERE o.connector_instance_id IS NULL
+            OR o.record_json::text IS DISTINCT FROM n.record_json::text
+            OR o.deleted IS DISTINCT FROM n.deleted
+            OR o.emitted_at IS DISTINCT FROM n.emitted_at
+        UNION ALL
+        SELECT o.connector_instance_id
+          FROM old_rows o
+          LEFT JOIN new_rows n ON o.connector_instance_id = n.connector_instance_id
+                              AND o.stream = n.stream AND o.record_key = n.record_key
+         WHERE n.connector_instance_id IS NULL
+    ) c;
+    RETURN NULL;
+END
+$$;
+
 -- Seal every pyref_ function (the convention in sql/templates/_dialect.sql.j2), JIT off.
 DO $$
 DECLARE

@@ -363,7 +363,9 @@ WITH held AS MATERIALIZED (
   SELECT u.id, u.held FROM unnest(%(ids)s::text[], %(held)s::text[]) AS u(id, held)
 ), v AS MATERIALIZED (
   SELECT i.*,
-         coalesce((SELECT e.revision FROM pyref_evidence e WHERE e.connector_instance_id = i.id)::text, '-')
+         (SELECT p.xmin::text FROM pg_catalog.pg_proc p
+           WHERE p.oid = 'pyref_recompute_evidence_v1(text[])'::pg_catalog.regprocedure)
+         || ':' || coalesce((SELECT e.revision FROM pyref_evidence e WHERE e.connector_instance_id = i.id)::text, '-')
          || ':' || coalesce((SELECT g.revision FROM connector_instances ci
                                JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
                               WHERE ci.connector_instance_id = i.id)::text, '-')

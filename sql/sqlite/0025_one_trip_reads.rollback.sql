@@ -1,4 +1,5 @@
 -- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
 -- Roll back pyreference 0025: list pages are read in their owner's transaction again (three
--- round trips). The library falls back to that by itself when the functions are gone.
+-- round trips; the library falls back to that by itself when the functions are gone), and
+-- a record's UPDATE marks its connection only when its JSON changes value again.
 -- SQLite: nothing to undo.

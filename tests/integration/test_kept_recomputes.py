@@ -1,7 +1,7 @@
 """A store keeps the recomputation of a dirty row with its version (0025, Postgres).
 
 A page row marked dirty is recomputed from the canonical tables by the read (R6). Its
-version (`recompute_version` in sql/templates/_runs.sql.j2: revisions, and the marks,
+version (`recompute_versions` in sql/templates/_runs.sql.j2: revisions, and the marks,
 record deltas and run marks waiting for it) is the same while a recompute would read the
 same rows, so the recompute statement takes the version of the recomputation the store
 kept and recomputes only rows whose version changed. These tests
@@ -189,3 +189,44 @@ def test_a_run_event_naming_no_connection_is_recomputed_for_the_runs_owner(
     assert summary["last_run"]["status"] == "failed"
     store.reconcile()
     _same(store, cold)
+
+
+def test_a_record_whose_json_changes_only_in_its_text_is_marked(store: Store) -> None:
+    """1 and 1.000 are equal JSON values but not equal text, and a stream's bytes count
+    each record's JSON text: an UPDATE that changes only the text marks the connection
+    (0025; found by a reviewer: on Postgres it marked nothing, so the stored bytes stayed
+    old, and a kept recomputation with them)."""
+    small_fleet(store)
+    store.reconcile()
+    cold = Store(store.database, memo_rows=0)
+    before = store.get_connection_summary("cin_mail", now=NOW).to_dict()["retained_bytes"]
+    store.delete_record("cin_mail", "threads", "k0")  # dirty: recomputed, then kept
+    _same(store, cold)
+    _same(store, cold)
+    _sql(
+        store,
+        "UPDATE records SET record_json = '{\"n\": 1.000}'"
+        " WHERE connector_instance_id = 'cin_mail' AND stream = 'messages' AND record_key = 'k1'",
+    )
+    assert _same(store, cold) == 1
+    store.reconcile()
+    _same(store, cold)
+    after = store.get_connection_summary("cin_mail", now=NOW).to_dict()["retained_bytes"]
+    assert after != before
+    assert store.verify() == []
+
+
+@pytest.mark.postgres
+def test_a_replaced_recompute_function_recomputes_every_row(pg_store: Store) -> None:
+    """The version starts with the recompute function's catalog row: a migration that
+    replaces (or alters) the function makes a running store recompute, not serve what the
+    old function returned (found by a reviewer)."""
+    store = pg_store
+    small_fleet(store)
+    store.reconcile()
+    cold = Store(store.database, memo_rows=0)
+    store.delete_record("cin_mail", "threads", "k0")
+    assert _same(store, cold) == 1
+    assert _same(store, cold) == 0
+    _sql(store, "ALTER FUNCTION pyref_recompute_evidence_v1(text[]) SET work_mem = '8MB'")
+    assert _same(store, cold) == 1
