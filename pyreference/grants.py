@@ -27,7 +27,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .db import Database, Ids
+from .db import Database, Ids, OneTripReads
 from .errors import InvalidInput, SchemaNotReady
 
 CANONICAL_TABLES = (
@@ -78,9 +78,8 @@ WRITER_FUNCTIONS = ("pyref_foreign_run_moves_v1(text, text[])",)
 # 0025: a list page in one round trip, for the owner named in the call. They run as their
 # owner, so a reader confined to the owner its transaction names is not given them (its
 # pages are read framed, under its row-level security).
-PAGE_FUNCTIONS = (
-    "pyref_list_keys_v1(text, integer, text, text, timestamptz, text)",
-    "pyref_list_page_v1(text, integer, text, text, timestamptz, text)",
+PAGE_FUNCTIONS = tuple(
+    f + OneTripReads.SIGNATURE for f in sorted(set(OneTripReads.FUNCTIONS.values()))
 )
 READER_FUNCTIONS = (
     "pyref_cursor_key_v1()",

@@ -303,40 +303,37 @@ def _recompute_cached(
     row_of = {row[ident]: row for row in page_rows}
     held = {cid: ctx.memo.recomputed(keys.of(row_of[cid])) for cid in dirty}
     versions = [None if (kept := held[cid]) is None else kept[0] for cid in dirty]
-    fresh = yield from _recompute(dirty, held=versions)
+    fresh = yield from _recompute("recompute_evidence", dirty, held=Ids(versions))
     out: dict[str, Mapping[str, Any]] = {}
+    saved = 0
     for cid, row in fresh.items():
         version, made = row.pop("version", None), row.pop("recomputed", True)
         kept = held.get(cid)
         if not made:  # unchanged since the recomputation kept (else: not recomputed)
             if kept is not None and kept[0] == version:
                 out[cid] = kept[1]
+                saved += 1
             continue
         out[cid] = row
         if version is not None:
             ctx.memo.keep_recomputed(keys.of(row_of[cid]), (version, row))
-    made = sum(1 for row in fresh.values() if row is out.get(row["connector_instance_id"]))
-    ctx.memo.count_recomputes(made, len(out) - made)
+    ctx.memo.count_recomputes(len(out) - saved, saved)
     return out
 
 
-def _recompute(
-    dirty: list[str], deep: bool = False, held: list[str | None] | None = None
-) -> Plan[dict[str, dict[str, Any]]]:
-    """Evidence of dirty rows recomputed in one extra statement (R6), by connection id.
+def _recompute(query: str, dirty: list[str], **params: Any) -> Plan[dict[str, dict[str, Any]]]:
+    """Evidence of dirty rows recomputed in one extra statement (R6), by connection id:
+    `query` with the ids and `params`.
 
-    `deep` adds each row's recent runs (a scoped read's), recomputed from the spine: the
-    stored runs of a dirty row may be stale. `held` (a list page's, by position in
-    `dirty`): the version of the recomputation the store holds for each row, or None
-    (see `_recompute_cached`; SQLite has no versions and ignores it)."""
+    `recompute_evidence_deep` adds each row's recent runs (a scoped read's), recomputed
+    from the spine: the stored runs of a dirty row may be stale. `recompute_evidence`
+    (a list page's) takes `held`, by position in `dirty`: the version of the
+    recomputation the store holds for each row, or None (see `_recompute_cached`;
+    SQLite has no versions and ignores it)."""
     if not dirty:
         return {}
     try:
-        if deep:
-            fresh = yield from execute("recompute_evidence_deep", {"ids": Ids(dirty)})
-        else:
-            versions = Ids(held if held is not None else [None] * len(dirty))
-            fresh = yield from execute("recompute_evidence", {"ids": Ids(dirty), "held": versions})
+        fresh = yield from execute(query, {"ids": Ids(dirty), **params})
     except Exception as exc:
         # Canonical rows the recompute cannot read (bad data; the read's last statement):
         # these rows are reported as not current (health unknown), never guessed. Anything
@@ -359,7 +356,8 @@ def _scoped(ctx: Context, connection_id: str) -> Plan[tuple[Any, Any] | None]:
     row = found[0]
     recompute = needs_recompute(row["dirty"], row["record_deltas"], row["state"])
     dirty = [row["connector_instance_id"]] if recompute else []
-    fresh = (yield from _recompute(dirty, deep=True)).get(row["connector_instance_id"])
+    recomputed = yield from _recompute("recompute_evidence_deep", dirty)
+    fresh = recomputed.get(row["connector_instance_id"])
     decoder = PageDecoder(ctx.loads, ctx.profiles)
     deep = row if fresh is None else {**row, "recent_runs": fresh["recent_runs"]}
     try:
