@@ -7,9 +7,14 @@ BIN := $(VENV)/bin
 
 # setuptools tells every editable install of a package-dir mapping (pyreference.sql is sql/)
 # to mind same-named folders: information only, silenced so `make` output stays clean.
-$(VENV)/.installed: pyproject.toml
+# The install compiles the per-row read path with mypyc (setup.py, pyreference/native.py),
+# so it runs again whenever one of those sources changes.
+NATIVE_SOURCES := $(shell $(PYTHON) pyreference/native.py)
+
+$(VENV)/.installed: pyproject.toml setup.py $(NATIVE_SOURCES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo 'Installing pyreference; compiling its read path with mypyc takes about a minute.'
 	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet -e '.[test,bench,web]'
 	touch $@
 
@@ -23,6 +28,8 @@ test: $(VENV)/.installed  ## lint, types, rendering check, then every test on SQ
 	$(BIN)/mypy pyreference
 	$(BIN)/pyreference render --check
 	$(BIN)/pytest
+	@echo 'The unit tests again, on the Python sources of the compiled modules:'
+	PYREFERENCE_PURE_PYTHON=1 $(BIN)/pytest -q tests/unit
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check --fix .
@@ -38,4 +45,5 @@ bench: $(VENV)/.installed
 	$(BIN)/pyreference bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache pyreference.db
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache pyreference.db build pyreference/native-build.json
+	find . -name "*.so" -not -path "./$(VENV)/*" -delete

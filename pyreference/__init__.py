@@ -1,5 +1,7 @@
 """pyreference: a maintained, SQL-first connection-summary read model for Postgres and SQLite."""
 
+# First: importing it decides whether the compiled modules run (see pyreference/native.py).
+from . import native  # noqa: F401
 from .aio import AsyncStore, connect_async
 from .errors import (
     ConnectionAmbiguous,

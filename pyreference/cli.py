@@ -25,6 +25,7 @@ from . import grants as grants_module
 from . import sqlfiles
 from .db import redact_dsn
 from .errors import PyreferenceError
+from .native import status
 from .seconds import seconds
 from .store import DEFAULT_DSN, Store, connect
 
@@ -146,7 +147,7 @@ def _stderr_console() -> Any:
     context_settings={"help_option_names": ["-h", "--help"]},
     epilog="Exit codes: 0 ok, 1 error, 2 usage error, 3 drift (verify, render --check).",
 )
-@click.version_option(package_name="pyreference")
+@click.version_option(package_name="pyreference", message=f"%(prog)s %(version)s, {status()}")
 def cli() -> None:
     """Maintained connection summaries for Postgres and embedded SQLite.
 

@@ -42,7 +42,7 @@ class FreshnessBasis(NamedTuple):
 def freshness_basis(evidence: Evidence, run: RunEvidence | None) -> FreshnessBasis:
     """R16 given C (``run``): no captured data is ``unknown`` unless C failed after it."""
     success = evidence.latest_successful_run
-    captured_at = (success.finished_at if success else None) or evidence.last_record_at
+    captured_at: str | None = (success.finished_at if success else None) or evidence.last_record_at
     attempted_at = run_time(run) if run is not None else None
     if run is not None and run.status in ("failed", "cancelled"):
         success_at = success.finished_at if success else None

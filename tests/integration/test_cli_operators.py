@@ -238,5 +238,10 @@ def test_license_ships_in_the_repo_and_the_wheel(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
     assert "pyreference/sql/postgres/0001_canonical.sql" in names
+    # The read path ships compiled (mypyc) where this checkout's install could compile it,
+    # with the digests of the sources it was built from.
+    if any(ROOT.glob("pyreference/reads.*.so")):
+        assert "pyreference/native-build.json" in names
+        assert any(n.startswith("pyreference/reads.") and n.endswith(".so") for n in names)
     # The console's templates ship too (`pyreference serve` from a wheel renders pages).
     assert "pyreference/web/templates/fleet.html" in names

@@ -29,7 +29,20 @@ def fact(**kw) -> StreamFacts:  # type: ignore[no-untyped-def]
 def test_restamped_is_replace_for_every_field() -> None:
     # `restamped` builds StreamFacts positionally (dataclasses.replace is slow): every
     # field, including one added later, must come through as replace would carry it.
-    values = {f.name: f"v_{f.name}" for f in fields(StreamFacts)}
+    # A distinct value of each field's own type (a compiled module checks types); a field
+    # added later must be added here.
+    values = {
+        "stream": "s",
+        "checkpoint": "c",
+        "collected": 1,
+        "considered": 2,
+        "pending_detail_gaps": 3,
+        "run_id": "r",
+        "covered": 4,
+        "skipped": Skip("x"),
+        "finished_at": "T1",
+    }
+    assert set(values) == {f.name for f in fields(StreamFacts)}
     original = StreamFacts(**values)
     got = restamped(original, 7, "T9")
     assert got == replace(original, pending_detail_gaps=7, finished_at="T9")

@@ -1,0 +1,194 @@
+"""The modules pyreference compiles with mypyc, and which of them run compiled here.
+
+A cold page spends most of its time in Python, building each row's evidence, its
+now-free preparation and its summary (issue #15). Compiled by mypyc, the same
+modules run about twice as fast. ``setup.py`` compiles the modules listed in
+`MODULES` when the package is installed (``pip install -e .``, ``make``), and
+records a digest of each source it compiled (`RECORD`). The Python sources stay
+the reference: they run wherever a module was not compiled (no C compiler, or
+``PYREFERENCE_PURE_PYTHON=1`` at build time).
+
+`use_sources` (run when ``pyreference/__init__.py`` imports this module, before any
+of these modules is imported) makes a process run the Python sources instead of the compiled
+modules when the environment asks for it (``PYREFERENCE_PURE_PYTHON=1`` at run
+time: an A/B measurement, or the same tests on both) or when a compiled module is
+stale: its source no longer has the digest it was compiled from (a checkout edited
+since its last build). A stale module is never run; a warning says how to rebuild.
+
+Run as a script (``python pyreference/native.py``), this file prints the source
+paths of `MODULES`, for ``setup.py`` and the Makefile. It imports nothing of
+pyreference, so the build can read it before the package is importable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.machinery
+import importlib.util
+import json
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+# The per-row read path: evidence decoding, the memo, and the pure synthesis package.
+# Not synthesis.model: compiled, its classes' annotations become bare runtime types, and
+# the API's OpenAPI document is made from them (web/schemas.py). Compiled or not, its
+# classes are plain Python classes (fast_init is a decorator mypyc does not compile), so
+# leaving it out costs nothing measurable. `make test` runs tests/unit on both.
+MODULES = (
+    "pyreference.evidence",
+    "pyreference.reads",
+    "pyreference.memo",
+    "pyreference.synthesis",
+    "pyreference.synthesis._time",
+    "pyreference.synthesis.attention",
+    "pyreference.synthesis.backoff",
+    "pyreference.synthesis.collection_report",
+    "pyreference.synthesis.counts",
+    "pyreference.synthesis.coverage",
+    "pyreference.synthesis.freshness",
+    "pyreference.synthesis.health",
+    "pyreference.synthesis.known_gaps",
+    "pyreference.synthesis.owner_state",
+    "pyreference.synthesis.posture",
+    "pyreference.synthesis.prepared",
+    "pyreference.synthesis.profile",
+    "pyreference.synthesis.readiness",
+    "pyreference.synthesis.runs",
+    "pyreference.synthesis.summary",
+    "pyreference.synthesis.verdict",
+)
+PURE_ENV = "PYREFERENCE_PURE_PYTHON"
+RECORD = "native-build.json"  # {module: sha256 of the source it was compiled from}
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def source_path(module: str, root: Path | None = None) -> Path:
+    """The ``.py`` file of one of `MODULES` (a package's ``__init__.py``), under
+    `root` (the folder holding ``pyreference/``; by default this installation's)."""
+    base = root if root is not None else _PACKAGE.parent
+    path = base.joinpath(*module.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def digest(path: Path) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_record(root: Path) -> None:
+    """Record the digest of each of `MODULES`' sources under `root` (``setup.py``
+    calls this as it compiles them)."""
+    record = {m: digest(source_path(m, root)) for m in MODULES}
+    (root / "pyreference" / RECORD).write_text(json.dumps(record, indent=1) + "\n")
+
+
+def compiled() -> tuple[str, ...]:
+    """The names of `MODULES` this process imported compiled (empty before they are
+    imported, or where none was compiled)."""
+    return tuple(
+        name
+        for name in MODULES
+        if isinstance(getattr(sys.modules.get(name), "__loader__", None), _EXTENSION)
+    )
+
+
+def status() -> str:
+    """One line saying how the read path runs in this process (``pyreference --version``);
+    imports `MODULES`."""
+    for name in MODULES:
+        importlib.import_module(name)
+    count = len(compiled())
+    if count == len(MODULES):
+        return f"read path compiled by mypyc ({count} modules)"
+    if os.environ.get(PURE_ENV) == "1":
+        return f"read path from Python source ({PURE_ENV}=1)"
+    if count == 0:
+        return "read path from Python source (not compiled, or compiled from other sources)"
+    return f"read path partly compiled ({count} of {len(MODULES)} modules)"
+
+
+def stale() -> tuple[str, ...]:
+    """The names of `MODULES` that have a compiled extension here whose source changed
+    since it was compiled (or that no record vouches for)."""
+    try:
+        record = json.loads((_PACKAGE / RECORD).read_text())
+    except (OSError, ValueError):
+        record = {}
+    out = []
+    for name in MODULES:
+        if _extension(name) is None:
+            continue
+        source = source_path(name)
+        if not source.exists() or record.get(name) != digest(source):
+            out.append(name)
+    return tuple(out)
+
+
+def use_sources() -> tuple[str, ...]:
+    """Run the Python sources of `MODULES` instead of their compiled extensions when
+    ``PYREFERENCE_PURE_PYTHON=1``, or when any of them is stale (with a warning). All
+    or none: compiled modules share native classes that a module run from source
+    would not know. Must run before any of them is imported.
+
+    Returns:
+        The names of the compiled modules that will run from source instead.
+    """
+    pure = os.environ.get(PURE_ENV) == "1"
+    outdated = () if pure else stale()
+    if not pure and not outdated:
+        return ()
+    if outdated:
+        warnings.warn(
+            "pyreference: compiled modules differ from their source "
+            f"({', '.join(outdated)}), so every compiled module runs from source; "
+            "rebuild them with `pip install -e .` (or `make`)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    chosen = tuple(m for m in MODULES if _extension(m) is not None)
+    if chosen:
+        sys.meta_path.insert(0, _SourceFinder(frozenset(chosen)))
+    return chosen
+
+
+_EXTENSION = importlib.machinery.ExtensionFileLoader
+
+
+def _extension(name: str) -> Path | None:
+    """The compiled extension of one of `MODULES` beside its source, if built."""
+    source = source_path(name)
+    stem = source.parent / ("__init__" if source.name == "__init__.py" else source.stem)
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        found = stem.with_name(stem.name + suffix)
+        if found.exists():
+            return found
+    return None
+
+
+class _SourceFinder:
+    """A meta path finder that loads the named modules from their ``.py`` sources."""
+
+    def __init__(self, names: frozenset[str]) -> None:
+        self.names = names
+
+    def find_spec(
+        self, name: str, path: Sequence[str] | None = None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if name not in self.names:
+            return None
+        source = source_path(name)
+        locations = [str(source.parent)] if source.name == "__init__.py" else None
+        return importlib.util.spec_from_file_location(
+            name, source, submodule_search_locations=locations
+        )
+
+
+if __name__ == "pyreference.native":  # imported by the package, before the compiled modules
+    use_sources()
+elif __name__ == "__main__":
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else _PACKAGE.parent
+    print("\n".join(str(source_path(m, root).relative_to(root)) for m in MODULES))

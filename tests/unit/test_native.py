@@ -1,0 +1,106 @@
+"""The compiled read path (pyreference/native.py): which modules run compiled, the switch to
+their sources, and a stale build never run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyreference import native
+
+ROOT = Path(native.__file__).resolve().parent.parent
+BUILT = [m for m in native.MODULES if native._extension(m) is not None]
+PROBE = (
+    "import json, sys, pyreference.memo, pyreference.synthesis.summary\n"
+    "from pyreference import native\n"
+    "print(json.dumps({'compiled': native.compiled(),"
+    " 'files': {m: sys.modules[m].__file__ for m in native.MODULES if m in sys.modules}}))"
+)
+
+
+def _probe(root: Path, **env: str) -> tuple[dict, str]:
+    """Import the package from `root` in a fresh interpreter; what ran compiled."""
+    inherited = {k: v for k, v in os.environ.items() if k != native.PURE_ENV}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env={**inherited, "PYTHONPATH": str(root), **env},
+        cwd=root,  # `python -c` puts the working directory first on sys.path
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout), done.stderr
+
+
+def test_this_process_runs_what_was_built() -> None:
+    # CI builds with a compiler (PYREFERENCE_REQUIRE_NATIVE=1): every module must run compiled.
+    import pyreference.memo
+    import pyreference.synthesis.summary  # noqa: F401
+
+    if os.environ.get(native.PURE_ENV) == "1":
+        assert native.compiled() == ()
+    else:
+        assert native.stale() == ()
+        assert set(native.compiled()) == {m for m in BUILT if m in sys.modules}
+    if os.environ.get("PYREFERENCE_REQUIRE_NATIVE") == "1":
+        assert list(native.MODULES) == BUILT, "modules not compiled: run `pip install -e .`"
+        if os.environ.get(native.PURE_ENV) != "1":
+            assert "pyreference.reads" in native.compiled()
+
+
+def test_version_says_how_the_read_path_runs() -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "pyreference.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    ).stdout
+    assert shown.startswith("pyreference ")
+    if os.environ.get(native.PURE_ENV) == "1":
+        assert "from Python source (PYREFERENCE_PURE_PYTHON=1)" in shown
+    elif len(BUILT) == len(native.MODULES):
+        assert f"compiled by mypyc ({len(native.MODULES)} modules)" in shown
+
+
+def test_sources_listed_are_the_modules() -> None:
+    for name in native.MODULES:
+        path = native.source_path(name)
+        assert path.is_file(), name
+    printed = subprocess.run(
+        [sys.executable, str(ROOT / "pyreference" / "native.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert printed == [str(native.source_path(m).relative_to(ROOT)) for m in native.MODULES]
+
+
+def test_pure_python_switch_runs_every_source() -> None:
+    got, _ = _probe(ROOT, **{native.PURE_ENV: "1"})
+    assert got["compiled"] == []
+    assert all(path.endswith(".py") for path in got["files"].values())
+
+
+@pytest.mark.skipif(not BUILT, reason="no compiled modules in this build")
+def test_a_stale_build_is_never_run(tmp_path: Path) -> None:
+    # A copy of the installation whose one compiled module's source changed afterwards.
+    copy = tmp_path / "pyreference"
+    shutil.copytree(ROOT / "pyreference", copy)
+    for shared in ROOT.glob("*__mypyc*"):
+        shutil.copy(shared, tmp_path)
+    fresh, warned = _probe(tmp_path)
+    assert sorted(fresh["compiled"]) == sorted(m for m in BUILT if m in fresh["files"])
+    assert "RuntimeWarning" not in warned
+    source = native.source_path("pyreference.synthesis.counts", tmp_path)
+    source.write_text(source.read_text() + "\n# edited after the build\n")
+    got, warned = _probe(tmp_path)
+    assert got["compiled"] == []
+    assert all(path.endswith(".py") for path in got["files"].values())
+    assert "pyreference.synthesis.counts" in warned and "pip install -e ." in warned
