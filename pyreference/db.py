@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
+import orjson
+
 from . import sqlfiles
 from .conninfo import describe_dsn, describe_params, failure_reason, parse_dsn
 from .cursors import derive_key
@@ -55,20 +57,29 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-_DECODER = json.JSONDecoder()
+# Every digit as 0, so that 19 digits in a row (maybe an integer past 64 bits, which orjson
+# reads as a float) are found with one `find`: ten times cheaper than a regular expression.
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 19
 
 
 def _loads_text(text: str) -> Any:
-    """``json.loads(text)``, skipping its whitespace scans for the compact text databases emit.
+    """``json.loads(text)``, parsed by orjson where orjson can: about three times faster,
+    and a cold page parses a few hundred documents.
 
-    A document that does not span the whole text from its first character is left to
-    ``json.loads``, so the result (or the error) is always exactly what it would give.
+    orjson reads an integer past 64 bits as a float, so a text with 19 digits in a row
+    goes to ``json.loads``; so does whatever orjson refuses that ``json.loads`` accepts
+    beyond strict JSON (``NaN``, lone surrogates), and every malformed text. The result
+    (or the error) is always exactly what ``json.loads`` gives
+    (``tests/unit/test_json_text.py``).
     """
-    try:
-        value, end = _DECODER.raw_decode(text)
-    except ValueError:
-        return json.loads(text)
-    return value if end == len(text) else json.loads(text)
+    data = text.encode("utf-8", "surrogatepass")  # lone surrogates: orjson refuses them
+    if data.translate(_DIGITS_AS_ZERO).find(_LONG_DIGITS) < 0:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 @dataclass(eq=False)
