@@ -20,15 +20,21 @@ triggers' overhead on single-row INSERTs and a bulk COPY into `records`.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
+import os
 import random
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pyreference
+from pyreference import native
 from pyreference.cursors import derive_key, encode_cursor
 from pyreference.store import Store, page_statement
 
@@ -375,6 +381,64 @@ def dirty_pages(warm: Store, cold: Store, conn: Any, reps: int) -> dict[str, Any
     return out
 
 
+def compiled_vs_source(dsn: str, reps: int, processes: int = 3) -> dict[str, Any]:
+    """The cold first page with the read path compiled (mypyc) and from its Python sources
+    (`PYREFERENCE_PURE_PYTHON=1`: the same code), each in processes of its own (a process
+    runs one or the other), alternating; every process also times the floor."""
+    samples: dict[str, dict[str, list[float]]] = {}
+    for rep in range(processes):
+        for mode in ("compiled", "source")[:: 1 if rep % 2 == 0 else -1]:
+            env = {k: v for k, v in os.environ.items() if k != native.PURE_ENV}
+            if mode == "source":
+                env[native.PURE_ENV] = "1"
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.pages", "cold-samples", dsn, str(reps)],
+                env=env,
+                cwd=Path(__file__).resolve().parent.parent,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            got = json.loads(done.stdout)
+            into = samples.setdefault(mode, {"cold": [], "floor": [], "read_path": []})
+            into["cold"] += got["cold"]
+            into["floor"] += got["floor"]
+            into["read_path"].append(got["read_path"])
+    return {
+        mode: {
+            "cold": _stats(got["cold"]),
+            "floor": _stats(got["floor"]),
+            "read_path": sorted(set(got["read_path"])),
+        }
+        for mode, got in samples.items()
+    }
+
+
+def _cold_samples(dsn: str, reps: int) -> dict[str, Any]:
+    """One process's cold first pages and floor reads, alternating (`compiled_vs_source`)."""
+    import psycopg
+
+    store = pyreference.connect(dsn)
+    cold = Store(store.database, memo_rows=0)
+    conn = psycopg.connect(dsn, autocommit=True)
+    out: dict[str, Any] = {"cold": [], "floor": [], "read_path": native.status()}
+    try:
+        for rep in range(-10, reps):  # ten rounds of warm-up (prepared statements, caches)
+            readers = (
+                ("cold", partial(_list, cold, None)),
+                ("floor", partial(floor_page, conn, None)),
+            )
+            for name, read in readers:
+                t0 = time.perf_counter()
+                read()
+                if rep >= 0:
+                    out[name].append((time.perf_counter() - t0) * 1000)
+    finally:
+        conn.close()
+        store.close()
+    return out
+
+
 def walks(cold: Store, conn: Any, reps: int) -> dict[str, Any]:
     """A full walk of the fleet, memo off, against the floor's walk; alternating."""
     samples: dict[str, list[float]] = {"floor": [], "pyreference_cold": []}
@@ -579,6 +643,8 @@ def run(
         }
         say("pages: every reader at every position, in rounds")
         out["positions"] = position_rounds(store, cold, dsn, positions(conn), reps, views)
+        say("pages: the cold page compiled and from source")
+        out["compiled_vs_source"] = compiled_vs_source(dsn, max(30, reps * 2))
         say("pages: full walks")
         out["walk"] = walks(cold, conn, max(3, reps // 10))
         say("pages: dirty pages")
@@ -606,3 +672,9 @@ def _explain_last(conn: Any, store: Store) -> str:
     _key, cursor = positions(conn)["last"]
     name, params = page_statement(OWNER, PAGE + 1, None, cursor)
     return baselines.pg_explain(conn, store.database.queries[name], params)
+
+
+if __name__ == "__main__":  # `python -m bench.pages cold-samples DSN REPS` (compiled_vs_source)
+    if sys.argv[1:2] != ["cold-samples"] or len(sys.argv) != 4:
+        sys.exit("usage: python -m bench.pages cold-samples DSN REPS")
+    print(json.dumps(_cold_samples(sys.argv[2], int(sys.argv[3]))))

@@ -222,13 +222,15 @@ def evaluate(pages: dict[str, Any]) -> list[dict[str, Any]]:
 def markdown(pages: dict[str, Any], name: str) -> str:
     """The pages report: targets, then every table with the floor beside each figure."""
     targets = evaluate(pages)
+    read_path = pages.get("machine", {}).get("read_path", "read path from Python source")
     lines = [
         f"# pyreference bench — pages where owners feel them ({name})",
         "",
         f"Postgres, N = {pages['n']:,} connections, R = {pages['records_per_connection']} "
         f"records and E = {pages['events_per_connection']} run events each, pages of "
         f"{pages['page']}; {pages['reps']} interleaved rounds per position (each reader once "
-        "per round, rotating order), medians. All in one run, on one fleet.",
+        "per round, rotating order), medians. All in one run, on one fleet. "
+        f"pyreference's {read_path}.",
         "",
         "**floor** = the raw keyset SELECT of the same 100 evidence rows (`fetchall`, JSON as "
         "text). **pyreference** = shipped reader, the page read before (memo on); "
@@ -286,6 +288,7 @@ def markdown(pages: dict[str, Any], name: str) -> str:
         f"| pyreference, memo off | {_fmt(walk['pyreference_cold']['p50_ms'], 1)} | "
         f"{_fmt(_ratio(walk['pyreference_cold']['p50_ms'], walk['floor']['p50_ms']), 1)}× |",
     ]
+    lines += _compiled_vs_source(pages.get("compiled_vs_source"))
     d = pages["dirty"]
     floor_first = _p50(pages["positions"]["first"]["floor"])
     lines += [
@@ -397,6 +400,35 @@ def markdown(pages: dict[str, Any], name: str) -> str:
         "```",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _compiled_vs_source(ab: dict[str, Any] | None) -> list[str]:
+    """The cold first page, compiled and from source, each timed beside the floor."""
+    if not ab:
+        return []
+    lines = [
+        "",
+        "## The cold first page, compiled and from source",
+        "",
+        "The same read path compiled by mypyc and run from its Python sources "
+        "(`PYREFERENCE_PURE_PYTHON=1`), each in processes of its own, alternating; every "
+        "process timed the floor too.",
+        "",
+        "| read path | cold page p50 (ms) | floor p50 (ms) | × floor |",
+        "|---|---|---|---|",
+    ]
+    for mode in ("compiled", "source"):
+        got = ab.get(mode)
+        if got:
+            cold, floor = _p50(got["cold"]), _p50(got["floor"])
+            lines.append(
+                f"| {mode} ({'; '.join(got['read_path'])}) | {_fmt(cold)} | {_fmt(floor)} | "
+                f"{_fmt(_ratio(cold, floor), 1)}× |"
+            )
+    if ab.get("compiled") and ab.get("source"):
+        ratio = _ratio(_p50(ab["compiled"]["cold"]), _p50(ab["source"]["cold"]))
+        lines += ["", f"Compiled, a cold page takes {_fmt(ratio)}× its time from source."]
+    return lines
 
 
 def plot(pages: dict[str, Any], path: Path) -> None:

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pyreference import native
+
 COLORS = {
     "pyreference": "tab:blue",
     "pyreference_cold": "tab:cyan",
@@ -36,6 +38,7 @@ def machine_info(dsn: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "psycopg": psycopg.__version__,
+        "read_path": native.status(),  # compiled by mypyc, or from source (pyreference/native.py)
     }
     try:
         pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
@@ -237,12 +240,13 @@ def _fmt(v: Any, digits: int = 2) -> str:
 
 def markdown(results: dict[str, Any], name: str) -> str:
     m = results["machine"]
+    read_path = m.get("read_path", "read path from Python source")
     lines = [
         f"# pyreference bench — {name}",
         "",
         f"Machine: {m.get('cpus')} CPUs, {m.get('memory_gb')} GB RAM, PostgreSQL "
         f"{m.get('postgres')}, SQLite {m.get('sqlite')}, Python {m.get('python')}, "
-        f"psycopg {m.get('psycopg')}. Total run time {results['elapsed_s']:.0f} s.",
+        f"psycopg {m.get('psycopg')}; {read_path}. Total run time {results['elapsed_s']:.0f} s.",
         "All numbers below were measured in this one run, on the same data.",
         "",
         "## R40 targets",
