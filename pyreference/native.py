@@ -2,18 +2,19 @@
 
 A cold page spends most of its time in Python, building each row's evidence, its
 now-free preparation and its summary (issue #15). Compiled by mypyc, the same
-modules run about twice as fast. ``setup.py`` compiles the modules listed in
-`MODULES` when the package is installed (``pip install -e .``, ``make``), and
-records a digest of each source it compiled (`RECORD`). The Python sources stay
-the reference: they run wherever a module was not compiled (no C compiler, or
-``PYREFERENCE_PURE_PYTHON=1`` at build time).
+modules do that work in one half to two thirds of the time. ``setup.py`` compiles
+the modules listed in `MODULES` when the package is installed (``pip install -e .``,
+``make``) and, once all of them compiled, records a digest of each source
+(`RECORD`). The Python sources stay the reference: they run wherever a module was
+not compiled (no C compiler, or ``PYREFERENCE_PURE_PYTHON=1`` at build time).
 
 `use_sources` (run when ``pyreference/__init__.py`` imports this module, before any
 of these modules is imported) makes a process run the Python sources instead of the compiled
 modules when the environment asks for it (``PYREFERENCE_PURE_PYTHON=1`` at run
 time: an A/B measurement, or the same tests on both) or when a compiled module is
-stale: its source no longer has the digest it was compiled from (a checkout edited
-since its last build). A stale module is never run; a warning says how to rebuild.
+stale: the record does not vouch for its current source (a checkout edited since its
+last build, or extensions left from an earlier build when the last one compiled
+nothing). A stale module is never run; a warning says how to rebuild.
 
 Run as a script (``python pyreference/native.py``), this file prints the source
 paths of `MODULES`, for ``setup.py`` and the Makefile. It imports nothing of
@@ -79,10 +80,11 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_record(root: Path) -> None:
-    """Record the digest of each of `MODULES`' sources under `root` (``setup.py``
-    calls this as it compiles them)."""
-    record = {m: digest(source_path(m, root)) for m in MODULES}
+def write_record(root: Path, compiled: bool) -> None:
+    """Record the digest of each of `MODULES`' sources under `root` when their extensions
+    were all just compiled (``setup.py``), else record none: extensions left from an
+    earlier build then never run."""
+    record = {m: digest(source_path(m, root)) for m in MODULES} if compiled else {}
     (root / "pyreference" / RECORD).write_text(json.dumps(record, indent=1) + "\n")
 
 
@@ -143,7 +145,7 @@ def use_sources() -> tuple[str, ...]:
         return ()
     if outdated:
         warnings.warn(
-            "pyreference: compiled modules differ from their source "
+            "pyreference: compiled modules not built from their current source "
             f"({', '.join(outdated)}), so every compiled module runs from source; "
             "rebuild them with `pip install -e .` (or `make`)",
             RuntimeWarning,

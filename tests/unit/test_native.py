@@ -88,13 +88,17 @@ def test_pure_python_switch_runs_every_source() -> None:
     assert all(path.endswith(".py") for path in got["files"].values())
 
 
+def _installation(tmp_path: Path) -> None:
+    """A copy of this installation (sources, extensions, record) under `tmp_path`."""
+    shutil.copytree(ROOT / "pyreference", tmp_path / "pyreference")
+    for shared in ROOT.glob("*__mypyc*"):
+        shutil.copy(shared, tmp_path)
+
+
 @pytest.mark.skipif(not BUILT, reason="no compiled modules in this build")
 def test_a_stale_build_is_never_run(tmp_path: Path) -> None:
     # A copy of the installation whose one compiled module's source changed afterwards.
-    copy = tmp_path / "pyreference"
-    shutil.copytree(ROOT / "pyreference", copy)
-    for shared in ROOT.glob("*__mypyc*"):
-        shutil.copy(shared, tmp_path)
+    _installation(tmp_path)
     fresh, warned = _probe(tmp_path)
     assert sorted(fresh["compiled"]) == sorted(m for m in BUILT if m in fresh["files"])
     assert "RuntimeWarning" not in warned
@@ -104,3 +108,16 @@ def test_a_stale_build_is_never_run(tmp_path: Path) -> None:
     assert got["compiled"] == []
     assert all(path.endswith(".py") for path in got["files"].values())
     assert "pyreference.synthesis.counts" in warned and "pip install -e ." in warned
+
+
+@pytest.mark.skipif(not BUILT, reason="no compiled modules in this build")
+def test_extensions_left_by_an_earlier_build_are_never_run(tmp_path: Path) -> None:
+    # The last build compiled nothing (PYREFERENCE_PURE_PYTHON=1, or no compiler): the
+    # record vouches for no source, so the extensions an earlier build left do not run.
+    _installation(tmp_path)
+    native.write_record(tmp_path, compiled=False)
+    got, warned = _probe(tmp_path)
+    assert got["compiled"] == []
+    assert "not built from their current source" in warned
+    native.write_record(tmp_path, compiled=True)
+    assert len(_probe(tmp_path)[0]["compiled"]) == len([m for m in BUILT if m in got["files"]])
