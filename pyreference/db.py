@@ -532,7 +532,7 @@ class PostgresDatabase(Database):
     def _save_settings(conn: Any, *, safe: bool) -> tuple[str, str | None]:
         """The caller's search_path and owner setting (then, with `safe`, the safe path)."""
         statement = SAVE_CALLER_SETTINGS_THEN_SAFE if safe else SAVE_CALLER_SETTINGS
-        row = conn.execute(statement, prepare=False).fetchone()
+        row = conn.cursor(row_factory=_tuple_row()).execute(statement, prepare=False).fetchone()
         return str(row[0]), row[1]
 
     @staticmethod
@@ -566,7 +566,10 @@ class PostgresDatabase(Database):
         raw.execute(OwnerRead.begin(setting), prepare=False)
         try:
             if self._one_trip.unknown(name):
-                self._one_trip.found(raw.execute(OneTripReads.FIND, prepare=False).fetchall())
+                found = raw.cursor(row_factory=_tuple_row()).execute(
+                    OneTripReads.FIND, prepare=False
+                )
+                self._one_trip.found(found.fetchall())
             rows = self._run(raw, sql, params)
         except BaseException:
             if OwnerRead.needs_rollback(raw, self._psycopg):
@@ -956,7 +959,8 @@ class AsyncSession:
         await raw.execute(OwnerRead.begin(setting), prepare=False)
         try:
             if one_trip.unknown(name):
-                found = await raw.execute(OneTripReads.FIND, prepare=False)
+                cursor = raw.cursor(row_factory=_tuple_row())
+                found = await cursor.execute(OneTripReads.FIND, prepare=False)
                 one_trip.found(await found.fetchall())
             rows = await self._run(sql, adapted)
         except BaseException:
@@ -1137,7 +1141,8 @@ class AsyncPostgresDatabase(PostgresDatabase):
     async def _save_settings_async(conn: Any, *, safe: bool) -> tuple[str, str | None]:
         """`PostgresDatabase._save_settings` on asyncio."""
         statement = SAVE_CALLER_SETTINGS_THEN_SAFE if safe else SAVE_CALLER_SETTINGS
-        row = await (await conn.execute(statement, prepare=False)).fetchone()
+        cursor = conn.cursor(row_factory=_tuple_row())
+        row = await (await cursor.execute(statement, prepare=False)).fetchone()
         return str(row[0]), row[1]
 
     @staticmethod
@@ -1338,7 +1343,9 @@ class SQLiteDatabase(Database):
                     self.conn.execute(commit)
 
     def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> Rows:
-        cur = raw.execute(sql, dict(params))
+        cur = raw.cursor()
+        cur.row_factory = None  # tuples, whatever a caller's connection makes (sqlite3.Row...)
+        cur.execute(sql, dict(params))
         if cur.description is None:
             return (), []
         return tuple(c[0] for c in cur.description), cur.fetchall()
@@ -1380,7 +1387,9 @@ def _open_sqlite(path: str, create: bool) -> sqlite3.Connection:
 def _sqlite_file(conn: sqlite3.Connection) -> str | None:
     """The file behind a caller's connection (None for a memory database)."""
     try:
-        rows = conn.execute("PRAGMA database_list").fetchall()
+        cursor = conn.cursor()
+        cursor.row_factory = None  # tuples, whatever the caller's connection makes
+        rows = cursor.execute("PRAGMA database_list").fetchall()
     except sqlite3.Error:
         return None
     return next((str(r[2]) for r in rows if r[1] == "main" and r[2]), None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyreference.evidence import Evidence, RunEvidence
+from pyreference.frozen import fast_init
 from pyreference.synthesis.model import BrowserSurfaceView, RunDetail, RunView
 
 # A cancel the owner asked for says nothing about the source (R16).
@@ -12,6 +13,9 @@ OWNER_CANCELS = ("owner_cancelled", "owner_cancel_forced")
 _FAILED_VERDICT = ("failed", "cancelled", "abandoned")
 
 
+# A Python class compiled or not (fast_init keeps mypyc from making it native): callers
+# build it, so it must accept, pickle and copy alike either way.
+@fast_init
 @dataclass(frozen=True, slots=True)
 class Runtime:
     """Process-local facts a caller may add; ``None`` means "not known", not "none live"."""

@@ -8,6 +8,7 @@ both and the caller's commit keeps both.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -323,3 +324,86 @@ def test_async_store_call_on_the_callers_failed_transaction_is_typed_and_quiet(
 
     asyncio.run(scenario())
     assert not [r for r in caplog.records if r.name.startswith("psycopg")], caplog.text
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> dict[str, Any]:
+    return {d[0]: v for d, v in zip(cursor.description, row, strict=True)}
+
+
+def _everything(store: pyreference.Store) -> list[Any]:
+    """Every read kind, as plain data: list pages (cold and warm), a scoped read, diagnostics."""
+    pages = [
+        [s.to_dict() for s in store.list_connection_summaries(2, now=NOW).items] for _ in (1, 2)
+    ]
+    scoped = store.get_connection_summary("cin_mail", NOW)
+    deep = store.connection_diagnostics("cin_amz_a", NOW)
+    assert scoped is not None and deep is not None
+    return [pages, scoped.to_dict(), deep.to_dict()]
+
+
+@pytest.mark.parametrize("factory", [sqlite3.Row, _dict_row], ids=["Row", "dict"])
+def test_sqlite_callers_row_factory_is_left_alone(tmp_path, factory) -> None:
+    # The compiled read path takes rows as tuples: a caller's row factory must not reach it.
+    path = tmp_path / "app.db"
+    with pyreference.connect(f"sqlite:///{path}") as setup:
+        setup.migrate()
+        small_fleet(setup)
+        expected = _everything(setup)
+    conn = sqlite3.connect(path, check_same_thread=False)
+    conn.row_factory = factory
+    with pyreference.connect(conn) as store:
+        assert _everything(store) == expected
+        store.create_connection("cin_new", "gmail")
+        assert store.reconcile() >= 1
+    assert conn.row_factory is factory
+    assert isinstance(conn.execute("SELECT 1 AS one").fetchone(), sqlite3.Row | dict)
+    conn.close()
+
+
+@pytest.mark.postgres
+def test_callers_row_factory_is_left_alone(pg_app: str) -> None:
+    from psycopg.rows import dict_row
+
+    with pyreference.connect(pg_app) as plain:
+        expected = _everything(plain)
+    # Inside the caller's transaction (the store saves and restores its settings)...
+    with psycopg.connect(pg_app, row_factory=dict_row) as conn:
+        conn.execute("SELECT 1")
+        with pyreference.connect(conn) as store:
+            assert _everything(store) == expected
+        conn.rollback()
+    # ...and outside it.
+    with psycopg.connect(pg_app, row_factory=dict_row) as conn:
+        with pyreference.connect(conn) as store:
+            assert _everything(store) == expected
+            store.create_connection("cin_new", "gmail")
+            assert store.reconcile() >= 1
+        assert conn.execute("SELECT 1 AS one").fetchone() == {"one": 1}
+
+
+@pytest.mark.postgres
+def test_async_callers_row_factory_is_left_alone(pg_app: str) -> None:
+    from psycopg.rows import dict_row
+
+    with pyreference.connect(pg_app) as plain:
+        expected = _everything(plain)
+
+    async def read(in_transaction: bool) -> list[Any]:
+        conn = await psycopg.AsyncConnection.connect(pg_app, row_factory=dict_row)
+        try:
+            if in_transaction:
+                await conn.execute("SELECT 1")
+            store = await pyreference.connect_async(conn)
+            pages = [
+                [s.to_dict() for s in (await store.list_connection_summaries(2, now=NOW)).items]
+                for _ in (1, 2)
+            ]
+            scoped = await store.get_connection_summary("cin_mail", NOW)
+            deep = await store.connection_diagnostics("cin_amz_a", NOW)
+            await store.aclose()
+            return [pages, scoped.to_dict(), deep.to_dict()]
+        finally:
+            await conn.close()
+
+    assert asyncio.run(read(False)) == expected
+    assert asyncio.run(read(True)) == expected

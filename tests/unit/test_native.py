@@ -121,3 +121,25 @@ def test_extensions_left_by_an_earlier_build_are_never_run(tmp_path: Path) -> No
     assert "not built from their current source" in warned
     native.write_record(tmp_path, compiled=True)
     assert len(_probe(tmp_path)[0]["compiled"]) == len([m for m in BUILT if m in got["files"]])
+
+
+def test_public_classes_stay_python_classes() -> None:
+    # A class mypyc compiles natively checks its fields' types and refuses pickling and
+    # copying; the package's public classes must behave alike compiled or not.
+    import copy
+    import pickle
+
+    import pyreference
+
+    for name in pyreference.__all__:
+        cls = getattr(pyreference, name)
+        if isinstance(cls, type):
+            native_fields = [
+                attr
+                for attr, value in vars(cls).items()
+                if type(value).__name__ == "getset_descriptor"
+                and attr not in ("__dict__", "__weakref__")
+            ]
+            assert native_fields == [], name
+    runtime = pyreference.Runtime(live_run_ids=frozenset({"r1"}))
+    assert pickle.loads(pickle.dumps(runtime)) == runtime == copy.deepcopy(runtime)
