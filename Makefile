@@ -11,11 +11,12 @@ BIN := $(VENV)/bin
 # so it runs again whenever one of those sources changes.
 NATIVE_SOURCES := $(shell $(PYTHON) pyreference/native.py)
 
-$(VENV)/.installed: pyproject.toml setup.py $(NATIVE_SOURCES)
+$(VENV)/.installed: pyproject.toml setup.py pyreference/native.py $(NATIVE_SOURCES)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	@echo 'Installing pyreference; compiling its read path with mypyc takes about a minute.'
 	PYTHONWARNINGS='ignore:Editable installation' $(BIN)/python -m pip install --quiet -e '.[test,bench,web]'
+	@$(BIN)/pyreference --version  # says whether the read path compiled
 	touch $@
 
 demo: $(VENV)/.installed  ## the demo fleet on embedded SQLite

@@ -61,6 +61,10 @@ def canonical_json(value: Any) -> str:
 # reads as a float) are found with one `find`: ten times cheaper than a regular expression.
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_DIGITS = b"0" * 19
+# json.loads recurses per nesting level, so a document nested some 990 deep exceeds
+# Python's recursion limit (how deep exactly depends on the caller's stack), where orjson
+# reads 1,024 levels. Fewer brackets than this, and no document is nested that deep.
+_FEW_BRACKETS = 500
 
 
 def _loads_text(text: str) -> Any:
@@ -68,13 +72,17 @@ def _loads_text(text: str) -> Any:
     and a cold page parses a few hundred documents.
 
     orjson reads an integer past 64 bits as a float, so a text with 19 digits in a row
-    goes to ``json.loads``; so does whatever orjson refuses that ``json.loads`` accepts
-    beyond strict JSON (``NaN``, lone surrogates), and every malformed text. The result
+    goes to ``json.loads``; so does a text of 500 brackets or more (either parser has its
+    own nesting limit), whatever orjson refuses that ``json.loads`` accepts beyond strict
+    JSON (``NaN``, lone surrogates), and every malformed text. The result
     (or the error) is always exactly what ``json.loads`` gives
     (``tests/unit/test_json_text.py``).
     """
     data = text.encode("utf-8", "surrogatepass")  # lone surrogates: orjson refuses them
-    if data.translate(_DIGITS_AS_ZERO).find(_LONG_DIGITS) < 0:
+    if (
+        data.count(b"[") + data.count(b"{") < _FEW_BRACKETS
+        and data.translate(_DIGITS_AS_ZERO).find(_LONG_DIGITS) < 0
+    ):
         try:
             return orjson.loads(data)
         except orjson.JSONDecodeError:

@@ -114,18 +114,17 @@ def status() -> str:
 
 
 def stale() -> tuple[str, ...]:
-    """The names of `MODULES` that have a compiled extension here whose source changed
-    since it was compiled (or that no record vouches for)."""
+    """The names of the modules that have a compiled extension here which the record
+    does not vouch for: its source changed since it was compiled, the last build compiled
+    nothing, or it is no longer one of `MODULES` (left by an earlier build)."""
     try:
         record = json.loads((_PACKAGE / RECORD).read_text())
     except (OSError, ValueError):
         record = {}
     out = []
-    for name in MODULES:
-        if _extension(name) is None:
-            continue
+    for name in _built():
         source = source_path(name)
-        if not source.exists() or record.get(name) != digest(source):
+        if name not in MODULES or not source.exists() or record.get(name) != digest(source):
             out.append(name)
     return tuple(out)
 
@@ -151,7 +150,7 @@ def use_sources() -> tuple[str, ...]:
             RuntimeWarning,
             stacklevel=2,
         )
-    chosen = tuple(m for m in MODULES if _extension(m) is not None)
+    chosen = tuple(name for name in _built() if source_path(name).exists())
     if chosen:
         sys.meta_path.insert(0, _SourceFinder(frozenset(chosen)))
     return chosen
@@ -161,7 +160,7 @@ _EXTENSION = importlib.machinery.ExtensionFileLoader
 
 
 def _extension(name: str) -> Path | None:
-    """The compiled extension of one of `MODULES` beside its source, if built."""
+    """The compiled extension of module `name` beside its source, if built."""
     source = source_path(name)
     stem = source.parent / ("__init__" if source.name == "__init__.py" else source.stem)
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
@@ -169,6 +168,18 @@ def _extension(name: str) -> Path | None:
         if found.exists():
             return found
     return None
+
+
+def _built() -> list[str]:
+    """The names of the package's modules that have a compiled extension here, whether
+    or not they are `MODULES` now (an earlier build may have compiled others)."""
+    names = set()
+    for suffix in {s.rsplit(".", 1)[-1] for s in importlib.machinery.EXTENSION_SUFFIXES}:
+        for path in _PACKAGE.rglob(f"*.{suffix}"):
+            parts = path.relative_to(_PACKAGE.parent).parts
+            module = [*parts[:-1], path.name.split(".", 1)[0]]
+            names.add(".".join(module[:-1] if module[-1] == "__init__" else module))
+    return sorted(names)
 
 
 class _SourceFinder:

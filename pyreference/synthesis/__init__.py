@@ -47,7 +47,11 @@ __all__ = [
 def synthesize(
     evidence: Evidence, now: datetime, runtime: Runtime | None = None
 ) -> ConnectionSummary:
-    """The connection summary (R15–R21) of one connection at ``now`` (timezone-aware)."""
+    """The connection summary (R15–R21) of one connection at ``now`` (timezone-aware).
+
+    Raises ``InvalidInput`` for a naive ``now``. Where this package runs compiled
+    (``pyreference --version``), evidence whose fields are not of their declared types
+    (a list for a tuple, ``1`` for ``True``) may raise ``TypeError``."""
     return synthesize_prepared(prepare(evidence), now, runtime)
 
 

@@ -143,3 +143,18 @@ def test_public_classes_stay_python_classes() -> None:
             assert native_fields == [], name
     runtime = pyreference.Runtime(live_run_ids=frozenset({"r1"}))
     assert pickle.loads(pickle.dumps(runtime)) == runtime == copy.deepcopy(runtime)
+
+
+@pytest.mark.skipif(not BUILT, reason="no compiled modules in this build")
+def test_an_extension_no_longer_listed_is_never_run(tmp_path: Path) -> None:
+    # An earlier build compiled a module that MODULES no longer lists: its extension is
+    # left in the tree, and nothing vouches for it any more.
+    _installation(tmp_path)
+    listing = tmp_path / "pyreference" / "native.py"
+    text = listing.read_text()
+    assert '    "pyreference.synthesis.verdict",\n' in text
+    listing.write_text(text.replace('    "pyreference.synthesis.verdict",\n', ""))
+    got, warned = _probe(tmp_path)
+    assert got["compiled"] == []
+    assert all(path.endswith(".py") for path in got["files"].values())
+    assert "pyreference.synthesis.verdict" in warned
