@@ -108,8 +108,10 @@ def status() -> str:
         return f"read path compiled by mypyc ({count} modules)"
     if os.environ.get(PURE_ENV) == "1":
         return f"read path from Python source ({PURE_ENV}=1)"
+    if count == 0 and stale():
+        return "read path from Python source (its compiled modules are stale: rebuild)"
     if count == 0:
-        return "read path from Python source (not compiled, or compiled from other sources)"
+        return "read path from Python source (not compiled)"
     return f"read path partly compiled ({count} of {len(MODULES)} modules)"
 
 
@@ -143,10 +145,11 @@ def use_sources() -> tuple[str, ...]:
     if not pure and not outdated:
         return ()
     if outdated:
+        named = ", ".join(outdated[:3]) + (", ..." if len(outdated) > 3 else "")
         warnings.warn(
-            "pyreference: compiled modules not built from their current source "
-            f"({', '.join(outdated)}), so every compiled module runs from source; "
-            "rebuild them with `pip install -e .` (or `make`)",
+            f"pyreference: {len(outdated)} compiled module(s) not built from their current "
+            f"source ({named}), so every module runs from its Python source; rebuild them "
+            "with `pip install -e .` (or `make`)",
             RuntimeWarning,
             stacklevel=2,
         )

@@ -18,7 +18,7 @@ from typing import Any
 from .cursors import check_format, cursor_position, encode_cursor, verify_cursor
 from .db import Ids, unreadable_data
 from .errors import ConnectionAmbiguous, ConnectionNotFound, InvalidCursor, InvalidInput
-from .evidence import DeepEvidence
+from .evidence import DeepEvidence, Evidence
 from .inputs import cursor_text, id_set, ident, optional_ident, shown
 from .memo import PageKeys, as_keyed, from_memo, prepare_rows
 from .plan import Context, Plan, execute, rows
@@ -358,12 +358,30 @@ def _scoped(ctx: Context, connection_id: str) -> Plan[tuple[Any, Any] | None]:
     dirty = [row["connector_instance_id"]] if recompute else []
     recomputed = yield from _recompute("recompute_evidence_deep", dirty)
     fresh = recomputed.get(row["connector_instance_id"])
-    decoder = PageDecoder(ctx.loads, ctx.profiles)
+    return scoped_evidence(row, fresh, PageDecoder(ctx.loads, ctx.profiles))
+
+
+def scoped_evidence(
+    row: Mapping[str, Any], fresh: Mapping[str, Any] | None, decoder: PageDecoder
+) -> tuple[Evidence, DeepEvidence]:
+    """A scoped read's row (`scoped_summary`; `fresh`: its recomputation, if any) as its
+    evidence and deep evidence; a row that cannot be decoded degrades only this
+    connection (health unknown, the problem named)."""
     deep = row if fresh is None else {**row, "recent_runs": fresh["recent_runs"]}
     try:
         return evidence_from_row(row, decoder, fresh), deep_from_row(deep, decoder)
-    except Exception as exc:  # one unreadable row: this connection's health is unknown
+    except Exception as exc:
         return unreadable_evidence(row, decoder, exc), DeepEvidence()
+
+
+def diagnostics_of(
+    evidence: Evidence, deep: DeepEvidence, at: datetime, runtime: Runtime
+) -> ConnectionDiagnostics:
+    """`diagnose`, with evidence that decodes but cannot be synthesized served as unknown."""
+    try:
+        return diagnose(evidence, deep, at, runtime)
+    except Exception as exc:
+        return diagnose(unreadable(evidence, exc), DeepEvidence(), at, runtime)
 
 
 def resolve_connection(ctx: Context, ref: str) -> Plan[Resolution]:
@@ -435,10 +453,7 @@ def connection_diagnostics(
         raise ConnectionNotFound(
             f"no connection {shown(connection_id)} for owner {shown(ctx.owner)}"
         )
-    try:
-        return diagnose(found[0], found[1], at, runtime)
-    except Exception as exc:  # evidence that decodes but cannot be synthesized
-        return diagnose(unreadable(found[0], exc), DeepEvidence(), at, runtime)
+    return diagnostics_of(found[0], found[1], at, runtime)
 
 
 def owner_connectors(ctx: Context) -> Plan[list[dict[str, str | None]]]:

@@ -7,7 +7,8 @@ one value of one document replaced by something hostile (wrong types, negative, 
 fractional numbers, empty and non-canonical text, impossible dates, missing keys,
 malformed JSON), and some with a scalar column replaced too, are decoded, prepared and
 synthesized at two `now`s, compiled and from source, in two processes; every
-`to_dict()` must be the same, as JSON text.
+`to_dict()` must be the same, as JSON text. Scoped rows (with the deep documents: recent
+runs, open gaps, attention history) are mutated alike and read into diagnostics.
 """
 
 from __future__ import annotations
@@ -40,16 +41,21 @@ SCALARS: list[Any] = [
 MALFORMED = ["{", "null", "[1, 2]", '"text"', "1e999", '{"a": NaN}', "[" * 50 + "]" * 50]
 
 
-def _rows(tmp_path: Path) -> tuple[list[str], list[list[Any]]]:
+def _rows(tmp_path: Path) -> tuple[list[str], list[list[Any]], list[str], list[list[Any]]]:
+    """The demo fleet's page rows and scoped rows (columns, rows of each)."""
     store = pyreference.connect(sqlite3.connect(tmp_path / "demo.db", check_same_thread=False))
     store.migrate()
-    build_demo_fleet(store, datetime(2026, 6, 1, 11, 0, tzinfo=UTC))
+    ids = build_demo_fleet(store, datetime(2026, 6, 1, 11, 0, tzinfo=UTC))
     store.rebuild()  # every row current: the documents a reconcile writes
     name, params = page_statement("owner_local", 1000, None, None, keys=False)
+    scoped: list[list[Any]] = []
     with store.database.session(owner="owner_local") as s:
         columns, rows = s.rows(name, params)
+        for cid in ids:
+            scoped_columns, found = s.rows("scoped_summary", {"owner": "owner_local", "id": cid})
+            scoped += [list(r) for r in found]
     store.close()
-    return list(columns), [list(r) for r in rows]
+    return list(columns), [list(r) for r in rows], list(scoped_columns), scoped
 
 
 def _paths(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -117,11 +123,16 @@ def _run(path: Path, pure: bool) -> dict[str, Any]:
 
 
 def test_compiled_and_source_read_hostile_rows_alike(tmp_path: Path) -> None:
-    columns, rows = _rows(tmp_path)
-    assert len(rows) >= 20
-    mutated = _mutations(columns, rows, int(os.environ.get("PYREF_PARITY_ROWS", "3000")))
+    columns, rows, scoped_columns, scoped = _rows(tmp_path)
+    assert len(rows) >= 20 and len(scoped) >= 20
+    count = int(os.environ.get("PYREF_PARITY_ROWS", "3000"))
+    mutated = _mutations(columns, rows, count)
+    deep = [
+        dict(zip(scoped_columns, row, strict=True))
+        for row in scoped + _mutations(scoped_columns, scoped, count // 3)
+    ]
     path = tmp_path / "rows.json"
-    path.write_text(json.dumps({"columns": columns, "rows": rows + mutated}))
+    path.write_text(json.dumps({"columns": columns, "rows": rows + mutated, "scoped": deep}))
     source = _run(path, pure=True)
     compiled = _run(path, pure=False)
     assert source["compiled"] == 0
@@ -133,8 +144,14 @@ def test_compiled_and_source_read_hostile_rows_alike(tmp_path: Path) -> None:
     # Hostile rows do reach the rules that set them apart (unknown, undecodable...).
     healths = {s["connection_health"]["state"] for s in source["summaries"]}
     assert {"healthy", "unknown"} <= healths
+    assert len(compiled["diagnostics"]) == 4 * len(deep)
+    assert {d["summary"]["connection_health"]["state"] for d in source["diagnostics"]} >= {
+        "healthy",
+        "unknown",
+    }
     # As text: `==` would take True for 1 and 1 for 1.0.
-    for i, (a, b) in enumerate(zip(source["summaries"], compiled["summaries"], strict=True)):
-        assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True), (
-            f"summary {i} (row {i // 4}) differs"
-        )
+    for kind in ("summaries", "diagnostics"):
+        for i, (a, b) in enumerate(zip(source[kind], compiled[kind], strict=True)):
+            assert json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True), (
+                f"{kind} {i} (row {i // 4}) differs"
+            )

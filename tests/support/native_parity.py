@@ -2,8 +2,10 @@
 
 Run as ``python -m tests.support.native_parity ROWS.json`` once compiled and once with
 ``PYREFERENCE_PURE_PYTHON=1``: the outputs must be identical (tests/reliability/
-test_rel_native_parity.py). ROWS.json is ``{"columns": [...], "rows": [[...], ...]}``, whole
-page rows as the SQLite store reads them (JSON documents as text).
+test_rel_native_parity.py). ROWS.json is ``{"columns": [...], "rows": [[...], ...],
+"scoped": [{...}, ...]}``: whole page rows as the SQLite store reads them (JSON documents
+as text), and scoped rows (`scoped_summary`, with the deep documents) as dicts, read into
+diagnostics as `connection_diagnostics` reads them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import pyreference
 from pyreference import native
 from pyreference.memo import PreparedMemo, prepare_rows
-from pyreference.read_path import _summary
+from pyreference.read_path import _summary, diagnostics_of, scoped_evidence
 from pyreference.reads import PageDecoder
 from pyreference.synthesis import Runtime
 
@@ -38,7 +40,18 @@ def main(path: str) -> None:
         for now in (NOW, datetime(2027, 1, 1, tzinfo=UTC))
         for runtime in RUNTIMES
     ]
-    print(json.dumps({"compiled": len(native.compiled()), "summaries": out}, sort_keys=True))
+    diagnostics = [
+        diagnostics_of(*scoped_evidence(row, None, decoder), now, runtime).to_dict()
+        for row in data.get("scoped", [])
+        for now in (NOW, datetime(2027, 1, 1, tzinfo=UTC))
+        for runtime in RUNTIMES
+    ]
+    print(
+        json.dumps(
+            {"compiled": len(native.compiled()), "summaries": out, "diagnostics": diagnostics},
+            sort_keys=True,
+        )
+    )
 
 
 if __name__ == "__main__":
