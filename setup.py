@@ -2,9 +2,9 @@
 
 Every other setting is in pyproject.toml. ``PYREFERENCE_PURE_PYTHON=1`` builds without
 compiling; without a C compiler the build warns and installs the Python sources alone.
-Either way the build records which sources its extensions were compiled from
-(``pyreference/native-build.json``): none when it compiled nothing, so that extensions
-left over from an earlier build never run.
+Either way the build records, beside the extensions it made, which sources they were
+compiled from (``pyreference/native-build.json``): none when it did not compile them all,
+so that extensions left over from an earlier build never run.
 """
 
 import os
@@ -19,12 +19,21 @@ NATIVE = runpy.run_path(str(ROOT / "pyreference" / "native.py"))
 
 
 class RecordingBuildExt(build_ext):
-    """build_ext that records the compiled sources once every extension has built."""
+    """build_ext that records the compiled sources beside the extensions, and in place
+    (an editable install) removes the extensions an earlier build left."""
 
-    def build_extensions(self) -> None:
+    def run(self) -> None:
         self.built: set[str] = set()
-        super().build_extensions()
-        NATIVE["write_record"](ROOT, all(e.name in self.built for e in self.extensions))
+        super().run()  # into build_lib, then copied into the source tree when in place
+        compiled = bool(self.extensions) and all(e.name in self.built for e in self.extensions)
+        outputs = {Path(self.get_ext_fullpath(e.name)).resolve() for e in self.extensions}
+        package = ROOT / "pyreference"
+        NATIVE["write_record"](ROOT, compiled, into=Path(self.build_lib) / "pyreference")
+        if any(path.parent == package for path in outputs):  # built in place
+            NATIVE["write_record"](ROOT, compiled)
+            for path in NATIVE["extension_files"](ROOT):
+                if path.resolve() not in outputs:
+                    path.unlink()
 
     def build_extension(self, ext) -> None:
         super().build_extension(ext)  # a failure raises (then warns: the ext is optional)

@@ -62,8 +62,18 @@ MODULES = (
     "pyreference.synthesis.summary",
     "pyreference.synthesis.verdict",
 )
+# Modules the compiled ones import without being compiled: mypyc builds in the types it
+# saw there, so a change to them makes the compiled modules stale too.
+DEPENDENCIES = (
+    "pyreference.errors",
+    "pyreference.frozen",
+    "pyreference.timeutil",
+    "pyreference.synthesis.model",
+)
 PURE_ENV = "PYREFERENCE_PURE_PYTHON"
-RECORD = "native-build.json"  # {module: sha256 of the source it was compiled from}
+# {"extension_suffix": ..., "sources": {module: sha256}}: what the extensions beside it
+# were compiled from, by the interpreter whose extensions have that suffix.
+RECORD = "native-build.json"
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -80,12 +90,25 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_record(root: Path, compiled: bool) -> None:
-    """Record the digest of each of `MODULES`' sources under `root` when their extensions
-    were all just compiled (``setup.py``), else record none: extensions left from an
-    earlier build then never run."""
-    record = {m: digest(source_path(m, root)) for m in MODULES} if compiled else {}
-    (root / "pyreference" / RECORD).write_text(json.dumps(record, indent=1) + "\n")
+def write_record(root: Path, compiled: bool, into: Path | None = None) -> None:
+    """Record the digests of the sources under `root` of `MODULES` and `DEPENDENCIES`,
+    when every extension was just compiled from them, else record none (extensions left
+    from an earlier build then never run). Written into `into` (where the extensions were
+    built), by default the package folder under `root` (``setup.py`` calls this)."""
+    sources = {m: digest(source_path(m, root)) for m in (*MODULES, *DEPENDENCIES)}
+    record = {"extension_suffix": _SUFFIX, "sources": sources if compiled else {}}
+    target = into if into is not None else root / "pyreference"
+    (target / RECORD).write_text(json.dumps(record, indent=1) + "\n")
+
+
+def extension_files(root: Path) -> list[Path]:
+    """Every compiled extension file of the package under `root`, and mypyc's shared
+    runtime beside it (``setup.py`` removes those a build in place did not make)."""
+    found: list[Path] = []
+    for suffix in _EXTENSION_ENDINGS:
+        found += root.glob(f"*__mypyc*.{suffix}")
+        found += (root / "pyreference").rglob(f"*.{suffix}")
+    return sorted(found)
 
 
 def compiled() -> tuple[str, ...]:
@@ -117,18 +140,25 @@ def status() -> str:
 
 def stale() -> tuple[str, ...]:
     """The names of the modules that have a compiled extension here which the record
-    does not vouch for: its source changed since it was compiled, the last build compiled
-    nothing, or it is no longer one of `MODULES` (left by an earlier build)."""
+    does not vouch for: its source or a dependency's changed since it was compiled, the
+    last build compiled nothing, it is no longer one of `MODULES` (left by an earlier
+    build), or it was built for another interpreter."""
+    built = _built()
     try:
         record = json.loads((_PACKAGE / RECORD).read_text())
-    except (OSError, ValueError):
-        record = {}
-    out = []
-    for name in _built():
-        source = source_path(name)
-        if name not in MODULES or not source.exists() or record.get(name) != digest(source):
-            out.append(name)
-    return tuple(out)
+        sources = record["sources"] if record["extension_suffix"] == _SUFFIX else {}
+    except (OSError, ValueError, TypeError, KeyError):
+        sources = {}
+    if any(sources.get(m) != _digest_or_none(m) for m in DEPENDENCIES):
+        return tuple(built)
+    return tuple(
+        name for name in built if name not in MODULES or sources.get(name) != _digest_or_none(name)
+    )
+
+
+def _digest_or_none(module: str) -> str | None:
+    source = source_path(module)
+    return digest(source) if source.exists() else None
 
 
 def use_sources() -> tuple[str, ...]:
@@ -144,22 +174,25 @@ def use_sources() -> tuple[str, ...]:
     outdated = () if pure else stale()
     if not pure and not outdated:
         return ()
-    if outdated:
-        named = ", ".join(outdated[:3]) + (", ..." if len(outdated) > 3 else "")
-        warnings.warn(
-            f"pyreference: {len(outdated)} compiled module(s) not built from their current "
-            f"source ({named}), so every module runs from its Python source; rebuild them "
-            "with `pip install -e .` (or `make`)",
-            RuntimeWarning,
-            stacklevel=2,
-        )
     chosen = tuple(name for name in _built() if source_path(name).exists())
     if chosen:
         sys.meta_path.insert(0, _SourceFinder(frozenset(chosen)))
+    if outdated:  # after the finder: an error filter raising here still leaves it safe
+        named = ", ".join(outdated[:3]) + (", ..." if len(outdated) > 3 else "")
+        warnings.warn(
+            f"pyreference: {len(outdated)} compiled module(s) the last build did not make "
+            f"from their current sources ({named}), so every module runs from its Python "
+            "source; rebuild with `pip install -e .` (or `make`), or remove them with "
+            "`make clean`",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     return chosen
 
 
 _EXTENSION = importlib.machinery.ExtensionFileLoader
+_SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]  # this interpreter's own (setuptools')
+_EXTENSION_ENDINGS = sorted({s.rsplit(".", 1)[-1] for s in importlib.machinery.EXTENSION_SUFFIXES})
 
 
 def _extension(name: str) -> Path | None:
@@ -177,7 +210,7 @@ def _built() -> list[str]:
     """The names of the package's modules that have a compiled extension here, whether
     or not they are `MODULES` now (an earlier build may have compiled others)."""
     names = set()
-    for suffix in {s.rsplit(".", 1)[-1] for s in importlib.machinery.EXTENSION_SUFFIXES}:
+    for suffix in _EXTENSION_ENDINGS:
         for path in _PACKAGE.rglob(f"*.{suffix}"):
             parts = path.relative_to(_PACKAGE.parent).parts
             module = [*parts[:-1], path.name.split(".", 1)[0]]
@@ -205,6 +238,7 @@ class _SourceFinder:
 
 if __name__ == "pyreference.native":  # imported by the package, before the compiled modules
     use_sources()
-elif __name__ == "__main__":
+elif __name__ == "__main__":  # the sources a build depends on (the Makefile's prerequisites)
     root = Path(sys.argv[1]) if len(sys.argv) > 1 else _PACKAGE.parent
-    print("\n".join(str(source_path(m, root).relative_to(root)) for m in MODULES))
+    names = (*MODULES, *DEPENDENCIES)
+    print("\n".join(str(source_path(m, root).relative_to(root)) for m in names))

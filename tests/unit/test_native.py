@@ -79,7 +79,8 @@ def test_sources_listed_are_the_modules() -> None:
         text=True,
         check=True,
     ).stdout.split()
-    assert printed == [str(native.source_path(m).relative_to(ROOT)) for m in native.MODULES]
+    listed = (*native.MODULES, *native.DEPENDENCIES)
+    assert printed == [str(native.source_path(m).relative_to(ROOT)) for m in listed]
 
 
 def test_pure_python_switch_runs_every_source() -> None:
@@ -118,7 +119,7 @@ def test_extensions_left_by_an_earlier_build_are_never_run(tmp_path: Path) -> No
     native.write_record(tmp_path, compiled=False)
     got, warned = _probe(tmp_path)
     assert got["compiled"] == []
-    assert "not built from their current source" in warned
+    assert "the last build did not make from their current sources" in warned
     native.write_record(tmp_path, compiled=True)
     assert len(_probe(tmp_path)[0]["compiled"]) == len([m for m in BUILT if m in got["files"]])
 
@@ -158,3 +159,24 @@ def test_an_extension_no_longer_listed_is_never_run(tmp_path: Path) -> None:
     assert got["compiled"] == []
     assert all(path.endswith(".py") for path in got["files"].values())
     assert "pyreference.synthesis.verdict" in warned
+
+
+@pytest.mark.skipif(not BUILT, reason="no compiled modules in this build")
+@pytest.mark.parametrize("change", ["dependency", "interpreter"])
+def test_a_build_for_other_types_or_another_interpreter_is_never_run(
+    tmp_path: Path, change: str
+) -> None:
+    # mypyc builds in the types of the modules the compiled ones import (synthesis.model):
+    # a change there makes them stale too. Extensions of another interpreter (a checkout
+    # shared by two venvs) are not vouched for by this one's record.
+    _installation(tmp_path)
+    if change == "dependency":
+        model = native.source_path("pyreference.synthesis.model", tmp_path)
+        model.write_text(model.read_text() + "\n# a field's type changed\n")
+    else:
+        record = tmp_path / "pyreference" / native.RECORD
+        data = json.loads(record.read_text())
+        record.write_text(json.dumps({**data, "extension_suffix": ".cpython-399-other.so"}))
+    got, warned = _probe(tmp_path)
+    assert got["compiled"] == []
+    assert "the last build did not make from their current sources" in warned
