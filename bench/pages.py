@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import random
 import subprocess
 import sys
@@ -388,12 +387,9 @@ def compiled_vs_source(dsn: str, reps: int, processes: int = 3) -> dict[str, Any
     samples: dict[str, dict[str, list[float]]] = {}
     for rep in range(processes):
         for mode in ("compiled", "source")[:: 1 if rep % 2 == 0 else -1]:
-            env = {k: v for k, v in os.environ.items() if k != native.PURE_ENV}
-            if mode == "source":
-                env[native.PURE_ENV] = "1"
             done = subprocess.run(
                 [sys.executable, "-m", "bench.pages", "cold-samples", dsn, str(reps)],
-                env=env,
+                env=native.environment(pure=mode == "source"),
                 cwd=Path(__file__).resolve().parent.parent,
                 capture_output=True,
                 text=True,

@@ -4,8 +4,8 @@ A cold page spends most of its time in Python, building each row's evidence, its
 now-free preparation and its summary (issue #15). Compiled by mypyc, the same
 modules do that work in one half to two thirds of the time. ``setup.py`` compiles
 the modules listed in `MODULES` when the package is installed (``pip install -e .``,
-``make``) and, once all of them compiled, records a digest of each source
-(`RECORD`). The Python sources stay the reference: they run wherever a module was
+``make``) and, once all of them compiled, records a digest of each source they were
+compiled from (`RECORD`). The Python sources stay the reference: they run wherever a module was
 not compiled (no C compiler, or ``PYREFERENCE_PURE_PYTHON=1`` at build time).
 
 `use_sources` (run when ``pyreference/__init__.py`` imports this module, before any
@@ -17,8 +17,9 @@ last build, or extensions left from an earlier build when the last one compiled
 nothing). A stale module is never run; a warning says how to rebuild.
 
 Run as a script (``python pyreference/native.py``), this file prints the source
-paths of `MODULES`, for ``setup.py`` and the Makefile. It imports nothing of
-pyreference, so the build can read it before the package is importable.
+paths of `MODULES` and `DEPENDENCIES`, the Makefile's prerequisites of an install.
+It imports nothing of pyreference, so ``setup.py`` can read it before the package is
+importable.
 """
 
 from __future__ import annotations
@@ -121,6 +122,18 @@ def compiled() -> tuple[str, ...]:
     )
 
 
+def pure_requested() -> bool:
+    """Was this process asked to run the Python sources (``PYREFERENCE_PURE_PYTHON=1``)?"""
+    return os.environ.get(PURE_ENV) == "1"
+
+
+def environment(pure: bool) -> dict[str, str]:
+    """This process's environment for a child process that runs the read path from its
+    Python sources (`pure`) or as built (tests and the bench compare the two)."""
+    env = {k: v for k, v in os.environ.items() if k != PURE_ENV}
+    return {**env, PURE_ENV: "1"} if pure else env
+
+
 def status() -> str:
     """One line saying how the read path runs in this process (``pyreference --version``);
     imports `MODULES`."""
@@ -129,7 +142,7 @@ def status() -> str:
     count = len(compiled())
     if count == len(MODULES):
         return f"read path compiled by mypyc ({count} modules)"
-    if os.environ.get(PURE_ENV) == "1":
+    if pure_requested():
         return f"read path from Python source ({PURE_ENV}=1)"
     if count == 0 and stale():
         return "read path from Python source (its compiled modules are stale: rebuild)"
@@ -143,16 +156,16 @@ def stale() -> tuple[str, ...]:
     does not vouch for: its source or a dependency's changed since it was compiled, the
     last build compiled nothing, it is no longer one of `MODULES` (left by an earlier
     build), or it was built for another interpreter."""
-    built = _built()
+    found = built()
     try:
         record = json.loads((_PACKAGE / RECORD).read_text())
         sources = record["sources"] if record["extension_suffix"] == _SUFFIX else {}
     except (OSError, ValueError, TypeError, KeyError):
         sources = {}
     if any(sources.get(m) != _digest_or_none(m) for m in DEPENDENCIES):
-        return tuple(built)
+        return tuple(found)
     return tuple(
-        name for name in built if name not in MODULES or sources.get(name) != _digest_or_none(name)
+        name for name in found if name not in MODULES or sources.get(name) != _digest_or_none(name)
     )
 
 
@@ -162,19 +175,19 @@ def _digest_or_none(module: str) -> str | None:
 
 
 def use_sources() -> tuple[str, ...]:
-    """Run the Python sources of `MODULES` instead of their compiled extensions when
-    ``PYREFERENCE_PURE_PYTHON=1``, or when any of them is stale (with a warning). All
-    or none: compiled modules share native classes that a module run from source
-    would not know. Must run before any of them is imported.
+    """Run the Python source of every module that has a compiled extension here, instead
+    of the extension, when ``PYREFERENCE_PURE_PYTHON=1`` or when any of them is `stale`
+    (with a warning). All or none: compiled modules share native code that a module run
+    from source would not know. Must run before any of them is imported.
 
     Returns:
         The names of the compiled modules that will run from source instead.
     """
-    pure = os.environ.get(PURE_ENV) == "1"
+    pure = pure_requested()
     outdated = () if pure else stale()
     if not pure and not outdated:
         return ()
-    chosen = tuple(name for name in _built() if source_path(name).exists())
+    chosen = tuple(name for name in built() if source_path(name).exists())
     if chosen:
         sys.meta_path.insert(0, _SourceFinder(frozenset(chosen)))
     if outdated:  # after the finder: an error filter raising here still leaves it safe
@@ -195,18 +208,7 @@ _SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]  # this interpreter's own (s
 _EXTENSION_ENDINGS = sorted({s.rsplit(".", 1)[-1] for s in importlib.machinery.EXTENSION_SUFFIXES})
 
 
-def _extension(name: str) -> Path | None:
-    """The compiled extension of module `name` beside its source, if built."""
-    source = source_path(name)
-    stem = source.parent / ("__init__" if source.name == "__init__.py" else source.stem)
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        found = stem.with_name(stem.name + suffix)
-        if found.exists():
-            return found
-    return None
-
-
-def _built() -> list[str]:
+def built() -> list[str]:
     """The names of the package's modules that have a compiled extension here, whether
     or not they are `MODULES` now (an earlier build may have compiled others)."""
     names = set()

@@ -108,12 +108,9 @@ def _mutations(columns: list[str], rows: list[list[Any]], count: int) -> list[li
 
 
 def _run(path: Path, pure: bool) -> dict[str, Any]:
-    env = {k: v for k, v in os.environ.items() if k != native.PURE_ENV}
-    if pure:
-        env[native.PURE_ENV] = "1"
     done = subprocess.run(
         [sys.executable, "-m", "tests.support.native_parity", str(path)],
-        env=env,
+        env=native.environment(pure),
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -136,7 +133,7 @@ def test_compiled_and_source_read_hostile_rows_alike(tmp_path: Path) -> None:
     source = _run(path, pure=True)
     compiled = _run(path, pure=False)
     assert source["compiled"] == 0
-    built = [m for m in native.MODULES if native._extension(m) is not None]
+    built = [m for m in native.MODULES if m in native.built()]
     assert compiled["compiled"] == len(built)
     if os.environ.get("PYREFERENCE_REQUIRE_NATIVE") == "1":
         assert compiled["compiled"] == len(native.MODULES)

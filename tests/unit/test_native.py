@@ -15,7 +15,7 @@ import pytest
 from pyreference import native
 
 ROOT = Path(native.__file__).resolve().parent.parent
-BUILT = [m for m in native.MODULES if native._extension(m) is not None]
+BUILT = [m for m in native.MODULES if m in native.built()]
 PROBE = (
     "import json, sys, pyreference.memo, pyreference.synthesis.summary\n"
     "from pyreference import native\n"
@@ -26,10 +26,9 @@ PROBE = (
 
 def _probe(root: Path, **env: str) -> tuple[dict, str]:
     """Import the package from `root` in a fresh interpreter; what ran compiled."""
-    inherited = {k: v for k, v in os.environ.items() if k != native.PURE_ENV}
     done = subprocess.run(
         [sys.executable, "-c", PROBE],
-        env={**inherited, "PYTHONPATH": str(root), **env},
+        env={**native.environment(pure=False), "PYTHONPATH": str(root), **env},
         cwd=root,  # `python -c` puts the working directory first on sys.path
         capture_output=True,
         text=True,
@@ -43,14 +42,14 @@ def test_this_process_runs_what_was_built() -> None:
     import pyreference.memo
     import pyreference.synthesis.summary  # noqa: F401
 
-    if os.environ.get(native.PURE_ENV) == "1":
+    if native.pure_requested():
         assert native.compiled() == ()
     else:
         assert native.stale() == ()
         assert set(native.compiled()) == {m for m in BUILT if m in sys.modules}
     if os.environ.get("PYREFERENCE_REQUIRE_NATIVE") == "1":
         assert list(native.MODULES) == BUILT, "modules not compiled: run `pip install -e .`"
-        if os.environ.get(native.PURE_ENV) != "1":
+        if not native.pure_requested():
             assert "pyreference.reads" in native.compiled()
 
 
@@ -63,7 +62,7 @@ def test_version_says_how_the_read_path_runs() -> None:
         cwd=ROOT,
     ).stdout
     assert shown.startswith("pyreference ")
-    if os.environ.get(native.PURE_ENV) == "1":
+    if native.pure_requested():
         assert "from Python source (PYREFERENCE_PURE_PYTHON=1)" in shown
     elif len(BUILT) == len(native.MODULES):
         assert f"compiled by mypyc ({len(native.MODULES)} modules)" in shown
