@@ -540,7 +540,7 @@ class PostgresDatabase(Database):
     def _save_settings(conn: Any, *, safe: bool) -> tuple[str, str | None]:
         """The caller's search_path and owner setting (then, with `safe`, the safe path)."""
         statement = SAVE_CALLER_SETTINGS_THEN_SAFE if safe else SAVE_CALLER_SETTINGS
-        row = conn.cursor(row_factory=_tuple_row()).execute(statement, prepare=False).fetchone()
+        row = _tuple_cursor(conn).execute(statement, prepare=False).fetchone()
         return str(row[0]), row[1]
 
     @staticmethod
@@ -574,9 +574,7 @@ class PostgresDatabase(Database):
         raw.execute(OwnerRead.begin(setting), prepare=False)
         try:
             if self._one_trip.unknown(name):
-                found = raw.cursor(row_factory=_tuple_row()).execute(
-                    OneTripReads.FIND, prepare=False
-                )
+                found = _tuple_cursor(raw).execute(OneTripReads.FIND, prepare=False)
                 self._one_trip.found(found.fetchall())
             rows = self._run(raw, sql, params)
         except BaseException:
@@ -595,7 +593,7 @@ class PostgresDatabase(Database):
         return str(value)
 
     def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> Rows:
-        with _text_json(raw.cursor(row_factory=_tuple_row())) as cur:
+        with _text_json(_tuple_cursor(raw)) as cur:
             cur.execute(sql, params or None, prepare=self._prepare_arg)
             if cur.description is None:
                 return (), []
@@ -884,10 +882,12 @@ def owner_setting(owner: str) -> str:
     return setting.as_string()
 
 
-def _tuple_row() -> Any:
+def _tuple_cursor(conn: Any) -> Any:
+    """A cursor of a psycopg connection (sync or async) that returns tuples, whatever row
+    factory the caller gave the connection: the read path takes rows as tuples."""
     from psycopg.rows import tuple_row
 
-    return tuple_row
+    return conn.cursor(row_factory=tuple_row)
 
 
 def _text_json(cursor: C) -> C:
@@ -967,8 +967,7 @@ class AsyncSession:
         await raw.execute(OwnerRead.begin(setting), prepare=False)
         try:
             if one_trip.unknown(name):
-                cursor = raw.cursor(row_factory=_tuple_row())
-                found = await cursor.execute(OneTripReads.FIND, prepare=False)
+                found = await _tuple_cursor(raw).execute(OneTripReads.FIND, prepare=False)
                 one_trip.found(await found.fetchall())
             rows = await self._run(sql, adapted)
         except BaseException:
@@ -981,7 +980,7 @@ class AsyncSession:
         return rows
 
     async def _run(self, sql: str, adapted: dict[str, Any]) -> Rows:
-        async with _text_json(self._raw.cursor(row_factory=_tuple_row())) as cur:
+        async with _text_json(_tuple_cursor(self._raw)) as cur:
             await cur.execute(sql, adapted or None, prepare=self._db._prepare_arg)
             if cur.description is None:
                 return (), []
@@ -1149,8 +1148,7 @@ class AsyncPostgresDatabase(PostgresDatabase):
     async def _save_settings_async(conn: Any, *, safe: bool) -> tuple[str, str | None]:
         """`PostgresDatabase._save_settings` on asyncio."""
         statement = SAVE_CALLER_SETTINGS_THEN_SAFE if safe else SAVE_CALLER_SETTINGS
-        cursor = conn.cursor(row_factory=_tuple_row())
-        row = await (await cursor.execute(statement, prepare=False)).fetchone()
+        row = await (await _tuple_cursor(conn).execute(statement, prepare=False)).fetchone()
         return str(row[0]), row[1]
 
     @staticmethod
@@ -1351,8 +1349,7 @@ class SQLiteDatabase(Database):
                     self.conn.execute(commit)
 
     def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> Rows:
-        cur = raw.cursor()
-        cur.row_factory = None  # tuples, whatever a caller's connection makes (sqlite3.Row...)
+        cur = _sqlite_tuple_cursor(raw)
         cur.execute(sql, dict(params))
         if cur.description is None:
             return (), []
@@ -1392,12 +1389,18 @@ def _open_sqlite(path: str, create: bool) -> sqlite3.Connection:
         raise DatabaseUnavailable(f"cannot open SQLite database {path}: {exc}") from exc
 
 
+def _sqlite_tuple_cursor(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """A cursor of `conn` that returns tuples, whatever row factory the caller gave it
+    (sqlite3.Row, dicts): the read path takes rows as tuples."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    return cursor
+
+
 def _sqlite_file(conn: sqlite3.Connection) -> str | None:
     """The file behind a caller's connection (None for a memory database)."""
     try:
-        cursor = conn.cursor()
-        cursor.row_factory = None  # tuples, whatever the caller's connection makes
-        rows = cursor.execute("PRAGMA database_list").fetchall()
+        rows = _sqlite_tuple_cursor(conn).execute("PRAGMA database_list").fetchall()
     except sqlite3.Error:
         return None
     return next((str(r[2]) for r in rows if r[1] == "main" and r[2]), None)
