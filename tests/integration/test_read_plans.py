@@ -9,12 +9,21 @@ tests/integration/test_reads.py and the parity suites read dirty rows through th
 
 from __future__ import annotations
 
+import re
+
 import psycopg
 import pytest
+
+from pyreference import sqlfiles
+from pyreference.db import OneTripReads
 
 pytestmark = pytest.mark.postgres
 
 READERS = ("pyref_recompute_evidence_v1", "pyref_recent_runs_v1")
+# The named statements a read runs (list and scoped reads, their recomputes, the cursor key).
+READ_STATEMENTS = re.compile(
+    r"list_|page_rows|scoped_summary|recompute_evidence|cursor_key|resolve_"
+)
 
 
 def test_the_readers_recompute_functions_keep_one_plan_per_session(pg_dsn: str) -> None:
@@ -49,3 +58,37 @@ def test_a_rows_run_subqueries_never_test_the_whole_id_list(pg_dsn: str) -> None
     per_row = [line for line in plan if "ci.connector_instance_id" in line]
     assert per_row, "the plan correlates run subqueries with the row"
     assert not [line for line in per_row if "ANY ($1)" in line], "\n".join(plan)
+
+
+def test_every_function_a_read_calls_keeps_its_plan(pg_dsn: str) -> None:
+    """0026: a LANGUAGE sql function with SET clauses (every sealed pyreference function has
+    them) is never inlined and is planned afresh in every statement that calls it. The
+    cursor key was one, called by every list page: ~0.2 ms of a warm page's ~2.6 ms
+    (bench/README.md). Every pyreference function a read calls (its statements and the
+    one-trip page functions), and the functions those call, is PL/pgSQL (the session
+    caches its plans) or an inlined helper (LANGUAGE sql, no SET clause, not SECURITY
+    DEFINER: `pyref_iso`)."""
+    queries = sqlfiles.queries("postgres")
+    texts = [sql for name, sql in queries.items() if READ_STATEMENTS.match(name)]
+    assert len(texts) >= 10, sorted(queries)
+    called = {m for text in texts for m in re.findall(r"\b(pyref_\w+)\s*\(", text)}
+    called |= set(OneTripReads.FUNCTIONS.values())  # the one-trip page functions (0025)
+    seen: dict[str, tuple[str, bool, object]] = {}
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        while called - seen.keys():
+            rows = conn.execute(
+                "SELECT p.proname, l.lanname, p.prosecdef, p.proconfig, p.prosrc FROM pg_proc p"
+                " JOIN pg_language l ON l.oid = p.prolang WHERE p.proname = ANY(%s)",
+                (sorted(called - seen.keys()),),
+            ).fetchall()
+            assert {r[0] for r in rows} == called - seen.keys()
+            for name, language, definer, config, source in rows:
+                seen[name] = (language, definer, config)
+                called |= set(re.findall(r"\b(pyref_\w+)\s*\(", source)) - {name}
+    assert "pyref_cursor_key_v1" in seen and "pyref_list_keys_v1" in seen, sorted(seen)
+    planned_per_call = {
+        name
+        for name, (language, definer, config) in seen.items()
+        if language != "plpgsql" and (language != "sql" or definer or config)
+    }
+    assert not planned_per_call, planned_per_call

@@ -1,0 +1,4 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- Roll back pyreference 0026: the cursor key is 0010's LANGUAGE sql function again (planned
+-- in every statement that calls it).
+-- SQLite: nothing to undo.

@@ -1,0 +1,10 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0025_one_trip_reads
+-- pyreference 0026: the cursor key keeps its plan (issue #15). Every list page reads the key
+-- that signs its cursor (`pyref_cursor_key_v1()`, 0010). It was a LANGUAGE sql function with
+-- SET clauses, which Postgres never inlines and plans afresh in every statement that calls
+-- it: ~0.2 ms of a warm page's ~2.6 ms (10,000 connections; 0.26 -> 0.07 ms measured for
+-- the call alone). It is now PL/pgSQL returning the same value, whose plan the session
+-- caches. Same name, signature, result and grants.
+-- SQLite has no functions (a page reads the secret with its statement): nothing changes.
+-- This migration exists so that both dialects number their migrations alike.
