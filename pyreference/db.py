@@ -595,9 +595,8 @@ class PostgresDatabase(Database):
     def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> Rows:
         with _text_json(_tuple_cursor(raw)) as cur:
             cur.execute(sql, params or None, prepare=self._prepare_arg)
-            if cur.description is None:
-                return (), []
-            return tuple(c.name for c in cur.description), cur.fetchall()
+            names = _column_names(cur)
+            return (names, cur.fetchall()) if names is not None else ((), [])
 
     def answers(self, raw: Any) -> bool:
         from psycopg_pool import ConnectionPool
@@ -890,6 +889,19 @@ def _tuple_cursor(conn: Any) -> Any:
     return conn.cursor(row_factory=tuple_row)
 
 
+def _column_names(cursor: Any) -> tuple[str, ...] | None:
+    """The names of the columns of a psycopg cursor's result (sync or async), or None when
+    its statement returns no rows (psycopg's ``description`` is None). Read from the
+    result itself: ``description`` builds a ``Column`` object per column, ~50 us for a
+    page statement's 19 columns against ~5 us (our statements name their columns in ASCII)."""
+    from psycopg.pq import ExecStatus
+
+    result = cursor.pgresult
+    if result is None or result.status not in (ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE):
+        return None
+    return tuple(result.fname(i).decode() for i in range(result.nfields))
+
+
 def _text_json(cursor: C) -> C:
     """The cursor, set to return JSON as text, as SQLite does: the reader decodes each
     distinct document once (runs and manifests repeat across rows and reads)."""
@@ -982,9 +994,8 @@ class AsyncSession:
     async def _run(self, sql: str, adapted: dict[str, Any]) -> Rows:
         async with _text_json(_tuple_cursor(self._raw)) as cur:
             await cur.execute(sql, adapted or None, prepare=self._db._prepare_arg)
-            if cur.description is None:
-                return (), []
-            return tuple(c.name for c in cur.description), await cur.fetchall()
+            names = _column_names(cur)
+            return (names, await cur.fetchall()) if names is not None else ((), [])
 
 
 class AsyncPostgresDatabase(PostgresDatabase):

@@ -59,6 +59,22 @@ class PreparedMemo:
                 self.hits += 1
             return found
 
+    def get_many(self, rows: list[tuple[Any, ...] | None]) -> list[Prepared | None]:
+        """`get` of each key (None: no lookup, not counted), under one lock for a page."""
+        out: list[Prepared | None] = []
+        with self._lock:
+            entries = self._entries
+            for row in rows:
+                found = None
+                if row is not None:
+                    found = self._touch(entries, row)
+                    if found is None:
+                        self.misses += 1
+                    else:
+                        self.hits += 1
+                out.append(found)
+        return out
+
     def peek(self, row: tuple[Any, ...]) -> Prepared | None:
         """The entry for `row` if kept, counted neither as a hit nor a miss."""
         with self._lock:
@@ -161,20 +177,19 @@ def from_memo(
     """Prepared evidence of page rows (key rows or whole rows) that the memo holds: each
     from the memo (a row with record deltas also from the memoized row without them),
     else None (to be prepared from its row: `prepare_rows`)."""
-    out: list[Prepared | None] = []
+    wanted: list[tuple[Any, ...] | None] = []
     for row in rows:
         stale = row[ident] in recompute
         fresh = recomputed.get(row[ident]) if stale else None
-        if stale and fresh is None:  # its recompute failed: served from its whole row
-            out.append(None)
-            continue
-        key = _key(keys.of(row), fresh)
-        found = memo.get(key)
-        if found is None and not stale:
+        # A row whose recompute failed is looked up nowhere: it is served from its whole row.
+        wanted.append(None if stale and fresh is None else _key(keys.of(row), fresh))
+    out = memo.get_many(wanted)
+    for i, key in enumerate(wanted):
+        if out[i] is None and key is not None and rows[i][ident] not in recompute:
             found = _with_deltas(memo, key, keys.deltas, decoder)
             if found is not None:
                 memo.put(key, found)
-        out.append(found)
+                out[i] = found
     return out
 
 

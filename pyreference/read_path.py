@@ -37,8 +37,8 @@ from .synthesis import (
     Prepared,
     Runtime,
     diagnose,
+    summarize_at,
     synthesize,
-    synthesize_prepared,
 )
 from .timeutil import now_utc, to_utc
 
@@ -261,7 +261,7 @@ def _prepare_memoized(
 def _summary(prepared: Prepared, now: datetime, runtime: Runtime) -> ConnectionSummary:
     """A page row's summary; a row whose evidence cannot be synthesized is served as unknown."""
     try:
-        return synthesize_prepared(prepared, now, runtime)
+        return summarize_at(prepared, now, runtime)  # `now`: UTC, checked by `list_request`
     except Exception as exc:
         return synthesize(unreadable(prepared.evidence, exc), now, runtime)
 

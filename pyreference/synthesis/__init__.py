@@ -22,7 +22,6 @@ from pyreference.synthesis.model import (
 )
 from pyreference.synthesis.prepared import (
     Prepared,
-    ReadFacts,
     prepare,
     prepare_with_streams,
     shown,
@@ -39,6 +38,7 @@ __all__ = [
     "diagnose",
     "prepare",
     "prepare_with_streams",
+    "summarize_at",
     "synthesize",
     "synthesize_prepared",
 ]
@@ -58,13 +58,19 @@ def synthesize(
 def synthesize_prepared(
     prepared: Prepared, now: datetime, runtime: Runtime | None = None
 ) -> ConnectionSummary:
-    """``synthesize`` from evidence already prepared: only the ``now``-relative work."""
-    now = check_now(now)
-    runtime = runtime if runtime is not None else Runtime()
+    """``synthesize`` from evidence already prepared: only the ``now``-relative work.
+
+    Raises ``InvalidInput`` for a naive ``now``."""
+    return summarize_at(prepared, check_now(now), runtime if runtime is not None else Runtime())
+
+
+def summarize_at(prepared: Prepared, now: datetime, runtime: Runtime) -> ConnectionSummary:
+    """``synthesize_prepared`` for a ``now`` already checked and in UTC (``check_now``), as
+    a list page's rows share one: the read checks it once, not once per row."""
     evidence = prepared.evidence
     until = prepared.backoff_until
     eligible, gap_reason = prepared.eligible_gaps(now)
-    facts = ReadFacts(
+    return prepared.summary(
         prepared.freshness.status_at(now),  # freshness
         relevant_attention(evidence.open_attention, now),  # attention
         until is not None and until > now,  # backoff
@@ -73,7 +79,6 @@ def synthesize_prepared(
         eligible,
         gap_reason,
     )
-    return prepared.summary(facts)
 
 
 def diagnose(

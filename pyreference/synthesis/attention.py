@@ -41,4 +41,6 @@ def urgency_key(record: Attention) -> tuple[bool, bool, str, bool, str, str]:
 
 def relevant_attention(records: Iterable[Attention], now: datetime) -> tuple[Attention, ...]:
     """The records relevant at ``now``, most urgent first (R54)."""
+    if not records:  # most rows have none: no generator, no sort
+        return ()
     return tuple(sorted((a for a in records if is_relevant(a, now)), key=urgency_key))

@@ -81,21 +81,43 @@ class Prepared:
     last_successful_run: RunView | None
     backoff_until: datetime | None
     # Summaries built from this evidence, by the facts that made them (see the module doc).
-    summaries: dict[ReadFacts, ConnectionSummary] = field(
+    summaries: dict[tuple[object, ...], ConnectionSummary] = field(
         default_factory=dict, compare=False, repr=False
     )
 
-    def summary(self, facts: ReadFacts) -> ConnectionSummary:
-        found = self.summaries.get(facts)
+    def summary(
+        self,
+        freshness: str,
+        attention: tuple[Attention, ...],
+        backoff: bool,
+        last_run: RunView | None,
+        last_successful_run: RunView | None,
+        eligible: tuple[tuple[str, int], ...],
+        gap_reason: str | None,
+    ) -> ConnectionSummary:
+        """The summary for these read facts (see ``ReadFacts``), built once per distinct facts."""
+        # Runs shown as prepared (no live-run facts change them, the usual read) are these
+        # very objects: the key leaves them out, so hashing it skips their every field.
+        if last_run is self.last_run and last_successful_run is self.last_successful_run:
+            key: tuple[object, ...] = (freshness, attention, backoff, eligible, gap_reason)
+        else:
+            runs = (last_run, last_successful_run)
+            key = (freshness, attention, backoff, *runs, eligible, gap_reason)
+        found = self.summaries.get(key)
         if found is None:
+            facts = ReadFacts(
+                freshness, attention, backoff, last_run, last_successful_run, eligible, gap_reason
+            )
             found = summarize(self, facts)
             if len(self.summaries) >= _SUMMARIES_PER_ROW:
                 self.summaries.clear()
-            self.summaries[facts] = found
+            self.summaries[key] = found
         return found
 
     def eligible_gaps(self, now: datetime) -> tuple[tuple[tuple[str, int], ...], str | None]:
         """Eligible pending gaps per stream at ``now``, and the first one's reason (R55, R58)."""
+        if not self.pending:  # most rows have none
+            return (), None
         counts: dict[str, int] = {}
         reason = None
         for group in self.pending:
