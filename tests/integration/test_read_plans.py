@@ -92,3 +92,48 @@ def test_every_function_a_read_calls_keeps_its_plan(pg_dsn: str) -> None:
         if language != "plpgsql" and (language != "sql" or definer or config)
     }
     assert not planned_per_call, planned_per_call
+
+
+QUEUES = ("pyref_dirty", "pyref_record_deltas")
+
+
+def _page_plan(conn: psycopg.Connection) -> list[str]:
+    """The generic plan of the first-page branch of 0025's key function, as a reader's
+    session caches it (made now, with the tables as they are)."""
+    source = conn.execute("SELECT prosrc FROM pg_proc WHERE proname = 'pyref_list_keys_v1'")
+    text = source.fetchone()[0]  # type: ignore[index]
+    query = text.split("RETURN QUERY", 1)[1].split("ELSIF", 1)[0].strip().rstrip(";")
+    conn.execute("SET plan_cache_mode = force_generic_plan")
+    conn.execute(
+        f"PREPARE page(text, int) AS {query.replace('p_owner', '$1').replace('p_fetch', '$2')}"
+    )
+    return [r[0] for r in conn.execute("EXPLAIN EXECUTE page('owner_local', 101)")]
+
+
+def test_a_page_planned_on_drained_queues_looks_its_rows_up_by_index(pg_dsn: str) -> None:
+    """0027: a queue that filled, drained and was vacuumed (what a reconciler under a write
+    load leaves again and again) kept no pages, so a page planned then scanned the whole
+    queue for every row, and went on doing so when the queue filled again (37 ms instead of
+    4.5 ms a first page on 10,000 connections; bench/README.md). Vacuum leaves a queue its
+    pages now, and the plan looks each row up in the queue's index."""
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO pyref_record_deltas (connector_instance_id, stream, live, n, bytes)"
+            " SELECT 'cin_' || g, 's', 1, 1, 1 FROM generate_series(1, 2000) g"
+        )
+        conn.execute(
+            "INSERT INTO pyref_dirty (connector_instance_id)"
+            " SELECT 'cin_' || g FROM generate_series(1, 2000) g"
+        )
+        for queue in QUEUES:
+            conn.execute(f"DELETE FROM {queue}")
+            conn.execute(f"VACUUM {queue}")
+        plan = _page_plan(conn)
+        kept = conn.execute(
+            "SELECT relname, relpages FROM pg_class WHERE relname = ANY(%s) ORDER BY 1",
+            (list(QUEUES),),
+        ).fetchall()
+    scans = [line for line in plan if any(f" on {q} " in line for q in QUEUES)]
+    assert scans, "\n".join(plan)
+    assert not [line for line in scans if "Seq Scan" in line], "\n".join(plan)
+    assert all(n > 0 for _, n in kept), kept  # what vacuum left: the queues' pages

@@ -1,0 +1,3 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- Roll back pyreference 0027: vacuum truncates the queues again.
+-- SQLite: nothing to undo.
