@@ -892,14 +892,16 @@ def _tuple_cursor(conn: Any) -> Any:
 def _column_names(cursor: Any) -> tuple[str, ...] | None:
     """The names of the columns of a psycopg cursor's result (sync or async), or None when
     its statement returns no rows (psycopg's ``description`` is None). Read from the
-    result itself: ``description`` builds a ``Column`` object per column, ~50 us for a
-    page statement's 19 columns against ~5 us (our statements name their columns in ASCII)."""
+    result itself, decoded as ``description`` decodes them (the connection's encoding),
+    which builds a ``Column`` object per column: ~50 us for a page statement's 19
+    columns against ~5 us."""
     from psycopg.pq import ExecStatus
 
     result = cursor.pgresult
     if result is None or result.status not in (ExecStatus.TUPLES_OK, ExecStatus.SINGLE_TUPLE):
         return None
-    return tuple(result.fname(i).decode() for i in range(result.nfields))
+    encoding = cursor.connection.info.encoding
+    return tuple(result.fname(i).decode(encoding) for i in range(result.nfields))
 
 
 def _text_json(cursor: C) -> C:

@@ -407,3 +407,20 @@ def test_async_callers_row_factory_is_left_alone(pg_app: str) -> None:
 
     assert asyncio.run(read(False)) == expected
     assert asyncio.run(read(True)) == expected
+
+
+@pytest.mark.parametrize("encoding", ["UTF8", "LATIN1", "EUC_JP"])
+def test_column_names_are_read_as_the_connection_encodes_them(pg_dsn: str, encoding: str) -> None:
+    """The read path takes a result's column names from the result itself (psycopg's
+    `description` built a Column object per column); they are decoded in the connection's
+    encoding as `description` decodes them (found by a reviewer: always UTF-8 first), and a
+    statement without rows has none."""
+    from pyreference.db import _column_names
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f"SET client_encoding = '{encoding}'")
+        cur = conn.execute('SELECT 1 AS "é_ünï", 2 AS plain')
+        assert cur.description is not None
+        assert _column_names(cur) == tuple(c.name for c in cur.description) == ("é_ünï", "plain")
+        cur = conn.execute("SET application_name = 'x'")
+        assert cur.description is None and _column_names(cur) is None
