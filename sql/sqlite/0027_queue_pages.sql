@@ -12,6 +12,8 @@
 -- leaves the queues their pages (`vacuum_truncate = false`): a plan made on a drained queue
 -- sees a table of the size it had and looks each row up in its index. The pages are empty
 -- and reused by the next writes; a queue that once grew large (a bulk load) keeps its size
--- on disk until `VACUUM (TRUNCATE)` or `VACUUM FULL` (docs/dba-guide.md, 0027).
+-- on disk. A queue left with no pages (`VACUUM (TRUNCATE)`, `VACUUM FULL`, `TRUNCATE`, a
+-- fresh install vacuumed before any write) still gets such plans until it is analyzed
+-- again (docs/dba-guide.md, 0027).
 -- SQLite plans each statement with its indexes whatever a table holds: nothing changes.
 -- This migration exists so that both dialects number their migrations alike.
