@@ -595,6 +595,9 @@ class PostgresDatabase(Database):
     def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> Rows:
         with _text_json(_tuple_cursor(raw)) as cur:
             cur.execute(sql, params or None, prepare=self._prepare_arg)
+            if raw.info.pipeline_status:  # a caller's pipeline delivers results at a sync
+                with raw.pipeline() as pipeline:
+                    pipeline.sync()
             names = _column_names(cur)
             return (names, cur.fetchall()) if names is not None else ((), [])
 
@@ -996,6 +999,9 @@ class AsyncSession:
     async def _run(self, sql: str, adapted: dict[str, Any]) -> Rows:
         async with _text_json(_tuple_cursor(self._raw)) as cur:
             await cur.execute(sql, adapted or None, prepare=self._db._prepare_arg)
+            if self._raw.info.pipeline_status:  # a caller's pipeline: results at a sync
+                async with self._raw.pipeline() as pipeline:
+                    await pipeline.sync()
             names = _column_names(cur)
             return (names, await cur.fetchall()) if names is not None else ((), [])
 

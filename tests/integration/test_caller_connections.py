@@ -424,3 +424,41 @@ def test_column_names_are_read_as_the_connection_encodes_them(pg_dsn: str, encod
         assert _column_names(cur) == tuple(c.name for c in cur.description) == ("é_ünï", "plain")
         cur = conn.execute("SET application_name = 'x'")
         assert cur.description is None and _column_names(cur) is None
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("autocommit", [True, False], ids=["autocommit", "transaction"])
+def test_store_reads_on_a_callers_connection_in_pipeline_mode(
+    pg_app: str, autocommit: bool
+) -> None:
+    """A caller's connection in pipeline mode gets the same pages and scoped reads as
+    outside it (found by a reviewer: the read took its result before the pipeline had
+    delivered it, saw no rows and raised IndexError)."""
+    with psycopg.connect(pg_app, autocommit=autocommit) as conn:
+        store = pyreference.connect(conn)
+        plain = store.list_connection_summaries(limit=3, now=NOW)
+        scoped = store.get_connection_summary(plain.items[0].connection_id, NOW)
+        with conn.pipeline():
+            piped = store.list_connection_summaries(limit=3, now=NOW)
+            again = store.list_connection_summaries(limit=3, cursor=piped.next_cursor, now=NOW)
+            assert store.get_connection_summary(plain.items[0].connection_id, NOW) == scoped
+        assert [i.to_dict() for i in piped.items] == [i.to_dict() for i in plain.items]
+        assert again.items and again.items[0].connection_id not in {
+            i.connection_id for i in piped.items
+        }
+
+
+@pytest.mark.postgres
+def test_async_store_reads_on_a_callers_connection_in_pipeline_mode(pg_app: str) -> None:
+    async def main() -> None:
+        conn = await psycopg.AsyncConnection.connect(pg_app, autocommit=True)
+        try:
+            store = await pyreference.connect_async(conn)
+            plain = await store.list_connection_summaries(limit=3, now=NOW)
+            async with conn.pipeline():
+                piped = await store.list_connection_summaries(limit=3, now=NOW)
+            assert [i.to_dict() for i in piped.items] == [i.to_dict() for i in plain.items]
+        finally:
+            await conn.close()
+
+    asyncio.run(main())
