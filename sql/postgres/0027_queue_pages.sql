@@ -14,6 +14,6 @@
 -- and reused by the next writes; a queue that once grew large (a bulk load) keeps its size
 -- on disk. A queue left with no pages (`VACUUM (TRUNCATE)`, `VACUUM FULL`, `TRUNCATE`, a
 -- fresh install vacuumed before any write) still gets such plans until it is analyzed
--- again (docs/dba-guide.md, 0027).
+-- again; 0028 makes the page functions' plans independent of it (docs/dba-guide.md).
 ALTER TABLE pyref_dirty SET (vacuum_truncate = false);
 ALTER TABLE pyref_record_deltas SET (vacuum_truncate = false);

@@ -14,6 +14,6 @@
 -- and reused by the next writes; a queue that once grew large (a bulk load) keeps its size
 -- on disk. A queue left with no pages (`VACUUM (TRUNCATE)`, `VACUUM FULL`, `TRUNCATE`, a
 -- fresh install vacuumed before any write) still gets such plans until it is analyzed
--- again (docs/dba-guide.md, 0027).
+-- again; 0028 makes the page functions' plans independent of it (docs/dba-guide.md).
 -- SQLite plans each statement with its indexes whatever a table holds: nothing changes.
 -- This migration exists so that both dialects number their migrations alike.

@@ -1,0 +1,4 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- Roll back pyreference 0028: the page functions are 0025's again (their plans may scan a
+-- queue for every row when it was empty as they were made).
+-- SQLite: nothing to undo.
