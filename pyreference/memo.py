@@ -50,17 +50,9 @@ class PreparedMemo:
         self._recomputed: OrderedDict[tuple[Any, ...], Recomputed] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, row: tuple[Any, ...]) -> Prepared | None:
-        with self._lock:
-            found = self._touch(self._entries, row)
-            if found is None:
-                self.misses += 1
-            else:
-                self.hits += 1
-            return found
-
     def get_many(self, rows: list[tuple[Any, ...] | None]) -> list[Prepared | None]:
-        """`get` of each key (None: no lookup, not counted), under one lock for a page."""
+        """The entry kept for each key, made the most recently used, or None (a None key:
+        no lookup); each lookup counted as a hit or a miss. Under one lock for a page."""
         out: list[Prepared | None] = []
         with self._lock:
             entries = self._entries
