@@ -1,0 +1,25 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0028_page_plans
+-- pyreference 0029: a row marked by a write that left its runs as they were is read without
+-- recomputing its runs (issue #15). A read recomputes a marked row from the canonical
+-- tables; for every mark but a run event's (0024) that meant everything: record counts,
+-- the latest runs, failures since success and stream facts from the row's runs, gaps,
+-- schedule and attention. Most marks come from writes that change none of the runs: a
+-- scheduler moving `next_run_at`, a gap or an attention record written, records updated or
+-- deleted. The runs were about two thirds of the recompute (0.34 ms of a marked row's,
+-- measured on 10,000 connections; the records' recount most of the rest).
+-- Each mark now also says whether its write left the runs as they were
+-- (`pyref_dirty.keeps_runs`): the schedules', gaps' and attention records' triggers and the
+-- records' UPDATE and DELETE triggers say so; schedules, gaps and attention also leave the
+-- record counts (`runs_only`, 0024, whose name predates them: "the record counts were
+-- kept"). A reader's recompute takes the run columns of a connection whose stored row is
+-- current ('ok') and whose marks all kept the runs, with no stale run or run mark naming
+-- it, from that row: exactly what a recompute gives, since only the marks' writes changed
+-- anything since it was stored. Every other mark (a run event's, a connection's, a
+-- connector's, a TRUNCATE, a bare `INSERT INTO pyref_dirty`, marks made before this
+-- migration) takes the default and is recomputed as before. Reconcile and verify still
+-- recompute everything.
+-- SQLite keeps one mark a connection, whichever write came first (as for 0024's
+-- `runs_only`): the column is there (both backends have one schema) and always false, and
+-- reads recompute marked rows whole as before.
+ALTER TABLE pyref_dirty ADD COLUMN keeps_runs INTEGER NOT NULL DEFAULT 0;
