@@ -9,6 +9,7 @@ from operator import itemgetter
 from typing import Any, TypeVar
 
 from .reads import (
+    DocumentCache,
     PageDecoder,
     evidence_from_row,
     record_deltas,
@@ -36,7 +37,9 @@ class PreparedMemo:
     stands for the same evidence, which decodes to equal, immutable objects, so a hit is
     never stale (a changed row is another key, and the old entry ages out). Reads that repeat
     rows, such as a console refreshing its first pages, read no documents and skip
-    decoding and the ``now``-free half of synthesis.
+    decoding and the ``now``-free half of synthesis. A row that changed (a new key) is
+    prepared again, its unchanged documents built once for all reads (`documents`, up
+    to `size` of each kind; none when the memo keeps nothing).
     """
 
     def __init__(self, size: int) -> None:
@@ -49,6 +52,7 @@ class PreparedMemo:
         self._entries: OrderedDict[tuple[Any, ...], Prepared] = OrderedDict()
         self._recomputed: OrderedDict[tuple[Any, ...], Recomputed] = OrderedDict()
         self._lock = threading.Lock()
+        self.documents = DocumentCache(size) if size > 0 else None
 
     def get_many(self, rows: list[tuple[Any, ...] | None]) -> list[Prepared | None]:
         """The entry kept for each key, made the most recently used, or None (a None key:

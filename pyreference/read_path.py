@@ -179,7 +179,7 @@ def list_page(ctx: Context, req: ListRequest) -> Plan[Page]:
     marked, deltas, state = column["dirty"], column["record_deltas"], column["state"]
     dirty = [r[ident] for r in page_rows if needs_recompute(r[marked], r[deltas], r[state])]
     recomputed = yield from _recompute_cached(ctx, columns, page_rows, dirty)
-    decoder = PageDecoder(ctx.loads, ctx.profiles)
+    decoder = PageDecoder(ctx.loads, ctx.profiles, ctx.memo.documents)
     if ctx.memo.size > 0:
         prepared = yield from _prepare_memoized(
             ctx, columns, page_rows, decoder, recomputed, dirty, whole=not keyed
@@ -358,7 +358,7 @@ def _scoped(ctx: Context, connection_id: str) -> Plan[tuple[Any, Any] | None]:
     dirty = [row["connector_instance_id"]] if recompute else []
     recomputed = yield from _recompute("recompute_evidence_deep", dirty)
     fresh = recomputed.get(row["connector_instance_id"])
-    return scoped_evidence(row, fresh, PageDecoder(ctx.loads, ctx.profiles))
+    return scoped_evidence(row, fresh, PageDecoder(ctx.loads, ctx.profiles, ctx.memo.documents))
 
 
 def scoped_evidence(

@@ -66,6 +66,38 @@ class ProfileCache:
         return len(self._entries)
 
 
+class DocumentCache:
+    """Evidence documents built from their JSON text, by builder and text, shared by a
+    store's reads (its memo's `documents`).
+
+    A row read again after a write that changed part of it (a dirty row's first read, a
+    row reconciled since it was memoized) is a new memo key, but most of its documents
+    are the text they were: their latest runs, stream statistics and facts. Those are
+    decoded and built once, not once per changed row. A text always builds to equal,
+    immutable objects, so an entry is never stale. Bounded: a builder's entries are
+    emptied when they reach `size`.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._tables: dict[Callable[[Any], Any], dict[str, Any]] = {}
+
+    def table(self, build: Callable[[Any], Any]) -> dict[str, Any]:
+        """The documents `build` made, by their text (the caller adds to it through `keep`)."""
+        found = self._tables.get(build)
+        if found is None:
+            found = self._tables.setdefault(build, {})
+        return found
+
+    def keep(self, table: dict[str, Any], text: str, built: Any) -> None:
+        if len(table) >= self.size:
+            table.clear()
+        table[text] = built
+
+    def __len__(self) -> int:
+        return sum(len(t) for t in self._tables.values())
+
+
 def profile_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
     """A row's connector profile's cache key: the connector and its digest's revision; for
     a row with no digest revision (no digest, or rows of another statement), what the
@@ -87,15 +119,22 @@ class PageDecoder:
     """Decodes the JSON columns of one read, each distinct document once.
 
     Within a page the same run often fills latest/successful/settled, and schedules
-    and empty lists repeat across rows: each is decoded and built once. Every
+    and empty lists repeat across rows: each is decoded and built once, and with
+    `documents` (the store's `DocumentCache`) once for all the store's reads. Every
     connection of a connector carries the same manifest digest: its profile comes
     from `profiles`, the store's `ProfileCache` (a fresh one when not given).
     """
 
-    def __init__(self, loads: Loads, profiles: ProfileCache | None = None) -> None:
+    def __init__(
+        self,
+        loads: Loads,
+        profiles: ProfileCache | None = None,
+        documents: DocumentCache | None = None,
+    ) -> None:
         self._loads = loads
         self._json: dict[str, Any] = {}
         self._built: dict[Callable[[Any], Any], dict[str, Any]] = {}
+        self._documents = documents
         self._profiles = profiles if profiles is not None else ProfileCache()
         # Profiles this read has found, kept for it whatever the store's cache drops.
         self._found: dict[tuple[Any, ...], ConnectorProfile] = {}
@@ -113,10 +152,15 @@ class PageDecoder:
             return build(self._loads(value))
         cache = self._built.get(build)
         if cache is None:
-            cache = self._built[build] = {}
+            documents = self._documents
+            cache = self._built[build] = {} if documents is None else documents.table(build)
         built = cache.get(value, _MISSING)
         if built is _MISSING:
-            built = cache[value] = build(self._loads(value))
+            built = build(self._loads(value))
+            if self._documents is None:
+                cache[value] = built
+            else:
+                self._documents.keep(cache, value, built)
         return built  # type: ignore[no-any-return]
 
     def run(self, value: Any) -> RunEvidence | None:

@@ -448,6 +448,51 @@ def test_connector_profiles_are_cached_by_digest_revision(store) -> None:
     assert len(cold._ctx.profiles) == 2  # the old digest's entry is simply never hit again
 
 
+def test_a_changed_row_is_prepared_from_its_unchanged_documents(store) -> None:
+    """Issue #15: a row read again after a write that changed one of its documents (a
+    schedule here) is a new memo key and is prepared again, but its other documents are
+    the objects built for its earlier read (the memo's `documents`), not built anew; a
+    store that memoizes nothing shares none."""
+    register(store, "gmail")
+    store.create_connection("cin_mail", "gmail")
+    store.ingest_records("cin_mail", "messages", records(2))
+    store.append_events(run("r1", connection_id="cin_mail"))
+    store.reconcile()
+
+    def prepared() -> Any:
+        before = len(store._memo)
+        item = store.list_connection_summaries(now=NOW).items[0]
+        assert len(store._memo) == before + 1, "a new memo key: prepared again"
+        return item, next(reversed(store._memo._entries.values())).evidence
+
+    first, was = prepared()
+    store.set_schedule("cin_mail", interval_seconds=3600)
+    second, now = prepared()
+    assert second.to_dict()["evidence"]["dirty"] and not first.to_dict()["evidence"]["dirty"]
+    assert now.schedule != was.schedule
+    assert now.latest_run is was.latest_run and now.latest_run is not None
+    assert now.streams is was.streams and now.stream_facts is was.stream_facts
+    assert Store(store.database, memo_rows=0)._memo.documents is None
+
+
+def test_the_document_cache_is_bounded() -> None:
+    from pyreference.reads import DocumentCache, PageDecoder
+
+    calls: list[str] = []
+
+    def loads(text: Any) -> Any:
+        calls.append(text)
+        return json.loads(text)
+
+    documents = DocumentCache(2)
+    for _ in range(2):  # two reads build each text once
+        decoder = PageDecoder(loads, documents=documents)
+        assert decoder.build("[1]", tuple) == (1,) and decoder.build("[2]", tuple) == (2,)
+    assert calls == ["[1]", "[2]"] and len(documents) == 2
+    PageDecoder(loads, documents=documents).build("[3]", tuple)
+    assert len(documents) == 1, "a full table is emptied, then kept to its size"
+
+
 def test_a_key_row_of_a_digest_never_decoded_is_read_whole(store) -> None:
     """Issue #15, 0023: the key statement names a connector's digest by revision only. A
     marked row is made from its key columns and its recomputation, and its profile from a
