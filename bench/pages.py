@@ -307,17 +307,36 @@ def dirty_pages(warm: Store, cold: Store, conn: Any, reps: int) -> dict[str, Any
     record deltas, which the page statement reads and adds to its stored row (0020); the
     first read prepares each row again from the memoized clean one, a reread of it
     unchanged (`inserted_all_reread`) finds it in the memo.
-    `dirty_10pct` / `dirty_all`: 10 % / all rows marked (what any other write leaves):
-    marked rows are recomputed from the canonical tables by every read; the first read of
-    a marked row also decodes it (its key is new), a reread of it unchanged
-    (`dirty_all_reread`, a console refreshing before the reconciler came) finds it in the
-    memo.
+    `dirty_10pct` / `dirty_all`: a schedule write in 10 % / all rows (a scheduler moving
+    `next_run_at`, the commonest write but ingest): marked rows are recomputed by every
+    read, from 0029 without their runs or records (the mark says the write kept both);
+    the first read of a marked row also prepares it (its key is new), a reread of it
+    unchanged (`dirty_all_reread`, a console refreshing before the reconciler came) finds
+    it in the memo.
+    `recount_all`: a record updated in every row: recomputed with its records recounted,
+    its runs kept (0029; a reread: `recount_all_reread`).
+    `marked_all`: a bare mark in every row (`INSERT INTO pyref_dirty`, a mark that says
+    nothing of its write, as every mark before 0029 and on SQLite): everything recomputed.
     `run_marked_all`: a run event in every row of the page (what a collector's run
     leaves): the rows are marked by run events only, so their runs are recomputed and,
     from 0024, their records not recounted (a reread: `run_marked_all_reread`)."""
     ids = [i.connection_id for i in cold.list_connection_summaries(PAGE, now=measure.NOW).items]
     samples: dict[str, list[float]] = {}
     mark = "INSERT INTO pyref_dirty (connector_instance_id) SELECT unnest(%s::text[])"
+    # The scheduler's write: each connection's next run moved by a second.
+    schedule = (
+        "UPDATE connector_schedules SET next_run_at = coalesce(next_run_at, %s::timestamptz)"
+        " + interval '1 second' WHERE connector_instance_id = ANY(%s::text[])"
+    )
+    # One record per connection changed, in one statement.
+    update = (
+        "UPDATE records r SET record_json = jsonb_set(r.record_json, '{bench}', to_jsonb(%s::text))"
+        " FROM (SELECT DISTINCT ON (connector_instance_id) connector_instance_id, stream,"
+        " record_key FROM records WHERE connector_instance_id = ANY(%s::text[])"
+        " ORDER BY connector_instance_id, stream, record_key) k"
+        " WHERE (r.connector_instance_id, r.stream, r.record_key)"
+        " = (k.connector_instance_id, k.stream, k.record_key)"
+    )
     # One record per connection, into a stream it already has, in one statement.
     insert = (
         "INSERT INTO records (connector_instance_id, stream, record_key, record_json, emitted_at)"
@@ -348,11 +367,20 @@ def dirty_pages(warm: Store, cold: Store, conn: Any, reps: int) -> dict[str, Any
         timed("inserted_all_reread", warm)
         fleet.pg_settle(conn)
         warm.list_connection_summaries(PAGE, now=measure.NOW)
-        conn.execute(mark, (ids[::10],))
+        conn.execute(schedule, (measure.NOW, ids[::10]))
         timed("dirty_10pct", warm)
-        conn.execute(mark, (ids,))
+        conn.execute(schedule, (measure.NOW, ids))
         timed("dirty_all", warm)
         timed("dirty_all_reread", warm)
+        fleet.pg_settle(conn)
+        warm.list_connection_summaries(PAGE, now=measure.NOW)
+        conn.execute(update, (f"{rep}_{time.monotonic_ns()}", ids))
+        timed("recount_all", warm)
+        timed("recount_all_reread", warm)
+        fleet.pg_settle(conn)
+        warm.list_connection_summaries(PAGE, now=measure.NOW)
+        conn.execute(mark, (ids,))
+        timed("marked_all", warm)
         fleet.pg_settle(conn)
         warm.list_connection_summaries(PAGE, now=measure.NOW)
         tag = f"bench_run_{rep}_{time.monotonic_ns()}_"
