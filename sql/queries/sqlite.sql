@@ -510,28 +510,25 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
          SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
           WHERE dl.connector_instance_id = ci.connector_instance_id) s
                                WHERE s.connector_instance_id = r.connector_instance_id
-                                 AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(json_group_array(json(f.fact)), '[]')
-             FROM (SELECT x.stream, x.fact
-                     FROM (SELECT e.value->>'stream' AS stream,
-                                  json_object('stream', e.value->>'stream', 'checkpoint', e.value->>'checkpoint', 'collected', json(e.value->'collected'), 'considered', json(e.value->'considered'), 'covered', json(e.value->'covered'), 'pending_detail_gaps', json(e.value->'pending_detail_gaps'), 'skipped', json(e.value->'skipped'),
-                                                'run_id', r.run_id, 'finished_at', r.completed_at) AS fact,
-                                  row_number() OVER (
-                                    PARTITION BY e.value->>'stream'
-                                    ORDER BY CASE WHEN e.value->>'checkpoint' IN ('committed', 'disabled') THEN 0 ELSE 1 END,
-                                             r.order_at DESC, r.run_id DESC) AS rn
-                             FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
+                                 AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(json_group_array(json(json_object('stream', x.value->>'stream', 'checkpoint', x.value->>'checkpoint', 'collected', json(x.value->'collected'), 'considered', json(x.value->'considered'), 'covered', json(x.value->'covered'), 'pending_detail_gaps', json(x.value->'pending_detail_gaps'), 'skipped', json(x.value->'skipped'), 'run_id', x.run_id, 'finished_at', x.completed_at))), '[]')
+             FROM (SELECT e.value->>'stream' AS stream, e.value, r.run_id, r.completed_at,
+                          row_number() OVER (
+                            PARTITION BY e.value->>'stream'
+                            ORDER BY CASE WHEN e.value->>'checkpoint' IN ('committed', 'disabled') THEN 0 ELSE 1 END,
+                                     r.order_at DESC, r.run_id DESC, e.key DESC) AS rn
+                     FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
            FROM pyref_runs kr
           WHERE kr.connector_instance_id = ci.connector_instance_id AND NOT ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
          OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))
          UNION ALL
          SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
           WHERE dl.connector_instance_id = ci.connector_instance_id) r, json_each(r.collection_facts) AS e
-                            WHERE r.connector_instance_id = ci.connector_instance_id
-                              AND r.collection_facts IS NOT NULL AND r.settled_seq IS NOT NULL
-                              -- (a CASE, so no JSON function ever reads an element that is no object)
-                              AND CASE WHEN e.type = 'object'
-                                       THEN CASE WHEN json_type(e.value, '$.stream') = 'text' THEN nullif(e.value->>'stream', '') END END IS NOT NULL) x
-                    WHERE x.rn = 1 ORDER BY x.stream) f) AS stream_facts,(SELECT coalesce(json_group_array(json(json_object('stream', gs.stream, 'pending', json(gs.pending), 'in_progress', gs.in_progress, 'terminal', gs.terminal))), '[]')
+                    WHERE r.connector_instance_id = ci.connector_instance_id
+                      AND r.collection_facts IS NOT NULL AND r.settled_seq IS NOT NULL
+                      -- (a CASE, so no JSON function ever reads an element that is no object)
+                      AND CASE WHEN e.type = 'object'
+                               THEN CASE WHEN json_type(e.value, '$.stream') = 'text' THEN nullif(e.value->>'stream', '') END END IS NOT NULL) x
+            WHERE x.rn = 1 ORDER BY x.stream) AS stream_facts,(SELECT coalesce(json_group_array(json(json_object('stream', gs.stream, 'pending', json(gs.pending), 'in_progress', gs.in_progress, 'terminal', gs.terminal))), '[]')
              FROM (SELECT dg.stream,
                           (SELECT coalesce(json_group_array(json(json_object('after', p.after, 'reason', p.reason, 'n', p.n))), '[]')
                              FROM (SELECT pg.next_attempt_after AS after, pg.reason, count(*) AS n
@@ -784,28 +781,25 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
          SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
           WHERE dl.connector_instance_id = ci.connector_instance_id) s
                                WHERE s.connector_instance_id = r.connector_instance_id
-                                 AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(json_group_array(json(f.fact)), '[]')
-             FROM (SELECT x.stream, x.fact
-                     FROM (SELECT e.value->>'stream' AS stream,
-                                  json_object('stream', e.value->>'stream', 'checkpoint', e.value->>'checkpoint', 'collected', json(e.value->'collected'), 'considered', json(e.value->'considered'), 'covered', json(e.value->'covered'), 'pending_detail_gaps', json(e.value->'pending_detail_gaps'), 'skipped', json(e.value->'skipped'),
-                                                'run_id', r.run_id, 'finished_at', r.completed_at) AS fact,
-                                  row_number() OVER (
-                                    PARTITION BY e.value->>'stream'
-                                    ORDER BY CASE WHEN e.value->>'checkpoint' IN ('committed', 'disabled') THEN 0 ELSE 1 END,
-                                             r.order_at DESC, r.run_id DESC) AS rn
-                             FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
+                                 AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(json_group_array(json(json_object('stream', x.value->>'stream', 'checkpoint', x.value->>'checkpoint', 'collected', json(x.value->'collected'), 'considered', json(x.value->'considered'), 'covered', json(x.value->'covered'), 'pending_detail_gaps', json(x.value->'pending_detail_gaps'), 'skipped', json(x.value->'skipped'), 'run_id', x.run_id, 'finished_at', x.completed_at))), '[]')
+             FROM (SELECT e.value->>'stream' AS stream, e.value, r.run_id, r.completed_at,
+                          row_number() OVER (
+                            PARTITION BY e.value->>'stream'
+                            ORDER BY CASE WHEN e.value->>'checkpoint' IN ('committed', 'disabled') THEN 0 ELSE 1 END,
+                                     r.order_at DESC, r.run_id DESC, e.key DESC) AS rn
+                     FROM (SELECT kr.run_id, kr.connector_instance_id, kr.status, kr.started_at, kr.completed_at, kr.failure_reason, kr.terminal_reason, kr.surface_profile_key, kr.surface_status, kr.surface_wait_reason, kr.collection_facts, kr.known_gaps, kr.settled_seq, kr.order_at
            FROM pyref_runs kr
           WHERE kr.connector_instance_id = ci.connector_instance_id AND NOT ((kr.connector_instance_id, kr.run_id) IN (SELECT sh.connector_instance_id, sh.run_id FROM stale sh WHERE sh.run_id IS NOT NULL)
          OR kr.connector_instance_id IN (SELECT sw.connector_instance_id FROM stale sw WHERE sw.run_id IS NULL))
          UNION ALL
          SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
           WHERE dl.connector_instance_id = ci.connector_instance_id) r, json_each(r.collection_facts) AS e
-                            WHERE r.connector_instance_id = ci.connector_instance_id
-                              AND r.collection_facts IS NOT NULL AND r.settled_seq IS NOT NULL
-                              -- (a CASE, so no JSON function ever reads an element that is no object)
-                              AND CASE WHEN e.type = 'object'
-                                       THEN CASE WHEN json_type(e.value, '$.stream') = 'text' THEN nullif(e.value->>'stream', '') END END IS NOT NULL) x
-                    WHERE x.rn = 1 ORDER BY x.stream) f) AS stream_facts,(SELECT coalesce(json_group_array(json(json_object('stream', gs.stream, 'pending', json(gs.pending), 'in_progress', gs.in_progress, 'terminal', gs.terminal))), '[]')
+                    WHERE r.connector_instance_id = ci.connector_instance_id
+                      AND r.collection_facts IS NOT NULL AND r.settled_seq IS NOT NULL
+                      -- (a CASE, so no JSON function ever reads an element that is no object)
+                      AND CASE WHEN e.type = 'object'
+                               THEN CASE WHEN json_type(e.value, '$.stream') = 'text' THEN nullif(e.value->>'stream', '') END END IS NOT NULL) x
+            WHERE x.rn = 1 ORDER BY x.stream) AS stream_facts,(SELECT coalesce(json_group_array(json(json_object('stream', gs.stream, 'pending', json(gs.pending), 'in_progress', gs.in_progress, 'terminal', gs.terminal))), '[]')
              FROM (SELECT dg.stream,
                           (SELECT coalesce(json_group_array(json(json_object('after', p.after, 'reason', p.reason, 'n', p.n))), '[]')
                              FROM (SELECT pg.next_attempt_after AS after, pg.reason, count(*) AS n

@@ -198,8 +198,9 @@ def other_write_any(store: Store, cid: str, write: str) -> None:
 
 def test_stream_facts_recomputed_read_as_reconciled(mail: Store) -> None:
     """0029 builds a recomputed row's stream facts for the newest fact of each stream
-    only: the same facts as a reconcile stores, ties included (a stream listed twice by one
-    run, committed and not, and by runs settled at the same time)."""
+    only: the same facts as a reconcile stores (a stream listed twice by one run,
+    committed and not, and by runs settled at the same time; ties of one run's entries of
+    the same kind: test_fact_ties.py)."""
     store = mail
 
     def facts(*streams: tuple[str, str, int]) -> dict[str, Any]:
