@@ -18,6 +18,8 @@ from .reads import (
 )
 from .synthesis import Prepared, prepare, prepare_with_streams
 
+# The most rows a page holds (`read_path.list_request`'s limit).
+MAX_PAGE_ROWS = 1000
 # A dirty row's version (what its recompute reads, 0025) and its evidence recomputed then.
 Recomputed = tuple[str, Mapping[str, Any]]
 V = TypeVar("V")
@@ -39,7 +41,7 @@ class PreparedMemo:
     rows, such as a console refreshing its first pages, read no documents and skip
     decoding and the ``now``-free half of synthesis. A row that changed (a new key) is
     prepared again, its unchanged documents built once for all reads (`documents`, up
-    to `size` of each kind; none when the memo keeps nothing).
+    to `size` of each kind, at least a page's; none when the memo keeps nothing).
     """
 
     def __init__(self, size: int) -> None:
@@ -52,7 +54,7 @@ class PreparedMemo:
         self._entries: OrderedDict[tuple[Any, ...], Prepared] = OrderedDict()
         self._recomputed: OrderedDict[tuple[Any, ...], Recomputed] = OrderedDict()
         self._lock = threading.Lock()
-        self.documents = DocumentCache(size) if size > 0 else None
+        self.documents = DocumentCache(max(size, MAX_PAGE_ROWS)) if size > 0 else None
 
     def get_many(self, rows: list[tuple[Any, ...] | None]) -> list[Prepared | None]:
         """The entry kept for each key, made the most recently used, or None (a None key:

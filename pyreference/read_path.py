@@ -20,7 +20,7 @@ from .db import Ids, unreadable_data
 from .errors import ConnectionAmbiguous, ConnectionNotFound, InvalidCursor, InvalidInput
 from .evidence import DeepEvidence, Evidence
 from .inputs import cursor_text, id_set, ident, optional_ident, shown
-from .memo import PageKeys, as_keyed, from_memo, prepare_rows
+from .memo import MAX_PAGE_ROWS, PageKeys, as_keyed, from_memo, prepare_rows
 from .plan import Context, Plan, execute, rows
 from .reads import (
     PageDecoder,
@@ -107,8 +107,8 @@ def list_request(
     live_run_ids: frozenset[str] | None,
 ) -> ListRequest:
     """Check a list read's arguments (raises `InvalidInput`) before any I/O."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 1000:
-        raise InvalidInput(f"limit must be an int from 1 to 1000, not {shown(limit)}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_ROWS:
+        raise InvalidInput(f"limit must be an int from 1 to {MAX_PAGE_ROWS}, not {shown(limit)}")
     connector_id = optional_ident(connector_id, "connector_id")
     cursor = cursor_text(cursor)
     at = now_utc() if now is None else to_utc(now, "now")

@@ -75,7 +75,8 @@ class DocumentCache:
     are the text they were: their latest runs, stream statistics and facts. Those are
     decoded and built once, not once per changed row. A text always builds to equal,
     immutable objects, so an entry is never stale. Bounded: a builder's entries are
-    emptied when they reach `size`.
+    emptied when they reach `size` (the memo's rows, at least a page's: a memo smaller
+    than a page would otherwise empty them within one read).
     """
 
     def __init__(self, size: int) -> None:
@@ -95,7 +96,7 @@ class DocumentCache:
         table[text] = built
 
     def __len__(self) -> int:
-        return sum(len(t) for t in self._tables.values())
+        return sum(len(t) for t in list(self._tables.values()))  # (a copy: others may add)
 
 
 def profile_key(row: Mapping[str, Any]) -> tuple[Any, ...]:
