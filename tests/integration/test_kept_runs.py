@@ -9,7 +9,6 @@ which rows keep their stored runs by altering a stored run by hand.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -17,8 +16,8 @@ import pytest
 from pyreference.demo import build_demo_fleet
 from pyreference.store import Store
 from tests.integration.test_record_deltas import mail, summaries, two_mailboxes
-from tests.integration.test_run_marks import run_events
-from tests.integration.test_runs_trust import p, q
+from tests.integration.test_run_marks import edit_stored, run_events
+from tests.integration.test_runs_trust import q
 from tests.support.scenario import NOW, records
 from tests.support.upgrades import apply_upto, rollback_after
 
@@ -59,22 +58,9 @@ def last_run_id(store: Store, cid: str) -> str:
 
 
 def alter_stored_run(store: Store, cid: str, run_id: str) -> None:
-    """Rename a stored row's latest run, by hand (no mark: the evidence table has none of
-    the canonical tables' triggers), so that a read shows whether it took the stored runs
-    or recomputed them."""
-    run = q(
-        store,
-        f"SELECT latest_run FROM pyref_evidence WHERE connector_instance_id = {p(store, 'c')}",
-        {"c": cid},
-    )[0]["latest_run"]
-    run = json.loads(run) if isinstance(run, str) else run
-    run["run_id"] = run_id
-    q(
-        store,
-        f"UPDATE pyref_evidence SET latest_run = {p(store, 'r')}"
-        f" WHERE connector_instance_id = {p(store, 'c')}",
-        {"r": json.dumps(run), "c": cid},
-    )
+    """Rename a stored row's latest run (`edit_stored`): a read shows whether it took the
+    stored runs or recomputed them."""
+    edit_stored(store, cid, "latest_run", lambda run: run.update(run_id=run_id))
 
 
 @pytest.mark.parametrize("write", KEEPING_WRITES)

@@ -9,6 +9,7 @@ rows skip the recount by altering a stored count by hand.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -39,24 +40,33 @@ def total(store: Store, cid: str) -> int:
     return int(summary.to_dict()["total_records"])
 
 
-def alter_stored_count(store: Store, cid: str, rows: int) -> None:
-    """Give a stored row's one stream another count, by hand (no mark: the evidence table
-    has none of the canonical tables' triggers), so that a read shows whether it took
-    the stored statistics or recounted the records."""
-    stats = q(
-        store,
-        f"SELECT stream_stats FROM pyref_evidence WHERE connector_instance_id = {p(store, 'c')}",
-        {"c": cid},
-    )[0]["stream_stats"]
-    stats = json.loads(stats) if isinstance(stats, str) else stats
-    assert len(stats) == 1
-    stats[0]["live"] = stats[0]["rows"] = rows
+def edit_stored(store: Store, cid: str, column: str, edit: Callable[[Any], None]) -> None:
+    """Edit a stored evidence document in place, by hand (no mark: the evidence table has
+    none of the canonical tables' triggers), so that a read shows whether it took the
+    stored document or recomputed it."""
+    sql = (
+        f"SELECT {column} AS doc FROM pyref_evidence WHERE connector_instance_id = {p(store, 'c')}"
+    )
+    doc = q(store, sql, {"c": cid})[0]["doc"]
+    doc = json.loads(doc) if isinstance(doc, str) else doc
+    edit(doc)
     q(
         store,
-        f"UPDATE pyref_evidence SET stream_stats = {p(store, 's')}"
+        f"UPDATE pyref_evidence SET {column} = {p(store, 'd')}"
         f" WHERE connector_instance_id = {p(store, 'c')}",
-        {"s": json.dumps(stats), "c": cid},
+        {"d": json.dumps(doc), "c": cid},
     )
+
+
+def alter_stored_count(store: Store, cid: str, rows: int) -> None:
+    """Give a stored row's one stream another count (`edit_stored`): a read shows whether
+    it took the stored statistics or recounted the records."""
+
+    def edit(stats: Any) -> None:
+        assert len(stats) == 1
+        stats[0]["live"] = stats[0]["rows"] = rows
+
+    edit_stored(store, cid, "stream_stats", edit)
 
 
 def test_a_run_marked_row_reads_as_a_recount(mail: Store) -> None:
