@@ -1,17 +1,20 @@
 -- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
 -- depends: 0029_marks_keep_runs
--- pyreference 0030: a stream one run lists more than once has one stream fact, whoever
--- computes it (found by a reviewer; it predates 0029). A connection's stream facts keep,
--- per stream, the newest settled run's entry, a committed or disabled entry before any
--- other. Two entries of one run for the same stream, both committed or disabled or both
--- neither, tied: the sort chose, and it saw the runs in another order in a read's
--- recompute (runs fresh from the spine) than in reconcile (the stored runs). A read of the
--- marked row showed one entry and the reconciled row the other; SQLite and Postgres could
--- disagree too. The entry the run lists last now wins, as R61 takes a run's own facts
--- (`effective_facts`: a later entry replaces an earlier one). The evidence view (reconcile,
--- rebuild, verify), the readers' recompute and SQLite's recompute statement all decide so.
--- Connections with such a run are marked, so reads recompute them and reconcile stores
--- them anew; no other row changes.
+-- pyreference 0030: stream facts read alike whoever computes them, on both backends
+-- (found by reviewers; both faults predate 0029). A connection's stream facts keep, per
+-- stream, the newest settled run's entry, a committed or disabled entry before any other.
+-- * Two entries of one run for the same stream, both committed or disabled or both
+--   neither, tied, and the sort chose. A read's recompute (the stored runs merged with the
+--   stale ones recomputed) and reconcile (the stored runs) ran other plans and saw them in
+--   other orders: a marked row read one entry and the reconciled row the other, and
+--   SQLite and Postgres could disagree. The entry the run lists last now wins. R61 says
+--   nothing of a stream listed twice; this is how a run's own facts are read (in
+--   `effective_facts` a later entry replaces an earlier one).
+-- * A checkpoint that is no JSON string (`5`, `true`, an object) is absent, as in a run's
+--   own facts. Postgres kept it as its JSON text, SQLite as its JSON value.
+-- The evidence view (reconcile, rebuild, verify), the readers' recompute (Postgres) and
+-- the library's recompute statement (SQLite) all decide so. Connections with such a run
+-- are marked, so reads recompute them and reconcile stores them anew; no other row changes.
 CREATE OR REPLACE VIEW pyref_evidence_source AS
 SELECT
   ci.connector_instance_id,
@@ -57,7 +60,7 @@ SELECT
     WHERE r.connector_instance_id = ci.connector_instance_id AND r.status = 'failed'
       AND NOT EXISTS (SELECT 1 FROM pyref_runs s
                        WHERE s.connector_instance_id = r.connector_instance_id
-                         AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(jsonb_agg(jsonb_build_object('stream', x.value->>'stream', 'checkpoint', x.value->>'checkpoint', 'collected', x.value->'collected', 'considered', x.value->'considered', 'covered', x.value->'covered', 'pending_detail_gaps', x.value->'pending_detail_gaps', 'skipped', x.value->'skipped', 'run_id', x.run_id, 'finished_at', pyref_iso(x.completed_at)) ORDER BY x.stream COLLATE "C"), '[]'::jsonb)
+                         AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(jsonb_agg(jsonb_build_object('stream', x.value->>'stream', 'checkpoint', CASE WHEN jsonb_typeof(x.value->'checkpoint') = 'string' THEN nullif(x.value->>'checkpoint', '') END, 'collected', x.value->'collected', 'considered', x.value->'considered', 'covered', x.value->'covered', 'pending_detail_gaps', x.value->'pending_detail_gaps', 'skipped', x.value->'skipped', 'run_id', x.run_id, 'finished_at', pyref_iso(x.completed_at)) ORDER BY x.stream COLLATE "C"), '[]'::jsonb)
      FROM (SELECT e.value->>'stream' AS stream, e.value, r.run_id, r.completed_at,
                   row_number() OVER (
                     PARTITION BY e.value->>'stream'
@@ -305,7 +308,7 @@ BEGIN
                                     AND NOT EXISTS (SELECT 1 FROM fresh_runs s
                                                      WHERE s.connector_instance_id = r.connector_instance_id
                                                        AND s.status = 'succeeded' AND s.order_at >= r.order_at)) END AS failures_since_success,CASE WHEN kr.connector_instance_id IS NOT NULL THEN kr.stream_facts
-                         ELSE (SELECT coalesce(jsonb_agg(jsonb_build_object('stream', x.value->>'stream', 'checkpoint', x.value->>'checkpoint', 'collected', x.value->'collected', 'considered', x.value->'considered', 'covered', x.value->'covered', 'pending_detail_gaps', x.value->'pending_detail_gaps', 'skipped', x.value->'skipped', 'run_id', x.run_id, 'finished_at', pyref_iso(x.completed_at)) ORDER BY x.stream COLLATE "C"), '[]'::jsonb)
+                         ELSE (SELECT coalesce(jsonb_agg(jsonb_build_object('stream', x.value->>'stream', 'checkpoint', CASE WHEN jsonb_typeof(x.value->'checkpoint') = 'string' THEN nullif(x.value->>'checkpoint', '') END, 'collected', x.value->'collected', 'considered', x.value->'considered', 'covered', x.value->'covered', 'pending_detail_gaps', x.value->'pending_detail_gaps', 'skipped', x.value->'skipped', 'run_id', x.run_id, 'finished_at', pyref_iso(x.completed_at)) ORDER BY x.stream COLLATE "C"), '[]'::jsonb)
                                    FROM (SELECT e.value->>'stream' AS stream, e.value, r.run_id, r.completed_at,
                                                 row_number() OVER (
                                                   PARTITION BY e.value->>'stream'
@@ -389,7 +392,12 @@ $$;
 INSERT INTO pyref_dirty (connector_instance_id)
 SELECT DISTINCT r.connector_instance_id FROM pyref_runs r
  WHERE r.collection_facts IS NOT NULL AND jsonb_typeof(r.collection_facts) = 'array'
-   AND EXISTS (SELECT 1 FROM jsonb_array_elements(r.collection_facts) AS e(value)
-                WHERE jsonb_typeof(e.value) = 'object'
-                GROUP BY CASE WHEN jsonb_typeof(e.value->'stream') = 'string' THEN nullif(e.value->>'stream', '') END
-               HAVING CASE WHEN jsonb_typeof(e.value->'stream') = 'string' THEN nullif(e.value->>'stream', '') END IS NOT NULL AND count(*) > 1);
+   AND (EXISTS (SELECT 1 FROM jsonb_array_elements(r.collection_facts) AS e(value)
+                 WHERE jsonb_typeof(e.value) = 'object'
+                 GROUP BY CASE WHEN jsonb_typeof(e.value->'stream') = 'string' THEN nullif(e.value->>'stream', '') END
+                HAVING CASE WHEN jsonb_typeof(e.value->'stream') = 'string' THEN nullif(e.value->>'stream', '') END IS NOT NULL AND count(*) > 1)
+        OR EXISTS (SELECT 1 FROM jsonb_array_elements(r.collection_facts) AS e(value)
+                    WHERE jsonb_typeof(e.value) = 'object'
+                      AND CASE WHEN jsonb_typeof(e.value) = 'object'
+                               THEN jsonb_typeof(e.value->'checkpoint') NOT IN ('string', 'null')
+                                    OR e.value->>'checkpoint' = '' END));

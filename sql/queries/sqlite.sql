@@ -510,8 +510,8 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
          SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
           WHERE dl.connector_instance_id = ci.connector_instance_id) s
                                WHERE s.connector_instance_id = r.connector_instance_id
-                                 AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(json_group_array(json(json_object('stream', x.value->>'stream', 'checkpoint', x.value->>'checkpoint', 'collected', json(x.value->'collected'), 'considered', json(x.value->'considered'), 'covered', json(x.value->'covered'), 'pending_detail_gaps', json(x.value->'pending_detail_gaps'), 'skipped', json(x.value->'skipped'), 'run_id', x.run_id, 'finished_at', x.completed_at))), '[]')
-             FROM (SELECT e.value->>'stream' AS stream, e.value, r.run_id, r.completed_at,
+                                 AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(json_group_array(json(json_object('stream', x.value->>'stream', 'checkpoint', CASE WHEN json_type(x.value, '$.checkpoint') = 'text' THEN nullif(x.value->>'checkpoint', '') END, 'collected', json(x.value->'collected'), 'considered', json(x.value->'considered'), 'covered', json(x.value->'covered'), 'pending_detail_gaps', json(x.value->'pending_detail_gaps'), 'skipped', json(x.value->'skipped'), 'run_id', x.run_id, 'finished_at', x.completed_at))), '[]')
+             FROM (SELECT * FROM (SELECT e.value->>'stream' AS stream, e.value, r.run_id, r.completed_at,
                           row_number() OVER (
                             PARTITION BY e.value->>'stream'
                             ORDER BY CASE WHEN e.value->>'checkpoint' IN ('committed', 'disabled') THEN 0 ELSE 1 END,
@@ -528,7 +528,7 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
                       -- (a CASE, so no JSON function ever reads an element that is no object)
                       AND CASE WHEN e.type = 'object'
                                THEN CASE WHEN json_type(e.value, '$.stream') = 'text' THEN nullif(e.value->>'stream', '') END END IS NOT NULL) x
-            WHERE x.rn = 1 ORDER BY x.stream) AS stream_facts,(SELECT coalesce(json_group_array(json(json_object('stream', gs.stream, 'pending', json(gs.pending), 'in_progress', gs.in_progress, 'terminal', gs.terminal))), '[]')
+                    WHERE x.rn = 1 ORDER BY x.stream) x) AS stream_facts,(SELECT coalesce(json_group_array(json(json_object('stream', gs.stream, 'pending', json(gs.pending), 'in_progress', gs.in_progress, 'terminal', gs.terminal))), '[]')
              FROM (SELECT dg.stream,
                           (SELECT coalesce(json_group_array(json(json_object('after', p.after, 'reason', p.reason, 'n', p.n))), '[]')
                              FROM (SELECT pg.next_attempt_after AS after, pg.reason, count(*) AS n
@@ -781,8 +781,8 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
          SELECT dl.run_id, dl.connector_instance_id, dl.status, dl.started_at, dl.completed_at, dl.failure_reason, dl.terminal_reason, dl.surface_profile_key, dl.surface_status, dl.surface_wait_reason, dl.collection_facts, dl.known_gaps, dl.settled_seq, dl.order_at FROM delta dl
           WHERE dl.connector_instance_id = ci.connector_instance_id) s
                                WHERE s.connector_instance_id = r.connector_instance_id
-                                 AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(json_group_array(json(json_object('stream', x.value->>'stream', 'checkpoint', x.value->>'checkpoint', 'collected', json(x.value->'collected'), 'considered', json(x.value->'considered'), 'covered', json(x.value->'covered'), 'pending_detail_gaps', json(x.value->'pending_detail_gaps'), 'skipped', json(x.value->'skipped'), 'run_id', x.run_id, 'finished_at', x.completed_at))), '[]')
-             FROM (SELECT e.value->>'stream' AS stream, e.value, r.run_id, r.completed_at,
+                                 AND s.status = 'succeeded' AND s.order_at >= r.order_at)) AS failures_since_success,(SELECT coalesce(json_group_array(json(json_object('stream', x.value->>'stream', 'checkpoint', CASE WHEN json_type(x.value, '$.checkpoint') = 'text' THEN nullif(x.value->>'checkpoint', '') END, 'collected', json(x.value->'collected'), 'considered', json(x.value->'considered'), 'covered', json(x.value->'covered'), 'pending_detail_gaps', json(x.value->'pending_detail_gaps'), 'skipped', json(x.value->'skipped'), 'run_id', x.run_id, 'finished_at', x.completed_at))), '[]')
+             FROM (SELECT * FROM (SELECT e.value->>'stream' AS stream, e.value, r.run_id, r.completed_at,
                           row_number() OVER (
                             PARTITION BY e.value->>'stream'
                             ORDER BY CASE WHEN e.value->>'checkpoint' IN ('committed', 'disabled') THEN 0 ELSE 1 END,
@@ -799,7 +799,7 @@ SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest
                       -- (a CASE, so no JSON function ever reads an element that is no object)
                       AND CASE WHEN e.type = 'object'
                                THEN CASE WHEN json_type(e.value, '$.stream') = 'text' THEN nullif(e.value->>'stream', '') END END IS NOT NULL) x
-            WHERE x.rn = 1 ORDER BY x.stream) AS stream_facts,(SELECT coalesce(json_group_array(json(json_object('stream', gs.stream, 'pending', json(gs.pending), 'in_progress', gs.in_progress, 'terminal', gs.terminal))), '[]')
+                    WHERE x.rn = 1 ORDER BY x.stream) x) AS stream_facts,(SELECT coalesce(json_group_array(json(json_object('stream', gs.stream, 'pending', json(gs.pending), 'in_progress', gs.in_progress, 'terminal', gs.terminal))), '[]')
              FROM (SELECT dg.stream,
                           (SELECT coalesce(json_group_array(json(json_object('after', p.after, 'reason', p.reason, 'n', p.n))), '[]')
                              FROM (SELECT pg.next_attempt_after AS after, pg.reason, count(*) AS n
