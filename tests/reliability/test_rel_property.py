@@ -211,14 +211,18 @@ class OracleMachine(RuleBasedStateMachine):
         elif how == "foreign_profile":
             payload["browser_surface"] = {"profile_key": "nobody:xyz"}
         if facts:
+            # A stream may be listed twice, with checkpoints of one kind (0030: the entry
+            # listed last wins) or no string at all (absent).
+            checkpoints = st.sampled_from(["committed", "disabled", "attempted", 5, ""])
             payload["collection_facts"] = {
                 "streams": [
                     {
-                        "stream": "s1",
-                        "checkpoint": data.draw(st.sampled_from(["committed", "attempted"])),
-                        "collected": 3,
+                        "stream": data.draw(st.sampled_from(["s1", "s2"])),
+                        "checkpoint": data.draw(checkpoints),
+                        "collected": data.draw(st.integers(0, 3)),
                         "considered": data.draw(st.sampled_from([3, 5])),
                     }
+                    for _ in range(data.draw(st.integers(1, 3)))
                 ]
             }
         if etype in ("run.failed", "run.cancelled") and reason:
