@@ -397,7 +397,6 @@ SELECT DISTINCT r.connector_instance_id FROM pyref_runs r
                  GROUP BY CASE WHEN jsonb_typeof(e.value->'stream') = 'string' THEN nullif(e.value->>'stream', '') END
                 HAVING CASE WHEN jsonb_typeof(e.value->'stream') = 'string' THEN nullif(e.value->>'stream', '') END IS NOT NULL AND count(*) > 1)
         OR EXISTS (SELECT 1 FROM jsonb_array_elements(r.collection_facts) AS e(value)
-                    WHERE jsonb_typeof(e.value) = 'object'
-                      AND CASE WHEN jsonb_typeof(e.value) = 'object'
-                               THEN jsonb_typeof(e.value->'checkpoint') NOT IN ('string', 'null')
-                                    OR e.value->>'checkpoint' = '' END));
+                    WHERE CASE WHEN jsonb_typeof(e.value) = 'object'
+                               THEN CASE WHEN jsonb_typeof(e.value->'checkpoint') = 'string' THEN nullif(e.value->>'checkpoint', '') END IS NULL
+                                    AND jsonb_typeof(e.value->'checkpoint') <> 'null' END));

@@ -14,8 +14,8 @@
 -- record counts (`runs_only`, 0024, whose name predates them: "the record counts were
 -- kept"). A reader's recompute takes the run columns of a connection whose stored row is
 -- current ('ok') and whose marks all kept the runs, with no stale run or run mark naming
--- it, from that row: exactly what a recompute gives, since only the marks' writes changed
--- anything since it was stored. Every other mark (a run event's, a connection's, a
+-- it, from that row: what a recompute gives, since only the marks' writes changed
+-- anything since it was stored (but for the stream-fact ties 0030 fixes, which predate it). Every other mark (a run event's, a connection's, a
 -- connector's, a TRUNCATE, a bare `INSERT INTO pyref_dirty`, marks made before this
 -- migration) takes the default and is recomputed as before. Reconcile and verify still
 -- recompute everything.

@@ -112,8 +112,7 @@ SELECT DISTINCT r.connector_instance_id FROM pyref_runs r
                  GROUP BY CASE WHEN json_type(e.value, '$.stream') = 'text' THEN nullif(e.value->>'stream', '') END
                 HAVING CASE WHEN json_type(e.value, '$.stream') = 'text' THEN nullif(e.value->>'stream', '') END IS NOT NULL AND count(*) > 1)
         OR EXISTS (SELECT 1 FROM json_each(r.collection_facts) AS e
-                    WHERE e.type = 'object'
-                      AND CASE WHEN e.type = 'object'
-                               THEN json_type(e.value, '$.checkpoint') NOT IN ('text', 'null')
-                                    OR e.value->>'checkpoint' = '' END))
+                    WHERE CASE WHEN e.type = 'object'
+                               THEN CASE WHEN json_type(e.value, '$.checkpoint') = 'text' THEN nullif(e.value->>'checkpoint', '') END IS NULL
+                                    AND json_type(e.value->'checkpoint') <> 'null' END))
    AND NOT EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = r.connector_instance_id);
