@@ -7,6 +7,7 @@ and turns driver errors into pyreference's typed errors.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -886,10 +887,48 @@ def owner_setting(owner: str) -> str:
 
 def _tuple_cursor(conn: Any) -> Any:
     """A cursor of a psycopg connection (sync or async) that returns tuples, whatever row
-    factory the caller gave the connection: the read path takes rows as tuples."""
+    factory the caller gave the connection: the read path takes rows as tuples. On a
+    caller's connection whose `client_encoding` is SQL_ASCII, where psycopg returns text
+    undecoded (bytes), the cursor decodes text as the server encodes it
+    (`_server_text_loader`)."""
     from psycopg.rows import tuple_row
 
-    return conn.cursor(row_factory=tuple_row)
+    cursor = conn.cursor(row_factory=tuple_row)
+    if conn.info.encoding == "ascii":  # psycopg's name for SQL_ASCII
+        for name in _TEXT_TYPES:
+            cursor.adapters.register_loader(name, _server_text_loader())
+    return cursor
+
+
+# What the read path reads as text: text columns, names, and JSON (read as text, then
+# decoded once per document: `_text_json`).
+_TEXT_TYPES = ("text", "varchar", "bpchar", "name", '"char"', "json", "jsonb")
+
+
+@functools.cache
+def _server_text_loader() -> type:
+    """The loader class `_tuple_cursor` registers on a SQL_ASCII connection (built once:
+    psycopg is imported only when used). The server sent its own bytes unconverted; a
+    server that is itself SQL_ASCII holds what writers sent, decoded as UTF-8 (what
+    pyreference writes), an invalid byte as U+FFFD rather than failing the read."""
+    from psycopg._encodings import pg2pyenc  # psycopg's own map of server encoding names
+    from psycopg.adapt import Loader
+
+    class ServerText(Loader):
+        def __init__(self, oid: int, context: Any = None) -> None:
+            super().__init__(oid, context)
+            conn = self.connection
+            server = (conn and conn.info.parameter_status("server_encoding")) or b"UTF8"
+            self._errors = "replace" if server == b"SQL_ASCII" else "strict"
+            try:
+                self._encoding = "utf-8" if server == b"SQL_ASCII" else pg2pyenc(server)
+            except Exception:  # an encoding Python lacks: psycopg cannot decode it either
+                self._encoding, self._errors = "utf-8", "replace"
+
+        def load(self, data: Any) -> str:
+            return bytes(data).decode(self._encoding, self._errors)
+
+    return ServerText
 
 
 def _column_names(cursor: Any) -> tuple[str, ...] | None:
@@ -912,8 +951,10 @@ def _text_json(cursor: C) -> C:
     distinct document once (runs and manifests repeat across rows and reads)."""
     from psycopg.types.string import TextLoader
 
-    cursor.adapters.register_loader("jsonb", TextLoader)  # type: ignore[attr-defined]
-    cursor.adapters.register_loader("json", TextLoader)  # type: ignore[attr-defined]
+    ascii = cursor.connection.info.encoding == "ascii"  # type: ignore[attr-defined]
+    loader = _server_text_loader() if ascii else TextLoader
+    cursor.adapters.register_loader("jsonb", loader)  # type: ignore[attr-defined]
+    cursor.adapters.register_loader("json", loader)  # type: ignore[attr-defined]
     return cursor
 
 

@@ -462,3 +462,55 @@ def test_async_store_reads_on_a_callers_connection_in_pipeline_mode(pg_app: str)
             await conn.close()
 
     asyncio.run(main())
+
+
+def _scoped(store: pyreference.Store, connection_id: str) -> dict[str, Any]:
+    found = store.get_connection_summary(connection_id, NOW)
+    assert found is not None
+    return found.to_dict()
+
+
+@pytest.mark.postgres
+def test_store_reads_on_a_callers_sql_ascii_connection(pg_app: str) -> None:
+    """A caller's connection whose `client_encoding` is SQL_ASCII, where psycopg returns
+    text undecoded (bytes), gets every read as a UTF8 connection does, non-ASCII names
+    included, and its search_path back as it was (found by a reviewer: list reads raised
+    TypeError on bytes, and the saved search_path would have come back as "b'...'")."""
+    with pyreference.connect(pg_app) as plain:
+        plain.create_connection("cin_zz", "gmail", display_name="Zoë’s mail ✓")
+        plain.reconcile()
+        expected = [*_everything(plain), _scoped(plain, "cin_zz")]
+    assert "Zoë’s mail ✓" in str(expected)
+    for in_transaction in (False, True):
+        with psycopg.connect(pg_app, autocommit=not in_transaction) as conn:
+            conn.execute("SET client_encoding = 'SQL_ASCII'")
+            conn.execute('SET search_path = "$user", public')
+            before = conn.execute("SHOW search_path").fetchone()
+            with pyreference.connect(conn) as store:
+                assert [*_everything(store), _scoped(store, "cin_zz")] == expected
+                if in_transaction:  # writes too (rolled back below)
+                    store.create_connection("cin_zz2", "gmail", display_name="Ça va")
+                    store.reconcile()
+                    again = store.get_connection_summary("cin_zz2", NOW)
+                    assert again is not None and again.display_name == "Ça va"
+            assert conn.execute("SHOW search_path").fetchone() == before
+            conn.rollback()
+
+    async def read() -> list[Any]:
+        conn = await psycopg.AsyncConnection.connect(pg_app, autocommit=True)
+        try:
+            await conn.execute("SET client_encoding = 'SQL_ASCII'")
+            store = await pyreference.connect_async(conn)
+            pages = [
+                [s.to_dict() for s in (await store.list_connection_summaries(2, now=NOW)).items]
+                for _ in (1, 2)
+            ]
+            scoped = await store.get_connection_summary("cin_mail", NOW)
+            deep = await store.connection_diagnostics("cin_amz_a", NOW)
+            mine = await store.get_connection_summary("cin_zz", NOW)
+            await store.aclose()
+            return [pages, scoped.to_dict(), deep.to_dict(), mine.to_dict()]
+        finally:
+            await conn.close()
+
+    assert asyncio.run(read()) == expected
