@@ -81,7 +81,9 @@ def _loads_text(text: str) -> Any:
     """
     data = text.encode("utf-8", "surrogatepass")  # lone surrogates: orjson refuses them
     if (
-        data.count(b"[") + data.count(b"{") < _FEW_BRACKETS
+        # (Most documents are too short to hold that many brackets: counting them costs
+        # each of those as much as parsing it.)
+        (len(data) < _FEW_BRACKETS or data.count(b"[") + data.count(b"{") < _FEW_BRACKETS)
         and data.translate(_DIGITS_AS_ZERO).find(_LONG_DIGITS) < 0
     ):
         try:
