@@ -313,8 +313,12 @@ def dirty_pages(warm: Store, cold: Store, conn: Any, reps: int) -> dict[str, Any
     the first read of a marked row also prepares it (its key is new), a reread of it
     unchanged (`dirty_all_reread`, a console refreshing before the reconciler came) finds
     it in the memo.
-    `recount_all`: a record updated in every row: recomputed with its records recounted,
-    its runs kept (0029; a reread: `recount_all_reread`).
+    `updated_all`: a record of every row given new content (ingest of a record seen
+    before): from 0031 a record delta, which the page statement adds as it adds an
+    INSERT's (a reread: `updated_all_reread`).
+    `recount_all`: a record of every row moved back in time (a change a delta cannot
+    express): recomputed with its records recounted, its runs kept (0029; a reread:
+    `recount_all_reread`).
     `marked_all`: a bare mark in every row (`INSERT INTO pyref_dirty`, a mark that says
     nothing of its write, as every mark before 0029 and on SQLite): everything recomputed.
     `run_marked_all`: a run event in every row of the page (what a collector's run
@@ -328,14 +332,21 @@ def dirty_pages(warm: Store, cold: Store, conn: Any, reps: int) -> dict[str, Any
         "UPDATE connector_schedules SET next_run_at = coalesce(next_run_at, %s::timestamptz)"
         " + interval '1 second' WHERE connector_instance_id = ANY(%s::text[])"
     )
-    # One record per connection changed, in one statement.
-    update = (
-        "UPDATE records r SET record_json = jsonb_set(r.record_json, '{bench}', to_jsonb(%s::text))"
+    # One record per connection changed, in one statement: new content, or (`recount`)
+    # moved back in time by a second.
+    one_per_connection = (
         " FROM (SELECT DISTINCT ON (connector_instance_id) connector_instance_id, stream,"
         " record_key FROM records WHERE connector_instance_id = ANY(%s::text[])"
         " ORDER BY connector_instance_id, stream, record_key) k"
         " WHERE (r.connector_instance_id, r.stream, r.record_key)"
         " = (k.connector_instance_id, k.stream, k.record_key)"
+    )
+    update = (
+        "UPDATE records r SET record_json = jsonb_set(r.record_json, '{bench}', to_jsonb(%s::text))"
+        + one_per_connection
+    )
+    recount = (
+        "UPDATE records r SET emitted_at = r.emitted_at - interval '1 second'" + one_per_connection
     )
     # One record per connection, into a stream it already has, in one statement.
     insert = (
@@ -375,6 +386,11 @@ def dirty_pages(warm: Store, cold: Store, conn: Any, reps: int) -> dict[str, Any
         fleet.pg_settle(conn)
         warm.list_connection_summaries(PAGE, now=measure.NOW)
         conn.execute(update, (f"{rep}_{time.monotonic_ns()}", ids))
+        timed("updated_all", warm)
+        timed("updated_all_reread", warm)
+        fleet.pg_settle(conn)
+        warm.list_connection_summaries(PAGE, now=measure.NOW)
+        conn.execute(recount, (ids,))
         timed("recount_all", warm)
         timed("recount_all_reread", warm)
         fleet.pg_settle(conn)

@@ -22,7 +22,7 @@ import psycopg
 import pytest
 
 from pyreference.store import Store
-from tests.support.scenario import NOW, at, records, run, small_fleet
+from tests.support.scenario import NOW, at, moved_back, records, run, small_fleet
 
 
 def _same(warm: Store, cold: Store) -> int:
@@ -179,7 +179,7 @@ def test_a_run_event_naming_no_connection_is_recomputed_for_the_runs_owner(
     small_fleet(store)
     store.reconcile()
     cold = Store(store.database, memo_rows=0)
-    store.ingest_records("cin_amz_a", "orders", [{**records(1)[0], "data": {"v": 2}}])
+    store.ingest_records("cin_amz_a", "orders", [moved_back(records(1)[0])])
     assert _same(store, cold) == 1
     assert _same(store, cold) == (store.dialect == "sqlite")  # kept on Postgres
     event = {"event_type": "run.failed", "occurred_at": at(25), "run_id": "r_amz_a"}

@@ -18,7 +18,7 @@ from pyreference.store import Store
 from tests.integration.test_record_deltas import mail, summaries, two_mailboxes
 from tests.integration.test_run_marks import edit_stored, run_events
 from tests.integration.test_runs_trust import q
-from tests.support.scenario import NOW, records
+from tests.support.scenario import NOW, moved_back, records
 from tests.support.upgrades import apply_upto, rollback_after
 
 __all__ = ["mail"]  # the fixture, shared with test_record_deltas
@@ -28,8 +28,8 @@ KEEPING_WRITES = ["update_record", "delete_record", "gap", "attention", "schedul
 
 
 def other_write(store: Store, cid: str, write: str) -> None:
-    if write == "update_record":
-        store.ingest_records(cid, "messages", [{**records(1)[0], "data": {"changed": 1}}])
+    if write == "update_record":  # moved back in time: a mark, not a delta (0031)
+        store.ingest_records(cid, "messages", [moved_back(records(1)[0])])
     elif write == "delete_record":
         store.delete_record(cid, "messages", records(1)[0]["key"])
     elif write == "gap":

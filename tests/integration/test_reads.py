@@ -17,7 +17,16 @@ from pyreference.db import Ids
 from pyreference.errors import ConnectionNotFound, InvalidCursor, InvalidInput
 from pyreference.manifests import real_manifests
 from pyreference.store import Store
-from tests.support.scenario import NOW, at, comparable, records, register, run, small_fleet
+from tests.support.scenario import (
+    NOW,
+    at,
+    comparable,
+    moved_back,
+    records,
+    register,
+    run,
+    small_fleet,
+)
 
 MAX_PAGE_STATEMENTS = 4
 
@@ -85,8 +94,8 @@ def test_page_cost_is_constant_in_records_per_connection(store) -> None:
         s.connection_id: s.total_records for s in store.list_connection_summaries(now=NOW).items
     }
     assert totals == {"cin_few": 11, "cin_many": 10_001}
-    # A changed record marks its connection: one more statement recomputes it.
-    store.ingest_records("cin_many", "messages", [{**records(1)[0], "data": {"changed": True}}])
+    # A record moved back in time marks its connection: one more statement recomputes it.
+    store.ingest_records("cin_many", "messages", [moved_back(records(1)[0])])
     assert page_cost(store, limit=100) == (2, 0)
 
 
@@ -126,7 +135,7 @@ def test_a_memoizing_store_reads_documents_only_for_rows_it_lacks(store) -> None
     assert page()[0] == ["list_keys", "page_rows"]
     # A marked row is recomputed: its key columns and its recomputation make it, with no
     # documents of its own, on the first read as on a reread.
-    changed = {**records(1, prefix="n")[0], "data": {"changed": True}}
+    changed = moved_back(records(1, prefix="n")[0])
     store.ingest_records("cin_mail", "messages", [changed])
     assert page()[0] == ["list_keys", "recompute_evidence"]
     made = store._memo.recomputes_made
@@ -509,8 +518,8 @@ def test_a_key_row_of_a_digest_never_decoded_is_read_whole(store) -> None:
     assert page_names(store) == ["list_page"]
     assert page_names(store) == ["list_keys"]
     store.register_connector({**manifest, "display_name": "Mail"})
-    for cid in ("cin_mail", "cin_work"):  # a changed record marks its connection
-        store.ingest_records(cid, "messages", [{**records(1)[0], "data": {"changed": True}}])
+    for cid in ("cin_mail", "cin_work"):  # a record moved back in time marks its connection
+        store.ingest_records(cid, "messages", [moved_back(records(1)[0])])
     assert page_names(store) == ["list_keys", "recompute_evidence", "page_rows"]
     assert page_names(store) == ["list_keys", "recompute_evidence"]  # decoded now
     got = store.list_connection_summaries(now=NOW).to_dict()
@@ -733,7 +742,7 @@ def test_a_row_marked_between_the_page_statements_is_served_as_the_first_saw_it(
     store.reconcile()
     plain = Store(store.database, store.owner, memo_rows=0)
     before = plain.list_connection_summaries(now=NOW).to_dict()["items"]
-    changed = {**records(1)[0], "data": {"changed": True}}
+    changed = moved_back(records(1)[0])
 
     def mark_and_add() -> None:
         store.ingest_records("cin_mail", "messages", [changed])  # marks

@@ -128,8 +128,9 @@ def test_0009_rolls_back_and_forward(pg_store: Store, pg_dsn: str) -> None:
     from pyreference.errors import SchemaNotReady
 
     _dirty_backlog(pg_store, 3)
-    # pyref_reconcile_v1 knows marks only: one changed record marks each connection too.
-    q = "UPDATE records SET record_json = '{\"v\": 1}'"
+    # pyref_reconcile_v1 knows marks only: records moved back in time mark each connection
+    # too (new content alone would leave deltas, 0031).
+    q = "UPDATE records SET emitted_at = emitted_at - interval '1 day'"
     with pg_store.database.session(transaction=True) as s:
         s.execute(q)
     backend = get_backend(pg_dsn.replace("postgresql://", "postgresql+psycopg://", 1))

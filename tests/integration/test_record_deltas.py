@@ -22,7 +22,7 @@ import pyreference
 from pyreference.store import Store, page_statement
 from tests.integration.test_runs_trust import p, q
 from tests.support.faults import install_fault, remove_fault
-from tests.support.scenario import NOW, at, records, register
+from tests.support.scenario import NOW, at, moved_back, records, register
 
 
 def page_statements(store: Store) -> int:
@@ -145,10 +145,11 @@ def test_deltas_give_what_a_recompute_gives(mail: Store) -> None:
 
 
 def test_a_marked_row_takes_no_deltas(mail: Store) -> None:
-    """An UPDATE (a changed record) marks; the recompute counts the inserts too, once."""
+    """An UPDATE that moves a record back in time marks; the recompute counts the inserts
+    too, once."""
     store = mail
     store.ingest_records("cin_a", "messages", records(2, prefix="new"))
-    store.ingest_records("cin_a", "messages", [{**records(1)[0], "data": {"changed": True}}])
+    store.ingest_records("cin_a", "messages", [moved_back(records(1)[0])])
     assert pending(store)[0] > 0 and pending(store)[1] > 0
     read = counts(store)
     total = next(r["total"] for r in read if r["id"] == "cin_a")
@@ -442,5 +443,150 @@ def test_deltas_committed_during_reconciles_are_neither_lost_nor_counted_twice(
     assert seen > 10
     store.reconcile()
     assert store.get_connection_summary("cin_a", now=NOW).total_records == 450
+    assert pending(store) == (0, 0)
+    assert store.verify() == []
+
+
+def update(store: Store, assignments: str, where: str) -> None:
+    """A plain-SQL UPDATE of records, as another writer would make it."""
+    true = "true" if store.dialect == "postgres" else "1"
+    q(store, f"UPDATE records SET {assignments.format(true=true)} WHERE {where}")
+
+
+def recounted(store: Store) -> list[dict[str, Any]]:
+    """The summaries as a recount gives them: every connection marked, so every read
+    recomputes it from the canonical tables (then the marks are reconciled away)."""
+    mark(store, "cin_a", "cin_b")
+    assert page_statements(store) == 2
+    out = summaries(store)
+    store.reconcile()
+    assert pending(store) == (0, 0)
+    return out
+
+
+# Changes in place that leave deltas (0031): new content at the same time or later, a
+# deleted record revived or (as content) changed, several records of several connections
+# and streams in one statement.
+ADDABLE = {
+    "new_content": ('record_json = \'{{"v": "longer content"}}\'', "record_key = 'k0'"),
+    "later": (f"emitted_at = '{at(1)}'", "record_key = 'k1'"),
+    "content_and_later": (
+        "record_json = '{{\"v\": 2}}', emitted_at = '" + at(2) + "'",
+        "connector_instance_id = 'cin_b'",
+    ),
+    "two_connections": ("record_json = '{{\"w\": 1}}'", "stream = 'messages'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ADDABLE))
+def test_a_record_changed_in_place_leaves_a_delta(mail: Store, case: str) -> None:
+    store = mail
+    insert_record(store, "cin_a", "labels", "l0")
+    store.reconcile()
+    update(store, *ADDABLE[case])
+    deltas, marks = pending(store)
+    assert deltas > 0 and marks == 0, "a change in place leaves deltas, not marks"
+    assert page_statements(store) == 1, "the page statement adds them: nothing recomputed"
+    folded = summaries(store)
+    assert folded == recounted(store)
+    assert summaries(store) == folded  # reconciled
+
+
+def test_a_revived_record_and_a_deleted_one_changed(mail: Store) -> None:
+    store = mail
+    store.delete_record("cin_a", "messages", "k0")  # a live record deleted: a mark
+    assert pending(store)[1] > 0
+    store.reconcile()
+    update(store, "record_json = '{{\"gone\": 1}}'", "record_key = 'k0' AND deleted")
+    assert pending(store) == (0, 0), "a deleted record changed changes nothing counted"
+    update(store, "deleted = NOT deleted, deleted_at = NULL", "record_key = 'k0' AND deleted")
+    assert pending(store)[0] > 0 and pending(store)[1] == 0
+    folded = summaries(store)
+    assert next(r for r in counts(store) if r["id"] == "cin_a")["total"] == (3, "known")
+    assert folded == recounted(store)
+
+
+# Changes a delta cannot express: they mark the connection (as before 0031).
+MARKING = {
+    "earlier": (f"emitted_at = '{at(600)}'", "record_key = 'k0'"),
+    "deleted": ("deleted = {true}", "record_key = 'k1' AND connector_instance_id = 'cin_a'"),
+    "new_stream": ("stream = 'threads'", "record_key = 'k2' AND connector_instance_id = 'cin_b'"),
+    "new_key": ("record_key = 'k9'", "record_key = 'k2' AND connector_instance_id = 'cin_a'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MARKING))
+def test_a_change_a_delta_cannot_express_marks(mail: Store, case: str) -> None:
+    store = mail
+    update(store, "record_json = '{{\"v\": 1}}'", "record_key = 'k0'")  # deltas pending too
+    update(store, *MARKING[case])
+    assert pending(store)[1] > 0
+    folded = summaries(store)
+    assert folded == recounted(store)
+
+
+def test_update_deltas_committed_during_reconciles_are_neither_lost_nor_counted_twice(
+    pg_store: Store, pg_dsn: str
+) -> None:
+    """One writer rewrites one record, a little longer each commit (a delta of its bytes,
+    0031), while a reconciler loops and a reader reads: every read shows the size some
+    commit made, and the end is exact."""
+    store = pg_store
+    register(store, "gmail")
+    store.create_connection("cin_a", "gmail")
+    insert_record(store, "cin_a", "messages", "k")
+    store.reconcile()
+    base = store.get_connection_summary("cin_a", now=NOW).retained_bytes or 0
+    started, done = [0], [0]  # the longest content begun, and committed
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    size = '{"p": ""}'  # jsonb's text of the content with no x: its bytes are this plus i
+
+    def writer() -> None:
+        try:
+            with psycopg.connect(pg_dsn, autocommit=True) as conn:
+                for i in range(1, 201):
+                    started[0] = i
+                    conn.execute(
+                        "UPDATE records SET record_json = jsonb_build_object('p', repeat('x', %s))"
+                        " WHERE connector_instance_id = 'cin_a' AND record_key = 'k'",
+                        (i,),
+                    )
+                    done[0] = i
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            stop.set()
+
+    def reconciler() -> None:
+        try:
+            while not stop.is_set():
+                store.reconcile()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer), threading.Thread(target=reconciler)]
+    for t in threads:
+        t.start()
+    seen = 0
+    while not stop.is_set():
+        low = done[0]
+        summary = store.get_connection_summary("cin_a", now=NOW)
+        high = started[0]
+        grown = (summary.retained_bytes or 0) - len(size)
+        assert summary.total_records == 1
+        assert low <= grown <= high or (low == 0 and summary.retained_bytes == base), (
+            low,
+            grown,
+            high,
+        )
+        seen += 1
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    assert seen > 10
+    assert pending(store)[1] == 0, "no change of the writer's marked the connection"
+    store.reconcile()
+    assert store.get_connection_summary("cin_a", now=NOW).retained_bytes == len(size) + 200
     assert pending(store) == (0, 0)
     assert store.verify() == []

@@ -19,7 +19,7 @@ from pyreference.store import Store
 from tests.integration.test_record_deltas import insert_record, mail, summaries, two_mailboxes
 from tests.integration.test_runs_trust import p, q
 from tests.support.faults import install_fault, remove_fault
-from tests.support.scenario import NOW, records, run
+from tests.support.scenario import NOW, moved_back, records, run
 from tests.support.upgrades import apply_upto, rollback_after
 
 __all__ = ["mail"]  # the fixture, shared with test_record_deltas
@@ -94,7 +94,7 @@ def test_any_other_write_with_run_events_reads_as_a_recount(mail: Store, other_w
     run_events(store, "r1", "cin_a")
     store.ingest_records("cin_a", "messages", records(1, prefix="new"))
     if other_write == "update_record":
-        store.ingest_records("cin_a", "messages", [{**records(1)[0], "data": {"changed": 1}}])
+        store.ingest_records("cin_a", "messages", [moved_back(records(1)[0])])
     elif other_write == "delete_record":
         store.delete_record("cin_a", "messages", records(1)[0]["key"])
     elif other_write == "gap":
@@ -129,7 +129,7 @@ def test_run_events_leave_marks_that_say_so(pg_mail: Store) -> None:
     store = pg_mail
     run_events(store, "r1", "cin_a")
     assert marks(store) == [("cin_a", True)]
-    store.ingest_records("cin_a", "messages", [{**records(1)[0], "data": {"changed": 1}}])
+    store.ingest_records("cin_a", "messages", [moved_back(records(1)[0])])
     assert marks(store) == [("cin_a", False), ("cin_a", True)]
 
 
@@ -145,8 +145,8 @@ def test_a_run_marked_row_keeps_its_stored_counts(pg_mail: Store) -> None:
     assert total(store, "cin_a") == 102  # run-marked: recomputed, without a recount
     page = store.list_connection_summaries(now=NOW).to_dict()["items"]
     assert [i["total_records"] for i in page if i["connection_id"] == "cin_a"] == [102]
-    store.ingest_records("cin_a", "messages", [{**records(1)[0], "data": {"changed": 1}}])
-    assert total(store, "cin_a") == 5  # an UPDATE of a record marks: recounted
+    store.ingest_records("cin_a", "messages", [moved_back(records(1)[0])])
+    assert total(store, "cin_a") == 5  # a record moved back in time marks: recounted
     store.reconcile()
     assert total(store, "cin_a") == 5
 

@@ -134,8 +134,8 @@ def test_write_committed_during_reconcile_stays_dirty(
 
 def test_naive_clear_by_connection_would_lose_the_update(fleet: Store, pg_dsn: str) -> None:
     """Control: the same race with a naive clear loses the mark, and the suite sees it. The
-    writes change records (UPDATEs mark; an INSERT leaves a delta, which the clear of marks
-    does not touch)."""
+    writes change a record and move it back in time (such an UPDATE marks; an INSERT or new
+    content alone leaves a delta, which the clear of marks does not touch)."""
     fleet.ingest_records("c0", "s1", [{"key": "a", "data": {"v": 22}}])
     conn = _pg(pg_dsn)
     _manual_reconcile(
@@ -144,7 +144,9 @@ def test_naive_clear_by_connection_would_lose_the_update(fleet: Store, pg_dsn: s
         naive=True,
         between=lambda step: (
             step == "after_recompute"
-            and fleet.ingest_records("c0", "s1", [{"key": "a", "data": {"v": 333}}])
+            and fleet.ingest_records(
+                "c0", "s1", [{"key": "a", "data": {"v": 333}, "emitted_at": "2020-01-01T00:00:00Z"}]
+            )
         ),
     )
     conn.close()

@@ -28,6 +28,12 @@ def records(n: int, *, prefix: str = "k", minutes_ago: float = 5) -> list[dict[s
     ]
 
 
+def moved_back(record: dict[str, Any]) -> dict[str, Any]:
+    """`record` with new content and an earlier time: ingested over the record it names, a
+    change that record deltas cannot express (0031), so it marks its connection."""
+    return {**record, "data": {"changed": True}, "emitted_at": at(600)}
+
+
 def run(
     run_id: str,
     *,
