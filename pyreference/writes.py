@@ -177,11 +177,14 @@ def ingest_records(
         rows[key] = {"key": key, "data": data, "emitted_at": iso(emitted_at)}
     if not rows:
         return 0
-    changed: int = yield Transaction(_ingest(ctx.owner, cid, stream, list(rows.values())))
+    batch = list(rows.values())
+    changed: int = yield Transaction(_ingest(ctx.owner, cid, stream, batch, ctx.dialect))
     return changed
 
 
-def _ingest(owner: str, cid: str, stream: str, batch: list[dict[str, Any]]) -> Plan[int]:
+def _ingest(
+    owner: str, cid: str, stream: str, batch: list[dict[str, Any]], dialect: str
+) -> Plan[int]:
     yield from _require_connections(owner, [cid], missing_ok=True)  # another owner's: raise
     try:
         yield from _require_connections(owner, [cid])
@@ -191,6 +194,8 @@ def _ingest(owner: str, cid: str, stream: str, batch: list[dict[str, Any]]) -> P
     for start in range(0, len(batch), BATCH):
         chunk = batch[start : start + BATCH]
         params = {"id": cid, "stream": stream, "rows": Json(chunk)}
+        if dialect == "sqlite":  # records seen before first: see the statement
+            changed += yield from _one("ingest_records_changed", params)
         changed += yield from _one("ingest_records", params)
     return changed
 

@@ -1858,6 +1858,20 @@ RETURNING 1 AS changed;
 -- name: attention_connection
 SELECT connector_instance_id FROM connector_attention_records WHERE attention_id = :attention_id;
 
+-- name: ingest_records_changed
+-- SQLite, before `ingest_records`: the batch's records seen before, changed in place (an
+-- UPDATE leaves a delta, 0031), so that the INSERT meets no existing key (an INSERT that
+-- meets one marks its connection on SQLite, 0020's guard against INSERT OR REPLACE). A
+-- live record with the same JSON is a no-op (emitted_at alone is no change); a deleted one
+-- is revived. (The library gives each key once per batch.)
+UPDATE records SET record_json = x.value->>'$.data', emitted_at = x.value->>'emitted_at',
+       deleted = 0, deleted_at = NULL
+  FROM json_each(:rows) AS x
+ WHERE records.connector_instance_id = :id AND records.stream = :stream
+   AND records.record_key = x.value->>'key'
+   AND (records.deleted OR records.record_json IS NOT x.value->>'$.data')
+RETURNING 1 AS changed;
+
 -- name: ingest_records
 -- One statement per batch, so a statement-level trigger fires once per batch.
 -- A live record with the same JSON is a no-op (emitted_at alone is no change);
@@ -1865,12 +1879,10 @@ SELECT connector_instance_id FROM connector_attention_records WHERE attention_id
 INSERT INTO records (connector_instance_id, stream, record_key, record_json, emitted_at)
 SELECT :id, :stream, x.value->>'key', x.value->>'$.data', x.value->>'emitted_at'
   FROM json_each(:rows) AS x
- -- (the no-ops left out before the insert: an INSERT meeting an existing key marks its
- -- connection on SQLite, 0020)
+ -- (records seen before were changed by `ingest_records_changed`: only new keys remain)
  WHERE NOT EXISTS (SELECT 1 FROM records r
                     WHERE r.connector_instance_id = :id AND r.stream = :stream
-                      AND r.record_key = x.value->>'key' AND NOT r.deleted
-                      AND r.record_json IS x.value->>'$.data')
+                      AND r.record_key = x.value->>'key')
 ON CONFLICT (connector_instance_id, stream, record_key) DO UPDATE
    SET record_json = excluded.record_json, emitted_at = excluded.emitted_at,
        deleted = 0, deleted_at = NULL

@@ -590,3 +590,21 @@ def test_update_deltas_committed_during_reconciles_are_neither_lost_nor_counted_
     assert store.get_connection_summary("cin_a", now=NOW).retained_bytes == len(size) + 200
     assert pending(store) == (0, 0)
     assert store.verify() == []
+
+
+def test_the_librarys_ingest_of_records_seen_before_leaves_deltas(mail: Store) -> None:
+    """The library's ingest of records it holds, with new content or revived, changes them
+    in place on both backends (SQLite: an UPDATE before the INSERT of new keys, which would
+    otherwise meet their keys and mark): deltas, no marks, read as a recount."""
+    store = mail
+    store.delete_record("cin_b", "messages", "k1")
+    store.reconcile()
+    changed = [{**r, "data": {"new": True}, "emitted_at": at(1)} for r in records(2)]
+    assert store.ingest_records("cin_a", "messages", changed + records(1, prefix="n")) == 3
+    assert store.ingest_records("cin_b", "messages", records(2)) == 1  # k1 revived, k0 as is
+    deltas, marks = pending(store)
+    assert deltas > 0 and marks == 0
+    assert page_statements(store) == 1
+    folded = summaries(store)
+    assert next(r for r in counts(store) if r["id"] == "cin_a")["total"] == (4, "known")
+    assert folded == recounted(store)
