@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import math
@@ -616,13 +615,30 @@ def with_deltas(evidence: Evidence, deltas: tuple[StreamStats, ...]) -> Evidence
     recomputation (`recomputed`), and still `dirty` until reconcile folds them in."""
     stats = fold_deltas(evidence.streams, deltas)
     retained, last = stream_totals(stats)
-    return dataclasses.replace(
-        evidence,
-        dirty=True,
-        recomputed=True,
-        streams=stats,
-        retained_bytes=retained,
-        last_record_at=last,
+    e = evidence
+    # Positional, in field order (`dataclasses.replace` costs three times as much, once per
+    # row that has deltas): all of `e` but the flags and the record statistics.
+    return Evidence(
+        e.identity,
+        e.profile,
+        e.available,
+        e.state,
+        True,  # dirty
+        True,  # recomputed
+        e.computed_at,
+        e.last_error,
+        stats,  # streams
+        retained,  # retained_bytes
+        last,  # last_record_at
+        e.latest_run,
+        e.latest_successful_run,
+        e.latest_settled_run,
+        e.failures_since_success,
+        e.stream_facts,
+        e.gaps,
+        e.schedule,
+        e.open_attention,
+        e.problem,
     )
 
 

@@ -78,8 +78,10 @@ def test_verify_reports_missing_evidence_row(clean: Store) -> None:
 def test_a_write_to_a_corrupted_row_marks_it_dirty_and_reconcile_repairs(clean: Store) -> None:
     sql(clean, "UPDATE pyref_evidence SET stream_stats = '[]' WHERE connector_instance_id = 'v1'")
     assert clean.verify() == [{"connection_id": "v1", "differing": ["stream_stats"]}]
-    # A changed record marks the row (a new one would leave a delta, added to the stored row).
-    clean.ingest_records("v1", "s1", [{"key": "k", "data": {"v": 2}}])
+    # A record changed and moved back in time marks the row (a new one, or new content,
+    # would leave a delta, added to the stored row: 0020, 0031).
+    moved = {"key": "k", "data": {"v": 2}, "emitted_at": "2020-01-01T00:00:00Z"}
+    clean.ingest_records("v1", "s1", [moved])
     assert clean.verify() == []  # dirty rows are known stale: every read recomputes them
     summary = clean.get_connection_summary("v1", now=NOW)
     assert summary is not None and summary.total_records == 1

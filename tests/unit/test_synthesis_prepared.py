@@ -137,3 +137,38 @@ def test_deltas_prepared_from_the_stored_row_equal_a_full_prepare(case, hours) -
     for h in hours:
         now = NOW + timedelta(hours=h)
         assert synthesize_prepared(incremental, now) == synthesize(current, now)
+
+
+def test_with_deltas_keeps_every_field_but_the_ones_deltas_change() -> None:
+    """`with_deltas` builds its evidence positionally: each field must land in its place.
+    Fields of one type hold values of their own here, so a misplaced one shows."""
+    from pyreference.evidence import Attention, GapCounts, StreamFacts
+
+    stored = replace(
+        healthy(),
+        available=False,
+        state="failed",
+        dirty=False,
+        recomputed=False,
+        computed_at=ago(10),
+        last_error="boom",
+        streams=(StreamStats("s", 1, 1, 5, ago(30)),),
+        retained_bytes=5,
+        last_record_at=ago(30),
+        latest_run=run("r1"),
+        latest_successful_run=run("r2"),
+        latest_settled_run=run("r3"),
+        failures_since_success=7,
+        stream_facts=(StreamFacts("f"),),
+        gaps=(GapCounts("g"),),
+        schedule=schedule(),
+        open_attention=(Attention("a", "reauth_required"),),
+        problem="odd",
+    )
+    deltas = (StreamStats("s", 1, 1, 3, ago(20)),)
+    got = with_deltas(stored, deltas)
+    stats = (StreamStats("s", 2, 2, 8, ago(20)),)
+    expected = replace(
+        stored, dirty=True, recomputed=True, streams=stats, retained_bytes=8, last_record_at=ago(20)
+    )
+    assert got == expected
