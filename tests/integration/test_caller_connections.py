@@ -341,6 +341,18 @@ def _everything(store: pyreference.Store) -> list[Any]:
     return [pages, scoped.to_dict(), deep.to_dict()]
 
 
+async def _everything_async(store: Any) -> list[Any]:
+    """`_everything` through an async store."""
+    pages = [
+        [s.to_dict() for s in (await store.list_connection_summaries(2, now=NOW)).items]
+        for _ in (1, 2)
+    ]
+    scoped = await store.get_connection_summary("cin_mail", NOW)
+    deep = await store.connection_diagnostics("cin_amz_a", NOW)
+    assert scoped is not None and deep is not None
+    return [pages, scoped.to_dict(), deep.to_dict()]
+
+
 @pytest.mark.parametrize("factory", [sqlite3.Row, _dict_row], ids=["Row", "dict"])
 def test_sqlite_callers_row_factory_is_left_alone(tmp_path, factory) -> None:
     # The compiled read path takes rows as tuples: a caller's row factory must not reach it.
@@ -394,14 +406,9 @@ def test_async_callers_row_factory_is_left_alone(pg_app: str) -> None:
             if in_transaction:
                 await conn.execute("SELECT 1")
             store = await pyreference.connect_async(conn)
-            pages = [
-                [s.to_dict() for s in (await store.list_connection_summaries(2, now=NOW)).items]
-                for _ in (1, 2)
-            ]
-            scoped = await store.get_connection_summary("cin_mail", NOW)
-            deep = await store.connection_diagnostics("cin_amz_a", NOW)
+            everything = await _everything_async(store)
             await store.aclose()
-            return [pages, scoped.to_dict(), deep.to_dict()]
+            return everything
         finally:
             await conn.close()
 
@@ -501,15 +508,11 @@ def test_store_reads_on_a_callers_sql_ascii_connection(pg_app: str) -> None:
         try:
             await conn.execute("SET client_encoding = 'SQL_ASCII'")
             store = await pyreference.connect_async(conn)
-            pages = [
-                [s.to_dict() for s in (await store.list_connection_summaries(2, now=NOW)).items]
-                for _ in (1, 2)
-            ]
-            scoped = await store.get_connection_summary("cin_mail", NOW)
-            deep = await store.connection_diagnostics("cin_amz_a", NOW)
+            everything = await _everything_async(store)
             mine = await store.get_connection_summary("cin_zz", NOW)
             await store.aclose()
-            return [pages, scoped.to_dict(), deep.to_dict(), mine.to_dict()]
+            assert mine is not None
+            return [*everything, mine.to_dict()]
         finally:
             await conn.close()
 

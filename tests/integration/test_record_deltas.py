@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -386,34 +387,22 @@ def test_sqlite_replace_without_recursive_triggers_counts_right(
         store.close()
 
 
-def test_deltas_committed_during_reconciles_are_neither_lost_nor_counted_twice(
-    pg_store: Store, pg_dsn: str
-) -> None:
-    """One writer commits batches of 3 records to one connection while a reconciler loops
-    and a reader reads: every read shows a count some commit made (a multiple of 3,
-    between what was committed before the read and after it), and the end is exact."""
-    store = pg_store
-    register(store, "gmail")
-    store.create_connection("cin_a", "gmail")
-    store.reconcile()
-    started, done = [0], [0]  # records of batches begun, and of batches committed
+def race_reconciles(
+    store: Store,
+    dsn: str,
+    write: Callable[[psycopg.Connection], None],
+    check: Callable[[], None],
+) -> int:
+    """`write` (on a connection of its own, autocommit) in one thread while another
+    reconciles in a loop and this one runs `check` (a read and its assertions) until the
+    writer is done; returns how many checks ran. Any thread's error fails the test."""
     stop = threading.Event()
     errors: list[BaseException] = []
 
     def writer() -> None:
         try:
-            with psycopg.connect(pg_dsn, autocommit=True) as conn:
-                for i in range(150):
-                    started[0] += 3
-                    with conn.transaction():
-                        for j in range(3):
-                            conn.execute(
-                                "INSERT INTO records (connector_instance_id, stream, record_key,"
-                                " record_json, emitted_at) VALUES ('cin_a', 'messages', %s,"
-                                " '{}', now())",
-                                (f"w{i}_{j}",),
-                            )
-                    done[0] += 3
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                write(conn)
         except BaseException as exc:
             errors.append(exc)
         finally:
@@ -430,17 +419,51 @@ def test_deltas_committed_during_reconciles_are_neither_lost_nor_counted_twice(
     for t in threads:
         t.start()
     seen = 0
-    while not stop.is_set():
+    try:
+        while not stop.is_set():
+            check()
+            seen += 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(30)
+    assert not errors, errors
+    return seen
+
+
+def test_deltas_committed_during_reconciles_are_neither_lost_nor_counted_twice(
+    pg_store: Store, pg_dsn: str
+) -> None:
+    """One writer commits batches of 3 records to one connection while a reconciler loops
+    and a reader reads: every read shows a count some commit made (a multiple of 3,
+    between what was committed before the read and after it), and the end is exact."""
+    store = pg_store
+    register(store, "gmail")
+    store.create_connection("cin_a", "gmail")
+    store.reconcile()
+    started, done = [0], [0]  # records of batches begun, and of batches committed
+
+    def write(conn: psycopg.Connection) -> None:
+        for i in range(150):
+            started[0] += 3
+            with conn.transaction():
+                for j in range(3):
+                    conn.execute(
+                        "INSERT INTO records (connector_instance_id, stream, record_key,"
+                        " record_json, emitted_at) VALUES ('cin_a', 'messages', %s,"
+                        " '{}', now())",
+                        (f"w{i}_{j}",),
+                    )
+            done[0] += 3
+
+    def check() -> None:
         low = done[0]
         summary = store.get_connection_summary("cin_a", now=NOW)
         high = started[0]
         total = summary.total_records or 0
         assert low <= total <= high and total % 3 == 0, (low, total, high)
-        seen += 1
-    for t in threads:
-        t.join(30)
-    assert not errors, errors
-    assert seen > 10
+
+    assert race_reconciles(store, pg_dsn, write, check) > 10
     store.reconcile()
     assert store.get_connection_summary("cin_a", now=NOW).total_records == 450
     assert pending(store) == (0, 0)
@@ -538,38 +561,19 @@ def test_update_deltas_committed_during_reconciles_are_neither_lost_nor_counted_
     store.reconcile()
     base = store.get_connection_summary("cin_a", now=NOW).retained_bytes or 0
     started, done = [0], [0]  # the longest content begun, and committed
-    stop = threading.Event()
-    errors: list[BaseException] = []
     size = '{"p": ""}'  # jsonb's text of the content with no x: its bytes are this plus i
 
-    def writer() -> None:
-        try:
-            with psycopg.connect(pg_dsn, autocommit=True) as conn:
-                for i in range(1, 201):
-                    started[0] = i
-                    conn.execute(
-                        "UPDATE records SET record_json = jsonb_build_object('p', repeat('x', %s))"
-                        " WHERE connector_instance_id = 'cin_a' AND record_key = 'k'",
-                        (i,),
-                    )
-                    done[0] = i
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            stop.set()
+    def write(conn: psycopg.Connection) -> None:
+        for i in range(1, 201):
+            started[0] = i
+            conn.execute(
+                "UPDATE records SET record_json = jsonb_build_object('p', repeat('x', %s))"
+                " WHERE connector_instance_id = 'cin_a' AND record_key = 'k'",
+                (i,),
+            )
+            done[0] = i
 
-    def reconciler() -> None:
-        try:
-            while not stop.is_set():
-                store.reconcile()
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=writer), threading.Thread(target=reconciler)]
-    for t in threads:
-        t.start()
-    seen = 0
-    while not stop.is_set():
+    def check() -> None:
         low = done[0]
         summary = store.get_connection_summary("cin_a", now=NOW)
         high = started[0]
@@ -580,11 +584,8 @@ def test_update_deltas_committed_during_reconciles_are_neither_lost_nor_counted_
             grown,
             high,
         )
-        seen += 1
-    for t in threads:
-        t.join(30)
-    assert not errors, errors
-    assert seen > 10
+
+    assert race_reconciles(store, pg_dsn, write, check) > 10
     assert pending(store)[1] == 0, "no change of the writer's marked the connection"
     store.reconcile()
     assert store.get_connection_summary("cin_a", now=NOW).retained_bytes == len(size) + 200
