@@ -151,6 +151,32 @@ def test_a_run_marked_row_keeps_its_stored_counts(pg_mail: Store) -> None:
     assert total(store, "cin_a") == 5
 
 
+def test_a_run_marked_row_without_deltas_takes_its_stored_statistics_whole(
+    pg_mail: Store,
+) -> None:
+    """Postgres (0032): with no pending deltas the readers' recompute returns the stored
+    stream_stats document itself, not one built again from its entries (the same
+    statistics; an entry's key that statistics do not read, added here by hand, shows
+    which it was). With deltas it sums them as before."""
+    store = pg_mail
+    alter_stored_count(store, "cin_a", 100)
+    edit_stored(store, "cin_a", "stream_stats", lambda stats: stats[0].update(note="stored"))
+    run_events(store, "r1", "cin_a")
+    recompute = "SELECT stream_stats AS s FROM pyref_recompute_evidence_v1(ARRAY['cin_a'])"
+
+    def recomputed() -> Any:
+        with store.database.session(transaction=True) as s:
+            s.execute("SELECT set_config('pyref.owner', 'owner_local', true)")
+            doc = s.execute(recompute)[0]["s"]
+        return json.loads(doc) if isinstance(doc, str) else doc
+
+    assert [(e["rows"], e.get("note")) for e in recomputed()] == [(100, "stored")]
+    assert total(store, "cin_a") == 100
+    store.ingest_records("cin_a", "messages", records(2, prefix="new"))
+    assert [(e["rows"], e.get("note")) for e in recomputed()] == [(102, None)]
+    assert total(store, "cin_a") == 102
+
+
 @pytest.fixture
 def pg_mail(pg_store: Store) -> Store:
     return two_mailboxes(pg_store)

@@ -1,0 +1,4 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- Roll back pyreference 0032: the readers' recompute re-aggregates stored stream statistics
+-- again (0030's).
+-- SQLite: nothing to undo.
