@@ -19,7 +19,7 @@ from pyreference.store import Store
 from tests.integration.test_record_deltas import insert_record, mail, summaries, two_mailboxes
 from tests.integration.test_runs_trust import p, q
 from tests.support.faults import install_fault, remove_fault
-from tests.support.scenario import NOW, moved_back, records, run
+from tests.support.scenario import NOW, at, moved_back, records, run
 from tests.support.upgrades import apply_upto, rollback_after
 
 __all__ = ["mail"]  # the fixture, shared with test_record_deltas
@@ -151,6 +151,15 @@ def test_a_run_marked_row_keeps_its_stored_counts(pg_mail: Store) -> None:
     assert total(store, "cin_a") == 5
 
 
+def recomputed(store: Store, cid: str, column: str) -> Any:
+    """A document of `cid` as the readers' recompute returns it (Postgres), decoded."""
+    sql = f"SELECT {column} AS doc FROM pyref_recompute_evidence_v1(ARRAY[%(c)s])"
+    with store.database.session(transaction=True) as s:
+        s.execute("SELECT set_config('pyref.owner', 'owner_local', true)")
+        doc = s.execute(sql, {"c": cid})[0]["doc"]
+    return json.loads(doc) if isinstance(doc, str) else doc
+
+
 def test_a_run_marked_row_without_deltas_takes_its_stored_statistics_whole(
     pg_mail: Store,
 ) -> None:
@@ -162,19 +171,46 @@ def test_a_run_marked_row_without_deltas_takes_its_stored_statistics_whole(
     alter_stored_count(store, "cin_a", 100)
     edit_stored(store, "cin_a", "stream_stats", lambda stats: stats[0].update(note="stored"))
     run_events(store, "r1", "cin_a")
-    recompute = "SELECT stream_stats AS s FROM pyref_recompute_evidence_v1(ARRAY['cin_a'])"
-
-    def recomputed() -> Any:
-        with store.database.session(transaction=True) as s:
-            s.execute("SELECT set_config('pyref.owner', 'owner_local', true)")
-            doc = s.execute(recompute)[0]["s"]
-        return json.loads(doc) if isinstance(doc, str) else doc
-
-    assert [(e["rows"], e.get("note")) for e in recomputed()] == [(100, "stored")]
+    stats = recomputed(store, "cin_a", "stream_stats")
+    assert [(e["rows"], e.get("note")) for e in stats] == [(100, "stored")]
     assert total(store, "cin_a") == 100
     store.ingest_records("cin_a", "messages", records(2, prefix="new"))
-    assert [(e["rows"], e.get("note")) for e in recomputed()] == [(102, None)]
+    stats = recomputed(store, "cin_a", "stream_stats")
+    assert [(e["rows"], e.get("note")) for e in stats] == [(102, None)]
     assert total(store, "cin_a") == 102
+
+
+def test_a_run_marked_row_keeps_its_stored_stream_facts_until_a_run_brings_facts(
+    pg_mail: Store,
+) -> None:
+    """Postgres (0033): a row whose stale runs bear no collection facts of a settled run
+    (a run started, or settled without facts) is recomputed with its stored stream facts
+    (a key added here by hand shows it); a run settling with facts rebuilds them. Reads
+    equal the reconciled ones throughout."""
+    store = pg_mail
+    facts = {"streams": [{"stream": "messages", "checkpoint": "committed", "collected": 3}]}
+    run_events(store, "r1", "cin_a", data={"collection_facts": facts})
+    store.reconcile()
+    edit_stored(store, "cin_a", "stream_facts", lambda docs: docs[0].update(note="stored"))
+
+    def facts_now() -> list[tuple[str, str | None]]:
+        return [(f["run_id"], f.get("note")) for f in recomputed(store, "cin_a", "stream_facts")]
+
+    started = {"event_type": "run.started", "occurred_at": at(10), "connection_id": "cin_a"}
+    store.append_events([{**started, "run_id": "r2"}])
+    assert facts_now() == [("r1", "stored")]
+    store.append_events(run("r3", started=9, finished=8, connection_id="cin_a"))
+    assert facts_now() == [("r1", "stored")]  # settled, but without facts
+    read = summaries(store)
+    newer = {"streams": [{"stream": "messages", "checkpoint": "committed", "collected": 5}]}
+    store.append_events(
+        run("r4", started=7, finished=6, connection_id="cin_a", data={"collection_facts": newer})
+    )
+    assert facts_now() == [("r4", None)]
+    fresh = summaries(store)
+    assert fresh != read
+    store.reconcile()
+    assert summaries(store) == fresh
 
 
 @pytest.fixture

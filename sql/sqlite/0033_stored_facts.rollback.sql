@@ -1,0 +1,4 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- Roll back pyreference 0033: the readers' recompute rebuilds the stream facts of every row
+-- whose runs it recomputes again (0032's).
+-- SQLite: nothing to undo.

@@ -1,0 +1,14 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0032_stored_stats
+-- pyreference 0033: the readers' recompute keeps a connection's stored stream facts when no
+-- changed run bears on them (issue #15). A row marked by run events has its stale runs
+-- recomputed, and its stream facts were rebuilt from all its runs: every settled run's
+-- collection facts taken apart, ranked per stream and built again (~43 us a row of the
+-- ~150 us such a row's recompute cost, on 10,000 connections of 20 runs each). Stream facts
+-- are made of settled runs' collection facts alone, so when no stale run has them, now or
+-- in its stored version (a run started or in progress, a run without facts), they are the
+-- stored row's: that row is current ('ok'), and every mark on it kept the runs or is a run
+-- event's, whose runs are the stale ones. Same function, arguments, rows and grants.
+-- SQLite recomputes marked rows whole (one mark a connection, which cannot say what its
+-- write kept): nothing changes. This migration exists so that both dialects number their
+-- migrations alike.
