@@ -631,6 +631,11 @@ class PostgresDatabase(Database):
             if type(exc).__name__ == "PoolTimeout":
                 raise DatabaseUnavailable(self._pool_timeout_message()) from exc
             raise postgres_error(exc, where=self.description, dsn=self.dsn) from exc
+        except UnicodeEncodeError as exc:  # a parameter psycopg cannot encode for the server
+            shown = exc.object[exc.start : exc.end] if isinstance(exc.object, str) else "?"
+            raise InvalidInput(
+                f"text the database's encoding cannot represent ({shown!r})"
+            ) from exc
 
     def _pool_timeout_message(self) -> str:
         """Why no pooled connection came: the server's answer to a fresh probe, or a full pool."""
@@ -890,15 +895,17 @@ def owner_setting(owner: str) -> str:
 def _tuple_cursor(conn: Any) -> Any:
     """A cursor of a psycopg connection (sync or async) that returns tuples, whatever row
     factory the caller gave the connection: the read path takes rows as tuples. On a
-    caller's connection whose `client_encoding` is SQL_ASCII, where psycopg returns text
-    undecoded (bytes), the cursor decodes text as the server encodes it
-    (`_server_text_loader`)."""
+    caller's connection whose `client_encoding` is SQL_ASCII the server converts nothing,
+    and psycopg returns text undecoded (bytes) and sends text as UTF-8: the cursor reads
+    and writes text in the server's own encoding instead (`_server_text`)."""
     from psycopg.rows import tuple_row
 
     cursor = conn.cursor(row_factory=tuple_row)
     if conn.info.encoding == "ascii":  # psycopg's name for SQL_ASCII
+        loader, dumper = _server_text()
         for name in _TEXT_TYPES:
-            cursor.adapters.register_loader(name, _server_text_loader())
+            cursor.adapters.register_loader(name, loader)
+        cursor.adapters.register_dumper(str, dumper)
     return cursor
 
 
@@ -907,30 +914,42 @@ def _tuple_cursor(conn: Any) -> Any:
 _TEXT_TYPES = ("text", "varchar", "bpchar", "name", '"char"', "json", "jsonb")
 
 
-@functools.cache
-def _server_text_loader() -> type:
-    """The loader class `_tuple_cursor` registers on a SQL_ASCII connection (built once:
-    psycopg is imported only when used). The server sent its own bytes unconverted; a
-    server that is itself SQL_ASCII holds what writers sent, decoded as UTF-8 (what
-    pyreference writes), an invalid byte as U+FFFD rather than failing the read."""
+def server_codec(conn: Any) -> tuple[str, str]:
+    """The Python codec of the server's encoding (`server_encoding`) and its error handling:
+    a server that is itself SQL_ASCII holds what writers sent, read and written as UTF-8
+    (what pyreference writes), an undecodable byte read as U+FFFD rather than failing the
+    read; every other server, strictly."""
     from psycopg._encodings import pg2pyenc  # psycopg's own map of server encoding names
+
+    server = (conn and conn.info.parameter_status("server_encoding")) or "UTF8"
+    if isinstance(server, bytes):  # (psycopg before 3.2 returned bytes)
+        server = server.decode("ascii", "replace")
+    if server == "SQL_ASCII":
+        return "utf-8", "replace"
+    return pg2pyenc(server.encode("ascii")), "strict"
+
+
+@functools.cache
+def _server_text() -> tuple[type, type]:
+    """The loader and dumper classes `_tuple_cursor` registers on a SQL_ASCII connection
+    (built once: psycopg is imported only when used)."""
     from psycopg.adapt import Loader
+    from psycopg.types.string import StrDumperUnknown
 
     class ServerText(Loader):
         def __init__(self, oid: int, context: Any = None) -> None:
             super().__init__(oid, context)
-            conn = self.connection
-            server = (conn and conn.info.parameter_status("server_encoding")) or b"UTF8"
-            self._errors = "replace" if server == b"SQL_ASCII" else "strict"
-            try:
-                self._encoding = "utf-8" if server == b"SQL_ASCII" else pg2pyenc(server)
-            except Exception:  # an encoding Python lacks: psycopg cannot decode it either
-                self._encoding, self._errors = "utf-8", "replace"
+            self._encoding, self._errors = server_codec(self.connection)
 
         def load(self, data: Any) -> str:
             return bytes(data).decode(self._encoding, self._errors)
 
-    return ServerText
+    class ServerStr(StrDumperUnknown):
+        def __init__(self, cls: type, context: Any = None) -> None:
+            super().__init__(cls, context)
+            self._encoding = server_codec(self.connection)[0]
+
+    return ServerText, ServerStr
 
 
 def _column_names(cursor: Any) -> tuple[str, ...] | None:
@@ -954,7 +973,7 @@ def _text_json(cursor: C) -> C:
     from psycopg.types.string import TextLoader
 
     ascii = cursor.connection.info.encoding == "ascii"  # type: ignore[attr-defined]
-    loader = _server_text_loader() if ascii else TextLoader
+    loader = _server_text()[0] if ascii else TextLoader
     cursor.adapters.register_loader("jsonb", loader)  # type: ignore[attr-defined]
     cursor.adapters.register_loader("json", loader)  # type: ignore[attr-defined]
     return cursor

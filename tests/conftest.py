@@ -108,12 +108,17 @@ def pg_template(pg_admin_dsn: str) -> Iterator[str]:
 
 
 @contextmanager
-def scratch_database(admin_dsn: str, template: str | None = None) -> Iterator[str]:
-    """A uniquely named database (a copy of `template`, else empty), dropped afterwards."""
+def scratch_database(
+    admin_dsn: str, template: str | None = None, encoding: str | None = None
+) -> Iterator[str]:
+    """A uniquely named database (a copy of `template`, else empty; with `encoding`, an
+    empty one in that server encoding, C locale), dropped afterwards."""
     import psycopg
 
     name = f"pyref_t_{uuid.uuid4().hex[:12]}"
     copy = f' TEMPLATE "{template}"' if template else ""
+    if encoding:
+        copy = f" TEMPLATE template0 ENCODING '{encoding}' LC_COLLATE 'C' LC_CTYPE 'C'"
     with psycopg.connect(admin_dsn, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"{copy}')
     try:

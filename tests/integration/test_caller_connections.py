@@ -20,7 +20,7 @@ from psycopg.pq import TransactionStatus
 from psycopg_pool import ConnectionPool
 
 import pyreference
-from pyreference.errors import DatabaseError
+from pyreference.errors import DatabaseError, InvalidInput
 from tests.support.scenario import NOW, small_fleet
 
 
@@ -517,3 +517,51 @@ def test_store_reads_on_a_callers_sql_ascii_connection(pg_app: str) -> None:
             await conn.close()
 
     assert asyncio.run(read()) == expected
+
+
+@pytest.mark.postgres
+def test_a_callers_sql_ascii_connection_to_a_database_in_another_encoding(
+    pg_admin_dsn: str,
+) -> None:
+    """On a WIN1252 database a caller's SQL_ASCII connection gets the server's own bytes:
+    text is read and written in the server's encoding, as a store's own connection does
+    (found by a reviewer: non-ASCII text read as U+FFFD, ids not found, and writes stored
+    as UTF-8 bytes). Text the encoding cannot hold is InvalidInput on either (it was a raw
+    UnicodeEncodeError)."""
+    from tests.conftest import scratch_database
+    from tests.support.scenario import register
+
+    with scratch_database(pg_admin_dsn, encoding="WIN1252") as dsn:
+        with pyreference.connect(dsn) as plain:
+            plain.migrate()
+            register(plain, "gmail")
+            plain.create_connection("cin_é", "gmail", display_name="Zoë")
+            plain.reconcile()
+            expected = [s.to_dict() for s in plain.list_connection_summaries(now=NOW).items]
+            with pytest.raises(InvalidInput, match="cannot represent"):
+                plain.get_connection_summary("cin_✓", NOW)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SET client_encoding = 'SQL_ASCII'")
+            with pyreference.connect(conn) as store:
+                page = store.list_connection_summaries(now=NOW).items
+                assert [s.to_dict() for s in page] == expected
+                assert _scoped(store, "cin_é")["display_name"] == "Zoë"
+                store.create_connection("cin_w", "gmail", display_name="Café")
+                with pytest.raises(InvalidInput, match="cannot represent"):
+                    store.create_connection("cin_x", "gmail", display_name="tick ✓")
+
+        async def read() -> str:
+            conn = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
+            try:
+                await conn.execute("SET client_encoding = 'SQL_ASCII'")
+                store = await pyreference.connect_async(conn)
+                found = await store.get_connection_summary("cin_é", NOW)
+                await store.aclose()
+                assert found is not None
+                return str(found.display_name)
+            finally:
+                await conn.close()
+
+        assert asyncio.run(read()) == "Zoë"
+        with pyreference.connect(dsn) as plain:
+            assert _scoped(plain, "cin_w")["display_name"] == "Café"
