@@ -1,6 +1,7 @@
 -- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
 -- Roll back pyreference 0031: every changed record marks its connection again (0029's
 -- records UPDATE trigger; on SQLite 0003's). Pending deltas stay: both versions read them.
+DROP TRIGGER IF EXISTS pyref_490_records_update_replace;
 DROP TRIGGER IF EXISTS pyref_500_records_update_delta;
 DROP TRIGGER IF EXISTS pyref_500_records_update;
 CREATE TRIGGER IF NOT EXISTS pyref_500_records_update AFTER UPDATE ON records

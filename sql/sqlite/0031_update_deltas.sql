@@ -14,8 +14,17 @@
 -- these deltas as they take an INSERT's (their `n`, records, is 0). No data changes.
 DROP TRIGGER IF EXISTS pyref_500_records_update;
 
+CREATE TRIGGER IF NOT EXISTS pyref_490_records_update_replace BEFORE UPDATE ON records
+WHEN OLD.rowid IS NOT NEW.rowid AND EXISTS (SELECT 1 FROM records r WHERE r.rowid = NEW.rowid)
+BEGIN
+    INSERT INTO pyref_dirty (connector_instance_id)
+SELECT m.id FROM (SELECT (SELECT r.connector_instance_id FROM records r WHERE r.rowid = NEW.rowid) AS id) m
+ WHERE m.id IS NOT NULL
+   AND NOT EXISTS (SELECT 1 FROM pyref_dirty q WHERE q.connector_instance_id = m.id);
+END;
+
 CREATE TRIGGER IF NOT EXISTS pyref_500_records_update_delta AFTER UPDATE ON records
-WHEN OLD.connector_instance_id = NEW.connector_instance_id AND OLD.stream = NEW.stream AND OLD.record_key = NEW.record_key
+WHEN OLD.connector_instance_id = NEW.connector_instance_id AND OLD.stream = NEW.stream AND OLD.record_key = NEW.record_key AND OLD.rowid = NEW.rowid
  AND (OLD.record_json IS DISTINCT FROM NEW.record_json OR OLD.deleted IS DISTINCT FROM NEW.deleted OR OLD.emitted_at IS DISTINCT FROM NEW.emitted_at)
  AND (OLD.deleted OR (NOT NEW.deleted AND NEW.emitted_at >= OLD.emitted_at)) AND NOT (OLD.deleted AND NEW.deleted)
 BEGIN
@@ -31,6 +40,7 @@ END;
 
 CREATE TRIGGER IF NOT EXISTS pyref_500_records_update AFTER UPDATE ON records
 WHEN NOT (OLD.connector_instance_id = NEW.connector_instance_id AND OLD.stream = NEW.stream AND OLD.record_key = NEW.record_key)
+  OR OLD.rowid IS NOT NEW.rowid
   OR ((OLD.record_json IS DISTINCT FROM NEW.record_json OR OLD.deleted IS DISTINCT FROM NEW.deleted OR OLD.emitted_at IS DISTINCT FROM NEW.emitted_at) AND NOT (OLD.deleted OR (NOT NEW.deleted AND NEW.emitted_at >= OLD.emitted_at)))
 BEGIN
     INSERT INTO pyref_dirty (connector_instance_id)

@@ -387,6 +387,39 @@ def test_sqlite_replace_without_recursive_triggers_counts_right(
         store.close()
 
 
+@pytest.mark.parametrize("content", [True, False], ids=["new_content", "rowid_only"])
+@pytest.mark.parametrize("owner", ["cin_a", "cin_b"], ids=["same_connection", "other_connection"])
+def test_sqlite_update_or_replace_onto_another_rowid_counts_right(
+    sqlite_template: Path, tmp_path: Path, content: bool, owner: str
+) -> None:
+    """SQLite: an UPDATE OR REPLACE that moves a record onto another record's rowid deletes
+    that record without firing a trigger (no recursive_triggers): both connections are
+    marked and recounted, never given a delta (found by a reviewer: the change in place
+    left a delta, and the deleted record stayed counted until reconcile; a rowid-only move
+    went unmarked before 0031 too)."""
+    path = tmp_path / "replace.db"
+    shutil.copy(sqlite_template, path)
+    store = pyreference.connect(f"sqlite:///{path}")
+    try:
+        two_mailboxes(store)
+        before = {r["id"]: r["total"][0] for r in counts(store)}
+        json_set = ", record_json = '{\"rr\": 1}'" if content else ""
+        with sqlite3.connect(path) as other:  # recursive_triggers is off by default
+            other.execute(
+                "UPDATE OR REPLACE records SET rowid = (SELECT rowid FROM records"
+                f" WHERE connector_instance_id = '{owner}' AND record_key = 'k1'){json_set}"
+                " WHERE connector_instance_id = 'cin_a' AND record_key = 'k0'"
+            )
+        other.close()
+        read = {r["id"]: r["total"][0] for r in counts(store)}
+        assert read == {**before, owner: before[owner] - 1}
+        store.reconcile()
+        assert {r["id"]: r["total"][0] for r in counts(store)} == read
+        assert store.verify() == []
+    finally:
+        store.close()
+
+
 def race_reconciles(
     store: Store,
     dsn: str,
