@@ -4,7 +4,8 @@
 -- changed run bears on them (issue #15). A row marked by run events has its stale runs
 -- recomputed, and its stream facts were rebuilt from all its runs: every settled run's
 -- collection facts taken apart, ranked per stream and built again (~43 us a row of the
--- ~150 us such a row's recompute cost, on 10,000 connections of 20 runs each). Stream facts
+-- ~150 us such a row's recompute cost, on 10,000 connections of 20 runs each; the
+-- recompute of 100 such rows went from ~19 to ~14 ms). Stream facts
 -- are made of settled runs' collection facts alone, so when no stale run has them, now or
 -- in its stored version (a run started or in progress, a run without facts), they are the
 -- stored row's: that row is current ('ok'), and every mark on it kept the runs or is a run

@@ -5,9 +5,9 @@
 -- record counts (run events, schedules, gaps, attention: 0024's `runs_only`) and stored
 -- current ('ok') has records exactly as its stored stream_stats plus its pending deltas;
 -- the recompute took the stored document apart and summed it with the deltas even when
--- there were none, ~13 us a row (a page of 100 rows marked by a schedule write: ~1.3 ms of
--- its recompute). With no pending deltas it now takes the stored document itself: the same
--- document, entry for entry. Same function, arguments, rows and grants.
+-- there were none, ~13 us a row of the statement's work. With no pending deltas it now
+-- takes the stored document itself: the same document, entry for entry. Same function,
+-- arguments, rows and grants.
 -- SQLite recomputes marked rows whole (one mark a connection, which cannot say what its
 -- write kept): nothing changes. This migration exists so that both dialects number their
 -- migrations alike.
