@@ -29,6 +29,7 @@ from .conninfo import describe_dsn, describe_params, failure_reason, parse_dsn
 from .cursors import derive_key
 from .driver_errors import PREPARE_ENV, callers_transaction_aborted, postgres_error, sqlite_error
 from .errors import (
+    DatabaseError,
     DatabaseUnavailable,
     EventLoopMismatch,
     InvalidInput,
@@ -563,10 +564,10 @@ class PostgresDatabase(Database):
         step = OwnerRead.step(raw, self._psycopg)
         if step == OwnerRead.CALLERS_PIPELINE:
             with raw.transaction():
-                raw.execute(setting, prepare=False)
+                raw.execute(_owner_text(raw, setting), prepare=False)
                 return self._run(raw, sql, params)
         if step == OwnerRead.IN_TRANSACTION:
-            raw.execute(setting, prepare=False)
+            raw.execute(_owner_text(raw, setting), prepare=False)
             return self._run(raw, sql, params)
         call = self._one_trip.call(name, params)
         if call is not None:
@@ -574,7 +575,7 @@ class PostgresDatabase(Database):
                 return self._run(raw, *call)
             except self._one_trip.GONE:
                 self._one_trip.stop()  # rolled back or revoked: framed from now on
-        raw.execute(OwnerRead.begin(setting), prepare=False)
+        raw.execute(_owner_text(raw, OwnerRead.begin(setting)), prepare=False)
         try:
             if self._one_trip.unknown(name):
                 found = _tuple_cursor(raw).execute(OneTripReads.FIND, prepare=False)
@@ -635,6 +636,10 @@ class PostgresDatabase(Database):
             shown = exc.object[exc.start : exc.end] if isinstance(exc.object, str) else "?"
             raise InvalidInput(
                 f"text the database's encoding cannot represent ({shown!r})"
+            ) from exc
+        except UnicodeDecodeError as exc:  # stored bytes Python's codec refuses
+            raise DatabaseError(
+                f"stored text Python cannot decode from the database's encoding ({exc.reason})"
             ) from exc
 
     def _pool_timeout_message(self) -> str:
@@ -926,7 +931,20 @@ def server_codec(conn: Any) -> tuple[str, str]:
         server = server.decode("ascii", "replace")
     if server == "SQL_ASCII":
         return "utf-8", "replace"
-    return pg2pyenc(server.encode("ascii")), "strict"
+    try:
+        return pg2pyenc(server.encode("ascii")), "strict"
+    except Exception:  # an encoding Python has no codec for (EUC_TW, MULE_INTERNAL):
+        return "utf-8", "replace"  # as psycopg itself treats SQL_ASCII
+
+
+def _owner_text(raw: Any, text: str) -> str | bytes:
+    """A statement that names the owner in its text (`owner_setting`), as the connection
+    sends it: on a SQL_ASCII connection psycopg would encode the text as ASCII, so a
+    non-ASCII owner goes as the server's own bytes instead."""
+    if raw.info.encoding != "ascii" or text.isascii():
+        return text
+    encoding, errors = server_codec(raw)
+    return text.encode(encoding, "strict" if errors == "strict" else "replace")
 
 
 @functools.cache
@@ -1031,10 +1049,10 @@ class AsyncSession:
         step = OwnerRead.step(raw, psycopg)
         if step == OwnerRead.CALLERS_PIPELINE:
             async with raw.transaction():
-                await raw.execute(setting, prepare=False)
+                await raw.execute(_owner_text(raw, setting), prepare=False)
                 return await self._run(sql, adapted)
         if step == OwnerRead.IN_TRANSACTION:
-            await raw.execute(setting, prepare=False)
+            await raw.execute(_owner_text(raw, setting), prepare=False)
             return await self._run(sql, adapted)
         one_trip = self._db._one_trip
         call = one_trip.call(name, adapted)
@@ -1043,7 +1061,7 @@ class AsyncSession:
                 return await self._run(*call)
             except one_trip.GONE:
                 one_trip.stop()  # rolled back or revoked: framed from now on
-        await raw.execute(OwnerRead.begin(setting), prepare=False)
+        await raw.execute(_owner_text(raw, OwnerRead.begin(setting)), prepare=False)
         try:
             if one_trip.unknown(name):
                 found = await _tuple_cursor(raw).execute(OneTripReads.FIND, prepare=False)

@@ -565,3 +565,31 @@ def test_a_callers_sql_ascii_connection_to_a_database_in_another_encoding(
         assert asyncio.run(read()) == "Zoë"
         with pyreference.connect(dsn) as plain:
             assert _scoped(plain, "cin_w")["display_name"] == "Café"
+            # A byte the database holds and Python's codec refuses: typed, never raw.
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute(
+                    "UPDATE connector_instances SET display_name"
+                    " = convert_from('\\x81'::bytea, 'WIN1252')"
+                    " WHERE connector_instance_id = 'cin_w'"
+                )
+            with pytest.raises(DatabaseError, match="cannot decode"):
+                plain.get_connection_summary("cin_w", NOW)
+
+
+@pytest.mark.postgres
+def test_a_non_ascii_owner_reads_through_a_callers_sql_ascii_connection(pg_app: str) -> None:
+    """The owner is named in the read's own SQL text: on a SQL_ASCII connection it goes as
+    the server's bytes (found by a reviewer: psycopg encoded the text as ASCII, and every
+    read of an owner such as "josé" failed)."""
+    with pyreference.connect(pg_app, owner="josé") as plain:
+        plain.create_connection("cin_jose", "gmail", display_name="Correo")
+        plain.reconcile()
+        expected = _scoped(plain, "cin_jose")
+    for in_transaction in (False, True):
+        with psycopg.connect(pg_app, autocommit=not in_transaction) as conn:
+            conn.execute("SET client_encoding = 'SQL_ASCII'")
+            with pyreference.connect(conn, owner="josé") as store:
+                assert _scoped(store, "cin_jose") == expected
+                page = store.list_connection_summaries(now=NOW).items
+                assert [s.connection_id for s in page] == ["cin_jose"]
+            conn.rollback()
