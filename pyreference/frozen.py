@@ -84,45 +84,55 @@ def frozen_record(cls: type[T]) -> type[T]:
     would make it a Python class), the class is native: its compiled ``__init__`` builds it
     about fifteen times faster than a frozen dataclass's, and compiled code reads its
     attributes straight from the object. The evidence a cold page decodes is mostly these
-    (issue #15). The dataclass protocol is added here, at import, from the field names
-    mypyc records: ``dataclasses.replace`` and ``fields``, equality, hashing, ``repr``,
-    ``FrozenInstanceError`` on assignment; pickling goes through the constructor. From
-    source, the same protocol, and the written ``__init__``'s parameters and defaults.
-    Either way the fields have no dataclass defaults (``Field.default`` is ``MISSING``):
-    the defaults are the ``__init__``'s.
+    (issue #15). The dataclass protocol is added here, at import: ``dataclasses.replace``
+    and ``fields`` (each field's default is its ``__init__`` default), equality, hashing,
+    ``repr``, ``FrozenInstanceError`` on assignment, and pickling through the constructor
+    (the same pickles either way). From source the ``__init__`` stores into the instance's
+    ``__dict__``. Compiled, the class cannot be subclassed by interpreted code, and its
+    fields' types read as ``Any``.
 
     Args:
         cls: such a class (called after its definition, not as a decorator).
 
     Returns:
         ``cls``, changed in place.
+
+    Raises:
+        TypeError: its fields are not its ``__init__``'s parameters, in order.
     """
-    names = cls.__dict__.get("__mypyc_attrs__")
-    if names is None:  # from source: the written __init__'s parameters, set past the freeze
-        init = _dict_init(cls, inspect.signature(cls.__init__))
-        dataclasses.dataclass(frozen=True, init=False)(cls)
-        cls.__init__ = init  # type: ignore[misc,method-assign]
-        return cls
-    fields = [n for n in names if not n.startswith("__")]
-    cls.__annotations__ = dict.fromkeys(fields, "Any")
+    params = list(inspect.signature(cls).parameters.values())
+    fields = [p.name for p in params]
+    compiled = cls.__dict__.get("__mypyc_attrs__")
+    declared = (
+        [n for n in compiled if not n.startswith("__")]
+        if compiled is not None
+        else list(inspect.get_annotations(cls))
+    )
+    if declared != fields:
+        raise TypeError(f"{cls.__qualname__}: fields {declared} are not __init__'s {fields}")
+    if compiled is not None:
+        cls.__annotations__ = dict.fromkeys(fields, Any)  # mypyc keeps none of its own
+    else:
+        init = _dict_init(cls, params)
     dataclasses.dataclass(frozen=True, init=False)(cls)
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
-        f.default = dataclasses.MISSING  # (the class attribute it found is the slot's descriptor)
+    for f, p in zip(dataclasses.fields(cls), params, strict=True):  # type: ignore[arg-type]
+        f.default = dataclasses.MISSING if p.default is p.empty else p.default
+    if compiled is None:
+        cls.__init__ = init  # type: ignore[misc,method-assign]
 
     def __reduce__(self: Any) -> tuple[Any, ...]:
-        return (cls, tuple(getattr(self, n) for n in fields))
+        return (type(self), tuple(getattr(self, n) for n in fields))
 
     cls.__reduce__ = __reduce__  # type: ignore[method-assign,assignment]
     return cls
 
 
-def _dict_init(cls: type, signature: inspect.Signature) -> Any:
-    """An ``__init__`` with `signature`'s parameters and defaults that stores each in the
+def _dict_init(cls: type, params: list[inspect.Parameter]) -> Any:
+    """An ``__init__`` with these parameters and defaults that stores each in the
     instance's ``__dict__`` (past a frozen dataclass's ``__setattr__``): `frozen_record`'s
     classes from source, as fast to build as a dataclass."""
-    params = list(signature.parameters.values())[1:]
     if any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in params):
-        raise TypeError(f"frozen_record needs plain parameters, not {signature} ({cls!r})")
+        raise TypeError(f"frozen_record needs plain parameters ({cls!r})")
     namespace: dict[str, Any] = {}
     heads = []
     for i, p in enumerate(params):

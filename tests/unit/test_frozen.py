@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import pickle
+import typing
 
 import pytest
 
@@ -128,8 +129,19 @@ def test_frozen_record_has_the_dataclass_protocol(cls: type) -> None:
     values = RECORDS[cls]
     made = cls(**values)
     names = [f.name for f in dataclasses.fields(cls)]
-    assert names[: len(values)] == list(values)
-    assert all(f.default is dataclasses.MISSING for f in dataclasses.fields(cls))
+    params = inspect.signature(cls).parameters
+    assert names == list(params) and names[: len(values)] == list(values)
+    for f in dataclasses.fields(cls):  # each field's default is its __init__ default
+        default = params[f.name].default
+        if default is inspect.Parameter.empty:
+            assert f.default is dataclasses.MISSING
+        else:
+            assert f.default == default
+        if f.default is not dataclasses.MISSING:
+            assert getattr(cls(**{n: values[n] for n in names if n in values}), f.name) == (
+                values.get(f.name, f.default)
+            )
+    assert typing.get_type_hints(cls)  # resolvable (compiled: Any)
     assert cls(*values.values()) == made
     assert made == cls(**values) and hash(made) == hash(cls(**values))
     assert made != dataclasses.replace(made, **{names[0]: "other"})
@@ -137,7 +149,10 @@ def test_frozen_record_has_the_dataclass_protocol(cls: type) -> None:
         setattr(made, names[0], "other")
     with pytest.raises(dataclasses.FrozenInstanceError):
         delattr(made, names[0])
-    assert pickle.loads(pickle.dumps(made)) == made
+    for protocol in range(pickle.HIGHEST_PROTOCOL + 1):
+        assert pickle.loads(pickle.dumps(made, protocol)) == made
+    # The same pickle whichever way the class was built: through the constructor.
+    assert made.__reduce__() == (cls, tuple(getattr(made, n) for n in names))
     assert repr(made).startswith(f"{cls.__name__}({names[0]}=")
     assert dataclasses.asdict(made)[names[0]] == values[names[0]]
     with pytest.raises(TypeError):
@@ -155,3 +170,17 @@ def test_evidence_is_a_frozen_record_too() -> None:
     assert pickle.loads(pickle.dumps(changed)) == changed
     with pytest.raises(dataclasses.FrozenInstanceError):
         base.dirty = True  # type: ignore[misc]
+
+
+def test_frozen_record_refuses_fields_that_are_not_its_parameters() -> None:
+    from pyreference.frozen import frozen_record
+
+    class Drifted:
+        a: int
+        b: int
+
+        def __init__(self, b: int, a: int) -> None:
+            self.a, self.b = a, b
+
+    with pytest.raises(TypeError, match="not __init__"):
+        frozen_record(Drifted)
