@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager, contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 
 import orjson
 
@@ -183,9 +183,6 @@ def unreadable_data(exc: BaseException) -> bool:
 def cancelled_by_recovery(exc: BaseException) -> bool:
     """True when a standby cancelled the read (a recovery conflict): retry it elsewhere."""
     return getattr(exc.__cause__, "sqlstate", None) in _CANCELLED_BY_RECOVERY
-
-
-C = TypeVar("C")
 
 
 class Session:
@@ -597,7 +594,7 @@ class PostgresDatabase(Database):
         return str(value)
 
     def _run(self, raw: Any, sql: str, params: Mapping[str, Any]) -> Rows:
-        with _text_json(_tuple_cursor(raw)) as cur:
+        with _tuple_cursor(raw, json_as_text=True) as cur:
             cur.execute(sql, params or None, prepare=self._prepare_arg)
             if raw.info.pipeline_status:  # a caller's pipeline delivers results at a sync
                 with raw.pipeline() as pipeline:
@@ -897,12 +894,15 @@ def owner_setting(owner: str) -> str:
     return setting.as_string()
 
 
-def _tuple_cursor(conn: Any) -> Any:
+def _tuple_cursor(conn: Any, json_as_text: bool = False) -> Any:
     """A cursor of a psycopg connection (sync or async) that returns tuples, whatever row
-    factory the caller gave the connection: the read path takes rows as tuples. On a
+    factory the caller gave the connection: the read path takes rows as tuples. With
+    `json_as_text`, JSON comes as text, as SQLite returns it: the reader decodes each
+    distinct document once (runs and manifests repeat across rows and reads). On a
     caller's connection whose `client_encoding` is SQL_ASCII the server converts nothing,
     and psycopg returns text undecoded (bytes) and sends text as UTF-8: the cursor reads
-    and writes text in the server's own encoding instead (`_server_text`)."""
+    (JSON too, as text) and writes text in the server's own encoding instead
+    (`_server_text`)."""
     from psycopg.rows import tuple_row
 
     cursor = conn.cursor(row_factory=tuple_row)
@@ -911,11 +911,16 @@ def _tuple_cursor(conn: Any) -> Any:
         for name in _TEXT_TYPES:
             cursor.adapters.register_loader(name, loader)
         cursor.adapters.register_dumper(str, dumper)
+    elif json_as_text:
+        from psycopg.types.string import TextLoader
+
+        cursor.adapters.register_loader("jsonb", TextLoader)
+        cursor.adapters.register_loader("json", TextLoader)
     return cursor
 
 
-# What the read path reads as text: text columns, names, and JSON (read as text, then
-# decoded once per document: `_text_json`).
+# What the read path reads as text on a SQL_ASCII connection: text columns, names, and
+# JSON (the read path always takes JSON as text).
 _TEXT_TYPES = ("text", "varchar", "bpchar", "name", '"char"', "json", "jsonb")
 
 
@@ -943,8 +948,7 @@ def _owner_text(raw: Any, text: str) -> str | bytes:
     non-ASCII owner goes as the server's own bytes instead."""
     if raw.info.encoding != "ascii" or text.isascii():
         return text
-    encoding, errors = server_codec(raw)
-    return text.encode(encoding, "strict" if errors == "strict" else "replace")
+    return text.encode(*server_codec(raw))
 
 
 @functools.cache
@@ -983,18 +987,6 @@ def _column_names(cursor: Any) -> tuple[str, ...] | None:
         return None
     encoding = cursor.connection.info.encoding
     return tuple(result.fname(i).decode(encoding) for i in range(result.nfields))
-
-
-def _text_json(cursor: C) -> C:
-    """The cursor, set to return JSON as text, as SQLite does: the reader decodes each
-    distinct document once (runs and manifests repeat across rows and reads)."""
-    from psycopg.types.string import TextLoader
-
-    ascii = cursor.connection.info.encoding == "ascii"  # type: ignore[attr-defined]
-    loader = _server_text()[0] if ascii else TextLoader
-    cursor.adapters.register_loader("jsonb", loader)  # type: ignore[attr-defined]
-    cursor.adapters.register_loader("json", loader)  # type: ignore[attr-defined]
-    return cursor
 
 
 class AsyncSession:
@@ -1077,7 +1069,7 @@ class AsyncSession:
         return rows
 
     async def _run(self, sql: str, adapted: dict[str, Any]) -> Rows:
-        async with _text_json(_tuple_cursor(self._raw)) as cur:
+        async with _tuple_cursor(self._raw, json_as_text=True) as cur:
             await cur.execute(sql, adapted or None, prepare=self._db._prepare_arg)
             if self._raw.info.pipeline_status:  # a caller's pipeline: results at a sync
                 async with self._raw.pipeline() as pipeline:

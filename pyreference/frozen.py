@@ -112,13 +112,11 @@ def frozen_record(cls: type[T]) -> type[T]:
         raise TypeError(f"{cls.__qualname__}: fields {declared} are not __init__'s {fields}")
     if compiled is not None:
         cls.__annotations__ = dict.fromkeys(fields, Any)  # mypyc keeps none of its own
-    else:
-        init = _dict_init(cls, params)
+    else:  # (`init=False` below leaves this __init__ alone)
+        cls.__init__ = _dict_init(cls, params)  # type: ignore[misc,method-assign]
     dataclasses.dataclass(frozen=True, init=False)(cls)
     for f, p in zip(dataclasses.fields(cls), params, strict=True):  # type: ignore[arg-type]
         f.default = dataclasses.MISSING if p.default is p.empty else p.default
-    if compiled is None:
-        cls.__init__ = init  # type: ignore[misc,method-assign]
 
     def __reduce__(self: Any) -> tuple[Any, ...]:
         return (type(self), tuple(getattr(self, n) for n in fields))
