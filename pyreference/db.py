@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager, nullcontext, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -559,13 +559,14 @@ class PostgresDatabase(Database):
         the read (`OwnerRead` says how, and why it is never pipelined); a list page on a
         connection of its own, in one round trip through 0025's function when it can."""
         step = OwnerRead.step(raw, self._psycopg)
-        if step == OwnerRead.CALLERS_PIPELINE:
-            with raw.transaction():
-                raw.execute(_owner_text(raw, setting), prepare=False)
-                return self._run(raw, sql, params)
-        if step == OwnerRead.IN_TRANSACTION:
-            raw.execute(_owner_text(raw, setting), prepare=False)
-            return self._run(raw, sql, params)
+        if step != OwnerRead.OWN_TRANSACTION:  # the caller's transaction or pipeline
+            try:
+                with raw.transaction() if step == OwnerRead.CALLERS_PIPELINE else nullcontext():
+                    raw.execute(_owner_text(raw, setting), prepare=False)
+                    return self._run(raw, self._one_trip.statement(name, sql, self.queries), params)
+            except BaseException as exc:
+                self._one_trip.recompute_gone(name, exc)  # (its next read calls v1)
+                raise
         call = self._one_trip.call(name, params)
         if call is not None:
             try:
@@ -577,12 +578,14 @@ class PostgresDatabase(Database):
             if self._one_trip.unknown(name):
                 found = _tuple_cursor(raw).execute(OneTripReads.FIND, prepare=False)
                 self._one_trip.found(found.fetchall())
-            rows = self._run(raw, sql, params)
-        except BaseException:
+            rows = self._run(raw, self._one_trip.statement(name, sql, self.queries), params)
+        except BaseException as exc:
             if OwnerRead.needs_rollback(raw, self._psycopg):
                 # A failure here means the connection is going: the retry or pool replaces it.
                 with suppress(self._psycopg.Error):
                     raw.execute("ROLLBACK", prepare=False)
+            if self._one_trip.recompute_gone(name, exc):  # 0034 rolled back: v1 from now on
+                return self._run_as_owner(raw, setting, name, sql, params)
             raise
         raw.execute("COMMIT", prepare=False)
         return rows
@@ -805,7 +808,8 @@ class OwnerRead:
 
 class OneTripReads:
     """What a Postgres database learned about 0025's list-page functions, and how a list
-    page statement (`list_keys…`, `list_page…`) is sent as one call of them.
+    page statement (`list_keys…`, `list_page…`) is sent as one call of them; and whether
+    its reads may call 0034's recompute (`RECOMPUTES`).
 
     A read framed in its owner's transaction costs three round trips (`OwnerRead`); the
     function names the owner itself, with its search_path pinned, so a page on a connection
@@ -818,6 +822,13 @@ class OneTripReads:
     `pyreference grants` not re-run, or readers confined to their owner), and pages are
     read framed as before. A call that meets the functions gone or revoked (`GONE`) is
     read framed, and so is every later page of the store.
+
+    The readers' recompute statements call `pyref_recompute_evidence_v2` (0034: the
+    documents it keeps come back as stored, not parsed and printed again) where the role
+    may execute it, found by the same look-up (which a recompute statement makes too when
+    it comes first), and its `…_v1` twin otherwise: before the look-up, on a database
+    without 0034 or a role without the grant. A call that meets v2 gone (0034 rolled back)
+    is made again with v1, and so is every later recompute of the store.
     """
 
     # The page statement's name -> the function that runs it (all four keyset variants).
@@ -827,15 +838,23 @@ class OneTripReads:
         for variant in ("", "_after", "_connector", "_connector_after")
     }
     SIGNATURE = "(text, integer, text, text, timestamptz, text)"
-    # Run after `OwnerRead.begin`, so its names resolve under the safe search_path.
+    # A recompute statement (calling 0034's v2) -> its twin calling v1.
+    RECOMPUTES: ClassVar[dict[str, str]] = {
+        "recompute_evidence": "recompute_evidence_v1",
+        "recompute_evidence_deep": "recompute_evidence_deep_v1",
+    }
+    # Run after `OwnerRead.begin`, so its names resolve under the safe search_path: the
+    # page functions' schema (NULL: none), whether the role may call 0034's recompute.
     FIND = (
-        "SELECT n.nspname"
+        "SELECT (SELECT n.nspname"
         " FROM pg_catalog.pg_proc k, pg_catalog.pg_proc w, pg_catalog.pg_namespace n"
         f" WHERE k.oid = pg_catalog.to_regprocedure('pyref_list_keys_v1{SIGNATURE}')"
         f" AND w.oid = pg_catalog.to_regprocedure('pyref_list_page_v1{SIGNATURE}')"
         " AND w.pronamespace = k.pronamespace AND n.oid = k.pronamespace"
         " AND pg_catalog.has_function_privilege(k.oid, 'EXECUTE')"
-        " AND pg_catalog.has_function_privilege(w.oid, 'EXECUTE')"
+        " AND pg_catalog.has_function_privilege(w.oid, 'EXECUTE')),"
+        " coalesce(pg_catalog.has_function_privilege(pg_catalog.to_regprocedure("
+        "'pyref_recompute_evidence_v2(text[])'), 'EXECUTE'), false)"
     )
     # The call's arguments after the function's name: psycopg placeholders, pg_catalog types.
     ARGUMENTS = (
@@ -849,17 +868,21 @@ class OneTripReads:
     def __init__(self, psycopg: Any) -> None:
         self.GONE = (psycopg.errors.UndefinedFunction, psycopg.errors.InsufficientPrivilege)
         self._calls: dict[str, str] | None = None  # None: not looked for yet
+        self._recompute_v2 = False  # until FIND says the role may call it
 
     def unknown(self, name: str) -> bool:
-        """True when `name` is a page statement and the functions were not looked for."""
-        return self._calls is None and name in self.FUNCTIONS
+        """True when `name` is a page or recompute statement and the functions were not
+        looked for."""
+        return self._calls is None and (name in self.FUNCTIONS or name in self.RECOMPUTES)
 
     def found(self, rows: list[Any]) -> None:
-        """Keep what `FIND` returned: the calls of a schema, or none."""
+        """Keep what `FIND` returned: the calls of a schema, or none; whether the role may
+        call 0034's recompute."""
         from psycopg import sql
 
         calls: dict[str, str] = {}
-        if rows:
+        self._recompute_v2 = bool(rows and rows[0][1])
+        if rows and rows[0][0] is not None:
             schema = sql.Identifier(str(rows[0][0]))
             for name, function in self.FUNCTIONS.items():
                 named = sql.SQL("SELECT * FROM {}.{}").format(schema, sql.Identifier(function))
@@ -870,6 +893,21 @@ class OneTripReads:
     def stop(self) -> None:
         """Read every later page framed (the functions were gone or revoked)."""
         self._calls = {}
+
+    def statement(self, name: str, sql: str, queries: Mapping[str, str]) -> str:
+        """The SQL to send for statement `name` (`sql`): a recompute's v1 twin unless the
+        role may call 0034's recompute."""
+        twin = self.RECOMPUTES.get(name)
+        return sql if twin is None or self._recompute_v2 else queries[twin]
+
+    def recompute_gone(self, name: str, exc: BaseException) -> bool:
+        """True (and every later recompute calls v1) when `exc` says the v2 recompute
+        statement `name` met the function gone or revoked: the statement is to be made
+        again (in a transaction of its own; a caller's fails, and its next read calls v1)."""
+        if name in self.RECOMPUTES and self._recompute_v2 and isinstance(exc, self.GONE):
+            self._recompute_v2 = False
+            return True
+        return False
 
     def call(self, name: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]] | None:
         """Statement `name` as one function call and its parameters, or None to frame it."""
@@ -1039,14 +1077,18 @@ class AsyncSession:
             return await self._run(sql, adapted)
         raw, psycopg = self._raw, self._db._psycopg
         step = OwnerRead.step(raw, psycopg)
-        if step == OwnerRead.CALLERS_PIPELINE:
-            async with raw.transaction():
-                await raw.execute(_owner_text(raw, setting), prepare=False)
-                return await self._run(sql, adapted)
-        if step == OwnerRead.IN_TRANSACTION:
-            await raw.execute(_owner_text(raw, setting), prepare=False)
-            return await self._run(sql, adapted)
         one_trip = self._db._one_trip
+        if step != OwnerRead.OWN_TRANSACTION:  # the caller's transaction or pipeline
+            statement = one_trip.statement(name, sql, self._db.queries)
+            try:
+                async with (
+                    raw.transaction() if step == OwnerRead.CALLERS_PIPELINE else nullcontext()
+                ):
+                    await raw.execute(_owner_text(raw, setting), prepare=False)
+                    return await self._run(statement, adapted)
+            except BaseException as exc:
+                one_trip.recompute_gone(name, exc)  # (its next read calls v1)
+                raise
         call = one_trip.call(name, adapted)
         if call is not None:
             try:
@@ -1058,12 +1100,14 @@ class AsyncSession:
             if one_trip.unknown(name):
                 found = await _tuple_cursor(raw).execute(OneTripReads.FIND, prepare=False)
                 one_trip.found(await found.fetchall())
-            rows = await self._run(sql, adapted)
-        except BaseException:
+            rows = await self._run(one_trip.statement(name, sql, self._db.queries), adapted)
+        except BaseException as exc:
             if OwnerRead.needs_rollback(raw, psycopg):
                 # A failure here means the connection is going: the retry or pool replaces it.
                 with suppress(psycopg.Error):
                     await raw.execute("ROLLBACK", prepare=False)
+            if one_trip.recompute_gone(name, exc):  # 0034 rolled back: v1 from now on
+                return await self._send(name, sql, adapted)
             raise
         await raw.execute("COMMIT", prepare=False)
         return rows

@@ -83,7 +83,8 @@ PAGE_FUNCTIONS = tuple(
 )
 READER_FUNCTIONS = (
     "pyref_cursor_key_v1()",
-    "pyref_recompute_evidence_v1(text[])",
+    "pyref_recompute_evidence_v1(text[])",  # older libraries', and roles without v2
+    "pyref_recompute_evidence_v2(text[])",  # 0034: this library's reads
     "pyref_recent_runs_v1(text)",
     *PAGE_FUNCTIONS,
 )

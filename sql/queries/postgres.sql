@@ -18,9 +18,17 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
-               FROM pyref_record_deltas y
-              WHERE y.connector_instance_id = ci.connector_instance_id)
+       THEN CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id OFFSET 7)
+            THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)) ORDER BY y.stream COLLATE "C")
+                    FROM (SELECT x.stream, sum(x.live) AS live, sum(x.n) AS n, sum(x.bytes) AS bytes,
+                                 max(x.last_at) AS last_at
+                            FROM pyref_record_deltas x
+                           WHERE x.connector_instance_id = ci.connector_instance_id
+                           GROUP BY x.stream) y)
+            ELSE (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+                    FROM pyref_record_deltas y
+                   WHERE y.connector_instance_id = ci.connector_instance_id)
+            END
        END AS record_deltas,
        g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
        g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
@@ -50,9 +58,17 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
-               FROM pyref_record_deltas y
-              WHERE y.connector_instance_id = ci.connector_instance_id)
+       THEN CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id OFFSET 7)
+            THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)) ORDER BY y.stream COLLATE "C")
+                    FROM (SELECT x.stream, sum(x.live) AS live, sum(x.n) AS n, sum(x.bytes) AS bytes,
+                                 max(x.last_at) AS last_at
+                            FROM pyref_record_deltas x
+                           WHERE x.connector_instance_id = ci.connector_instance_id
+                           GROUP BY x.stream) y)
+            ELSE (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+                    FROM pyref_record_deltas y
+                   WHERE y.connector_instance_id = ci.connector_instance_id)
+            END
        END AS record_deltas,
        g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
        g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
@@ -84,9 +100,17 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
-               FROM pyref_record_deltas y
-              WHERE y.connector_instance_id = ci.connector_instance_id)
+       THEN CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id OFFSET 7)
+            THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)) ORDER BY y.stream COLLATE "C")
+                    FROM (SELECT x.stream, sum(x.live) AS live, sum(x.n) AS n, sum(x.bytes) AS bytes,
+                                 max(x.last_at) AS last_at
+                            FROM pyref_record_deltas x
+                           WHERE x.connector_instance_id = ci.connector_instance_id
+                           GROUP BY x.stream) y)
+            ELSE (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+                    FROM pyref_record_deltas y
+                   WHERE y.connector_instance_id = ci.connector_instance_id)
+            END
        END AS record_deltas,
        g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
        g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
@@ -117,9 +141,17 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
-               FROM pyref_record_deltas y
-              WHERE y.connector_instance_id = ci.connector_instance_id)
+       THEN CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id OFFSET 7)
+            THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)) ORDER BY y.stream COLLATE "C")
+                    FROM (SELECT x.stream, sum(x.live) AS live, sum(x.n) AS n, sum(x.bytes) AS bytes,
+                                 max(x.last_at) AS last_at
+                            FROM pyref_record_deltas x
+                           WHERE x.connector_instance_id = ci.connector_instance_id
+                           GROUP BY x.stream) y)
+            ELSE (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+                    FROM pyref_record_deltas y
+                   WHERE y.connector_instance_id = ci.connector_instance_id)
+            END
        END AS record_deltas,
        g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
        g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
@@ -151,9 +183,17 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
-               FROM pyref_record_deltas y
-              WHERE y.connector_instance_id = ci.connector_instance_id)
+       THEN CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id OFFSET 7)
+            THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)) ORDER BY y.stream COLLATE "C")
+                    FROM (SELECT x.stream, sum(x.live) AS live, sum(x.n) AS n, sum(x.bytes) AS bytes,
+                                 max(x.last_at) AS last_at
+                            FROM pyref_record_deltas x
+                           WHERE x.connector_instance_id = ci.connector_instance_id
+                           GROUP BY x.stream) y)
+            ELSE (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+                    FROM pyref_record_deltas y
+                   WHERE y.connector_instance_id = ci.connector_instance_id)
+            END
        END AS record_deltas,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
@@ -180,9 +220,17 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
-               FROM pyref_record_deltas y
-              WHERE y.connector_instance_id = ci.connector_instance_id)
+       THEN CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id OFFSET 7)
+            THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)) ORDER BY y.stream COLLATE "C")
+                    FROM (SELECT x.stream, sum(x.live) AS live, sum(x.n) AS n, sum(x.bytes) AS bytes,
+                                 max(x.last_at) AS last_at
+                            FROM pyref_record_deltas x
+                           WHERE x.connector_instance_id = ci.connector_instance_id
+                           GROUP BY x.stream) y)
+            ELSE (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+                    FROM pyref_record_deltas y
+                   WHERE y.connector_instance_id = ci.connector_instance_id)
+            END
        END AS record_deltas,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
@@ -211,9 +259,17 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
-               FROM pyref_record_deltas y
-              WHERE y.connector_instance_id = ci.connector_instance_id)
+       THEN CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id OFFSET 7)
+            THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)) ORDER BY y.stream COLLATE "C")
+                    FROM (SELECT x.stream, sum(x.live) AS live, sum(x.n) AS n, sum(x.bytes) AS bytes,
+                                 max(x.last_at) AS last_at
+                            FROM pyref_record_deltas x
+                           WHERE x.connector_instance_id = ci.connector_instance_id
+                           GROUP BY x.stream) y)
+            ELSE (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+                    FROM pyref_record_deltas y
+                   WHERE y.connector_instance_id = ci.connector_instance_id)
+            END
        END AS record_deltas,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
@@ -241,9 +297,17 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
-               FROM pyref_record_deltas y
-              WHERE y.connector_instance_id = ci.connector_instance_id)
+       THEN CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id OFFSET 7)
+            THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)) ORDER BY y.stream COLLATE "C")
+                    FROM (SELECT x.stream, sum(x.live) AS live, sum(x.n) AS n, sum(x.bytes) AS bytes,
+                                 max(x.last_at) AS last_at
+                            FROM pyref_record_deltas x
+                           WHERE x.connector_instance_id = ci.connector_instance_id
+                           GROUP BY x.stream) y)
+            ELSE (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+                    FROM pyref_record_deltas y
+                   WHERE y.connector_instance_id = ci.connector_instance_id)
+            END
        END AS record_deltas,
        (SELECT pyref_cursor_key_v1()) AS cursor_key
 FROM connector_instances ci
@@ -271,9 +335,17 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
-               FROM pyref_record_deltas y
-              WHERE y.connector_instance_id = ci.connector_instance_id)
+       THEN CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id OFFSET 7)
+            THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)) ORDER BY y.stream COLLATE "C")
+                    FROM (SELECT x.stream, sum(x.live) AS live, sum(x.n) AS n, sum(x.bytes) AS bytes,
+                                 max(x.last_at) AS last_at
+                            FROM pyref_record_deltas x
+                           WHERE x.connector_instance_id = ci.connector_instance_id
+                           GROUP BY x.stream) y)
+            ELSE (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+                    FROM pyref_record_deltas y
+                   WHERE y.connector_instance_id = ci.connector_instance_id)
+            END
        END AS record_deltas,
        g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
        g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
@@ -299,9 +371,17 @@ SELECT ci.connector_instance_id, ci.connector_id, ci.display_name, ci.status, ci
           JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
          WHERE mf.connector_instance_id IS NOT NULL)) AS dirty,
        CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id)
-       THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
-               FROM pyref_record_deltas y
-              WHERE y.connector_instance_id = ci.connector_instance_id)
+       THEN CASE WHEN EXISTS (SELECT 1 FROM pyref_record_deltas z WHERE z.connector_instance_id = ci.connector_instance_id OFFSET 7)
+            THEN (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)) ORDER BY y.stream COLLATE "C")
+                    FROM (SELECT x.stream, sum(x.live) AS live, sum(x.n) AS n, sum(x.bytes) AS bytes,
+                                 max(x.last_at) AS last_at
+                            FROM pyref_record_deltas x
+                           WHERE x.connector_instance_id = ci.connector_instance_id
+                           GROUP BY x.stream) y)
+            ELSE (SELECT json_agg(json_build_object('stream', y.stream, 'live', y.live, 'rows', y.n, 'bytes', y.bytes, 'last_record_at', pyref_iso(y.last_at)))
+                    FROM pyref_record_deltas y
+                   WHERE y.connector_instance_id = ci.connector_instance_id)
+            END
        END AS record_deltas,
        g.connector_id IS NOT NULL AS has_digest, g.connector_display_name, g.manifest_version,
        g.browser_required, g.declarations AS declared_streams, g.refresh_policy,
@@ -355,7 +435,8 @@ SELECT ci.connector_instance_id,
  LIMIT %(fetch)s;
 
 -- name: recompute_evidence
--- Through functions that serve the owner the read transaction names only (0010, 0011, 0012).
+-- Through functions that serve the owner the read transaction names only (0010, 0011,
+-- 0012; v2, 0034: the documents as json, the stored ones as stored).
 -- Each row comes with its version (what its recompute reads, 0025); a row whose version is
 -- the one the store holds a recomputation for (`held`, by position) is not recomputed: its
 -- evidence is NULL.
@@ -363,7 +444,52 @@ WITH held AS MATERIALIZED (
   SELECT u.id, u.held FROM unnest(%(ids)s::text[], %(held)s::text[]) AS u(id, held)
 ), v AS MATERIALIZED (
   SELECT i.*,
-         (SELECT p.xmin::text FROM pg_catalog.pg_proc p
+         'v2:' || (SELECT p.xmin::text FROM pg_catalog.pg_proc p
+           WHERE p.oid = 'pyref_recompute_evidence_v2(text[])'::pg_catalog.regprocedure)
+         || ':' || coalesce((SELECT e.revision FROM pyref_evidence e WHERE e.connector_instance_id = i.id)::text, '-')
+         || ':' || coalesce((SELECT g.revision FROM connector_instances ci
+                               JOIN pyref_connector_digest g ON g.connector_id = ci.connector_id
+                              WHERE ci.connector_instance_id = i.id)::text, '-')
+         || ':' || coalesce(q.n || ':' || q.seq, '0:0') || ':' || coalesce(x.n || ':' || x.seq, '0:0')
+         || ':' || coalesce(r.n || ':' || r.seq, '0:0') AS version
+    FROM held i
+    LEFT JOIN LATERAL (SELECT count(*) AS n, max(q.dirty_seq) AS seq
+                         FROM pyref_dirty q WHERE q.connector_instance_id = i.id) q ON q.n > 0
+    LEFT JOIN LATERAL (SELECT count(*) AS n, max(x.delta_seq) AS seq
+                         FROM pyref_record_deltas x WHERE x.connector_instance_id = i.id) x ON x.n > 0
+    LEFT JOIN (SELECT mf.connector_instance_id AS id, count(*) AS n, max(rm.dirty_seq) AS seq
+                 FROM pyref_dirty_runs rm
+                CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
+                 JOIN pyref_run_facts mf ON mf.run_id = mu.run_id
+                WHERE mf.connector_instance_id IN (SELECT id FROM held)
+                GROUP BY mf.connector_instance_id) r ON r.id = i.id
+)
+SELECT v.id AS connector_instance_id, v.version, s.connector_instance_id IS NOT NULL AS recomputed,
+       s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention
+  FROM v
+  LEFT JOIN (SELECT r.* FROM (SELECT ARRAY(SELECT w.id FROM v w WHERE w.version IS DISTINCT FROM w.held) AS ids) c,
+                    pyref_recompute_evidence_v2(c.ids) r
+              WHERE cardinality(c.ids) > 0) s  -- (no call at all when every row is held)
+    ON s.connector_instance_id = v.id;
+
+-- name: recompute_evidence_deep
+-- Through functions that serve the owner the read transaction names only (0010, 0011,
+-- 0012; v2, 0034: the documents as json, the stored ones as stored).
+SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention,
+       pyref_recent_runs_v1(s.connector_instance_id) AS recent_runs
+  FROM pyref_recompute_evidence_v2(%(ids)s) s;
+
+-- name: recompute_evidence_v1
+-- Through functions that serve the owner the read transaction names only (0010, 0011,
+-- 0012; v2, 0034: the documents as json, the stored ones as stored).
+-- Each row comes with its version (what its recompute reads, 0025); a row whose version is
+-- the one the store holds a recomputation for (`held`, by position) is not recomputed: its
+-- evidence is NULL.
+WITH held AS MATERIALIZED (
+  SELECT u.id, u.held FROM unnest(%(ids)s::text[], %(held)s::text[]) AS u(id, held)
+), v AS MATERIALIZED (
+  SELECT i.*,
+         'v1:' || (SELECT p.xmin::text FROM pg_catalog.pg_proc p
            WHERE p.oid = 'pyref_recompute_evidence_v1(text[])'::pg_catalog.regprocedure)
          || ':' || coalesce((SELECT e.revision FROM pyref_evidence e WHERE e.connector_instance_id = i.id)::text, '-')
          || ':' || coalesce((SELECT g.revision FROM connector_instances ci
@@ -372,12 +498,10 @@ WITH held AS MATERIALIZED (
          || ':' || coalesce(q.n || ':' || q.seq, '0:0') || ':' || coalesce(x.n || ':' || x.seq, '0:0')
          || ':' || coalesce(r.n || ':' || r.seq, '0:0') AS version
     FROM held i
-    LEFT JOIN (SELECT q.connector_instance_id AS id, count(*) AS n, max(q.dirty_seq) AS seq
-                 FROM pyref_dirty q WHERE q.connector_instance_id IN (SELECT id FROM held)
-                GROUP BY q.connector_instance_id) q ON q.id = i.id
-    LEFT JOIN (SELECT x.connector_instance_id AS id, count(*) AS n, max(x.delta_seq) AS seq
-                 FROM pyref_record_deltas x WHERE x.connector_instance_id IN (SELECT id FROM held)
-                GROUP BY x.connector_instance_id) x ON x.id = i.id
+    LEFT JOIN LATERAL (SELECT count(*) AS n, max(q.dirty_seq) AS seq
+                         FROM pyref_dirty q WHERE q.connector_instance_id = i.id) q ON q.n > 0
+    LEFT JOIN LATERAL (SELECT count(*) AS n, max(x.delta_seq) AS seq
+                         FROM pyref_record_deltas x WHERE x.connector_instance_id = i.id) x ON x.n > 0
     LEFT JOIN (SELECT mf.connector_instance_id AS id, count(*) AS n, max(rm.dirty_seq) AS seq
                  FROM pyref_dirty_runs rm
                 CROSS JOIN LATERAL unnest(rm.run_ids) AS mu(run_id)
@@ -393,8 +517,9 @@ SELECT v.id AS connector_instance_id, v.version, s.connector_instance_id IS NOT 
               WHERE cardinality(c.ids) > 0) s  -- (no call at all when every row is held)
     ON s.connector_instance_id = v.id;
 
--- name: recompute_evidence_deep
--- Through functions that serve the owner the read transaction names only (0010, 0011, 0012).
+-- name: recompute_evidence_deep_v1
+-- Through functions that serve the owner the read transaction names only (0010, 0011,
+-- 0012; v2, 0034: the documents as json, the stored ones as stored).
 SELECT s.connector_instance_id, s.expected_profile_key, s.stream_stats, s.latest_run, s.latest_successful_run, s.latest_settled_run, s.failures_since_success, s.stream_facts, s.gap_counts, s.schedule, s.open_attention,
        pyref_recent_runs_v1(s.connector_instance_id) AS recent_runs
   FROM pyref_recompute_evidence_v1(%(ids)s) s;

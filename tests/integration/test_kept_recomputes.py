@@ -228,5 +228,5 @@ def test_a_replaced_recompute_function_recomputes_every_row(pg_store: Store) -> 
     store.delete_record("cin_mail", "threads", "k0")
     assert _same(store, cold) == 1
     assert _same(store, cold) == 0
-    _sql(store, "ALTER FUNCTION pyref_recompute_evidence_v1(text[]) SET work_mem = '8MB'")
+    _sql(store, "ALTER FUNCTION pyref_recompute_evidence_v2(text[]) SET work_mem = '8MB'")
     assert _same(store, cold) == 1

@@ -245,10 +245,33 @@ def test_a_schema_name_with_a_percent_sign_is_no_placeholder(pg_dsn: str) -> Non
     from pyreference.db import OneTripReads
 
     reads = OneTripReads(psycopg)
-    reads.found([('pyref%data"x',)])
+    reads.found([('pyref%data"x', False)])
     call = reads.call("list_keys_after", {"owner": "o%s", "fetch": 3, "after_id": "%(x)s"})
     assert call is not None
     with psycopg.connect(pg_dsn) as conn:
         sent = ClientCursor(conn).mogrify(*call)
     assert sent.startswith('SELECT * FROM "pyref%data""x"."pyref_list_keys_v1"(\'o%s\', 3'), sent
     assert "'%(x)s'::pg_catalog.text)" in sent, sent
+
+
+def test_a_read_in_the_callers_transaction_meeting_v2_gone_fails_once(pg_dsn: str) -> None:
+    """0034: a store on a caller's connection that looked up `pyref_recompute_evidence_v2`
+    (a read outside the caller's transactions) and then meets it gone (0034 rolled back)
+    inside the caller's transaction cannot make the statement again there: that read
+    raises `SchemaNotReady`, and the next one calls v1 (found by a reviewer: every read in
+    the caller's transactions failed until one ran outside them)."""
+    admin = pyreference.connect(pg_dsn)
+    _fleet(admin)
+    admin.set_schedule("cin_0", interval_seconds=60)  # a marked row: recomputed
+    expected = admin.list_connection_summaries(now=NOW).to_dict()
+    conn = psycopg.connect(pg_dsn, autocommit=True)
+    store = pyreference.connect(conn)
+    assert store.list_connection_summaries(now=NOW).to_dict() == expected  # looked: v2
+    rollback_after(admin, "0033_stored_facts")
+    with pytest.raises(pyreference.SchemaNotReady), conn.transaction():
+        store.list_connection_summaries(now=NOW)
+    with conn.transaction():
+        assert store.list_connection_summaries(now=NOW).to_dict() == expected
+    apply_upto(admin, None)
+    conn.close()
+    admin.close()

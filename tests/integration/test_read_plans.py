@@ -19,7 +19,7 @@ from pyreference.db import OneTripReads
 
 pytestmark = pytest.mark.postgres
 
-READERS = ("pyref_recompute_evidence_v1", "pyref_recent_runs_v1")
+READERS = ("pyref_recompute_evidence_v1", "pyref_recompute_evidence_v2", "pyref_recent_runs_v1")
 # The named statements a read runs (list and scoped reads, their recomputes, the cursor key).
 READ_STATEMENTS = re.compile(
     r"list_|page_rows|scoped_summary|recompute_evidence|cursor_key|resolve_"
@@ -48,7 +48,7 @@ def test_a_rows_run_subqueries_never_test_the_whole_id_list(pg_dsn: str) -> None
     clean rows: 2.8 s; bench/README.md)."""
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         source = conn.execute(
-            "SELECT prosrc FROM pg_proc WHERE proname = 'pyref_recompute_evidence_v1'"
+            "SELECT prosrc FROM pg_proc WHERE proname = 'pyref_recompute_evidence_v2'"
         ).fetchone()
         assert source is not None
         query = source[0].split("RETURN QUERY", 1)[1].rsplit(";", 1)[0]
@@ -123,7 +123,8 @@ def _branch_plans(
         conn.execute(f"SELECT set_config('{name}', %s, false)", (value,))
     plans = []
     for n, part in enumerate(source.split("RETURN QUERY")[1:]):
-        query = re.split(r"\bELSIF\b|\bELSE\b|\bEND IF\b", part)[0].strip().rstrip(";")
+        # (the statement's own CASE … ELSE … END has no `;` before its ELSE)
+        query = re.split(r";\s*(?:ELSIF\b|ELSE\b|END IF\b)", part)[0].strip().rstrip(";")
         for i, arg in enumerate(ARGS, 1):
             query = re.sub(rf"\b{arg}\b", f"${i}", query)
         conn.execute(f"PREPARE branch{n}(text, int, text, text, timestamptz, text) AS {query}")
@@ -214,3 +215,21 @@ def test_a_page_plan_looks_each_row_up_whatever_the_queues_hold(
                 and "connector_instance_id = ci.connector_instance_id" in c
                 for c in conds
             ), text
+
+
+def test_a_connections_latest_run_is_the_first_entry_of_its_index(pg_dsn: str) -> None:
+    """0035: readers take a connection's latest runs in `order_at DESC, run_id COLLATE "C"
+    DESC` order (byte order whatever the database collation, 0014); the runs' index holds
+    that order, so the look-up stops at the first entry instead of sorting the runs of an
+    instant (an incremental sort reads 32 before it returns one)."""
+    with psycopg.connect(pg_dsn) as conn:
+        conn.execute("SET enable_seqscan = off")  # (the table is empty)
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                "EXPLAIN SELECT r.run_id FROM pyref_runs r WHERE r.connector_instance_id = 'c'"
+                ' ORDER BY r.order_at DESC, r.run_id COLLATE "C" DESC LIMIT 1'
+            )
+        )
+    assert "pyref_runs_instance_byte_order_idx" in plan, plan
+    assert "Sort" not in plan, plan

@@ -656,7 +656,7 @@ def test_hot_paths_use_indexes(pg_store) -> None:
         q = dict(store.database.queries)
         # Postgres recomputes inside a SECURITY DEFINER function: plan its body's query (a
         # PL/pgSQL RETURN QUERY since 0019) as it runs.
-        body = s.execute("SELECT prosrc FROM pg_proc WHERE proname = 'pyref_recompute_evidence_v1'")
+        body = s.execute("SELECT prosrc FROM pg_proc WHERE proname = 'pyref_recompute_evidence_v2'")
         query = body[0]["prosrc"].split("RETURN QUERY", 1)[1].rsplit(";", 1)[0]
         q["recompute_evidence"] = query.replace("p_ids", "%(ids)s")
         params = {

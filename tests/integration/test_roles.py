@@ -157,8 +157,11 @@ def test_reader_reads_its_summaries_and_nothing_else(pg_roles: Roles) -> None:
     with psycopg.connect(pg_roles.dsn(names["reader"]), autocommit=True) as conn:
         # Outside a read transaction no owner is named: the reader functions give nothing.
         assert conn.execute("SELECT pyref_cursor_key_v1()").fetchone() == (None,)
-        got = conn.execute("SELECT * FROM pyref_recompute_evidence_v1(ARRAY['cin_slack'])")
-        assert got.fetchall() == []
+        for version in (1, 2):  # 0034's v2: the same owner rule
+            got = conn.execute(
+                f"SELECT * FROM pyref_recompute_evidence_v{version}(ARRAY['cin_slack'])"
+            )
+            assert got.fetchall() == [], version
     _denied(reader.reconcile)
     _denied(reader.verify)
     _denied(lambda: reader.create_connection("cin_x", "slack"))
@@ -234,9 +237,11 @@ def test_a_confined_reader_sees_only_the_owner_its_transaction_names(pg_roles: R
                 f"SELECT count(*) FROM {table} WHERE connector_instance_id = 'cin_bob'"
             ).fetchone() == (0,), table
         assert conn.execute("SELECT count(*) FROM connector_instances").fetchone() == (6,)
-        assert conn.execute(
-            "SELECT count(*) FROM pyref_recompute_evidence_v1(ARRAY['cin_bob', 'cin_mail'])"
-        ).fetchone() == (1,)
+        for version in (1, 2):  # 0034's v2: the same owner rule
+            assert conn.execute(
+                f"SELECT count(*) FROM pyref_recompute_evidence_v{version}"
+                "(ARRAY['cin_bob', 'cin_mail'])"
+            ).fetchone() == (1,), version
         conn.commit()
         # No owner named (the setting was transaction-local): nothing at all.
         assert conn.execute("SELECT count(*) FROM connector_instances").fetchone() == (0,)
@@ -370,3 +375,57 @@ def test_0010_rolls_back_and_forward(pg_roles: Roles) -> None:
     assert len(reader.list_connection_summaries(now=NOW).items) == 5
     reader.close()
     admin.close()
+
+
+def test_0034_gives_its_recompute_to_every_role_that_may_run_v1(pg_roles: Roles) -> None:
+    """0034 creates `pyref_recompute_evidence_v2` beside v1 and grants it to every role
+    that may execute v1 (with the grant option where that role has it; never PUBLIC). A
+    least-privilege reader's store reads the same page of marked rows throughout, its
+    statements prepared: before 0034 and after it (v1, until a store looks again), a
+    store opened after it (v2), and that store after 0034's rollback or v2 revoked (its
+    call meets v2 gone and is made again with v1)."""
+    from tests.support.upgrades import apply_upto, rollback_after
+
+    admin, names = _setup(pg_roles)
+    delegate = pg_roles.create("delegate")
+    rollback_after(admin, "0033_stored_facts")
+    with pg_roles.admin() as conn:
+        conn.execute(
+            f"GRANT EXECUTE ON FUNCTION pyref_recompute_evidence_v1(text[]) TO {delegate}"
+            " WITH GRANT OPTION"
+        )
+    admin.set_schedule("cin_slack", interval_seconds=60)  # a marked row: recomputed
+
+    def page(store: Store) -> Any:
+        return [store.list_connection_summaries(now=NOW).to_dict() for _ in range(7)][-1]
+
+    def revoke_v2() -> None:
+        with pg_roles.admin() as conn:
+            conn.execute(f"REVOKE EXECUTE ON FUNCTION {v2} FROM {names['reader']}")
+
+    reader = pyreference.connect(pg_roles.dsn(names["reader"]))
+    before = page(reader)
+    apply_upto(admin, None)
+    v2 = "pyref_recompute_evidence_v2(text[])"
+    with pg_roles.admin() as conn:
+        acl = conn.execute(
+            "SELECT a.grantee::regrole::text, a.is_grantable FROM pg_proc p,"
+            " aclexplode(p.proacl) a WHERE p.oid = %s::regprocedure AND a.grantee <> p.proowner"
+            " ORDER BY 1",
+            (v2,),
+        ).fetchall()
+    assert sorted(acl) == sorted([(names["reader"], False), (delegate, True)])
+    assert page(reader) == before
+    assert not reader.database._one_trip._recompute_v2  # type: ignore[attr-defined]
+    stores = [reader]
+    for take_away in (lambda: rollback_after(admin, "0033_stored_facts"), revoke_v2):
+        fresh = pyreference.connect(pg_roles.dsn(names["reader"]))
+        stores.append(fresh)
+        assert page(fresh) == before
+        assert fresh.database._one_trip._recompute_v2  # type: ignore[attr-defined]
+        take_away()  # v2 gone, or revoked (found by a reviewer: every read then failed)
+        assert page(fresh) == before
+        assert not fresh.database._one_trip._recompute_v2  # type: ignore[attr-defined]
+        apply_upto(admin, None)
+    for store in (*stores, admin):
+        store.close()

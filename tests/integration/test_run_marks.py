@@ -153,7 +153,7 @@ def test_a_run_marked_row_keeps_its_stored_counts(pg_mail: Store) -> None:
 
 def recomputed(store: Store, cid: str, column: str) -> Any:
     """A document of `cid` as the readers' recompute returns it (Postgres), decoded."""
-    sql = f"SELECT {column} AS doc FROM pyref_recompute_evidence_v1(ARRAY[%(c)s])"
+    sql = f"SELECT {column} AS doc FROM pyref_recompute_evidence_v2(ARRAY[%(c)s])"
     with store.database.session(transaction=True) as s:
         s.execute("SELECT set_config('pyref.owner', 'owner_local', true)")
         doc = s.execute(sql, {"c": cid})[0]["doc"]
@@ -211,6 +211,44 @@ def test_a_run_marked_row_keeps_its_stored_stream_facts_until_a_run_brings_facts
     assert fresh != read
     store.reconcile()
     assert summaries(store) == fresh
+
+
+def test_the_readers_recompute_returns_the_documents_it_keeps_as_stored(pg_mail: Store) -> None:
+    """Postgres (0034): the readers' recompute v2 returns the documents it keeps from a
+    stored row as their stored text (spacing put there by hand, which no jsonb prints,
+    comes back byte for byte: v1 parses and prints them again), and the ones it computes
+    as the evidence refresh then stores them; as values its rows are v1's and what
+    reconcile stores, for rows marked by a schedule (everything kept but the schedule),
+    and by a run event and a bare mark (nothing kept). Reads equal the reconciled ones."""
+    store = pg_mail
+    run_events(store, "r1", "cin_a", finished=5)
+    run_events(store, "r1", "cin_b", finished=5)
+    store.reconcile()
+    spaced = "UPDATE pyref_evidence SET {c} = (' ' || {c}::text || ' ')::json"
+    for column in ("stream_stats", "latest_run", "stream_facts"):
+        q(store, spaced.format(c=column) + " WHERE connector_instance_id = 'cin_a'")
+    texts = "connector_instance_id AS c, stream_stats::text AS s, latest_run::text AS r"
+    stored = q(store, f"SELECT {texts} FROM pyref_evidence WHERE connector_instance_id = 'cin_a'")
+    store.set_schedule("cin_a", interval_seconds=3600)
+    run_events(store, "r2", "cin_b", started=3)
+    q(store, "INSERT INTO pyref_dirty (connector_instance_id) VALUES ('cin_b')")
+    documents = ("stream_stats", "latest_run", "latest_successful_run", "latest_settled_run")
+    documents += ("stream_facts", "gap_counts", "schedule", "open_attention")
+    values = ", ".join(f"{c}::jsonb AS {c}" for c in documents)
+    values = f"connector_instance_id, expected_profile_key, failures_since_success, {values}"
+    with store.database.session(transaction=True) as s:
+        s.execute("SELECT set_config('pyref.owner', 'owner_local', true)")
+        recompute = "FROM pyref_recompute_evidence_v{}(ARRAY['cin_a', 'cin_b']) ORDER BY 1"
+        got = s.execute(f"SELECT {texts} {recompute.format(2)}")
+        got_values = s.execute(f"SELECT {values} {recompute.format(2)}")
+        assert s.execute(f"SELECT {values} {recompute.format(1)}") == got_values
+    assert got[0] == stored[0] and got[0]["s"].startswith(" ")  # kept: as stored
+    read = summaries(store)
+    store.reconcile()
+    assert summaries(store) == read
+    ids = "WHERE connector_instance_id IN ('cin_a', 'cin_b') ORDER BY 1"
+    assert got[1] == q(store, f"SELECT {texts} FROM pyref_evidence {ids}")[1]  # computed
+    assert got_values == q(store, f"SELECT {values} FROM pyref_evidence {ids}")
 
 
 @pytest.fixture

@@ -266,15 +266,16 @@ def test_create_connection_defaults_to_the_stores_owner(store) -> None:
 
 def test_a_recompute_that_cannot_run_raises_instead_of_showing_unknown(store) -> None:
     """Issue #11, 4, on both backends: a read whose recompute fails for a reason other
-    than unreadable data (here the view it reads is gone) raises a typed error; it never
-    shows the dirty row as unknown."""
+    than unreadable data (here what it runs is gone) raises a typed error; it never shows
+    the dirty row as unknown."""
     register(store, "gmail")
     store.create_connection("cin_a", "gmail")
     store.ingest_records("cin_a", "messages", records(1))  # dirty
-    # Postgres: the view (and so the reader's recompute function); SQLite: the run facts
-    # its recompute reads (it computes the evidence inline, runs from the spine).
+    # Postgres: the reader's recompute functions (v1, and 0034's v2, whose rows are not the
+    # view's type); SQLite: the run facts its recompute reads (it computes the evidence
+    # inline, runs from the spine).
     drop = (
-        "DROP VIEW pyref_evidence_source CASCADE"
+        "DROP FUNCTION pyref_recompute_evidence_v1(text[]), pyref_recompute_evidence_v2(text[])"
         if store.dialect == "postgres"
         else "DROP TABLE pyref_run_facts"
     )
@@ -297,10 +298,12 @@ def test_a_readers_missing_grant_is_an_error_not_an_unknown_row(pg_roles: Roles)
     admin.create_connection("cin_a", "gmail")
     reader = pg_roles.create("reader")
     grants.apply(admin.database, grants.Roles(reader=reader))
-    with pg_roles.admin() as conn:
-        conn.execute(
-            f'REVOKE EXECUTE ON FUNCTION pyref_recompute_evidence_v1(text[]) FROM "{reader}"'
-        )
+    with pg_roles.admin() as conn:  # (without v2, 0034's, the read calls v1)
+        for version in (1, 2):
+            conn.execute(
+                f"REVOKE EXECUTE ON FUNCTION pyref_recompute_evidence_v{version}(text[])"
+                f' FROM "{reader}"'
+            )
     store = pyreference.connect(pg_roles.dsn(reader))
     with pytest.raises(pyreference.InsufficientPrivilege, match="function pyref_recompute"):
         store.list_connection_summaries(now=NOW)

@@ -1,0 +1,19 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0033_stored_facts
+-- pyreference 0034: the readers' recompute returns the documents it keeps as they are stored
+-- (issue #15). `pyref_recompute_evidence_v1` returns pyref_evidence_source's rows, whose
+-- documents are jsonb: every document it keeps from a connection's stored row (the stream
+-- statistics, latest runs and stream facts of a row whose marks kept them: 0029, 0032,
+-- 0033) is parsed from its stored json text into jsonb and printed back to the same text
+-- for the reader. For 100 schedule-marked rows that was more than half of the statement
+-- (13.5 -> 6.3 ms measured on 10,000 connections; the five stored documents alone: 0.8 ms
+-- read as json, 5.2 ms as jsonb). `pyref_recompute_evidence_v2` is the same recompute
+-- (same rows, same owner rule: the one `pyref.owner` names, same values) returning the
+-- documents as json: the kept ones as stored, the computed ones converted (the text a jsonb
+-- prints, which is what the evidence refresh stores). This library's reads call v2 where
+-- the reading role may execute it, else v1, which stays as it was for older libraries.
+-- Every role that may execute v1 is given v2 here (with the grant option where it has it);
+-- `pyreference grants` gives both.
+-- SQLite has no such functions (the read runs its recompute statement, whose documents are
+-- JSON text already): nothing changes. This migration exists so that both dialects number
+-- their migrations alike.

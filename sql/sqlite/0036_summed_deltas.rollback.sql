@@ -1,0 +1,3 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- Roll back pyreference 0036: the page functions list every pending delta again (0028's).
+-- SQLite: nothing to undo.

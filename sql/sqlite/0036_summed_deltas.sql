@@ -1,0 +1,14 @@
+-- Rendered from sql/templates by `pyreference render`; edit the template, not this file.
+-- depends: 0035_runs_byte_order
+-- pyreference 0036: a page costs the same however long reconcile lags behind record writes
+-- (issue #15). A page row carries its connection's pending record deltas (0020) as a JSON
+-- array, one entry a delta row, which the reader adds to the stored statistics. Postgres
+-- appends a delta row per statement, so a connection ingesting in many small statements
+-- while reconcile lags grew its rows' arrays without bound: with 20 deltas each, a
+-- reread of a page was ~5x a clean one. A row with 8 deltas or more now has them summed
+-- per stream (live records, records and bytes added, the latest record time kept: what the
+-- reader computes from them either way, so the summaries are the same); fewer are listed
+-- as before, which costs less than the grouped aggregate. The page functions (0025, 0028)
+-- are replaced in place: same names, arguments, rows and grants.
+-- SQLite keeps one delta a stream (its triggers add to it): nothing changes. This migration
+-- exists so that both dialects number their migrations alike.
