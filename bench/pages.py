@@ -41,6 +41,7 @@ from . import baselines, fleet, measure
 
 EVENTS = 20  # run events per connection (E)
 PAGE = 100
+MANY_WRITES = 20  # insert statements before `inserted_many`'s read (20 deltas a row)
 # Pages compared for position: the first, the middle, the deepest page of the dominant
 # connector's rows (the same kind of rows as the first), and the list's last page.
 POSITIONS = ("first", "middle", "deep", "last")
@@ -307,6 +308,9 @@ def dirty_pages(warm: Store, cold: Store, conn: Any, reps: int) -> dict[str, Any
     record deltas, which the page statement reads and adds to its stored row (0020); the
     first read prepares each row again from the memoized clean one, a reread of it
     unchanged (`inserted_all_reread`) finds it in the memo.
+    `inserted_many`: `MANY_WRITES` such statements before the read (a writer ingesting in
+    small statements while reconcile lags): as many deltas a row, summed per stream by the
+    page statement from 0036 (a reread: `inserted_many_reread`).
     `dirty_10pct` / `dirty_all`: a schedule write in 10 % / all rows (a scheduler moving
     `next_run_at`, the commonest write but ingest): marked rows are recomputed by every
     read, from 0029 without their runs or records (the mark says the write kept both);
@@ -376,6 +380,15 @@ def dirty_pages(warm: Store, cold: Store, conn: Any, reps: int) -> dict[str, Any
         conn.execute(insert, (f"bench_dirty_{rep}_{time.monotonic_ns()}_", measure.NOW, ids))
         timed("inserted_all", warm)
         timed("inserted_all_reread", warm)
+        fleet.pg_settle(conn)
+        warm.list_connection_summaries(PAGE, now=measure.NOW)
+        for k in range(MANY_WRITES):  # a record a statement, reconcile lagging
+            conn.execute(insert, (f"bench_many_{rep}_{k}_{time.monotonic_ns()}_", measure.NOW, ids))
+        timed("inserted_many", warm)
+        timed("inserted_many_reread", warm)
+        # Gone again: the rows keep the records the other writes recount (20 more a round
+        # made a recount of each connection's records several times longer).
+        conn.execute("DELETE FROM records WHERE record_key LIKE %s", ("bench\\_many\\_%",))
         fleet.pg_settle(conn)
         warm.list_connection_summaries(PAGE, now=measure.NOW)
         conn.execute(schedule, (measure.NOW, ids[::10]))

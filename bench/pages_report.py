@@ -31,6 +31,7 @@ def _other_marks(dirty: dict[str, Any]) -> str:
     clean = _p50(dirty["clean"])
     out = ""
     for key, what in (
+        ("inserted_many", "20 statements of new records in each (0036: deltas summed)"),
         ("updated_all", "new content for a record in each (0031: a delta)"),
         ("recount_all", "a record moved back in time in each (recounted, runs kept)"),
         ("marked_all", "a bare mark in each (everything recomputed)"),
@@ -313,6 +314,8 @@ def markdown(pages: dict[str, Any], name: str) -> str:
         ("clean_cold", "clean, memo off"),
         ("inserted_all", "a new record in all 100, first read"),
         ("inserted_all_reread", "a new record in all 100, read again unchanged"),
+        ("inserted_many", "20 statements of new records in all 100 (0036: summed), first read"),
+        ("inserted_many_reread", "20 statements of new records in all 100, read again"),
         ("dirty_10pct", "10 % marked (a schedule write, from session 15)"),
         ("dirty_all", "all 100 marked (a schedule write, from session 15), first read"),
         ("dirty_all_reread", "all 100 marked, read again unchanged"),
@@ -468,6 +471,7 @@ def plot(pages: dict[str, Any], path: Path) -> None:
         "clean": d["clean"]["p50_ms"],
         "new records": _p50(d.get("inserted_all")),
         "new records, reread": _p50(d.get("inserted_all_reread")),
+        "20 statements of records": _p50(d.get("inserted_many")),
         "10% marked": d["dirty_10pct"]["p50_ms"],
         "all marked": d["dirty_all"]["p50_ms"],
         "all marked, reread": _p50(d.get("dirty_all_reread")),
