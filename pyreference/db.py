@@ -827,8 +827,8 @@ class OneTripReads:
     documents it keeps come back as stored, not parsed and printed again) where the role
     may execute it, found by the same look-up (which a recompute statement makes too when
     it comes first), and its `…_v1` twin otherwise: before the look-up, on a database
-    without 0034 or a role without the grant. A call that meets v2 gone (0034 rolled back)
-    is made again with v1, and so is every later recompute of the store.
+    without 0034 or a role without the grant. A call that meets v2 gone or revoked (0034
+    rolled back) is made again with v1, and so is every later recompute of the store.
     """
 
     # The page statement's name -> the function that runs it (all four keyset variants).

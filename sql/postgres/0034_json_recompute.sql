@@ -165,33 +165,32 @@ BEGIN
                                                WHERE sq.connector_instance_id = ci.connector_instance_id AND NOT sq.runs_only)
                               AND NOT EXISTS (SELECT 1 FROM pyref_record_deltas sy WHERE sy.connector_instance_id = ci.connector_instance_id)
                          THEN (SELECT sv.stream_stats FROM pyref_evidence sv WHERE sv.connector_instance_id = ci.connector_instance_id)
-                         ELSE (CASE WHEN EXISTS (SELECT 1 FROM pyref_evidence se
-                                                  WHERE se.connector_instance_id = ci.connector_instance_id AND se.state = 'ok')
-                                         AND NOT EXISTS (SELECT 1 FROM pyref_dirty sq
-                                                          WHERE sq.connector_instance_id = ci.connector_instance_id AND NOT sq.runs_only)
-                                    THEN (SELECT coalesce(jsonb_agg(jsonb_build_object('stream', s.stream, 'live', s.live, 'rows', s.n, 'bytes', s.bytes, 'last_record_at', s.last_at) ORDER BY s.stream COLLATE "C"), '[]'::jsonb)
-                                            FROM (SELECT u.stream, sum(u.live) AS live, sum(u.n) AS n, sum(u.bytes) AS bytes,
-                                                         max(u.last_at COLLATE "C") AS last_at
-                                                    FROM (SELECT x.value->>'stream' AS stream, (x.value->>'live')::bigint AS live,
-                                                                 (x.value->>'rows')::bigint AS n, (x.value->>'bytes')::bigint AS bytes,
-                                                                 x.value->>'last_record_at' AS last_at
-                                                            FROM pyref_evidence xe, json_array_elements(xe.stream_stats::json) x
-                                                           WHERE xe.connector_instance_id = ci.connector_instance_id
-                                                          UNION ALL
-                                                          SELECT y.stream, y.live, y.n, y.bytes, pyref_iso(y.last_at)
-                                                            FROM pyref_record_deltas y
-                                                           WHERE y.connector_instance_id = ci.connector_instance_id) u
-                                                   GROUP BY u.stream) s)
-                                    ELSE (SELECT coalesce(jsonb_agg(jsonb_build_object('stream', s.stream, 'live', s.live, 'rows', s.n, 'bytes', s.bytes, 'last_record_at', s.last_at) ORDER BY s.stream COLLATE "C"), '[]'::jsonb)
-                                              FROM (SELECT r.stream,
-                                                           count(*) FILTER (WHERE NOT r.deleted) AS live,
-                                                           count(*) AS n,
-                                                           coalesce(sum(octet_length(r.record_json::text)) FILTER (WHERE NOT r.deleted), 0) AS bytes,
-                                                           pyref_iso(max(r.emitted_at) FILTER (WHERE NOT r.deleted)) AS last_at
-                                                      FROM records r
-                                                     WHERE r.connector_instance_id = ci.connector_instance_id
-                                                     GROUP BY r.stream ORDER BY r.stream COLLATE "C") s)
-                               END)::json
+                         WHEN EXISTS (SELECT 1 FROM pyref_evidence se
+                                       WHERE se.connector_instance_id = ci.connector_instance_id AND se.state = 'ok')
+                              AND NOT EXISTS (SELECT 1 FROM pyref_dirty sq
+                                               WHERE sq.connector_instance_id = ci.connector_instance_id AND NOT sq.runs_only)
+                         THEN ((SELECT coalesce(jsonb_agg(jsonb_build_object('stream', s.stream, 'live', s.live, 'rows', s.n, 'bytes', s.bytes, 'last_record_at', s.last_at) ORDER BY s.stream COLLATE "C"), '[]'::jsonb)
+                                 FROM (SELECT u.stream, sum(u.live) AS live, sum(u.n) AS n, sum(u.bytes) AS bytes,
+                                              max(u.last_at COLLATE "C") AS last_at
+                                         FROM (SELECT x.value->>'stream' AS stream, (x.value->>'live')::bigint AS live,
+                                                      (x.value->>'rows')::bigint AS n, (x.value->>'bytes')::bigint AS bytes,
+                                                      x.value->>'last_record_at' AS last_at
+                                                 FROM pyref_evidence xe, json_array_elements(xe.stream_stats::json) x
+                                                WHERE xe.connector_instance_id = ci.connector_instance_id
+                                               UNION ALL
+                                               SELECT y.stream, y.live, y.n, y.bytes, pyref_iso(y.last_at)
+                                                 FROM pyref_record_deltas y
+                                                WHERE y.connector_instance_id = ci.connector_instance_id) u
+                                        GROUP BY u.stream) s))::json
+                         ELSE ((SELECT coalesce(jsonb_agg(jsonb_build_object('stream', s.stream, 'live', s.live, 'rows', s.n, 'bytes', s.bytes, 'last_record_at', s.last_at) ORDER BY s.stream COLLATE "C"), '[]'::jsonb)
+                                   FROM (SELECT r.stream,
+                                                count(*) FILTER (WHERE NOT r.deleted) AS live,
+                                                count(*) AS n,
+                                                coalesce(sum(octet_length(r.record_json::text)) FILTER (WHERE NOT r.deleted), 0) AS bytes,
+                                                pyref_iso(max(r.emitted_at) FILTER (WHERE NOT r.deleted)) AS last_at
+                                           FROM records r
+                                          WHERE r.connector_instance_id = ci.connector_instance_id
+                                          GROUP BY r.stream ORDER BY r.stream COLLATE "C") s))::json
                     END AS stream_stats,
                       CASE WHEN kr.connector_instance_id IS NOT NULL THEN kr.latest_run
                          ELSE ((SELECT jsonb_build_object('run_id', r.run_id, 'status', r.status,
